@@ -1,0 +1,4 @@
+using WebFarm;
+
+WebApplication app = WebFarmApp.Build(args);
+await app.RunAsync();

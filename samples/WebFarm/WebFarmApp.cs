@@ -1,0 +1,74 @@
+using System.Text;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using SmdSs;
+
+namespace WebFarm;
+
+/// <summary>
+/// The sample farm member: session state and a key-value endpoint over an embedded SMD-SS node.
+/// All configuration comes from the usual ASP.NET sources (appsettings, environment, command
+/// line), for example <c>--SmdSs:Listen=127.0.0.1:7401 --SmdSs:DataDirectory=data/n1</c>.
+/// </summary>
+public static class WebFarmApp
+{
+    public const string VisitsKey = "visits";
+
+    /// <summary>Builds the app; <paramref name="configure"/> lets tests swap the server or settings.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        builder.Services.AddSmdSs(builder.Configuration.GetSection(SmdSsOptions.SectionName));
+        builder.Services.AddSession(options =>
+        {
+            options.Cookie.Name = "webfarm.session";
+            options.IdleTimeout = TimeSpan.FromMinutes(20);
+        });
+        builder.Services.AddHealthChecks().AddSmdSs();
+
+        WebApplication app = builder.Build();
+        app.UseSession();
+        app.MapGet("/", CountVisit);
+        app.MapGet("/kv/{key}", GetValue);
+        app.MapPut("/kv/{key}", PutValue);
+        app.MapDelete("/kv/{key}", DeleteValue);
+        app.MapHealthChecks("/health", new HealthCheckOptions());
+        return app;
+    }
+
+    private static async Task<IResult> CountVisit(HttpContext context, SmdSsNode node)
+    {
+        await context.Session.LoadAsync(context.RequestAborted);
+        int visits = (context.Session.GetInt32(VisitsKey) ?? 0) + 1;
+        context.Session.SetInt32(VisitsKey, visits);
+        string html = $"""
+            <!doctype html>
+            <html><head><meta charset="utf-8"><title>SMD-SS web farm</title></head>
+            <body>
+              <h1>Visits in this session: <span id="visits">{visits}</span></h1>
+              <p>Served by node <code id="node">{node.NodeId}</code>.</p>
+            </body></html>
+            """;
+        return Results.Content(html, "text/html", Encoding.UTF8);
+    }
+
+    private static async Task<IResult> GetValue(string key, ISmdSsKeyValueStore store, CancellationToken cancellationToken)
+    {
+        byte[]? value = await store.GetAsync(key, cancellationToken);
+        return value is null ? Results.NotFound() : Results.Bytes(value, "application/octet-stream");
+    }
+
+    private static async Task<IResult> PutValue(string key, HttpRequest request, ISmdSsKeyValueStore store, CancellationToken cancellationToken)
+    {
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body, cancellationToken);
+        await store.SetAsync(key, body.GetBuffer().AsMemory(0, (int)body.Length), null, cancellationToken);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> DeleteValue(string key, ISmdSsKeyValueStore store, CancellationToken cancellationToken)
+    {
+        bool removed = await store.RemoveAsync(key, cancellationToken);
+        return removed ? Results.NoContent() : Results.NotFound();
+    }
+}

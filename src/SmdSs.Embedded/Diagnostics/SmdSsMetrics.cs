@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using SmdSs.Storage;
+
+namespace SmdSs.Diagnostics;
+
+/// <summary>
+/// The node's instruments on meter <c>SmdSs</c>. Counters the request path bumps are plain
+/// counters; sizes and the store's own tallies are observed when a listener collects.
+/// Every measurement carries the <c>smdss.node</c> tag, so several nodes in one process stay apart.
+/// </summary>
+internal sealed class SmdSsMetrics : IDisposable
+{
+    public const string MeterName = "SmdSs";
+    private readonly Meter _meter;
+    private readonly Counter<long> _operations;
+    private readonly Counter<long> _hits;
+    private readonly Counter<long> _misses;
+    private readonly KeyValuePair<string, object?> _nodeTag;
+    private readonly TagList _get;
+    private readonly TagList _set;
+    private readonly TagList _remove;
+    private readonly TagList _refresh;
+
+    public SmdSsMetrics(IMeterFactory? meterFactory, string nodeId, Func<FlatFileStore?> store)
+    {
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        _nodeTag = new KeyValuePair<string, object?>("smdss.node", nodeId);
+        _get = Tags("get");
+        _set = Tags("set");
+        _remove = Tags("remove");
+        _refresh = Tags("refresh");
+        _operations = _meter.CreateCounter<long>("smdss.operations", "{operation}", "Key-value operations served, by operation.");
+        _hits = _meter.CreateCounter<long>("smdss.cache.hits", "{read}", "Reads that found a live entry.");
+        _misses = _meter.CreateCounter<long>("smdss.cache.misses", "{read}", "Reads that found no live entry.");
+        _meter.CreateObservableCounter("smdss.evictions", () => Observe(store()?.Evictions), "{value}", "Values evicted from memory by the MaxMemoryBytes limit.");
+        _meter.CreateObservableCounter("smdss.compactions", () => Observe(store()?.Compactions), "{compaction}", "Slice files rewritten by compaction.");
+        _meter.CreateObservableCounter("smdss.expired", () => Observe(store()?.ExpiredRemoved), "{entry}", "Expired entries purged by the background sweep.");
+        _meter.CreateObservableGauge("smdss.memory.bytes", () => Observe(store()?.Memory.UsedBytes), "By", "Bytes of keys, values and index held in memory.");
+        _meter.CreateObservableGauge("smdss.disk.bytes", () => Observe(store()?.DiskBytes), "By", "Bytes of slice files on disk.");
+        _meter.CreateObservableGauge("smdss.entries", () => Observe(store()?.Count), "{entry}", "Live entries held by this node.");
+    }
+
+    public void Get(bool hit)
+    {
+        _operations.Add(1, _get);
+        (hit ? _hits : _misses).Add(1, _nodeTag);
+    }
+
+    public void Set() => _operations.Add(1, _set);
+
+    public void Remove() => _operations.Add(1, _remove);
+
+    public void Refresh() => _operations.Add(1, _refresh);
+
+    public void Dispose() => _meter.Dispose();
+
+    private TagList Tags(string operation) => new() { _nodeTag, { "smdss.operation", operation } };
+
+    private IEnumerable<Measurement<long>> Observe(long? value) =>
+        value is { } v ? [new Measurement<long>(v, _nodeTag)] : [];
+}

@@ -1,0 +1,106 @@
+using System.Collections.Immutable;
+using SmdSs.Membership;
+
+namespace SmdSs.Placement;
+
+/// <summary>
+/// The pie-slice map: every slice sorted by <see cref="SliceRange.Start"/>, covering
+/// 0..0xFFFFFFFF exactly once (invariant 1, coverage). Immutable: a change returns a new map,
+/// which the node swaps in atomically so that request paths read it without a lock.
+/// </summary>
+internal sealed class SliceMap
+{
+    private readonly ImmutableArray<PieSlice> _slices;
+    private readonly uint[] _starts;
+
+    private SliceMap(ImmutableArray<PieSlice> slices)
+    {
+        string? error = FindCoverageError(slices);
+        if (error is not null)
+        {
+            throw new InvalidOperationException("Slice map violates coverage: " + error);
+        }
+
+        _slices = slices;
+        _starts = [.. slices.Select(s => s.Range.Start)];
+    }
+
+    public ImmutableArray<PieSlice> Slices => _slices;
+
+    public int Count => _slices.Length;
+
+    /// <summary>Cuts the space into <paramref name="count"/> slices of equal width (the last takes the remainder).</summary>
+    public static SliceMap CreateInitial(int count, ImmutableArray<NodeId> replicas)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ulong width = SliceRange.Whole.Width / (ulong)count;
+        var builder = ImmutableArray.CreateBuilder<PieSlice>(count);
+        for (int i = 0; i < count; i++)
+        {
+            uint start = (uint)(width * (ulong)i);
+            uint end = i == count - 1 ? uint.MaxValue : (uint)((width * (ulong)(i + 1)) - 1);
+            builder.Add(new PieSlice(new SliceRange(start, end), 1, replicas));
+        }
+
+        return new SliceMap(builder.MoveToImmutable());
+    }
+
+    public static SliceMap FromSlices(IEnumerable<PieSlice> slices) =>
+        new([.. slices.OrderBy(s => s.Range.Start)]);
+
+    /// <summary>The index of the one slice whose range holds <paramref name="hash"/> (binary search).</summary>
+    public int IndexOf(uint hash) => RangeSearch.IndexOf(_starts, hash);
+
+    public PieSlice Find(uint hash) => _slices[IndexOf(hash)];
+
+    /// <summary>Splits the slice holding <paramref name="at"/> at that hash; both halves get the next epoch.</summary>
+    public SliceMap Split(uint at)
+    {
+        int index = IndexOf(at);
+        PieSlice slice = _slices[index];
+        (SliceRange low, SliceRange high) = slice.Range.SplitAt(at);
+        long epoch = slice.Epoch + 1;
+        var builder = _slices.ToBuilder();
+        builder[index] = slice with { Range = low, Epoch = epoch };
+        builder.Insert(index + 1, slice with { Range = high, Epoch = epoch });
+        return new SliceMap(builder.ToImmutable());
+    }
+
+    /// <summary>Null when the slices cover 0..0xFFFFFFFF with no gap and no overlap; else what is wrong.</summary>
+    public static string? FindCoverageError(IReadOnlyList<PieSlice> slices)
+    {
+        if (slices.Count == 0)
+        {
+            return "no slices";
+        }
+
+        if (slices[0].Range.Start != 0)
+        {
+            return $"gap before {slices[0].Range}";
+        }
+
+        for (int i = 0; i < slices.Count; i++)
+        {
+            SliceRange range = slices[i].Range;
+            if (range.End < range.Start)
+            {
+                return $"inverted range {range}";
+            }
+
+            if (i + 1 < slices.Count)
+            {
+                uint nextStart = slices[i + 1].Range.Start;
+                if (range.End == uint.MaxValue || nextStart != range.End + 1)
+                {
+                    return $"gap or overlap between {range} and {slices[i + 1].Range}";
+                }
+            }
+            else if (range.End != uint.MaxValue)
+            {
+                return $"gap after {range}";
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,11 @@
+namespace SmdSs;
+
+/// <summary>Hard limits of SMD-SS, enforced on every operation.</summary>
+public static class SmdSsLimits
+{
+    /// <summary>The largest key, in UTF-8 bytes: 4096.</summary>
+    public const int MaxKeyBytes = 4096;
+
+    /// <summary>The largest value <see cref="SmdSsOptions.MaxValueBytes"/> may allow: 256 MiB.</summary>
+    public const int MaxValueBytesCeiling = 256 << 20;
+}

@@ -1,0 +1,69 @@
+using SmdSs.Diagnostics;
+using SmdSs.Storage;
+
+namespace SmdSs;
+
+public sealed partial class SmdSsNode
+{
+    private static readonly TimeSpan MaintenanceInterval = TimeSpan.FromSeconds(1);
+    private long _lastSweepMs;
+
+    /// <summary>The background loop: once a second flush touches, fsync (EverySecond), sweep and compact.</summary>
+    private async Task MaintainAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(MaintenanceInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                RunMaintenance();
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Host stop.
+        }
+    }
+
+    /// <summary>One maintenance round; tests call it directly to avoid waiting for the timer.</summary>
+    internal void RunMaintenance()
+    {
+        if (_store is not { } store)
+        {
+            return;
+        }
+
+        try
+        {
+            long now = NowMs();
+            bool sweep = now - _lastSweepMs >= (long)_options.ExpirationScanInterval.TotalMilliseconds;
+            if (sweep)
+            {
+                _lastSweepMs = now;
+            }
+
+            store.Maintain(now, sync: _options.FsyncPolicy == FsyncPolicy.EverySecond, sweepExpired: sweep);
+            EvictAndWarn(store);
+            _lastMaintenanceError = null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            _lastMaintenanceError = ex;
+            Log.MaintenanceFailed(_logger, ex);
+        }
+    }
+
+    private Exception? _lastMaintenanceError;
+
+    /// <summary>The last background failure, cleared by the next round that succeeds.</summary>
+    internal Exception? LastMaintenanceError => _lastMaintenanceError;
+
+    private void EvictAndWarn(FlatFileStore store)
+    {
+        store.EvictIfOverLimit();
+        if (store.Memory.IsOver)
+        {
+            Log.KeysOverMemoryLimit(_logger, store.Memory.UsedBytes, store.Memory.LimitBytes);
+        }
+    }
+}

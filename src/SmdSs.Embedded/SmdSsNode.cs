@@ -1,0 +1,178 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SmdSs.Diagnostics;
+using SmdSs.Membership;
+using SmdSs.Placement;
+using SmdSs.Replication;
+using SmdSs.Storage;
+
+namespace SmdSs;
+
+/// <summary>
+/// One SMD-SS node: the pie-slice map, the flat-file store of the slices it holds, and the
+/// key-value service over them. Start it before use and stop it to flush; the ASP.NET Core
+/// integration (<c>AddSmdSs</c>) does both with the host.
+/// </summary>
+public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable
+{
+    private readonly SmdSsOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly IMeterFactory? _meterFactory;
+    private readonly HybridClock _clock = new();
+    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private NodeDataDirectory? _directory;
+    private FlatFileStore? _store;
+    private SliceMap? _sliceMap;
+    private SmdSsMetrics? _metrics;
+    private CancellationTokenSource? _stopping;
+    private Task _maintenance = Task.CompletedTask;
+
+    /// <summary>Creates a node; nothing is opened until <see cref="StartAsync"/>.</summary>
+    /// <exception cref="OptionsValidationException">The options are invalid; the message names each bad option.</exception>
+    public SmdSsNode(IOptions<SmdSsOptions> options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
+        ValidateOptionsResult validation = new SmdSsOptionsValidator().Validate(Options.DefaultName, _options);
+        if (validation.Failed)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(SmdSsOptions), validation.Failures);
+        }
+
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SmdSs.Node");
+        _meterFactory = meterFactory;
+    }
+
+    /// <summary>This node's stable id (16 hex digits), or null before the first start.</summary>
+    public string? NodeId => _directory?.NodeId.ToString();
+
+    /// <summary>True between a successful <see cref="StartAsync"/> and <see cref="StopAsync"/>.</summary>
+    public bool IsRunning => _store is not null;
+
+    internal SliceMap? SliceMap => Volatile.Read(ref _sliceMap);
+
+    internal FlatFileStore? Store => _store;
+
+    internal TimeProvider Time => _time;
+
+    /// <summary>Opens the data directory and replays the slice files; the node serves once this returns.</summary>
+    /// <exception cref="InvalidOperationException">The data directory cannot be created, written or locked.</exception>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_store is not null)
+            {
+                return;
+            }
+
+            Open();
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>Persists pending touches, fsyncs every file and releases the data directory.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_store is null)
+            {
+                return;
+            }
+
+            await _stopping!.CancelAsync().ConfigureAwait(false);
+            await _maintenance.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            FlatFileStore store = _store;
+            _store = null;
+            store.Flush();
+            Log.NodeStopped(_logger, NodeId!, store.Count, _directory!.Path);
+            store.Dispose();
+            _directory.Dispose();
+            _metrics?.Dispose();
+            _metrics = null;
+            _stopping.Dispose();
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _lifecycle.Dispose();
+    }
+
+    private void Open()
+    {
+        long started = Stopwatch.GetTimestamp();
+        NodeDataDirectory directory = NodeDataDirectory.Open(_options.DataDirectory);
+        try
+        {
+            var settings = new StoreSettings(
+                directory.SlicesPath,
+                _options.FsyncPolicy,
+                _options.MaxMemoryBytes,
+                RecordCodec.FixedBodyBytes + SmdSsLimits.MaxKeyBytes + _options.MaxValueBytes,
+                _options.CompactionDeadBytesThreshold);
+            ImmutableArray<NodeId> self = [directory.NodeId];
+            SliceMap map = FlatFileStore.DiscoverRanges(directory.SlicesPath) is { } ranges
+                ? SliceMap.FromSlices(ranges.Select(r => new PieSlice(r, 1, self)))
+                : SliceMap.CreateInitial(_options.InitialSliceCount, self);
+
+            var store = new FlatFileStore(settings);
+            StoreLoadReport report = store.Open([.. map.Slices.Select(s => s.Range)], NowMs());
+            ReportLoad(report);
+            _clock.Observe(store.SliceStores.SelectMany(s => s.Entries).Select(e => e.Version).DefaultIfEmpty(0).Max());
+
+            _directory = directory;
+            _sliceMap = map;
+            _metrics = new SmdSsMetrics(_meterFactory, directory.NodeId.ToString(), () => _store);
+            _store = store;
+            _stopping = new CancellationTokenSource();
+            _maintenance = Task.Run(() => MaintainAsync(_stopping.Token), CancellationToken.None);
+            Log.NodeStarted(_logger, NodeId!, directory.Incarnation, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                directory.Path, map.Count, report.EntriesLoaded, store.DiskBytes, _options.FsyncPolicy);
+        }
+        catch
+        {
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    private void ReportLoad(StoreLoadReport report)
+    {
+        foreach (SliceLoadReport slice in report.Slices)
+        {
+            foreach (ReplayDamage damage in slice.Damage)
+            {
+                Log.DamageDropped(_logger, slice.Path, damage.Length, damage.Offset, damage.AtTail ? "torn tail, cut off" : "corrupt record, file compacted");
+            }
+        }
+
+        foreach (string adopted in report.AdoptedFiles)
+        {
+            Log.OrphanAdopted(_logger, adopted);
+        }
+    }
+
+    private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private FlatFileStore RunningStore() =>
+        _store ?? throw new InvalidOperationException("The SMD-SS node is not running: start it (the host does, via AddSmdSs) before using the cache.");
+}

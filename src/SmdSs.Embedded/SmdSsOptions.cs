@@ -1,0 +1,67 @@
+namespace SmdSs;
+
+/// <summary>
+/// Configuration of one SMD-SS node. Bind it from a configuration section (conventionally
+/// <c>SmdSs</c>) or set it in code; <see cref="SmdSsOptionsValidator"/> rejects bad values at
+/// start-up with a message that names the option.
+/// </summary>
+public sealed class SmdSsOptions
+{
+    /// <summary>The conventional configuration section name: <c>SmdSs</c>.</summary>
+    public const string SectionName = "SmdSs";
+
+    /// <summary>
+    /// The node's own endpoint, <c>ip:port</c>, where its listener accepts peers. Port 0 picks a
+    /// free port. Default <c>127.0.0.1:7400</c>.
+    /// </summary>
+    public string Listen { get; set; } = "127.0.0.1:7400";
+
+    /// <summary>
+    /// Endpoints (<c>host:port</c>) of a few other nodes to join through. Entry points only: no
+    /// friend is special. Default: none (a cluster of one).
+    /// </summary>
+    public IList<string> Friends { get; } = [];
+
+    /// <summary>
+    /// Directory for the node's identity and slice files; created when missing and locked while
+    /// the node runs. A relative path is taken from the current directory. Default <c>smdss-data</c>.
+    /// </summary>
+    public string DataDirectory { get; set; } = "smdss-data";
+
+    /// <summary>How many nodes hold each slice (primary included), 1 to 7. Default 3.</summary>
+    public int ReplicationFactor { get; set; } = 3;
+
+    /// <summary>
+    /// Memory for keys, values and index, in bytes (at least 1 MiB). Past it the least recently
+    /// used values are evicted from memory; they stay in their slice files and a read brings them
+    /// back. Keys and the node's bookkeeping are never evicted. Default 1 GiB.
+    /// </summary>
+    public long MaxMemoryBytes { get; set; } = 1L << 30;
+
+    /// <summary>When writes are forced to disk. Default <see cref="SmdSs.FsyncPolicy.EverySecond"/>.</summary>
+    public FsyncPolicy FsyncPolicy { get; set; } = FsyncPolicy.EverySecond;
+
+    /// <summary>
+    /// Shared secret every node of the cluster must prove (HMAC challenge-response) before it is
+    /// served; at least 16 characters when set. Default: none (no authentication).
+    /// </summary>
+    public string? ClusterSecret { get; set; }
+
+    /// <summary>Slices the hash space is cut into when a new cluster starts, 1 to 4096. Default 16.</summary>
+    public int InitialSliceCount { get; set; } = 16;
+
+    /// <summary>
+    /// The largest value accepted, in bytes, up to <see cref="SmdSsLimits.MaxValueBytesCeiling"/>.
+    /// Larger values get an <see cref="ArgumentException"/>. Default 16 MiB.
+    /// </summary>
+    public int MaxValueBytes { get; set; } = 16 << 20;
+
+    /// <summary>
+    /// A slice file is compacted (rewritten with only live records) once its dead bytes pass this
+    /// threshold and make up at least half of the file. Default 16 MiB.
+    /// </summary>
+    public long CompactionDeadBytesThreshold { get; set; } = 16L << 20;
+
+    /// <summary>How often expired entries are purged from memory (reads never return them in between). Default 1 minute.</summary>
+    public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
+}

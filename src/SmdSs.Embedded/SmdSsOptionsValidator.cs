@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Options;
+
+namespace SmdSs;
+
+/// <summary>
+/// Validates <see cref="SmdSsOptions"/>; every failure names the option (for example
+/// <c>SmdSs:Listen</c>) and the value it got.
+/// </summary>
+public sealed class SmdSsOptionsValidator : IValidateOptions<SmdSsOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, SmdSsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        List<string> errors = [];
+        if (!NodeEndpoint.TryParseListen(options.Listen, out _))
+        {
+            errors.Add($"SmdSs:Listen '{options.Listen}' is not an ip:port endpoint (for example 127.0.0.1:7400).");
+        }
+
+        for (int i = 0; i < options.Friends.Count; i++)
+        {
+            if (!NodeEndpoint.TryParseFriend(options.Friends[i], out _))
+            {
+                errors.Add($"SmdSs:Friends:{i} '{options.Friends[i]}' is not a host:port endpoint.");
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DataDirectory) || options.DataDirectory.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+        {
+            errors.Add($"SmdSs:DataDirectory '{options.DataDirectory}' is not a valid directory path.");
+        }
+
+        AddIfOutside(errors, "ReplicationFactor", options.ReplicationFactor, 1, 7);
+        AddIfOutside(errors, "InitialSliceCount", options.InitialSliceCount, 1, 4096);
+        AddIfOutside(errors, "MaxValueBytes", options.MaxValueBytes, 1, SmdSsLimits.MaxValueBytesCeiling);
+        AddIfOutside(errors, "MaxMemoryBytes", options.MaxMemoryBytes, 1L << 20, long.MaxValue);
+        AddIfOutside(errors, "CompactionDeadBytesThreshold", options.CompactionDeadBytesThreshold, 0, long.MaxValue);
+        if (!Enum.IsDefined(options.FsyncPolicy))
+        {
+            errors.Add($"SmdSs:FsyncPolicy '{options.FsyncPolicy}' is not one of Always, EverySecond, Never.");
+        }
+
+        if (options.ClusterSecret is { Length: < 16 })
+        {
+            errors.Add("SmdSs:ClusterSecret is shorter than 16 characters.");
+        }
+
+        if (options.ExpirationScanInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"SmdSs:ExpirationScanInterval '{options.ExpirationScanInterval}' must be positive.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void AddIfOutside(List<string> errors, string option, long value, long min, long max)
+    {
+        if (value < min || value > max)
+        {
+            string range = max == long.MaxValue ? $"at least {min}" : $"between {min} and {max}";
+            errors.Add($"SmdSs:{option} {value} must be {range}.");
+        }
+    }
+}

@@ -1,0 +1,207 @@
+using SmdSs.Placement;
+
+namespace SmdSs.Storage;
+
+/// <summary>
+/// This node's storage: one <see cref="SliceStore"/> per slice it holds, a shared memory budget
+/// with least-recently-used eviction of values, and the background jobs (touch flush, fsync,
+/// expiry sweep, compaction). The set of slices is an immutable snapshot swapped atomically.
+/// </summary>
+internal sealed class FlatFileStore : IDisposable
+{
+    private readonly StoreSettings _settings;
+    private readonly Lock _evictionLock = new();
+    private Slices _slices = new([], []);
+    private long _evictions;
+    private long _compactions;
+    private long _expiredRemoved;
+
+    public FlatFileStore(StoreSettings settings)
+    {
+        _settings = settings;
+        Memory = new MemoryBudget(settings.MaxMemoryBytes);
+    }
+
+    public MemoryBudget Memory { get; }
+
+    public long Evictions => Interlocked.Read(ref _evictions);
+
+    public long Compactions => Interlocked.Read(ref _compactions);
+
+    public long ExpiredRemoved => Interlocked.Read(ref _expiredRemoved);
+
+    public long DiskBytes => _slices.Stores.Sum(s => s.FileBytes);
+
+    public long Count => _slices.Stores.Sum(s => (long)s.Count);
+
+    public IReadOnlyList<SliceStore> SliceStores => _slices.Stores;
+
+    /// <summary>The slice ranges of the files on disk when they cover the space exactly; else null.</summary>
+    public static IReadOnlyList<SliceRange>? DiscoverRanges(string slicesDirectory)
+    {
+        if (!Directory.Exists(slicesDirectory))
+        {
+            return null;
+        }
+
+        var ranges = Directory.EnumerateFiles(slicesDirectory, "slice-*" + SliceFile.Extension)
+            .Select(path => SliceFile.TryParseName(Path.GetFileName(path), out SliceRange r) ? r : (SliceRange?)null)
+            .OfType<SliceRange>()
+            .OrderBy(r => r.Start)
+            .ToList();
+        var asSlices = ranges.Select(r => new PieSlice(r, 0, [])).ToList();
+        return ranges.Count > 0 && SliceMap.FindCoverageError(asSlices) is null ? ranges : null;
+    }
+
+    /// <summary>
+    /// Opens one store per range and replays its file. Slice files of other ranges (an older
+    /// layout) are replayed into the slices that now own their keys and then deleted.
+    /// </summary>
+    public StoreLoadReport Open(IReadOnlyList<SliceRange> ranges, long nowMs)
+    {
+        Directory.CreateDirectory(_settings.SlicesDirectory);
+        SliceFile.DeleteLeftovers(_settings.SlicesDirectory);
+        var wanted = ranges.Select(SliceFile.NameOf).ToHashSet(StringComparer.Ordinal);
+        List<string> orphans = [.. Directory.EnumerateFiles(_settings.SlicesDirectory, "*" + SliceFile.Extension)
+            .Where(path => !wanted.Contains(Path.GetFileName(path)))];
+
+        var stores = ranges.OrderBy(r => r.Start)
+            .Select(r => new SliceStore(r, _settings.SlicesDirectory, _settings.FsyncPolicy, Memory, _settings.MaxBodyBytes))
+            .ToArray();
+        _slices = new Slices(stores, [.. stores.Select(s => s.Range.Start)]);
+        var reports = stores.Select(s => s.Load(nowMs)).ToList();
+        foreach (string orphan in orphans)
+        {
+            Adopt(orphan);
+        }
+
+        EvictIfOverLimit();
+        return new StoreLoadReport(reports, orphans);
+    }
+
+    public SliceStore SliceFor(uint hash)
+    {
+        Slices slices = _slices;
+        return slices.Stores[RangeSearch.IndexOf(slices.Starts, hash)];
+    }
+
+    /// <summary>
+    /// Keeps memory under <see cref="StoreSettings.MaxMemoryBytes"/>: drops the least recently
+    /// used values (down to 90% of the limit, so passes are rare). Keys and the index are the
+    /// node's bookkeeping and are never evicted; an evicted value stays in its slice file and a
+    /// read brings it back.
+    /// </summary>
+    public void EvictIfOverLimit()
+    {
+        if (!Memory.IsOver || !_evictionLock.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            long target = Memory.LimitBytes / 10 * 9;
+            var candidates = _slices.Stores
+                .SelectMany(store => store.Entries.Where(e => e.ValueInMemory is not null).Select(e => (store, e)))
+                .ToArray();
+            Array.Sort(candidates, (a, b) => a.e.LastAccess.CompareTo(b.e.LastAccess));
+            foreach ((SliceStore store, StoredEntry entry) in candidates)
+            {
+                if (Memory.UsedBytes <= target)
+                {
+                    break;
+                }
+
+                if (store.EvictValue(entry) > 0)
+                {
+                    Interlocked.Increment(ref _evictions);
+                }
+            }
+        }
+        finally
+        {
+            _evictionLock.Exit();
+        }
+    }
+
+    /// <summary>
+    /// One round of background work: persist sliding-deadline touches, fsync when the policy
+    /// says so, drop expired entries (when <paramref name="sweepExpired"/>), compact files whose
+    /// dead bytes passed the threshold.
+    /// </summary>
+    public void Maintain(long nowMs, bool sync, bool sweepExpired)
+    {
+        foreach (SliceStore store in _slices.Stores)
+        {
+            store.FlushTouches();
+            if (sweepExpired)
+            {
+                Interlocked.Add(ref _expiredRemoved, store.SweepExpired(nowMs));
+            }
+
+            if (store.NeedsCompaction(_settings.CompactionDeadBytesThreshold))
+            {
+                store.Compact(nowMs);
+                Interlocked.Increment(ref _compactions);
+            }
+
+            if (sync)
+            {
+                store.Sync();
+            }
+        }
+    }
+
+    /// <summary>Persists pending touches and fsyncs every file (host stop).</summary>
+    public void Flush()
+    {
+        foreach (SliceStore store in _slices.Stores)
+        {
+            store.FlushTouches();
+            store.Sync();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (SliceStore store in _slices.Stores)
+        {
+            store.Dispose();
+        }
+
+        _slices = new Slices([], []);
+    }
+
+    private void Adopt(string orphanPath)
+    {
+        using (var stream = new FileStream(orphanPath, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            SliceFileReader.Replay(stream, _settings.MaxBodyBytes, (record, _, _) =>
+            {
+                SliceStore owner = SliceFor(Hashing.KeyHash.Of(record.Key));
+                switch (record.Kind)
+                {
+                    case RecordKind.Put:
+                        owner.Put(record.Key, record.Version, record.Expiry, record.Value);
+                        break;
+                    case RecordKind.Delete:
+                        owner.Delete(record.Key, record.Version);
+                        break;
+                    case RecordKind.Touch when owner.TryGet(record.Key, out StoredEntry? entry) && entry.Version == record.Version:
+                        entry.ExtendDeadline(record.Expiry.DeadlineMs);
+                        owner.MarkTouched(record.Key);
+                        break;
+                }
+            });
+        }
+
+        foreach (SliceStore store in _slices.Stores)
+        {
+            store.Sync();
+        }
+
+        File.Delete(orphanPath);
+    }
+
+    private sealed record Slices(SliceStore[] Stores, uint[] Starts);
+}

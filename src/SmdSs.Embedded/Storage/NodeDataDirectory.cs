@@ -1,0 +1,100 @@
+using System.Globalization;
+using SmdSs.Membership;
+
+namespace SmdSs.Storage;
+
+/// <summary>
+/// The node's data directory: its identity file (<c>node.id</c>: node id and incarnation), a lock
+/// file held while the node runs (two nodes on one directory would corrupt each other's files),
+/// and the <c>slices</c> folder.
+/// </summary>
+internal sealed class NodeDataDirectory : IDisposable
+{
+    private const string IdentityFile = "node.id";
+    private const string LockFile = "node.lock";
+    private readonly FileStream _lock;
+
+    private NodeDataDirectory(string path, FileStream lockStream, NodeId nodeId, long incarnation)
+    {
+        Path = path;
+        _lock = lockStream;
+        NodeId = nodeId;
+        Incarnation = incarnation;
+    }
+
+    public string Path { get; }
+
+    public string SlicesPath => System.IO.Path.Combine(Path, "slices");
+
+    public NodeId NodeId { get; }
+
+    /// <summary>Grows by one on every start, so peers can tell a restarted node from its old self.</summary>
+    public long Incarnation { get; }
+
+    /// <summary>Creates or opens the directory, takes its lock and bumps the incarnation.</summary>
+    /// <exception cref="InvalidOperationException">The directory cannot be created or written, or another node holds it.</exception>
+    public static NodeDataDirectory Open(string configuredPath)
+    {
+        string path = System.IO.Path.GetFullPath(configuredPath);
+        FileStream lockStream;
+        try
+        {
+            Directory.CreateDirectory(path);
+            lockStream = new FileStream(System.IO.Path.Combine(path, LockFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex) when (File.Exists(System.IO.Path.Combine(path, LockFile)))
+        {
+            throw new InvalidOperationException($"SmdSs:DataDirectory '{path}' is in use by another SMD-SS node ({ex.Message}).", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"SmdSs:DataDirectory '{path}' cannot be created or written: {ex.Message}", ex);
+        }
+
+        try
+        {
+            (NodeId id, long incarnation) = ReadIdentity(path);
+            WriteIdentity(path, id, incarnation + 1);
+            Directory.CreateDirectory(System.IO.Path.Combine(path, "slices"));
+            return new NodeDataDirectory(path, lockStream, id, incarnation + 1);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            lockStream.Dispose();
+            throw new InvalidOperationException($"SmdSs:DataDirectory '{path}' cannot be used: {ex.Message}", ex);
+        }
+    }
+
+    public void Dispose() => _lock.Dispose();
+
+    private static (NodeId Id, long Incarnation) ReadIdentity(string path)
+    {
+        string file = System.IO.Path.Combine(path, IdentityFile);
+        if (!File.Exists(file))
+        {
+            return (NodeId.NewRandom(), 0);
+        }
+
+        string[] parts = File.ReadAllText(file).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length != 2)
+        {
+            throw new FormatException($"'{file}' must hold a node id and an incarnation.");
+        }
+
+        return (NodeId.Parse(parts[0]), long.Parse(parts[1], CultureInfo.InvariantCulture));
+    }
+
+    // Write-then-rename: a crash leaves either the old identity or the new one, never half of one.
+    private static void WriteIdentity(string path, NodeId id, long incarnation)
+    {
+        string file = System.IO.Path.Combine(path, IdentityFile);
+        string temp = file + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{id} {incarnation}\n")));
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, file, overwrite: true);
+    }
+}

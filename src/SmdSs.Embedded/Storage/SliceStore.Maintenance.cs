@@ -1,0 +1,160 @@
+namespace SmdSs.Storage;
+
+/// <summary>Replay on start, and the background jobs: touch flushing, expiry sweeps, compaction.</summary>
+internal sealed partial class SliceStore
+{
+    /// <summary>
+    /// Replays the file into the index (last writer wins by version), drops entries already
+    /// expired at <paramref name="nowMs"/>, and repairs damage: a torn tail is cut off, damage in
+    /// the middle is removed by compacting the file.
+    /// </summary>
+    public SliceLoadReport Load(long nowMs)
+    {
+        int records = 0;
+        List<ReplayDamage> damage;
+        lock (_fileLock)
+        {
+            using (FileStream stream = _file.OpenForReplay())
+            {
+                damage = SliceFileReader.Replay(stream, _maxBodyBytes, (record, offset, length) =>
+                {
+                    records++;
+                    ApplyReplayed(record, offset, length);
+                });
+            }
+
+            foreach (StoredEntry expired in _index.Values.Where(e => e.IsExpiredAt(nowMs)).ToList())
+            {
+                DropLocked(expired);
+            }
+
+            if (damage.Count == 1 && damage[0].AtTail)
+            {
+                _file.Truncate(damage[0].Offset);
+            }
+            else if (damage.Count > 0)
+            {
+                CompactLocked(nowMs);
+            }
+        }
+
+        return new SliceLoadReport(_file.Path, records, _index.Count, damage);
+    }
+
+    /// <summary>Appends one Touch record per entry whose sliding deadline a read moved.</summary>
+    public int FlushTouches()
+    {
+        if (_touched.IsEmpty)
+        {
+            return 0;
+        }
+
+        lock (_fileLock)
+        {
+            using var batch = new MemoryStream();
+            foreach (string key in _touched.Keys)
+            {
+                _touched.TryRemove(key, out _);
+                if (_index.TryGetValue(key, out StoredEntry? entry) && entry.SlidingMs > 0)
+                {
+                    batch.Write(RecordCodec.Encode(RecordKind.Touch, key, entry.Version, entry.Expiry, []));
+                }
+            }
+
+            if (batch.Length > 0)
+            {
+                _file.Append(batch.GetBuffer().AsSpan(0, (int)batch.Length));
+            }
+
+            return (int)Math.Min(int.MaxValue, batch.Length);
+        }
+    }
+
+    /// <summary>Drops every entry expired at <paramref name="nowMs"/> from the index. Returns how many.</summary>
+    public int SweepExpired(long nowMs)
+    {
+        int removed = 0;
+        foreach (StoredEntry entry in _index.Values)
+        {
+            if (entry.IsExpiredAt(nowMs) && RemoveExpired(entry, nowMs))
+            {
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    public bool NeedsCompaction(long deadBytesThreshold)
+    {
+        long dead = DeadFileBytes;
+        return dead >= deadBytesThreshold && dead * 2 >= _file.Length;
+    }
+
+    /// <summary>Rewrites the file with only the live, unexpired entries. Returns the bytes reclaimed.</summary>
+    public long Compact(long nowMs)
+    {
+        lock (_fileLock)
+        {
+            return CompactLocked(nowMs);
+        }
+    }
+
+    private long CompactLocked(long nowMs)
+    {
+        long before = _file.Length;
+        foreach (StoredEntry expired in _index.Values.Where(e => e.IsExpiredAt(nowMs)).ToList())
+        {
+            DropLocked(expired);
+        }
+
+        List<StoredEntry> live = [.. _index.Values];
+        long[] offsets = new long[live.Count];
+        _file.Rewrite(side =>
+        {
+            for (int i = 0; i < live.Count; i++)
+            {
+                StoredEntry entry = live[i];
+                byte[] value = entry.ValueInMemory ?? ReadFromFileLocked(entry);
+                offsets[i] = side.Position;
+                side.Write(RecordCodec.Encode(RecordKind.Put, entry.Key, entry.Version, entry.Expiry, value));
+            }
+        });
+
+        for (int i = 0; i < live.Count; i++)
+        {
+            live[i].RecordOffset = offsets[i];
+        }
+
+        Interlocked.Exchange(ref _liveFileBytes, _file.Length);
+        return before - _file.Length;
+    }
+
+    private byte[] ReadFromFileLocked(StoredEntry entry)
+    {
+        byte[] value = GC.AllocateUninitializedArray<byte>(entry.ValueLength);
+        _file.Read(entry.RecordOffset + RecordCodec.ValueOffset(entry.KeyBytes), value);
+        return value;
+    }
+
+    private void ApplyReplayed(StorageRecord record, long offset, int length)
+    {
+        _index.TryGetValue(record.Key, out StoredEntry? old);
+        switch (record.Kind)
+        {
+            case RecordKind.Put when old is null || old.Version < record.Version:
+                int keyBytes = length - RecordCodec.HeaderBytes - RecordCodec.FixedBodyBytes - record.Value.Length;
+                var entry = new StoredEntry(record.Key, record.Version, record.Expiry, record.Value, offset, length, keyBytes);
+                _index[record.Key] = entry;
+                Interlocked.Add(ref _liveFileBytes, length - (old?.RecordLength ?? 0));
+                _memory.Add(entry.MemoryBytes - (old?.MemoryBytes ?? 0));
+                break;
+            case RecordKind.Delete when old is not null && old.Version < record.Version:
+                DropLocked(old);
+                break;
+            case RecordKind.Touch when old is not null && old.Version == record.Version:
+                old.ExtendDeadline(record.Expiry.DeadlineMs);
+                break;
+        }
+    }
+}

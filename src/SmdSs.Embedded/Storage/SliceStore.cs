@@ -1,0 +1,164 @@
+using System.Collections.Concurrent;
+using System.Text;
+using SmdSs.Placement;
+
+namespace SmdSs.Storage;
+
+/// <summary>
+/// One slice on this node: its append-only file and the in-memory index of its live keys.
+/// Reads of in-memory values take no lock; everything that touches the file (appends, reads of
+/// evicted values, compaction) holds <see cref="_fileLock"/>, so the index and file agree.
+/// Invariant: an entry is in the index only after its record is in the file.
+/// </summary>
+internal sealed partial class SliceStore : IDisposable
+{
+    private readonly ConcurrentDictionary<string, StoredEntry> _index = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _touched = new(StringComparer.Ordinal);
+    private readonly Lock _fileLock = new();
+    private readonly SliceFile _file;
+    private readonly MemoryBudget _memory;
+    private readonly int _maxBodyBytes;
+    private long _liveFileBytes;
+
+    public SliceStore(SliceRange range, string directory, FsyncPolicy policy, MemoryBudget memory, int maxBodyBytes)
+    {
+        Range = range;
+        _memory = memory;
+        _maxBodyBytes = maxBodyBytes;
+        _file = new SliceFile(Path.Combine(directory, SliceFile.NameOf(range)), policy);
+    }
+
+    public SliceRange Range { get; }
+
+    public int Count => _index.Count;
+
+    public long FileBytes => _file.Length;
+
+    /// <summary>File bytes that no live entry needs: overwritten, deleted, expired, touch records, damage.</summary>
+    public long DeadFileBytes => _file.Length - Interlocked.Read(ref _liveFileBytes);
+
+    public IEnumerable<StoredEntry> Entries => _index.Values;
+
+    public bool TryGet(string key, out StoredEntry entry) => _index.TryGetValue(key, out entry!);
+
+    /// <summary>Writes a Put and indexes it, unless the key already holds this or a newer version.</summary>
+    public bool Put(string key, long version, EntryExpiry expiry, ReadOnlySpan<byte> value)
+    {
+        byte[] utf8Key = Encoding.UTF8.GetBytes(key);
+        byte[] record = new byte[RecordCodec.EncodedLength(utf8Key.Length, value.Length)];
+        RecordCodec.Encode(record, RecordKind.Put, utf8Key, version, expiry, value);
+        byte[] copy = record.AsSpan(RecordCodec.ValueOffset(utf8Key.Length)).ToArray();
+        lock (_fileLock)
+        {
+            if (_index.TryGetValue(key, out StoredEntry? old) && old.Version >= version)
+            {
+                return false;
+            }
+
+            long offset = _file.Append(record);
+            var entry = new StoredEntry(key, version, expiry, copy, offset, record.Length, utf8Key.Length);
+            _index[key] = entry;
+            Interlocked.Add(ref _liveFileBytes, record.Length - (old?.RecordLength ?? 0));
+            _memory.Add(entry.MemoryBytes - (old?.MemoryBytes ?? 0));
+            return true;
+        }
+    }
+
+    /// <summary>Writes a tombstone and drops the key, when it holds an older version. True if a live entry was removed.</summary>
+    public bool Delete(string key, long version)
+    {
+        lock (_fileLock)
+        {
+            if (!_index.TryGetValue(key, out StoredEntry? old) || old.Version >= version)
+            {
+                return false;
+            }
+
+            _file.Append(RecordCodec.Encode(RecordKind.Delete, key, version, EntryExpiry.None, []));
+            DropLocked(old);
+            return true;
+        }
+    }
+
+    /// <summary>Drops an entry found expired (if it is still the same entry). Its records become dead bytes.</summary>
+    public bool RemoveExpired(StoredEntry entry, long nowMs)
+    {
+        lock (_fileLock)
+        {
+            if (!entry.IsExpiredAt(nowMs) || !_index.TryRemove(new KeyValuePair<string, StoredEntry>(entry.Key, entry)))
+            {
+                return false;
+            }
+
+            Interlocked.Add(ref _liveFileBytes, -entry.RecordLength);
+            _memory.Add(-entry.MemoryBytes);
+            _touched.TryRemove(entry.Key, out _);
+            return true;
+        }
+    }
+
+    /// <summary>Records that a read moved the sliding deadline; written to the file by <see cref="FlushTouches"/>.</summary>
+    public void MarkTouched(string key) => _touched.TryAdd(key, 0);
+
+    /// <summary>Reads an evicted value back from the file and holds it in memory again (it is being used).</summary>
+    public byte[]? ReadValue(StoredEntry entry)
+    {
+        lock (_fileLock)
+        {
+            if (!_index.TryGetValue(entry.Key, out StoredEntry? current) || !ReferenceEquals(current, entry))
+            {
+                return null;
+            }
+
+            byte[]? inMemory = entry.ValueInMemory;
+            if (inMemory is not null)
+            {
+                return inMemory;
+            }
+
+            byte[] value = ReadFromFileLocked(entry);
+            _memory.Add(entry.RestoreValue(value));
+            return value;
+        }
+    }
+
+    /// <summary>Drops an entry's value from memory; its record stays in the file. Returns the bytes freed.</summary>
+    public long EvictValue(StoredEntry entry)
+    {
+        lock (_fileLock)
+        {
+            if (!_index.TryGetValue(entry.Key, out StoredEntry? current) || !ReferenceEquals(current, entry))
+            {
+                return 0;
+            }
+
+            long freed = entry.EvictValue();
+            _memory.Add(-freed);
+            return freed;
+        }
+    }
+
+    public void Sync()
+    {
+        lock (_fileLock)
+        {
+            _file.Sync();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_fileLock)
+        {
+            _file.Dispose();
+        }
+    }
+
+    private void DropLocked(StoredEntry entry)
+    {
+        _index.TryRemove(new KeyValuePair<string, StoredEntry>(entry.Key, entry));
+        Interlocked.Add(ref _liveFileBytes, -entry.RecordLength);
+        _memory.Add(-entry.MemoryBytes);
+        _touched.TryRemove(entry.Key, out _);
+    }
+}

@@ -1,0 +1,7 @@
+namespace SmdSs.Storage;
+
+/// <summary>What opening the store found: every slice file replayed, and files adopted from an older layout.</summary>
+internal sealed record StoreLoadReport(IReadOnlyList<SliceLoadReport> Slices, IReadOnlyList<string> AdoptedFiles)
+{
+    public int EntriesLoaded => Slices.Sum(s => s.EntriesLive);
+}

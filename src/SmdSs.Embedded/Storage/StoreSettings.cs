@@ -1,0 +1,9 @@
+namespace SmdSs.Storage;
+
+/// <summary>What the flat-file store needs from the options, resolved and validated.</summary>
+internal sealed record StoreSettings(
+    string SlicesDirectory,
+    FsyncPolicy FsyncPolicy,
+    long MaxMemoryBytes,
+    int MaxBodyBytes,
+    long CompactionDeadBytesThreshold);
