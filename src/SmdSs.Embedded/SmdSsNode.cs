@@ -17,13 +17,14 @@ namespace SmdSs;
 /// key-value service over them. Start it before use and stop it to flush; the ASP.NET Core
 /// integration (<c>AddSmdSs</c>) does both with the host.
 /// </summary>
-public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable
+public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, IDisposable
 {
     private readonly SmdSsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly IMeterFactory? _meterFactory;
     private readonly HybridClock _clock = new();
+    // Never disposed: it has no wait handle, and Dispose may race a late StopAsync from the host.
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private NodeDataDirectory? _directory;
     private FlatFileStore? _store;
@@ -110,12 +111,11 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync().ConfigureAwait(false);
-        _lifecycle.Dispose();
-    }
+    /// <summary>Stops the node (see <see cref="StopAsync"/>); safe to call more than once.</summary>
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    /// <summary>Stops the node synchronously, for containers disposed without async; safe to call more than once.</summary>
+    public void Dispose() => StopAsync().GetAwaiter().GetResult();
 
     private void Open()
     {
