@@ -1,75 +1,76 @@
 using System.Buffers;
-using System.Diagnostics;
 using Microsoft.Extensions.Caching.Distributed;
 using SmdSs.Hashing;
+using SmdSs.Protocol;
 using SmdSs.Storage;
 
 namespace SmdSs;
 
 /// <summary>
-/// The key-value operations. On a single node every slice is local, so each one is a
-/// synchronous memory operation (plus one file append for writes); the async methods complete
-/// synchronously.
+/// The key-value operations. Each validates its input, then finds the key's slice: a read is
+/// answered from this node's copy when it may (it is the primary, or an in-sync replica with a
+/// read lease: a memory lookup, no network), else by the primary; a write always goes to the
+/// primary. On a single node every slice is local and everything completes synchronously.
 /// </summary>
 public sealed partial class SmdSsNode
 {
     /// <inheritdoc />
-    public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken = default)
+    public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Get(key));
+        byte[]? value = await ReadAsync(key, MessageType.Get, cancellationToken).ConfigureAwait(false);
+        return value;
     }
 
     /// <inheritdoc />
-    public ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    public async ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Set(key, value.Span, options);
-        return ValueTask.CompletedTask;
+        await SetCoreAsync(key, value, options, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> RemoveAsync(string key, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Remove(key));
+        KeyRules.ValidateKey(key);
+        var record = new StorageRecord(RecordKind.Delete, key, 0, EntryExpiry.None, []);
+        bool removed = await WriteAsync(record, cancellationToken).ConfigureAwait(false);
+        _metrics!.Remove();
+        return removed;
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(FindLive(key, out _, out _));
+        return await ProbeAsync(key, cancellationToken).ConfigureAwait(false) is not null;
     }
 
     /// <inheritdoc />
-    public ValueTask<TimeSpan?> GetTimeToLiveAsync(string key, CancellationToken cancellationToken = default)
+    public async ValueTask<TimeSpan?> GetTimeToLiveAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        TimeSpan? ttl = FindLive(key, out _, out StoredEntry? entry) && entry.DeadlineMs != 0
-            ? TimeSpan.FromMilliseconds(entry.DeadlineMs - NowMs())
-            : null;
-        return ValueTask.FromResult(ttl);
+        long? deadline = await ProbeAsync(key, cancellationToken).ConfigureAwait(false);
+        return deadline is > 0 ? TimeSpan.FromMilliseconds(deadline.Value - NowMs()) : null;
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> RefreshAsync(string key, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> RefreshAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Refresh(key));
+        bool found = await ReadAsync(key, MessageType.Refresh, cancellationToken).ConfigureAwait(false) is not null;
+        _metrics!.Refresh();
+        return found;
     }
 
-    /// <summary>A copy of the live value, or null. Extends a sliding expiration.</summary>
-    internal byte[]? Get(string key)
-    {
-        byte[]? value = ReadAndSlide(key);
-        return value?.AsSpan().ToArray();
-    }
+    /// <summary>A copy of the live value, or null. Extends a sliding expiration. Synchronous when the read is local.</summary>
+    internal byte[]? Get(string key) => Sync(ReadAsync(key, MessageType.Get, CancellationToken.None));
 
     /// <summary>Writes the live value into <paramref name="destination"/>; false when there is none.</summary>
     internal bool TryGet(string key, IBufferWriter<byte> destination)
     {
-        byte[]? value = ReadAndSlide(key);
+        byte[]? value = Get(key);
         if (value is null)
         {
             return false;
@@ -79,100 +80,48 @@ public sealed partial class SmdSsNode
         return true;
     }
 
-    internal void Set(string key, ReadOnlySpan<byte> value, DistributedCacheEntryOptions? options)
-    {
-        KeyRules.ValidateKey(key);
-        KeyRules.ValidateValueLength(value.Length, _options.MaxValueBytes);
-        FlatFileStore store = RunningStore();
-        DateTimeOffset now = _time.GetUtcNow();
-        EntryExpiry expiry = EntryExpiry.FromOptions(options, now);
-        store.SliceFor(KeyHash.Of(key)).Put(key, _clock.Next(now.ToUnixTimeMilliseconds()), expiry, value);
-        _metrics!.Set();
-        store.EvictIfOverLimit();
-    }
+    internal void Set(string key, ReadOnlySpan<byte> value, DistributedCacheEntryOptions? options) =>
+        Sync(SetCoreAsync(key, value.ToArray(), options, CancellationToken.None));
 
     internal void Set(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions? options)
     {
         KeyRules.ValidateValueLength(value.Length, _options.MaxValueBytes);
-        if (value.IsSingleSegment)
-        {
-            Set(key, value.FirstSpan, options);
-        }
-        else
-        {
-            Set(key, value.ToArray(), options);
-        }
+        Set(key, value.IsSingleSegment ? value.FirstSpan : value.ToArray(), options);
     }
 
-    internal bool Remove(string key)
+    internal bool Remove(string key) => Sync(RemoveAsync(key, CancellationToken.None));
+
+    internal bool Refresh(string key) => Sync(RefreshAsync(key, CancellationToken.None));
+
+    private async ValueTask<bool> SetCoreAsync(string key, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options, CancellationToken cancellationToken)
     {
         KeyRules.ValidateKey(key);
-        FlatFileStore store = RunningStore();
-        bool removed = store.SliceFor(KeyHash.Of(key)).Delete(key, _clock.Next(NowMs()));
-        _metrics!.Remove();
-        return removed;
-    }
-
-    internal bool Refresh(string key)
-    {
-        bool found = FindLive(key, out SliceStore? slice, out StoredEntry? entry);
-        if (found)
-        {
-            Slide(slice!, entry!);
-        }
-
-        _metrics!.Refresh();
-        return found;
-    }
-
-    private byte[]? ReadAndSlide(string key)
-    {
-        if (!FindLive(key, out SliceStore? slice, out StoredEntry? entry))
-        {
-            _metrics!.Get(hit: false);
-            return null;
-        }
-
-        Slide(slice!, entry!);
-        entry!.MarkAccess(Stopwatch.GetTimestamp());
-        byte[]? value = entry.ValueInMemory ?? ReadEvicted(slice!, entry);
-        _metrics!.Get(hit: value is not null);
-        return value;
-    }
-
-    private byte[]? ReadEvicted(SliceStore slice, StoredEntry entry)
-    {
-        byte[]? value = slice.ReadValue(entry);
-        RunningStore().EvictIfOverLimit();
-        return value;
-    }
-
-    /// <summary>Finds the live entry of <paramref name="key"/>; an expired one is dropped on the way.</summary>
-    private bool FindLive(string key, out SliceStore? slice, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StoredEntry? entry)
-    {
-        KeyRules.ValidateKey(key);
-        slice = RunningStore().SliceFor(KeyHash.Of(key));
-        if (!slice.TryGet(key, out entry))
-        {
-            return false;
-        }
-
-        long now = NowMs();
-        if (entry.IsExpiredAt(now))
-        {
-            slice.RemoveExpired(entry, now);
-            entry = null;
-            return false;
-        }
-
+        KeyRules.ValidateValueLength(value.Length, _options.MaxValueBytes);
+        RunningStore();
+        EntryExpiry expiry = EntryExpiry.FromOptions(options, _time.GetUtcNow());
+        // The copy happens here, before any await: the caller's array may change once we return.
+        var record = new StorageRecord(RecordKind.Put, key, 0, expiry, value.ToArray());
+        await WriteAsync(record, cancellationToken).ConfigureAwait(false);
+        _metrics!.Set();
         return true;
     }
 
-    private void Slide(SliceStore slice, StoredEntry entry)
+    /// <summary>The deadline of the live entry (0 when it never expires), or null when there is none. Does not slide.</summary>
+    private async ValueTask<long?> ProbeAsync(string key, CancellationToken cancellationToken)
     {
-        if (entry.SlidingMs > 0 && entry.ExtendDeadline(entry.Expiry.SlideAt(NowMs())))
+        KeyRules.ValidateKey(key);
+        uint hash = KeyHash.Of(key);
+        if (CanReadLocally(SliceMap!.Find(hash)))
         {
-            slice.MarkTouched(entry.Key);
+            return FindLive(key, out _, out StoredEntry? entry) ? entry.DeadlineMs : null;
         }
+
+        Frame reply = await ForwardAsync(hash, MessageType.Probe, new ForwardedOperation(key, EntryExpiry.None, []), cancellationToken).ConfigureAwait(false);
+        var reader = new MessageReader(reply.Payload);
+        bool found = reader.Bool();
+        long deadline = reader.I64();
+        return found ? deadline : null;
     }
+
+    private static T Sync<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
 }

@@ -8,7 +8,7 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan MaintenanceInterval = TimeSpan.FromSeconds(1);
     private long _lastSweepMs;
 
-    /// <summary>The background loop: once a second flush touches, fsync (EverySecond), sweep and compact.</summary>
+    /// <summary>The background loop: once a second flush and send touches, fsync (EverySecond), sweep and compact.</summary>
     private async Task MaintainAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(MaintenanceInterval, _time);
@@ -42,7 +42,12 @@ public sealed partial class SmdSsNode
                 _lastSweepMs = now;
             }
 
-            store.Maintain(now, sync: _options.FsyncPolicy == FsyncPolicy.EverySecond, sweepExpired: sweep);
+            var touches = store.Maintain(now, sync: _options.FsyncPolicy == FsyncPolicy.EverySecond, sweepExpired: sweep);
+            foreach ((SliceStore slice, List<StorageRecord> records) in touches)
+            {
+                SendTouches(slice.Range.Start, records);
+            }
+
             EvictAndWarn(store);
             _lastMaintenanceError = null;
         }
@@ -57,6 +62,22 @@ public sealed partial class SmdSsNode
 
     /// <summary>The last background failure, cleared by the next round that succeeds.</summary>
     internal Exception? LastMaintenanceError => _lastMaintenanceError;
+
+    /// <summary>Sliding-expiration extensions made by reads here travel to the other replicas, batched once a second.</summary>
+    private void SendTouches(uint sliceStart, List<StorageRecord> touches)
+    {
+        if (_self is null || SliceMap is not { } map)
+        {
+            return;
+        }
+
+        Placement.PieSlice slice = map.Find(sliceStart);
+        byte[] payload = Protocol.Messages.Encode(new Protocol.SliceRecordsMessage(sliceStart, slice.Epoch, touches));
+        foreach (Membership.NodeId replica in slice.Replicas.Where(n => n != _self.Id && IsReachable(n)))
+        {
+            _ = SendToReplicaAsync(replica, Protocol.MessageType.Replicate, payload, CancellationToken.None);
+        }
+    }
 
     private void EvictAndWarn(FlatFileStore store)
     {

@@ -31,7 +31,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
     private SliceMap? _sliceMap;
     private SmdSsMetrics? _metrics;
     private CancellationTokenSource? _stopping;
-    private Task _maintenance = Task.CompletedTask;
+    private Task[] _loops = [];
 
     /// <summary>Creates a node; nothing is opened until <see cref="StartAsync"/>.</summary>
     /// <exception cref="OptionsValidationException">The options are invalid; the message names each bad option.</exception>
@@ -62,8 +62,12 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
 
     internal TimeProvider Time => _time;
 
-    /// <summary>Opens the data directory and replays the slice files; the node serves once this returns.</summary>
-    /// <exception cref="InvalidOperationException">The data directory cannot be created, written or locked.</exception>
+    /// <summary>
+    /// Opens the data directory, replays the slice files, binds the listener and joins the
+    /// cluster through the friends; the node serves once this returns (a friend that is down
+    /// delays nothing).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The data directory cannot be created, written or locked, or Listen cannot be bound.</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -82,7 +86,11 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
         }
     }
 
-    /// <summary>Persists pending touches, fsyncs every file and releases the data directory.</summary>
+    /// <summary>
+    /// Says goodbye (hands over the primary role of its slices and tells its peers, so that no
+    /// request waits on a timeout), persists pending touches, fsyncs every file and releases the
+    /// data directory.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -93,11 +101,15 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
                 return;
             }
 
+            await SayGoodbyeAsync().ConfigureAwait(false);
             await _stopping!.CancelAsync().ConfigureAwait(false);
-            await _maintenance.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await _listener!.DisposeAsync().ConfigureAwait(false);
+            await _transport!.DisposeAsync().ConfigureAwait(false);
             FlatFileStore store = _store;
             _store = null;
             store.Flush();
+            PersistState();
             Log.NodeStopped(_logger, NodeId!, store.Count, _directory!.Path);
             store.Dispose();
             _directory.Dispose();
@@ -121,6 +133,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
     {
         long started = Stopwatch.GetTimestamp();
         NodeDataDirectory directory = NodeDataDirectory.Open(_options.DataDirectory);
+        FlatFileStore? store = null;
         try
         {
             var settings = new StoreSettings(
@@ -129,29 +142,77 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
                 _options.MaxMemoryBytes,
                 RecordCodec.FixedBodyBytes + SmdSsLimits.MaxKeyBytes + _options.MaxValueBytes,
                 _options.CompactionDeadBytesThreshold);
-            ImmutableArray<NodeId> self = [directory.NodeId];
-            SliceMap map = FlatFileStore.DiscoverRanges(directory.SlicesPath) is { } ranges
-                ? SliceMap.FromSlices(ranges.Select(r => new PieSlice(r, 1, self)))
-                : SliceMap.CreateInitial(_options.InitialSliceCount, self);
-
-            var store = new FlatFileStore(settings);
+            (NodeMap savedNodes, SliceMap map, _) = InitialMaps(directory);
+            store = new FlatFileStore(settings);
             StoreLoadReport report = store.Open([.. map.Slices.Select(s => s.Range)], NowMs());
             ReportLoad(report);
-            _clock.Observe(store.SliceStores.SelectMany(s => s.Entries).Select(e => e.Version).DefaultIfEmpty(0).Max());
+            _clock.Observe(store.SliceStores.Select(s => s.MaxVersion).DefaultIfEmpty(0).Max());
 
             _directory = directory;
             _sliceMap = map;
+            _goingDown = false;
+            _decommissioned = false;
+            StartCluster(directory, savedNodes);
             _metrics = new SmdSsMetrics(_meterFactory, directory.NodeId.ToString(), () => _store);
             _store = store;
             _stopping = new CancellationTokenSource();
-            _maintenance = Task.Run(() => MaintainAsync(_stopping.Token), CancellationToken.None);
+            CancellationToken stopping = _stopping.Token;
+            _loops =
+            [
+                Task.Run(() => MaintainAsync(stopping), CancellationToken.None),
+                RunLoop(GossipLoopAsync, stopping),
+                RunLoop(FailureDetectionLoopAsync, stopping),
+                RunLoop(LeaseLoopAsync, stopping),
+                RunLoop(PlacementLoopAsync, stopping),
+            ];
+            _ = ConfirmAfterTimeoutAsync(stopping);
             Log.NodeStarted(_logger, NodeId!, directory.Incarnation, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                 directory.Path, map.Count, report.EntriesLoaded, store.DiskBytes, _options.FsyncPolicy);
         }
         catch
         {
+            store?.Dispose();
+            _store = null;
+            _directory = null;
             directory.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Runs a cluster loop until the node stops; a failure is logged and the loop restarts.</summary>
+    private Task RunLoop(Func<CancellationToken, Task> loop, CancellationToken stopping) => Task.Run(async () =>
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await loop(stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // A background loop must survive any bug in one round; it is logged.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.ClusterTaskFailed(_logger, ex);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), _time, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }, CancellationToken.None);
+
+    // "A friend that is down delays nothing": without an answer the node serves on its own maps.
+    private async Task ConfirmAfterTimeoutAsync(CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Delay(StartupSyncTimeout, _time, stopping).ConfigureAwait(false);
+            _confirmed.TrySetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped first.
         }
     }
 

@@ -64,4 +64,29 @@ public sealed class SmdSsOptions
 
     /// <summary>How often expired entries are purged from memory (reads never return them in between). Default 1 minute.</summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Replicas (primary included) that must hold a write before Set returns; 0 means a majority
+    /// of <see cref="ReplicationFactor"/> (2 of 3). Every in-sync replica is waited for as well.
+    /// Default 0.
+    /// </summary>
+    public int WriteQuorum { get; set; }
+
+    /// <summary>
+    /// A peer silent this long is declared Down (Suspect at 40% of it); its slices' other
+    /// replicas take over. Default 4 seconds.
+    /// </summary>
+    public TimeSpan FailureDetectionTimeout { get; set; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>
+    /// How long a Down node keeps its slice assignments (a restart usually brings it back);
+    /// after it, its slices get new replicas. Default 60 seconds.
+    /// </summary>
+    public TimeSpan ReplacementGracePeriod { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long a request may wait for a slice's primary (routing, failover, start-up sync)
+    /// before it fails with <see cref="SmdSsUnavailableException"/>. Default 10 seconds.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -46,12 +46,28 @@ public sealed class SmdSsOptionsValidator : IValidateOptions<SmdSsOptions>
             errors.Add("SmdSs:ClusterSecret is shorter than 16 characters.");
         }
 
+        if (options.WriteQuorum < 0 || options.WriteQuorum > options.ReplicationFactor)
+        {
+            errors.Add($"SmdSs:WriteQuorum {options.WriteQuorum} must be between 0 (a majority) and SmdSs:ReplicationFactor ({options.ReplicationFactor}).");
+        }
+
+        AddIfShorter(errors, "FailureDetectionTimeout", options.FailureDetectionTimeout, TimeSpan.FromSeconds(1));
+        AddIfShorter(errors, "ReplacementGracePeriod", options.ReplacementGracePeriod, TimeSpan.Zero);
+        AddIfShorter(errors, "RequestTimeout", options.RequestTimeout, TimeSpan.FromSeconds(1));
         if (options.ExpirationScanInterval <= TimeSpan.Zero)
         {
             errors.Add($"SmdSs:ExpirationScanInterval '{options.ExpirationScanInterval}' must be positive.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void AddIfShorter(List<string> errors, string option, TimeSpan value, TimeSpan min)
+    {
+        if (value < min)
+        {
+            errors.Add($"SmdSs:{option} '{value}' must be at least {min}.");
+        }
     }
 
     private static void AddIfOutside(List<string> errors, string option, long value, long min, long max)

@@ -26,4 +26,31 @@ internal static partial class Log
     [LoggerMessage(202, LogLevel.Warning,
         "Memory use {UsedBytes} bytes is over SmdSs:MaxMemoryBytes {LimitBytes} with every value evicted: the keys alone need more; raise the limit")]
     public static partial void KeysOverMemoryLimit(ILogger logger, long usedBytes, long limitBytes);
+
+    [LoggerMessage(300, LogLevel.Warning, "Connection from {Remote} closed: {Reason}")]
+    public static partial void ConnectionRefused(ILogger logger, string remote, string reason);
+
+    [LoggerMessage(301, LogLevel.Information, "SMD-SS node {NodeId} listening on {Endpoint} (friends: {Friends})")]
+    public static partial void Listening(ILogger logger, string nodeId, string endpoint, string friends);
+
+    [LoggerMessage(400, LogLevel.Information, "Node {PeerId} at {Endpoint} is now {State} (incarnation {Incarnation})")]
+    public static partial void PeerStateChanged(ILogger logger, string peerId, string endpoint, string state, long incarnation);
+
+    [LoggerMessage(401, LogLevel.Information, "Slice {Range} epoch {Epoch}: replicas [{Replicas}], in sync [{InSync}] ({Reason})")]
+    public static partial void SliceChanged(ILogger logger, string range, long epoch, string replicas, string inSync, string reason);
+
+    [LoggerMessage(402, LogLevel.Information, "Slice {Range}: sent {Entries} entries ({Bytes} bytes) to catch up {Replica}")]
+    public static partial void SliceStreamed(ILogger logger, string range, int entries, long bytes, string replica);
+
+    [LoggerMessage(403, LogLevel.Warning, "Slice {Range}: replica {Replica} failed ({Reason}); it leaves the in-sync set once its read lease ends")]
+    public static partial void ReplicaFailed(ILogger logger, string range, string replica, string reason);
+
+    [LoggerMessage(404, LogLevel.Error, "Two nodes claim endpoint {Endpoint}: {First} and {Second}; each node needs its own SmdSs:Listen")]
+    public static partial void DuplicateEndpoint(ILogger logger, string endpoint, string first, string second);
+
+    [LoggerMessage(405, LogLevel.Warning, "Cluster background task failed; it will retry")]
+    public static partial void ClusterTaskFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(406, LogLevel.Information, "Node {NodeId} decommissioning: handing over {Slices} slices")]
+    public static partial void Decommissioning(ILogger logger, string nodeId, int slices);
 }

@@ -4,13 +4,70 @@ using SmdSs.Membership;
 namespace SmdSs.Placement;
 
 /// <summary>
-/// One slice of the pie: a hash range, the epoch of its record and its ordered replica list
-/// (primary first, at most ReplicationFactor distinct nodes). Only the primary writes a new
-/// record for its slice, with <see cref="Epoch"/> + 1; records merge by the higher epoch.
+/// One slice of the pie: a hash range, the epoch of its record, its ordered replica list
+/// (primary first, distinct nodes) and the in-sync subset: the replicas that hold every
+/// acknowledged write and so may serve reads. Only the primary writes a new record for its
+/// slice, with <see cref="Epoch"/> + 1; records merge by the higher epoch.
 /// </summary>
-internal sealed record PieSlice(SliceRange Range, long Epoch, ImmutableArray<NodeId> Replicas)
+internal sealed record PieSlice(SliceRange Range, long Epoch, ImmutableArray<NodeId> Replicas, ImmutableArray<NodeId> InSync)
 {
+    public PieSlice(SliceRange range, long epoch, ImmutableArray<NodeId> replicas)
+        : this(range, epoch, replicas, replicas)
+    {
+    }
+
     public NodeId? Primary => Replicas.IsDefaultOrEmpty ? null : Replicas[0];
 
     public bool IsHeldBy(NodeId node) => !Replicas.IsDefaultOrEmpty && Replicas.Contains(node);
+
+    public bool IsInSync(NodeId node) => !InSync.IsDefaultOrEmpty && InSync.Contains(node);
+
+    /// <summary>
+    /// True when this record wins over <paramref name="other"/> (same range): the higher epoch;
+    /// at equal epochs (two writers raced during a failover) the lower primary id, then the
+    /// longer in-sync list, so that every node picks the same record.
+    /// </summary>
+    public bool Supersedes(PieSlice other)
+    {
+        if (Epoch != other.Epoch)
+        {
+            return Epoch > other.Epoch;
+        }
+
+        if (Primary != other.Primary)
+        {
+            return (Primary?.Value ?? ulong.MaxValue) < (other.Primary?.Value ?? ulong.MaxValue);
+        }
+
+        if (!Replicas.SequenceEqual(other.Replicas))
+        {
+            return Compare(Replicas, other.Replicas) < 0;
+        }
+
+        return !InSync.SequenceEqual(other.InSync) && Compare(InSync, other.InSync) < 0;
+    }
+
+    /// <summary>A new record from the primary: next epoch, the given replicas and in-sync set.</summary>
+    public PieSlice Next(IEnumerable<NodeId> replicas, IEnumerable<NodeId> inSync)
+    {
+        ImmutableArray<NodeId> list = [.. replicas.Distinct()];
+        return new PieSlice(Range, Epoch + 1, list, [.. inSync.Distinct().Where(list.Contains)]);
+    }
+
+    public bool ContentEquals(PieSlice other) =>
+        Range == other.Range && Epoch == other.Epoch && Replicas.SequenceEqual(other.Replicas) && InSync.SequenceEqual(other.InSync);
+
+    private static int Compare(ImmutableArray<NodeId> a, ImmutableArray<NodeId> b)
+    {
+        for (int i = 0; i < Math.Min(a.Length, b.Length); i++)
+        {
+            int c = a[i].CompareTo(b[i]);
+            if (c != 0)
+            {
+                return c;
+            }
+        }
+
+        return b.Length.CompareTo(a.Length);
+    }
 }

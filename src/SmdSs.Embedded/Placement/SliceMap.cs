@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
+using System.IO.Hashing;
 using SmdSs.Membership;
+using SmdSs.Protocol;
 
 namespace SmdSs.Placement;
 
@@ -23,7 +25,11 @@ internal sealed class SliceMap
 
         _slices = slices;
         _starts = [.. slices.Select(s => s.Range.Start)];
+        Digest = ComputeDigest(slices);
     }
+
+    /// <summary>XxHash128 of every record in range order: equal digests mean equal maps.</summary>
+    public UInt128 Digest { get; }
 
     public ImmutableArray<PieSlice> Slices => _slices;
 
@@ -66,6 +72,44 @@ internal sealed class SliceMap
         return new SliceMap(builder.ToImmutable());
     }
 
+    /// <summary>
+    /// Takes every record that supersedes the one held for the same range. Records for a range
+    /// this map does not have (another slice layout) are left out and listed in <paramref name="unknown"/>.
+    /// </summary>
+    public SliceMap Merge(IEnumerable<PieSlice> records, out List<PieSlice> changed, out List<PieSlice> unknown)
+    {
+        changed = [];
+        unknown = [];
+        var builder = _slices.ToBuilder();
+        foreach (PieSlice record in records)
+        {
+            int index = IndexOf(record.Range.Start);
+            if (builder[index].Range != record.Range)
+            {
+                unknown.Add(record);
+            }
+            else if (record.Supersedes(builder[index]))
+            {
+                builder[index] = record;
+                changed.Add(record);
+            }
+        }
+
+        return changed.Count == 0 ? this : new SliceMap(builder.ToImmutable());
+    }
+
+    /// <summary>Replaces the record of one range unconditionally (the primary's own change).</summary>
+    public SliceMap With(PieSlice record)
+    {
+        int index = IndexOf(record.Range.Start);
+        if (_slices[index].Range != record.Range)
+        {
+            throw new ArgumentException($"No slice {record.Range} in this map.", nameof(record));
+        }
+
+        return new SliceMap(_slices.SetItem(index, record));
+    }
+
     /// <summary>Null when the slices cover 0..0xFFFFFFFF with no gap and no overlap; else what is wrong.</summary>
     public static string? FindCoverageError(IReadOnlyList<PieSlice> slices)
     {
@@ -102,5 +146,16 @@ internal sealed class SliceMap
         }
 
         return null;
+    }
+
+    private static UInt128 ComputeDigest(ImmutableArray<PieSlice> slices)
+    {
+        var writer = new MessageWriter();
+        foreach (PieSlice slice in slices)
+        {
+            WireFormat.Write(writer, slice);
+        }
+
+        return XxHash128.HashToUInt128(writer.WrittenSpan);
     }
 }

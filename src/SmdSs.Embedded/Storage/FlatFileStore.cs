@@ -129,11 +129,17 @@ internal sealed class FlatFileStore : IDisposable
     /// says so, drop expired entries (when <paramref name="sweepExpired"/>), compact files whose
     /// dead bytes passed the threshold.
     /// </summary>
-    public void Maintain(long nowMs, bool sync, bool sweepExpired)
+    public List<(SliceStore Store, List<StorageRecord> Touches)> Maintain(long nowMs, bool sync, bool sweepExpired)
     {
+        var touches = new List<(SliceStore, List<StorageRecord>)>();
         foreach (SliceStore store in _slices.Stores)
         {
-            store.FlushTouches();
+            List<StorageRecord> local = store.FlushTouches();
+            if (local.Count > 0)
+            {
+                touches.Add((store, local));
+            }
+
             if (sweepExpired)
             {
                 Interlocked.Add(ref _expiredRemoved, store.SweepExpired(nowMs));
@@ -150,6 +156,8 @@ internal sealed class FlatFileStore : IDisposable
                 store.Sync();
             }
         }
+
+        return touches;
     }
 
     /// <summary>Persists pending touches and fsyncs every file (host stop).</summary>

@@ -41,20 +41,36 @@ internal sealed partial class SliceStore
         return new SliceLoadReport(_file.Path, records, _index.Count, damage);
     }
 
-    /// <summary>Appends one Touch record per entry whose sliding deadline a read moved.</summary>
-    public int FlushTouches()
+    /// <summary>
+    /// Appends one Touch record per entry whose sliding deadline moved, and returns the ones a
+    /// read on this node moved (the node sends those to the other replicas; touches that came
+    /// from another replica are only persisted here).
+    /// </summary>
+    public List<StorageRecord> FlushTouches()
     {
-        if (_touched.IsEmpty)
+        if (_touched.IsEmpty && _persistOnlyTouches.IsEmpty)
         {
-            return 0;
+            return [];
         }
 
+        var local = new List<StorageRecord>();
         lock (_fileLock)
         {
             using var batch = new MemoryStream();
             foreach (string key in _touched.Keys)
             {
                 _touched.TryRemove(key, out _);
+                if (_index.TryGetValue(key, out StoredEntry? entry) && entry.SlidingMs > 0)
+                {
+                    var touch = new StorageRecord(RecordKind.Touch, key, entry.Version, entry.Expiry, []);
+                    local.Add(touch);
+                    batch.Write(RecordCodec.Encode(RecordKind.Touch, key, entry.Version, entry.Expiry, []));
+                }
+            }
+
+            foreach (string key in _persistOnlyTouches.Keys)
+            {
+                _persistOnlyTouches.TryRemove(key, out _);
                 if (_index.TryGetValue(key, out StoredEntry? entry) && entry.SlidingMs > 0)
                 {
                     batch.Write(RecordCodec.Encode(RecordKind.Touch, key, entry.Version, entry.Expiry, []));
@@ -65,9 +81,9 @@ internal sealed partial class SliceStore
             {
                 _file.Append(batch.GetBuffer().AsSpan(0, (int)batch.Length));
             }
-
-            return (int)Math.Min(int.MaxValue, batch.Length);
         }
+
+        return local;
     }
 
     /// <summary>Drops every entry expired at <paramref name="nowMs"/> from the index. Returns how many.</summary>

@@ -14,6 +14,7 @@ internal sealed partial class SliceStore : IDisposable
 {
     private readonly ConcurrentDictionary<string, StoredEntry> _index = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _touched = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _persistOnlyTouches = new(StringComparer.Ordinal);
     private readonly Lock _fileLock = new();
     private readonly SliceFile _file;
     private readonly MemoryBudget _memory;

@@ -18,7 +18,7 @@ public sealed class AddSmdSsTests : IDisposable
     [Fact]
     public async Task Registers_the_node_the_caches_and_the_key_value_store_started_by_the_host()
     {
-        using IHost host = await StartHostAsync(services => services.AddSmdSs(o => o.DataDirectory = _directory.Path));
+        using IHost host = await StartHostAsync(services => services.AddSmdSs(o => { o.DataDirectory = _directory.Path; o.Listen = "127.0.0.1:0"; }));
 
         var node = host.Services.GetRequiredService<SmdSsNode>();
         Assert.True(node.IsRunning);
@@ -35,7 +35,7 @@ public sealed class AddSmdSsTests : IDisposable
         using IHost host = await StartHostAsync(services =>
         {
             services.AddDistributedMemoryCache();
-            services.AddSmdSs(o => o.DataDirectory = _directory.Path);
+            services.AddSmdSs(o => { o.DataDirectory = _directory.Path; o.Listen = "127.0.0.1:0"; });
         });
 
         Assert.Equal("SmdSsDistributedCache", host.Services.GetRequiredService<IDistributedCache>().GetType().Name);
@@ -46,14 +46,14 @@ public sealed class AddSmdSsTests : IDisposable
     {
         IConfiguration configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["SmdSs:MaxMemoryBytes"] = "1048576", ["SmdSs:FsyncPolicy"] = "Never" })
-            .AddCommandLine([$"--SmdSs:DataDirectory={_directory.Path}", "--SmdSs:Friends:0=10.0.0.2:7400", "--SmdSs:Friends:1=node3.local:7400", "--SmdSs:Listen=127.0.0.1:7411"])
+            .AddCommandLine([$"--SmdSs:DataDirectory={_directory.Path}", "--SmdSs:Friends:0=10.0.0.2:7400", "--SmdSs:Friends:1=node3.local:7400", "--SmdSs:Listen=127.0.0.1:0"])
             .Build();
         using IHost host = await StartHostAsync(services => services.AddSmdSs(configuration.GetSection("SmdSs")));
 
         SmdSsOptions options = host.Services.GetRequiredService<IOptions<SmdSsOptions>>().Value;
         Assert.Equal(1L << 20, options.MaxMemoryBytes);
         Assert.Equal(FsyncPolicy.Never, options.FsyncPolicy);
-        Assert.Equal("127.0.0.1:7411", options.Listen);
+        Assert.Equal("127.0.0.1:0", options.Listen);
         Assert.Equal(["10.0.0.2:7400", "node3.local:7400"], options.Friends);
         Assert.Equal(3, options.ReplicationFactor);
     }
@@ -71,7 +71,7 @@ public sealed class AddSmdSsTests : IDisposable
     public async Task A_bad_option_fails_the_start_with_a_message_naming_it(string option, string value)
     {
         IConfiguration configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["SmdSs:DataDirectory"] = _directory.Path, [$"SmdSs:{option}"] = value })
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["SmdSs:DataDirectory"] = _directory.Path, ["SmdSs:Listen"] = "127.0.0.1:0", [$"SmdSs:{option}"] = value })
             .Build();
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartHostAsync(services => services.AddSmdSs(configuration.GetSection("SmdSs"))));
@@ -84,16 +84,16 @@ public sealed class AddSmdSsTests : IDisposable
         string file = _directory.Sub("a-file");
         await File.WriteAllTextAsync(file, "not a directory");
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(services => services.AddSmdSs(o => o.DataDirectory = Path.Combine(file, "data"))));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(services => services.AddSmdSs(o => { o.DataDirectory = Path.Combine(file, "data"); o.Listen = "127.0.0.1:0"; })));
         Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Two_hosts_on_one_data_directory_are_refused()
     {
-        using IHost first = await StartHostAsync(services => services.AddSmdSs(o => o.DataDirectory = _directory.Path));
+        using IHost first = await StartHostAsync(services => services.AddSmdSs(o => { o.DataDirectory = _directory.Path; o.Listen = "127.0.0.1:0"; }));
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(services => services.AddSmdSs(o => o.DataDirectory = _directory.Path)));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(services => services.AddSmdSs(o => { o.DataDirectory = _directory.Path; o.Listen = "127.0.0.1:0"; })));
         Assert.Contains("in use", error.Message, StringComparison.Ordinal);
     }
 
@@ -102,7 +102,7 @@ public sealed class AddSmdSsTests : IDisposable
     {
         using IHost host = await StartHostAsync(services =>
         {
-            services.AddSmdSs(o => o.DataDirectory = _directory.Path);
+            services.AddSmdSs(o => { o.DataDirectory = _directory.Path; o.Listen = "127.0.0.1:0"; });
             services.AddHealthChecks().AddSmdSs();
         });
         var health = host.Services.GetRequiredService<HealthCheckService>();
@@ -115,7 +115,7 @@ public sealed class AddSmdSsTests : IDisposable
     [Fact]
     public async Task Metrics_count_operations_hits_and_misses_on_meter_SmdSs()
     {
-        using IHost host = await StartHostAsync(services => services.AddSmdSs(o => o.DataDirectory = _directory.Path));
+        using IHost host = await StartHostAsync(services => services.AddSmdSs(o => { o.DataDirectory = _directory.Path; o.Listen = "127.0.0.1:0"; }));
         var meters = host.Services.GetRequiredService<IMeterFactory>();
         using var operations = new MetricCollector<long>(meters, "SmdSs", "smdss.operations");
         using var hits = new MetricCollector<long>(meters, "SmdSs", "smdss.cache.hits");

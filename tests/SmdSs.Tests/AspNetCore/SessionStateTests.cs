@@ -52,7 +52,7 @@ public sealed partial class SessionStateTests : IDisposable
     private async Task<WebApplication> StartAppAsync()
     {
         WebApplication app = WebFarmApp.Build(
-            [$"--SmdSs:DataDirectory={_directory.Sub("node")}", "--SmdSs:FsyncPolicy=Always"],
+            [$"--SmdSs:DataDirectory={_directory.Sub("node")}", "--SmdSs:FsyncPolicy=Always", "--SmdSs:Listen=127.0.0.1:0"],
             builder =>
             {
                 builder.WebHost.UseTestServer();

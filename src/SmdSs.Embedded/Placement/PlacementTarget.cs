@@ -1,0 +1,7 @@
+using System.Collections.Immutable;
+using SmdSs.Membership;
+
+namespace SmdSs.Placement;
+
+/// <summary>Where one slice should live: its replica set and the node that should be primary.</summary>
+internal sealed record PlacementTarget(ImmutableArray<NodeId> Replicas, NodeId Primary);

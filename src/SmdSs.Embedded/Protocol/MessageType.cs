@@ -1,0 +1,37 @@
+namespace SmdSs.Protocol;
+
+/// <summary>The type byte of a frame. Requests and their responses share the request id.</summary>
+internal enum MessageType : byte
+{
+    // Handshake (must come first on every connection).
+    Hello = 1,
+    HelloChallenge = 2,
+    HelloProof = 3,
+    HelloOk = 4,
+
+    // Responses.
+    Ok = 10,
+    Error = 11,
+
+    // Membership and map sync.
+    Ping = 20,
+    SyncDigest = 21,
+    SyncSummary = 22,
+    SyncDelta = 23,
+    Goodbye = 24,
+
+    // Key-value operations forwarded to a slice's primary.
+    Get = 30,
+    Set = 31,
+    Remove = 32,
+    Refresh = 33,
+    Probe = 34,
+
+    // Replication from a primary to its replicas.
+    Replicate = 40,
+    LeaseRequest = 41,
+    SnapshotBegin = 42,
+    SnapshotChunk = 43,
+    SnapshotEnd = 44,
+    Handoff = 45,
+}

@@ -1,0 +1,32 @@
+using System.Collections.Concurrent;
+using SmdSs.Membership;
+
+namespace SmdSs.Replication;
+
+/// <summary>
+/// Read leases, both sides. A replica may answer reads of a slice from its own copy only while
+/// it holds a lease from the slice's primary; the primary drops a replica from the in-sync set
+/// only after the lease it granted has run out. The replica's lease starts when it sent the
+/// request, the primary's record of it when it granted: so the replica's lease always ends first.
+/// </summary>
+internal sealed class LeaseTable
+{
+    private readonly ConcurrentDictionary<(uint Start, NodeId Replica), long> _grantedUntilMs = new();
+    private readonly ConcurrentDictionary<uint, (NodeId Primary, long UntilMs)> _heldUntilMs = new();
+
+    // Primary side.
+    public void Grant(uint sliceStart, NodeId replica, long untilMs) => _grantedUntilMs[(sliceStart, replica)] = untilMs;
+
+    public long GrantedUntil(uint sliceStart, NodeId replica) => _grantedUntilMs.GetValueOrDefault((sliceStart, replica));
+
+    /// <summary>The replica gave its lease back (it is stopping): the primary may drop it at once.</summary>
+    public void Release(uint sliceStart, NodeId replica) => _grantedUntilMs.TryRemove((sliceStart, replica), out _);
+
+    // Replica side.
+    public void Hold(uint sliceStart, NodeId primary, long untilMs) => _heldUntilMs[sliceStart] = (primary, untilMs);
+
+    public bool Holds(uint sliceStart, NodeId primary, long nowMs) =>
+        _heldUntilMs.TryGetValue(sliceStart, out var lease) && lease.Primary == primary && nowMs < lease.UntilMs;
+
+    public void DropAllHeld() => _heldUntilMs.Clear();
+}

@@ -1,0 +1,201 @@
+using System.Collections.Concurrent;
+using SmdSs.Diagnostics;
+using SmdSs.Membership;
+using SmdSs.Placement;
+using SmdSs.Protocol;
+using SmdSs.Storage;
+using SmdSs.Transport;
+
+namespace SmdSs;
+
+/// <summary>
+/// Catching up a replica that is listed for a slice but not in sync (new, or back from a
+/// restart): the primary streams the slice to it (begin: the replica wipes its copy; chunks of
+/// live entries; end) while new writes keep flowing to it as to any replica, then adds it to the
+/// in-sync set. A write that fails to reach it meanwhile breaks the catch-up, which restarts.
+/// Also the handoff of data for a slice this node no longer holds (a lost bootstrap map).
+/// </summary>
+public sealed partial class SmdSsNode
+{
+    private const int ChunkBytes = 512 << 10;
+    private static readonly TimeSpan StreamTimeout = TimeSpan.FromSeconds(10);
+    private readonly ConcurrentDictionary<(uint Start, NodeId Replica), Task> _catchUps = new();
+    private readonly ConcurrentDictionary<uint, Task> _handoffs = new();
+    private long _bytesStreamed;
+
+    internal long BytesStreamed => Interlocked.Read(ref _bytesStreamed);
+
+    private void StartCatchUps(CancellationToken stopping)
+    {
+        NodeId self = _self!.Id;
+        foreach (PieSlice slice in SliceMap!.Slices.Where(s => s.Primary == self))
+        {
+            foreach (NodeId replica in slice.Replicas.Where(n => n != self && !slice.IsInSync(n) && Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining))
+            {
+                var key = (slice.Range.Start, replica);
+                if (!_catchUps.TryGetValue(key, out Task? running) || running.IsCompleted)
+                {
+                    _catchUps[key] = Task.Run(() => CatchUpAsync(slice.Range.Start, replica, stopping), CancellationToken.None);
+                }
+            }
+        }
+    }
+
+    private async Task CatchUpAsync(uint sliceStart, NodeId replica, CancellationToken stopping)
+    {
+        if (Nodes.Find(replica) is not { } node)
+        {
+            return;
+        }
+
+        try
+        {
+            PieSlice slice = SliceMap!.Find(sliceStart);
+            _catchUpBroken[(sliceStart, replica)] = false;
+            // The replica learns that it holds the slice before any data arrives, so that it
+            // never mistakes the incoming copy for data of a slice it lost (and hands it off).
+            await _transport!.SendAsync(node.Endpoint, MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage([_self!], [slice], [], [])), StreamTimeout, stopping).ConfigureAwait(false);
+            await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotBegin, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping).ConfigureAwait(false);
+            (int entries, long bytes) = await StreamEntriesAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, stopping).ConfigureAwait(false);
+            await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotEnd, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping).ConfigureAwait(false);
+            if (_catchUpBroken.TryRemove((sliceStart, replica), out bool broken) && broken)
+            {
+                return;
+            }
+
+            Log.SliceStreamed(_logger, slice.Range.ToString(), entries, bytes, replica.ToString());
+            PieSlice current = SliceMap!.Find(sliceStart);
+            if (current.Primary == _self!.Id && current.IsHeldBy(replica) && !current.IsInSync(replica))
+            {
+                await CommitSliceAsync(current, current.Next(current.Replicas, [.. current.InSync, replica]), "replica caught up", stopping).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is PeerUnavailableException or SmdSsUnavailableException or ProtocolException)
+        {
+            // Retried by the next placement round.
+        }
+    }
+
+    /// <summary>Streams every live entry of a slice in chunks; returns what was sent.</summary>
+    private async Task<(int Entries, long Bytes)> StreamEntriesAsync(string endpoint, uint sliceStart, long epoch, MessageType type, CancellationToken cancellationToken)
+    {
+        List<StorageRecord> snapshot = RunningStore().SliceFor(sliceStart).Snapshot(NowMs());
+        var chunk = new List<StorageRecord>();
+        long chunkBytes = 0;
+        long total = 0;
+        foreach (StorageRecord record in snapshot)
+        {
+            chunk.Add(record);
+            chunkBytes += record.Value.Length + record.Key.Length + 48;
+            if (chunkBytes >= ChunkBytes)
+            {
+                await SendSliceMessageAsync(endpoint, type, new SliceRecordsMessage(sliceStart, epoch, chunk), cancellationToken).ConfigureAwait(false);
+                total += chunkBytes;
+                chunk = [];
+                chunkBytes = 0;
+            }
+        }
+
+        if (chunk.Count > 0 || type == MessageType.Handoff)
+        {
+            await SendSliceMessageAsync(endpoint, type, new SliceRecordsMessage(sliceStart, epoch, chunk), cancellationToken).ConfigureAwait(false);
+            total += chunkBytes;
+        }
+
+        Interlocked.Add(ref _bytesStreamed, total);
+        return (snapshot.Count, total);
+    }
+
+    private async Task SendSliceMessageAsync(string endpoint, MessageType type, SliceRecordsMessage message, CancellationToken cancellationToken)
+    {
+        Frame reply = await _transport!.SendAsync(endpoint, type, Messages.Encode(message), StreamTimeout, cancellationToken).ConfigureAwait(false);
+        if (reply.Type != MessageType.Ok)
+        {
+            throw new SmdSsUnavailableException($"{type} refused by {endpoint}: {ErrorReply.Read(reply.Payload).Message}");
+        }
+    }
+
+    /// <summary>Replica side of a catch-up.</summary>
+    private (MessageType, byte[]) OnSnapshot(MessageType type, NodeId from, SliceRecordsMessage message)
+    {
+        PieSlice slice = SliceMap!.Find(message.SliceStart);
+        if (slice.Range.Start != message.SliceStart || (slice.Epoch > message.Epoch && slice.Primary != from))
+        {
+            return Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch}");
+        }
+
+        SliceStore store = RunningStore().SliceFor(message.SliceStart);
+        switch (type)
+        {
+            case MessageType.SnapshotBegin:
+                store.BeginCatchUp();
+                break;
+            case MessageType.SnapshotChunk:
+                foreach (StorageRecord record in message.Records)
+                {
+                    _clock.Observe(record.Version);
+                    store.Apply(record);
+                }
+
+                RunningStore().EvictIfOverLimit();
+                break;
+            default:
+                store.EndCatchUp();
+                break;
+        }
+
+        return (MessageType.Ok, []);
+    }
+
+    /// <summary>
+    /// Data held here for a slice this node is no longer a replica of goes to the slice's
+    /// primary (as writes with their own versions, so newer data there wins), then is wiped.
+    /// </summary>
+    private void StartHandoffs(CancellationToken stopping)
+    {
+        NodeId self = _self!.Id;
+        foreach (PieSlice slice in SliceMap!.Slices.Where(s => !s.IsHeldBy(self)))
+        {
+            SliceStore store = RunningStore().SliceFor(slice.Range.Start);
+            bool busy = _handoffs.TryGetValue(slice.Range.Start, out Task? running) && !running.IsCompleted;
+            if (store.Count > 0 && !busy && !store.IsCatchingUp && slice.Primary is { } primary && Nodes.Find(primary) is { IsReachable: true } node)
+            {
+                _handoffs[slice.Range.Start] = Task.Run(() => HandoffAsync(slice, node.Endpoint, store, stopping), CancellationToken.None);
+            }
+        }
+    }
+
+    private async Task HandoffAsync(PieSlice slice, string primaryEndpoint, SliceStore store, CancellationToken stopping)
+    {
+        try
+        {
+            await StreamEntriesAsync(primaryEndpoint, slice.Range.Start, slice.Epoch, MessageType.Handoff, stopping).ConfigureAwait(false);
+            if (!SliceMap!.Find(slice.Range.Start).IsHeldBy(_self!.Id) && !store.IsCatchingUp)
+            {
+                store.Wipe();
+            }
+        }
+        catch (Exception ex) when (ex is PeerUnavailableException or SmdSsUnavailableException)
+        {
+            // Retried by the next placement round.
+        }
+    }
+
+    /// <summary>Primary side of a handoff: each record is written like any write, keeping its version.</summary>
+    private async Task<(MessageType, byte[])> OnHandoffAsync(SliceRecordsMessage message, CancellationToken cancellationToken)
+    {
+        PieSlice slice = SliceMap!.Find(message.SliceStart);
+        if (slice.Primary != _self!.Id || !_confirmed.Task.IsCompleted)
+        {
+            return Error(ErrorCode.NotPrimary, $"not the primary of slice {slice.Range}");
+        }
+
+        foreach (StorageRecord record in message.Records)
+        {
+            _clock.Observe(record.Version);
+            await WriteAsPrimaryAsync(slice, record, cancellationToken).ConfigureAwait(false);
+        }
+
+        return (MessageType.Ok, []);
+    }
+}

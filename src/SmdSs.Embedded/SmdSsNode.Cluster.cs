@@ -1,0 +1,235 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Net;
+using SmdSs.Cluster;
+using SmdSs.Diagnostics;
+using SmdSs.Membership;
+using SmdSs.Placement;
+using SmdSs.Protocol;
+using SmdSs.Storage;
+using SmdSs.Transport;
+
+namespace SmdSs;
+
+/// <summary>
+/// Cluster state: this node's view of the node map and the slice map, swapped atomically as
+/// immutable snapshots (request paths read them without a lock) and persisted on every change.
+/// </summary>
+public sealed partial class SmdSsNode
+{
+    private static readonly TimeSpan StartupSyncTimeout = TimeSpan.FromSeconds(3);
+    private readonly Lock _stateLock = new();
+    private readonly ConcurrentDictionary<NodeId, long> _downSinceMs = new();
+    private NodeMap _nodes = NodeMap.Empty;
+    private NodeRecord? _self;
+    private ClusterListener? _listener;
+    private IPeerTransport? _transport;
+    private FailureDetector? _detector;
+    private TaskCompletionSource _confirmed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal NodeMap Nodes => Volatile.Read(ref _nodes);
+
+    internal NodeId Self => _self!.Id;
+
+    /// <summary>The endpoint peers reach this node at (the real port when Listen asked for port 0).</summary>
+    public string? Endpoint => _self?.Endpoint;
+
+    /// <summary>Replaces the TCP transport (tests inject faults here). Set before <see cref="StartAsync"/>.</summary>
+    internal Func<IPeerTransport, IPeerTransport>? TransportDecorator { get; set; }
+
+    /// <summary>Completed once this node's maps are confirmed by a peer (or no peer answered in time).</summary>
+    internal Task Confirmed => _confirmed.Task;
+
+    private int WriteQuorum => _options.WriteQuorum > 0 ? _options.WriteQuorum : (_options.ReplicationFactor / 2) + 1;
+
+    private long MonoMs() => _time.GetTimestamp() * 1000 / _time.TimestampFrequency;
+
+    /// <summary>The maps to start from: the saved ones, else the files' layout, else a fresh pie.</summary>
+    private (NodeMap Nodes, SliceMap Slices, bool Saved) InitialMaps(NodeDataDirectory directory)
+    {
+        if (ClusterStateFile.TryRead(directory.Path) is { } saved)
+        {
+            return (saved.Nodes, saved.Slices, true);
+        }
+
+        ImmutableArray<NodeId> self = [directory.NodeId];
+        // A node with friends starts at epoch 0, so that any established cluster's map wins
+        // over its bootstrap map; among fresh nodes the lowest primary id wins the tie.
+        long epoch = _options.Friends.Count > 0 ? 0 : 1;
+        SliceMap map = FlatFileStore.DiscoverRanges(directory.SlicesPath) is { } ranges
+            ? SliceMap.FromSlices(ranges.Select(r => new PieSlice(r, epoch, self)))
+            : SliceMap.CreateInitial(_options.InitialSliceCount, self);
+        if (epoch == 0)
+        {
+            map = SliceMap.FromSlices(map.Slices.Select(s => s with { Epoch = 0 }));
+        }
+
+        return (NodeMap.Empty, map, false);
+    }
+
+    private void StartCluster(NodeDataDirectory directory, NodeMap savedNodes)
+    {
+        if (!NodeEndpoint.TryParseListen(_options.Listen, out IPEndPoint listen))
+        {
+            throw new InvalidOperationException($"SmdSs:Listen '{_options.Listen}' is not an ip:port endpoint.");
+        }
+
+        var handshake = new Handshake(_options.ClusterSecret);
+        int maxFrameBytes = _options.MaxValueBytes + SmdSsLimits.MaxKeyBytes + (2 << 20);
+        _listener = new ClusterListener(listen, directory.NodeId, handshake, maxFrameBytes, new FrameHandler(this), _logger);
+        string endpoint = new IPEndPoint(listen.Address, _listener.LocalEndpoint.Port).ToString();
+        _self = new NodeRecord(directory.NodeId, endpoint, NodeState.Up, directory.Incarnation << 20, 0, 0);
+        lock (_stateLock)
+        {
+            _nodes = savedNodes.With(_self);
+        }
+
+        IPeerTransport transport = new TcpPeerTransport(directory.NodeId, () => endpoint, handshake, maxFrameBytes);
+        _transport = TransportDecorator?.Invoke(transport) ?? transport;
+        _detector = new FailureDetector(_options.FailureDetectionTimeout * 0.4, _options.FailureDetectionTimeout);
+        _confirmed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_options.Friends.Count == 0 && !Peers().Any())
+        {
+            _confirmed.TrySetResult();
+        }
+
+        _listener.Start();
+        Log.Listening(_logger, directory.NodeId.ToString(), endpoint, string.Join(",", _options.Friends));
+    }
+
+    /// <summary>Every other node in the map that is not gone for good.</summary>
+    private IEnumerable<NodeRecord> Peers() => Nodes.Nodes.Where(n => n.Id != _self!.Id && n.State != NodeState.Left);
+
+    private bool IsReachable(NodeId node) => node == _self!.Id || Nodes.Find(node)?.IsReachable == true;
+
+    private bool IsServing(NodeId node) => node == _self!.Id || Nodes.Find(node)?.IsServing == true;
+
+    /// <summary>Merges node records from a peer. A record that says this node is suspect or down is refuted.</summary>
+    private void MergeNodes(IEnumerable<NodeRecord> records)
+    {
+        List<NodeRecord> changed;
+        lock (_stateLock)
+        {
+            NodeMap merged = _nodes.Merge(records.Where(r => r.Id != _self!.Id), out changed);
+            NodeRecord? aboutMe = records.Where(r => r.Id == _self!.Id).FirstOrDefault(r => r.Supersedes(_self!));
+            if (aboutMe is not null && !_stopping!.IsCancellationRequested)
+            {
+                // Refute: a higher incarnation beats any suspicion at the old one.
+                _self = _self! with { Incarnation = aboutMe.Incarnation + 1, State = _self.State is NodeState.Leaving ? NodeState.Leaving : NodeState.Up };
+                merged = merged.With(_self);
+            }
+
+            if (ReferenceEquals(merged, _nodes))
+            {
+                return;
+            }
+
+            _nodes = merged;
+            foreach (NodeRecord record in changed)
+            {
+                TrackDown(record);
+            }
+
+            PersistState();
+        }
+
+        foreach (NodeRecord record in changed)
+        {
+            Log.PeerStateChanged(_logger, record.Id.ToString(), record.Endpoint, record.State.ToString(), record.Incarnation);
+            if (!record.IsReachable)
+            {
+                _transport?.Forget(record.Endpoint);
+            }
+
+            WarnOnDuplicateEndpoint(record);
+        }
+    }
+
+    private void TrackDown(NodeRecord record)
+    {
+        if (record.State is NodeState.Down or NodeState.Left)
+        {
+            _downSinceMs.TryAdd(record.Id, MonoMs());
+        }
+        else
+        {
+            _downSinceMs.TryRemove(record.Id, out _);
+        }
+    }
+
+    private void WarnOnDuplicateEndpoint(NodeRecord record)
+    {
+        NodeRecord? twin = Nodes.Nodes.FirstOrDefault(n => n.Id != record.Id && n.IsServing && record.IsServing
+            && string.Equals(n.Endpoint, record.Endpoint, StringComparison.OrdinalIgnoreCase));
+        if (twin is not null)
+        {
+            Log.DuplicateEndpoint(_logger, record.Endpoint, twin.Id.ToString(), record.Id.ToString());
+        }
+    }
+
+    /// <summary>Merges slice records from a peer (higher epoch wins).</summary>
+    private void MergeSlices(IEnumerable<PieSlice> records)
+    {
+        List<PieSlice> changed;
+        lock (_stateLock)
+        {
+            SliceMap merged = _sliceMap!.Merge(records, out changed, out _);
+            if (ReferenceEquals(merged, _sliceMap))
+            {
+                return;
+            }
+
+            Volatile.Write(ref _sliceMap, merged);
+            PersistState();
+        }
+
+        foreach (PieSlice slice in changed)
+        {
+            LogSlice(slice, "learned");
+        }
+    }
+
+    /// <summary>
+    /// Commits a new record for a slice this node is primary of (or takes over). A replica that
+    /// leaves the in-sync set is dropped only after the read lease it holds has run out, so it
+    /// can never serve a read that misses a write acknowledged without it.
+    /// </summary>
+    private async Task<bool> CommitSliceAsync(PieSlice basedOn, PieSlice next, string reason, CancellationToken cancellationToken)
+    {
+        foreach (NodeId dropped in basedOn.InSync.Where(n => n != _self!.Id && !next.InSync.Contains(n)))
+        {
+            long waitMs = _leases.GrantedUntil(basedOn.Range.Start, dropped) - MonoMs();
+            if (waitMs > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        lock (_stateLock)
+        {
+            PieSlice current = _sliceMap!.Find(basedOn.Range.Start);
+            if (!current.ContentEquals(basedOn) || !next.Supersedes(current))
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _sliceMap, _sliceMap.With(next));
+            PersistState();
+        }
+
+        LogSlice(next, reason);
+        PushSlice(next);
+        return true;
+    }
+
+    private void PersistState()
+    {
+        if (_directory is { } directory)
+        {
+            ClusterStateFile.Write(directory.Path, _nodes, _sliceMap!);
+        }
+    }
+
+    private void LogSlice(PieSlice slice, string reason) =>
+        Log.SliceChanged(_logger, slice.Range.ToString(), slice.Epoch, string.Join(",", slice.Replicas), string.Join(",", slice.InSync), reason);
+}

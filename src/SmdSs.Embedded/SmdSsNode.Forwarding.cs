@@ -1,0 +1,134 @@
+using SmdSs.Membership;
+using SmdSs.Placement;
+using SmdSs.Protocol;
+using SmdSs.Storage;
+using SmdSs.Transport;
+
+namespace SmdSs;
+
+/// <summary>
+/// Forwarding a request to the key's primary, and answering requests forwarded to this node.
+/// The sender retries until RequestTimeout while the map settles: a primary that is gone is
+/// replaced by failover, and a node that is no longer primary says so, upon which the sender
+/// syncs its maps with it and tries again.
+/// </summary>
+public sealed partial class SmdSsNode
+{
+    private async ValueTask<Frame> ForwardAsync(uint hash, MessageType type, ForwardedOperation operation, CancellationToken cancellationToken)
+    {
+        byte[] payload = Messages.Encode(operation);
+        DateTimeOffset deadline = _time.GetUtcNow() + _options.RequestTimeout;
+        string lastProblem = "no primary known";
+        int attempt = 0;
+        while (_time.GetUtcNow() < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!_confirmed.Task.IsCompleted)
+            {
+                await _confirmed.Task.WaitAsync(deadline - _time.GetUtcNow(), _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            PieSlice slice = SliceMap!.Find(hash);
+            if (slice.Primary == _self!.Id && !_goingDown)
+            {
+                return await ServeForwardedAsync(type, operation, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (slice.Primary is { } primary && Nodes.Find(primary) is { IsReachable: true } node)
+            {
+                try
+                {
+                    TimeSpan remaining = deadline - _time.GetUtcNow();
+                    Frame reply = await _transport!.SendAsync(node.Endpoint, type, payload, remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1), cancellationToken).ConfigureAwait(false);
+                    if (reply.Type == MessageType.Ok)
+                    {
+                        return reply;
+                    }
+
+                    ErrorReply error = ErrorReply.Read(reply.Payload);
+                    lastProblem = error.Message;
+                    ThrowIfFinal(error);
+                    if (error.Code == ErrorCode.NotPrimary)
+                    {
+                        await TrySyncAsync(node.Endpoint, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (PeerUnavailableException ex)
+                {
+                    lastProblem = ex.Message;
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(25 << Math.Min(attempt++, 4), 400)), _time, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new SmdSsUnavailableException($"No primary for the key's slice answered within SmdSs:RequestTimeout ({_options.RequestTimeout}): {lastProblem}");
+    }
+
+    private static void ThrowIfFinal(ErrorReply error)
+    {
+        switch (error.Code)
+        {
+            case ErrorCode.BadRequest:
+                throw new ArgumentException(error.Message);
+            case ErrorCode.Unavailable or ErrorCode.Internal:
+                throw new SmdSsUnavailableException(error.Message);
+        }
+    }
+
+    private async Task TrySyncAsync(string endpoint, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SyncWithAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PeerUnavailableException)
+        {
+            // The next attempt finds out.
+        }
+    }
+
+    /// <summary>Answers a forwarded operation as the key's primary, or says this node is not it.</summary>
+    private async ValueTask<Frame> ServeForwardedAsync(MessageType type, ForwardedOperation operation, CancellationToken cancellationToken)
+    {
+        (MessageType replyType, byte[] payload) = await OnForwardedAsync(type, operation, cancellationToken).ConfigureAwait(false);
+        if (replyType == MessageType.Error)
+        {
+            ErrorReply error = ErrorReply.Read(payload);
+            ThrowIfFinal(error);
+            throw new SmdSsUnavailableException(error.Message);
+        }
+
+        return new Frame(replyType, 0, payload);
+    }
+
+    private async ValueTask<(MessageType, byte[])> OnForwardedAsync(MessageType type, ForwardedOperation operation, CancellationToken cancellationToken)
+    {
+        KeyRules.ValidateKey(operation.Key);
+        PieSlice slice = SliceMap!.Find(Hashing.KeyHash.Of(operation.Key));
+        if (slice.Primary != _self!.Id || _goingDown || !_confirmed.Task.IsCompleted)
+        {
+            return Error(ErrorCode.NotPrimary, $"{_self.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
+        }
+
+        switch (type)
+        {
+            case MessageType.Get:
+            case MessageType.Refresh:
+                byte[]? value = ReadAndSlide(operation.Key, countGet: type == MessageType.Get);
+                return (MessageType.Ok, new MessageWriter().Bool(value is not null).Bytes(type == MessageType.Get ? value ?? [] : []).ToArray());
+            case MessageType.Probe:
+                bool found = FindLive(operation.Key, out _, out StoredEntry? entry);
+                return (MessageType.Ok, new MessageWriter().Bool(found).I64(entry?.DeadlineMs ?? 0).ToArray());
+            case MessageType.Set:
+                KeyRules.ValidateValueLength(operation.Value.Length, _options.MaxValueBytes);
+                await WriteAsPrimaryAsync(slice, new StorageRecord(RecordKind.Put, operation.Key, 0, operation.Expiry, operation.Value), cancellationToken).ConfigureAwait(false);
+                return (MessageType.Ok, new MessageWriter().Bool(true).ToArray());
+            case MessageType.Remove:
+                bool removed = await WriteAsPrimaryAsync(slice, new StorageRecord(RecordKind.Delete, operation.Key, 0, EntryExpiry.None, []), cancellationToken).ConfigureAwait(false);
+                return (MessageType.Ok, new MessageWriter().Bool(removed).ToArray());
+            default:
+                return Error(ErrorCode.BadRequest, $"not a key-value operation: {type}");
+        }
+    }
+}

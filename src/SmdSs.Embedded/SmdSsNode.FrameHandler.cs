@@ -1,0 +1,45 @@
+using SmdSs.Protocol;
+using SmdSs.Transport;
+
+namespace SmdSs;
+
+/// <summary>Dispatches each request frame from an authenticated peer to the node.</summary>
+public sealed partial class SmdSsNode
+{
+    private sealed class FrameHandler(SmdSsNode node) : IFrameHandler
+    {
+        public async ValueTask<(MessageType Type, byte[] Payload)> HandleAsync(Frame request, PeerIdentity from, CancellationToken cancellationToken)
+        {
+            if (node._store is null || node._self is null)
+            {
+                return Error(ErrorCode.Unavailable, "node not running");
+            }
+
+            node._detector?.Heard(from.Id, node.MonoMs());
+            switch (request.Type)
+            {
+                case MessageType.Ping:
+                    node.MergeNodes([Messages.DecodeNode(request.Payload)]);
+                    return (MessageType.Ok, Messages.EncodeNode(node._self));
+                case MessageType.SyncDigest:
+                    return node.OnSyncDigest(Messages.DecodeSyncDigest(request.Payload));
+                case MessageType.SyncDelta:
+                    return node.OnSyncDelta(Messages.DecodeSyncDelta(request.Payload));
+                case MessageType.Get or MessageType.Set or MessageType.Remove or MessageType.Refresh or MessageType.Probe:
+                    return await node.OnForwardedAsync(request.Type, Messages.DecodeForwarded(request.Payload), cancellationToken).ConfigureAwait(false);
+                case MessageType.Replicate:
+                    return node.OnReplicate(from.Id, Messages.DecodeSliceRecords(request.Payload));
+                case MessageType.LeaseRequest:
+                    return node.OnLeaseRequest(from.Id, Messages.DecodeStarts(request.Payload));
+                case MessageType.SnapshotBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd:
+                    return node.OnSnapshot(request.Type, from.Id, Messages.DecodeSliceRecords(request.Payload));
+                case MessageType.Handoff:
+                    return await node.OnHandoffAsync(Messages.DecodeSliceRecords(request.Payload), cancellationToken).ConfigureAwait(false);
+                case MessageType.Goodbye:
+                    return await node.OnGoodbyeAsync(from.Id, Messages.DecodeStarts(request.Payload), cancellationToken).ConfigureAwait(false);
+                default:
+                    throw new ProtocolException($"unknown message type {(byte)request.Type}");
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+using System.IO.Hashing;
+using SmdSs.Membership;
+using SmdSs.Placement;
+using SmdSs.Protocol;
+using SmdSs.Transport;
+
+namespace SmdSs;
+
+/// <summary>
+/// Gossip with digests: every round this node sends its two map digests to one peer (a friend
+/// every few rounds). Equal digests cost that one small message and its empty answer. When
+/// they differ the peer answers with per-entry versions, and the two exchange only the entries
+/// that differ (push what this node has newer, pull what the peer has newer).
+/// </summary>
+public sealed partial class SmdSsNode
+{
+    private static readonly TimeSpan GossipInterval = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan GossipTimeout = TimeSpan.FromSeconds(2);
+    private int _gossipRound;
+
+    private async Task GossipLoopAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(GossipInterval, _time);
+        while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+        {
+            string? target = PickGossipTarget();
+            if (target is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                await SyncWithAsync(target, stopping).ConfigureAwait(false);
+            }
+            catch (PeerUnavailableException)
+            {
+                // Unreachable now; the failure detector decides whether it is down.
+            }
+        }
+    }
+
+    // Friends every fourth round (they are how a node finds the cluster, and how a partitioned
+    // cluster finds itself again), otherwise a random reachable peer.
+    private string? PickGossipTarget()
+    {
+        int round = Interlocked.Increment(ref _gossipRound);
+        List<string> peers = [.. Peers().Where(n => n.IsReachable).Select(n => n.Endpoint)];
+        if (_options.Friends.Count > 0 && (peers.Count == 0 || round % 4 == 0))
+        {
+            string friend = _options.Friends[Random.Shared.Next(_options.Friends.Count)];
+            return string.Equals(friend, _self!.Endpoint, StringComparison.OrdinalIgnoreCase) ? null : friend;
+        }
+
+        if (peers.Count == 0)
+        {
+            // Nobody reachable: retry a node that is down now and then, to notice its return.
+            List<string> down = [.. Peers().Select(n => n.Endpoint)];
+            return down.Count > 0 && round % 5 == 0 ? down[Random.Shared.Next(down.Count)] : null;
+        }
+
+        return peers[Random.Shared.Next(peers.Count)];
+    }
+
+    /// <summary>One digest exchange with <paramref name="endpoint"/>, and the delta if the digests differ.</summary>
+    internal async Task SyncWithAsync(string endpoint, CancellationToken cancellationToken)
+    {
+        var digest = new SyncDigestMessage(_self!, Nodes.Digest, SliceMap!.Digest);
+        Frame reply = await _transport!.SendAsync(endpoint, MessageType.SyncDigest, Messages.Encode(digest), GossipTimeout, cancellationToken).ConfigureAwait(false);
+        if (reply.Type == MessageType.Ok)
+        {
+            _confirmed.TrySetResult();
+            return;
+        }
+
+        if (reply.Type != MessageType.SyncSummary)
+        {
+            return;
+        }
+
+        SyncSummaryMessage summary = Messages.DecodeSyncSummary(reply.Payload);
+        SyncDeltaMessage push = DeltaAgainst(summary);
+        Frame answer = await _transport.SendAsync(endpoint, MessageType.SyncDelta, Messages.Encode(push), GossipTimeout, cancellationToken).ConfigureAwait(false);
+        if (answer.Type == MessageType.SyncDelta)
+        {
+            SyncDeltaMessage pulled = Messages.DecodeSyncDelta(answer.Payload);
+            MergeNodes(pulled.Nodes);
+            MergeSlices(pulled.Slices);
+            _confirmed.TrySetResult();
+        }
+    }
+
+    /// <summary>What this node holds newer than <paramref name="peer"/>, and what it wants from it.</summary>
+    private SyncDeltaMessage DeltaAgainst(SyncSummaryMessage peer)
+    {
+        NodeMap nodes = Nodes;
+        SliceMap slices = SliceMap!;
+        var peerNodes = peer.Nodes.ToDictionary(n => n.Id);
+        List<NodeRecord> pushNodes = [.. nodes.Nodes.Where(n => !peerNodes.TryGetValue(n.Id, out NodeSummary s) || s.IsOlderThan(n))];
+        List<NodeId> wantNodes = [.. peer.Nodes.Where(s => nodes.Find(s.Id) is not { } mine || !mine.Supersedes(new NodeRecord(s.Id, "", s.State, s.Incarnation, s.Heartbeat, 0)) && Differs(mine, s)).Select(s => s.Id)];
+
+        var pushSlices = new List<PieSlice>();
+        var wantSlices = new List<uint>();
+        foreach (SliceSummary theirs in peer.Slices)
+        {
+            PieSlice mine = slices.Find(theirs.Start);
+            if (mine.Range.Start != theirs.Start)
+            {
+                continue;
+            }
+
+            SliceSummary ours = Summarize(mine);
+            if (ours == theirs)
+            {
+                continue;
+            }
+
+            // Either side may be newer; at equal epochs both travel and the merge rule decides.
+            if (ours.Epoch >= theirs.Epoch)
+            {
+                pushSlices.Add(mine);
+            }
+
+            if (theirs.Epoch >= ours.Epoch)
+            {
+                wantSlices.Add(theirs.Start);
+            }
+        }
+
+        return new SyncDeltaMessage(pushNodes, pushSlices, wantNodes, wantSlices);
+    }
+
+    private static bool Differs(NodeRecord mine, NodeSummary theirs) =>
+        mine.Incarnation != theirs.Incarnation || mine.State != theirs.State || mine.Heartbeat != theirs.Heartbeat;
+
+    internal static SliceSummary Summarize(PieSlice slice)
+    {
+        var writer = new MessageWriter();
+        WireFormat.Write(writer, slice);
+        return new SliceSummary(slice.Range.Start, slice.Epoch, slice.Primary?.Value ?? 0, XxHash3.HashToUInt64(writer.WrittenSpan));
+    }
+
+    private (MessageType, byte[]) OnSyncDigest(SyncDigestMessage digest)
+    {
+        MergeNodes([digest.Sender]);
+        if (digest.NodeDigest == Nodes.Digest && digest.SliceDigest == SliceMap!.Digest)
+        {
+            return (MessageType.Ok, []);
+        }
+
+        var summary = new SyncSummaryMessage([.. Nodes.Summaries], [.. SliceMap!.Slices.Select(Summarize)]);
+        return (MessageType.SyncSummary, Messages.Encode(summary));
+    }
+
+    private (MessageType, byte[]) OnSyncDelta(SyncDeltaMessage delta)
+    {
+        MergeNodes(delta.Nodes);
+        MergeSlices(delta.Slices);
+        NodeMap nodes = Nodes;
+        SliceMap slices = SliceMap!;
+        var reply = new SyncDeltaMessage(
+            [.. delta.WantNodes.Select(nodes.Find).OfType<NodeRecord>()],
+            [.. delta.WantSlices.Select(slices.Find).Distinct()],
+            [],
+            []);
+        return (MessageType.SyncDelta, Messages.Encode(reply));
+    }
+
+    /// <summary>Sends a changed slice record straight to its replicas, rather than waiting for gossip to carry it.</summary>
+    private void PushSlice(PieSlice slice)
+    {
+        var delta = Messages.Encode(new SyncDeltaMessage([_self!], [slice], [], []));
+        foreach (NodeId replica in slice.Replicas.Where(n => n != _self!.Id && IsReachable(n)))
+        {
+            if (Nodes.Find(replica) is { } node)
+            {
+                _ = SendQuietlyAsync(node.Endpoint, MessageType.SyncDelta, delta);
+            }
+        }
+    }
+
+    /// <summary>Broadcast of this node's own record and some slices to every reachable peer (goodbye, decommission).</summary>
+    private async Task BroadcastAsync(IReadOnlyList<PieSlice> slices)
+    {
+        var delta = Messages.Encode(new SyncDeltaMessage([_self!], slices, [], []));
+        await Task.WhenAll(Peers().Where(n => n.IsReachable).Select(n => SendQuietlyAsync(n.Endpoint, MessageType.SyncDelta, delta))).ConfigureAwait(false);
+    }
+
+    private async Task SendQuietlyAsync(string endpoint, MessageType type, byte[] payload)
+    {
+        try
+        {
+            await _transport!.SendAsync(endpoint, type, payload, GossipTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (PeerUnavailableException)
+        {
+            // Gossip carries it later.
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using SmdSs.Diagnostics;
+using SmdSs.Membership;
+using SmdSs.Placement;
+using SmdSs.Protocol;
+using SmdSs.Transport;
+
+namespace SmdSs;
+
+/// <summary>
+/// Saying goodbye. On stop: finish in-flight writes, hand the primary role of every slice to an
+/// in-sync replica, give back read leases, and tell everyone this node is Down, so that no
+/// request waits on a timeout. Its slices stay assigned to it for the grace period; when it
+/// returns it catches up before it serves a local read. Decommission: leave for good, after
+/// every slice has moved to other nodes.
+/// </summary>
+public sealed partial class SmdSsNode
+{
+    private static readonly TimeSpan GoodbyeTimeout = TimeSpan.FromSeconds(5);
+    private volatile bool _goingDown;
+    private bool _decommissioned;
+
+    /// <summary>
+    /// Moves every slice this node holds to other nodes (no data is lost), then stops the node
+    /// and leaves the cluster for good. Needs enough other nodes to hold the slices.
+    /// </summary>
+    /// <exception cref="TimeoutException">Slices could not be moved within <paramref name="timeout"/>; the node keeps serving.</exception>
+    public async Task DecommissionAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        RunningStore();
+        SetSelfState(NodeState.Leaving);
+        Log.Decommissioning(_logger, _self!.Id.ToString(), SliceMap!.Slices.Count(s => s.IsHeldBy(_self.Id)));
+        await BroadcastAsync([]).ConfigureAwait(false);
+        DateTimeOffset deadline = _time.GetUtcNow() + timeout;
+        while (SliceMap!.Slices.Any(s => s.IsHeldBy(_self!.Id)))
+        {
+            if (_time.GetUtcNow() > deadline)
+            {
+                SetSelfState(NodeState.Up, bumpIncarnation: true);
+                throw new TimeoutException($"Decommission did not move every slice within {timeout}; the node stays in the cluster.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200), _time, cancellationToken).ConfigureAwait(false);
+        }
+
+        _decommissioned = true;
+        await StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task SayGoodbyeAsync()
+    {
+        _goingDown = true;
+        using var timeout = new CancellationTokenSource(GoodbyeTimeout);
+        while (Volatile.Read(ref _writesInFlight) > 0 && !timeout.IsCancellationRequested)
+        {
+            await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        NodeId self = _self!.Id;
+        var handedOver = new List<PieSlice>();
+        foreach (PieSlice slice in SliceMap!.Slices.Where(s => s.Primary == self))
+        {
+            NodeId? successor = slice.InSync.Where(n => n != self && IsServing(n)).Select(n => (NodeId?)n).FirstOrDefault();
+            if (successor is { } next)
+            {
+                PieSlice record = slice.Next([next, .. slice.Replicas.Where(n => n != next && n != self), self], slice.InSync.Where(n => n != self));
+                if (await CommitSliceAsync(slice, record, "primary stopping", CancellationToken.None).ConfigureAwait(false))
+                {
+                    handedOver.Add(record);
+                }
+            }
+        }
+
+        _leases.DropAllHeld();
+        var byPrimary = SliceMap!.Slices.Where(s => s.Primary is { } p && p != self && s.IsInSync(self)).GroupBy(s => s.Primary!.Value);
+        await Task.WhenAll(byPrimary.Select(g => SendGoodbyeAsync(g.Key, [.. g]))).ConfigureAwait(false);
+
+        SetSelfState(_decommissioned ? NodeState.Left : NodeState.Down);
+        await BroadcastAsync(handedOver).ConfigureAwait(false);
+    }
+
+    private async Task SendGoodbyeAsync(NodeId primary, List<PieSlice> slices)
+    {
+        if (Nodes.Find(primary) is { IsReachable: true } node)
+        {
+            try
+            {
+                await _transport!.SendAsync(node.Endpoint, MessageType.Goodbye, Messages.EncodeStarts(slices.Select(s => (s.Range.Start, s.Epoch))), GoodbyeTimeout, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (PeerUnavailableException)
+            {
+                // It will notice by the failure detector; our lease runs out by then.
+            }
+        }
+    }
+
+    /// <summary>Primary side: a replica gave its leases back and leaves the in-sync set at once.</summary>
+    private async Task<(MessageType, byte[])> OnGoodbyeAsync(NodeId replica, List<(uint Start, long Epoch)> slices, CancellationToken cancellationToken)
+    {
+        foreach ((uint start, _) in slices)
+        {
+            _leases.Release(start, replica);
+            await DropFromInSyncAsync(start, [replica], cancellationToken).ConfigureAwait(false);
+        }
+
+        return (MessageType.Ok, []);
+    }
+
+    private void SetSelfState(NodeState state, bool bumpIncarnation = false)
+    {
+        lock (_stateLock)
+        {
+            _self = _self! with { State = state, Incarnation = _self.Incarnation + (bumpIncarnation ? 1 : 0), Heartbeat = _self.Heartbeat + 1 };
+            _nodes = _nodes.With(_self);
+            PersistState();
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using SmdSs.Hashing;
+using SmdSs.Placement;
+using SmdSs.Protocol;
+using SmdSs.Storage;
+
+namespace SmdSs;
+
+/// <summary>
+/// Reads. Local when this node may answer for the slice (see <see cref="CanReadLocally"/>),
+/// which costs a hash, a binary search and a dictionary lookup; otherwise forwarded to the
+/// slice's primary. Get and Refresh slide a sliding expiration where they are answered; the
+/// maintenance loop sends the new deadline to the other replicas within about a second.
+/// </summary>
+public sealed partial class SmdSsNode
+{
+    /// <summary>Get (a copy of the value) or Refresh (non-null when found); null when missing.</summary>
+    private ValueTask<byte[]?> ReadAsync(string key, MessageType operation, CancellationToken cancellationToken)
+    {
+        KeyRules.ValidateKey(key);
+        RunningStore();
+        uint hash = KeyHash.Of(key);
+        PieSlice slice = SliceMap!.Find(hash);
+        if (CanReadLocally(slice))
+        {
+            return ValueTask.FromResult(ReadLocal(key, operation));
+        }
+
+        return ReadRemoteAsync(hash, key, operation, cancellationToken);
+    }
+
+    private byte[]? ReadLocal(string key, MessageType operation)
+    {
+        byte[]? value = ReadAndSlide(key, countGet: operation == MessageType.Get);
+        return operation == MessageType.Get ? value?.AsSpan().ToArray() : value is null ? null : [];
+    }
+
+    private async ValueTask<byte[]?> ReadRemoteAsync(uint hash, string key, MessageType operation, CancellationToken cancellationToken)
+    {
+        Frame reply = await ForwardAsync(hash, operation, new ForwardedOperation(key, EntryExpiry.None, []), cancellationToken).ConfigureAwait(false);
+        var reader = new MessageReader(reply.Payload);
+        bool found = reader.Bool();
+        byte[] value = reader.Bytes();
+        if (operation == MessageType.Get)
+        {
+            _metrics!.Get(hit: found);
+        }
+
+        return found ? value : null;
+    }
+
+    /// <summary>The live value (the stored array: callers copy), sliding its expiration; null when missing.</summary>
+    private byte[]? ReadAndSlide(string key, bool countGet)
+    {
+        if (!FindLive(key, out SliceStore? slice, out StoredEntry? entry))
+        {
+            if (countGet)
+            {
+                _metrics!.Get(hit: false);
+            }
+
+            return null;
+        }
+
+        Slide(slice!, entry);
+        entry.MarkAccess(Stopwatch.GetTimestamp());
+        byte[]? value = entry.ValueInMemory ?? ReadEvicted(slice!, entry);
+        if (countGet)
+        {
+            _metrics!.Get(hit: value is not null);
+        }
+
+        return value;
+    }
+
+    private byte[]? ReadEvicted(SliceStore slice, StoredEntry entry)
+    {
+        byte[]? value = slice.ReadValue(entry);
+        RunningStore().EvictIfOverLimit();
+        return value;
+    }
+
+    /// <summary>Finds the live entry of <paramref name="key"/> in this node's copy; an expired one is dropped on the way.</summary>
+    private bool FindLive(string key, out SliceStore? slice, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StoredEntry? entry)
+    {
+        slice = RunningStore().SliceFor(KeyHash.Of(key));
+        if (!slice.TryGet(key, out entry))
+        {
+            return false;
+        }
+
+        long now = NowMs();
+        if (entry.IsExpiredAt(now))
+        {
+            slice.RemoveExpired(entry, now);
+            entry = null;
+            return false;
+        }
+
+        return true;
+    }
+
+    private void Slide(SliceStore slice, StoredEntry entry)
+    {
+        if (entry.SlidingMs > 0 && entry.ExtendDeadline(entry.Expiry.SlideAt(NowMs())))
+        {
+            slice.MarkTouched(entry.Key);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using SmdSs.Hashing;
+using SmdSs.Membership;
+using SmdSs.Placement;
+using SmdSs.Protocol;
+using SmdSs.Storage;
+using SmdSs.Transport;
+
+namespace SmdSs;
+
+/// <summary>
+/// Writes. Every write of a key goes to its slice's primary, which versions it (hybrid logical
+/// clock), applies it to its own files, and sends it to every other replica. It answers once
+/// every in-sync replica holds the write durably (per FsyncPolicy) and at least WriteQuorum
+/// replicas do. An in-sync replica that does not answer within <see cref="AckTimeout"/> leaves
+/// the in-sync set once its read lease has run out, so a dead replica stalls writes for at
+/// most about AckTimeout + LeaseDuration, and never serves a stale read.
+/// </summary>
+public sealed partial class SmdSsNode
+{
+    private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(1.5);
+    private readonly ConcurrentDictionary<(uint Start, NodeId Replica), bool> _catchUpBroken = new();
+    private int _writesInFlight;
+
+    /// <summary>Routes a write to the key's primary; true when it changed something (a Remove found the key).</summary>
+    private async ValueTask<bool> WriteAsync(StorageRecord record, CancellationToken cancellationToken)
+    {
+        uint hash = KeyHash.Of(record.Key);
+        PieSlice slice = SliceMap!.Find(hash);
+        if (slice.Primary == _self!.Id && _confirmed.Task.IsCompleted && !_goingDown)
+        {
+            return await WriteAsPrimaryAsync(slice, record, cancellationToken).ConfigureAwait(false);
+        }
+
+        MessageType type = record.Kind == RecordKind.Put ? MessageType.Set : MessageType.Remove;
+        Frame reply = await ForwardAsync(hash, type, new ForwardedOperation(record.Key, record.Expiry, record.Value), cancellationToken).ConfigureAwait(false);
+        return new MessageReader(reply.Payload).Bool();
+    }
+
+    /// <summary>The primary's write: version, apply locally, replicate, wait for the in-sync replicas and the quorum.</summary>
+    private async ValueTask<bool> WriteAsPrimaryAsync(PieSlice slice, StorageRecord record, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _writesInFlight);
+        try
+        {
+            StorageRecord versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()) } : record;
+            SliceStore store = RunningStore().SliceFor(slice.Range.Start);
+            bool changed = store.Apply(versioned);
+            if (versioned.Kind == RecordKind.Put)
+            {
+                RunningStore().EvictIfOverLimit();
+            }
+
+            if (!changed)
+            {
+                // An older version (a handoff), or a Remove of a missing key: nothing to send.
+                return false;
+            }
+
+            // Read the record again after the local apply: a replica added meanwhile either
+            // gets this write from its catch-up snapshot or from here, never from neither.
+            PieSlice current = SliceMap!.Find(slice.Range.Start);
+            int acks = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken).ConfigureAwait(false);
+            int quorum = Math.Min(WriteQuorum, current.Replicas.Length);
+            if (acks < quorum)
+            {
+                throw new SmdSsUnavailableException($"The write of '{record.Key}' reached {acks} of the {quorum} replicas SmdSs:WriteQuorum requires.");
+            }
+
+            return changed;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _writesInFlight);
+        }
+    }
+
+    /// <summary>Sends records to every reachable replica; returns how many replicas hold them (this one included).</summary>
+    private async Task<int> ReplicateAsync(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, CancellationToken cancellationToken)
+    {
+        NodeId self = _self!.Id;
+        byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, records));
+        List<NodeId> targets = [.. slice.Replicas.Union(alsoTo).Where(n => n != self && IsReachable(n))];
+        bool[] acked = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
+
+        var failedInSync = new List<NodeId>();
+        for (int i = 0; i < targets.Count; i++)
+        {
+            if (acked[i])
+            {
+                continue;
+            }
+
+            if (slice.IsInSync(targets[i]))
+            {
+                failedInSync.Add(targets[i]);
+            }
+            else
+            {
+                _catchUpBroken[(slice.Range.Start, targets[i])] = true;
+            }
+        }
+
+        failedInSync.AddRange(slice.InSync.Where(n => n != self && !IsReachable(n)));
+        if (failedInSync.Count > 0)
+        {
+            await DropFromInSyncAsync(slice.Range.Start, failedInSync, cancellationToken).ConfigureAwait(false);
+        }
+
+        return 1 + acked.Count(a => a);
+    }
+
+    private async Task<bool> SendToReplicaAsync(NodeId replica, MessageType type, byte[] payload, CancellationToken cancellationToken)
+    {
+        if (Nodes.Find(replica) is not { } node)
+        {
+            return false;
+        }
+
+        try
+        {
+            Frame reply = await _transport!.SendAsync(node.Endpoint, type, payload, AckTimeout, cancellationToken).ConfigureAwait(false);
+            return reply.Type == MessageType.Ok;
+        }
+        catch (PeerUnavailableException ex)
+        {
+            Diagnostics.Log.ReplicaFailed(_logger, SliceMap!.Find(new MessageReader(payload).U32()).Range.ToString(), replica.ToString(), ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Takes failed replicas out of the in-sync set (after their leases end), unless someone else already did.</summary>
+    private async Task DropFromInSyncAsync(uint sliceStart, IReadOnlyCollection<NodeId> failed, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            PieSlice current = SliceMap!.Find(sliceStart);
+            if (current.Primary != _self!.Id || !failed.Any(current.IsInSync))
+            {
+                return;
+            }
+
+            PieSlice next = current.Next(current.Replicas, current.InSync.Where(n => !failed.Contains(n)));
+            if (await CommitSliceAsync(current, next, "replica did not acknowledge", cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Replica side: applies records from the slice's primary, unless the sender was deposed.</summary>
+    private (MessageType, byte[]) OnReplicate(NodeId from, SliceRecordsMessage message)
+    {
+        PieSlice slice = SliceMap!.Find(message.SliceStart);
+        if (slice.Range.Start != message.SliceStart)
+        {
+            return Error(ErrorCode.BadRequest, $"no slice starts at {message.SliceStart:x8}");
+        }
+
+        if (slice.Epoch > message.Epoch && slice.Primary != from)
+        {
+            return Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch} with primary {slice.Primary}");
+        }
+
+        SliceStore store = RunningStore().SliceFor(message.SliceStart);
+        foreach (StorageRecord record in message.Records)
+        {
+            _clock.Observe(record.Version);
+            store.Apply(record);
+        }
+
+        RunningStore().EvictIfOverLimit();
+        return (MessageType.Ok, []);
+    }
+
+    private static (MessageType, byte[]) Error(ErrorCode code, string message) => (MessageType.Error, new ErrorReply(code, message).Encode());
+}

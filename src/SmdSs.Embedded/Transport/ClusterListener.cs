@@ -1,0 +1,213 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using SmdSs.Diagnostics;
+using SmdSs.Membership;
+using SmdSs.Protocol;
+
+namespace SmdSs.Transport;
+
+/// <summary>
+/// The node's TCP listener: many connections, each authenticated by the handshake before any
+/// other frame is read, then serving requests concurrently (responses in any order, matched by
+/// request id). A connection that breaks the protocol is closed with a logged reason; the
+/// listener and every other connection carry on.
+/// </summary>
+internal sealed class ClusterListener : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly NodeId _self;
+    private readonly Handshake _handshake;
+    private readonly int _maxFrameBytes;
+    private readonly IFrameHandler _handler;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _connections = [];
+    private readonly Lock _connectionsLock = new();
+    private Task _acceptLoop = Task.CompletedTask;
+
+    public ClusterListener(IPEndPoint endpoint, NodeId self, Handshake handshake, int maxFrameBytes, IFrameHandler handler, ILogger logger)
+    {
+        _self = self;
+        _handshake = handshake;
+        _maxFrameBytes = maxFrameBytes;
+        _handler = handler;
+        _logger = logger;
+        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            _socket.Bind(endpoint);
+            _socket.Listen(512);
+        }
+        catch (SocketException ex)
+        {
+            _socket.Dispose();
+            throw new InvalidOperationException($"SmdSs:Listen {endpoint} cannot be bound: {ex.Message} (is another node listening there?)", ex);
+        }
+
+        LocalEndpoint = (IPEndPoint)_socket.LocalEndPoint!;
+    }
+
+    /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
+    public IPEndPoint LocalEndpoint { get; }
+
+    public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        await _acceptLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Task[] open;
+        lock (_connectionsLock)
+        {
+            open = [.. _connections];
+        }
+
+        await Task.WhenAll(open).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                return;
+            }
+
+            client.NoDelay = true;
+            Task connection = Task.Run(() => ServeAsync(client));
+            lock (_connectionsLock)
+            {
+                _connections.RemoveAll(t => t.IsCompleted);
+                _connections.Add(connection);
+            }
+        }
+    }
+
+    private async Task ServeAsync(Socket client)
+    {
+        string remote = client.RemoteEndPoint?.ToString() ?? "?";
+        var stream = new NetworkStream(client, ownsSocket: true);
+        var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), _maxFrameBytes);
+        var inFlight = new List<Task>();
+        try
+        {
+            PeerIdentity peer = await AcceptHandshakeAsync(pipe, remote).ConfigureAwait(false);
+            while (await pipe.ReadAsync(_stopping.Token).ConfigureAwait(false) is { } frame)
+            {
+                inFlight.RemoveAll(t => t.IsCompleted);
+                inFlight.Add(Task.Run(() => AnswerAsync(pipe, frame, peer)));
+            }
+        }
+        catch (ProtocolException ex)
+        {
+            Log.ConnectionRefused(_logger, remote, ex.Message);
+            await TrySendErrorAsync(pipe, ErrorCode.Refused, ex.Message).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer went away, or the node is stopping.
+        }
+        finally
+        {
+            await Task.WhenAll(inFlight).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await pipe.DisposeAsync().ConfigureAwait(false);
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<PeerIdentity> AcceptHandshakeAsync(FramePipe pipe, string remote)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        timeout.CancelAfter(Handshake.Timeout);
+        try
+        {
+            Frame hello = await pipe.ReadAsync(timeout.Token).ConfigureAwait(false) ?? throw new ProtocolException("closed before the handshake");
+            if (hello.Type != MessageType.Hello)
+            {
+                throw new ProtocolException($"expected Hello first, got message type {(byte)hello.Type}");
+            }
+
+            var reader = new MessageReader(hello.Payload);
+            var client = new NodeId(reader.U64());
+            string clientEndpoint = reader.String();
+            byte[] clientNonce = reader.BytesFixed(Handshake.NonceBytes);
+            reader.ExpectEnd();
+            if (client == _self)
+            {
+                throw new ProtocolException($"the peer at {remote} has this node's own id {_self}: two nodes share one node id (a copied data directory?)");
+            }
+
+            byte[] serverNonce = Handshake.NewNonce();
+            byte[] challenge = new MessageWriter().U64(_self.Value).Raw(serverNonce).Raw(_handshake.ServerProof(clientNonce, serverNonce, _self, client)).ToArray();
+            await pipe.WriteAsync(MessageType.HelloChallenge, hello.RequestId, challenge, timeout.Token).ConfigureAwait(false);
+
+            Frame proof = await pipe.ReadAsync(timeout.Token).ConfigureAwait(false) ?? throw new ProtocolException("closed during the handshake");
+            if (proof.Type != MessageType.HelloProof || !Handshake.ProofMatches(_handshake.ClientProof(serverNonce, clientNonce, client, _self), proof.Payload))
+            {
+                throw new ProtocolException("wrong or missing cluster secret");
+            }
+
+            await pipe.WriteAsync(MessageType.HelloOk, proof.RequestId, Array.Empty<byte>(), timeout.Token).ConfigureAwait(false);
+            return new PeerIdentity(client, clientEndpoint, remote);
+        }
+        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        {
+            throw new ProtocolException("no handshake within " + Handshake.Timeout.TotalSeconds + " s");
+        }
+    }
+
+    private async Task AnswerAsync(FramePipe pipe, Frame request, PeerIdentity peer)
+    {
+        MessageType type;
+        byte[] payload;
+        try
+        {
+            (type, payload) = await _handler.HandleAsync(request, peer, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (ProtocolException ex)
+        {
+            (type, payload) = (MessageType.Error, new ErrorReply(ErrorCode.BadRequest, ex.Message).Encode());
+        }
+        catch (OperationCanceledException)
+        {
+            (type, payload) = (MessageType.Error, new ErrorReply(ErrorCode.Unavailable, "node stopping").Encode());
+        }
+#pragma warning disable CA1031 // A failing request must answer the peer, never kill the connection.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            (type, payload) = (MessageType.Error, new ErrorReply(ex is ArgumentException ? ErrorCode.BadRequest : ErrorCode.Internal, ex.Message).Encode());
+        }
+
+        try
+        {
+            await pipe.WriteAsync(type, request.RequestId, payload, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The peer is gone; it will retry elsewhere.
+        }
+    }
+
+    private static async Task TrySendErrorAsync(FramePipe pipe, ErrorCode code, string message)
+    {
+        try
+        {
+            await pipe.WriteAsync(MessageType.Error, 0, new ErrorReply(code, message).Encode(), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Closing anyway.
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using SmdSs.Protocol;
+
+namespace SmdSs.Transport;
+
+/// <summary>Reads and writes frames over a duplex pipe; writes are serialised, reads belong to one loop.</summary>
+internal sealed class FramePipe(PipeReader reader, PipeWriter writer, int maxFrameBytes) : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    /// <summary>The next frame, or null when the peer closed the connection cleanly.</summary>
+    /// <exception cref="ProtocolException">Malformed or oversized frame, unknown version, or a torn frame at close.</exception>
+    public async ValueTask<Frame?> ReadAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            if (FrameCodec.TryRead(ref buffer, maxFrameBytes, out Frame frame))
+            {
+                // Only what was consumed is examined: a second frame already buffered is read next without waiting.
+                reader.AdvanceTo(buffer.Start);
+                return frame;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                return buffer.IsEmpty ? null : throw new ProtocolException($"connection closed inside a frame ({buffer.Length} bytes)");
+            }
+        }
+    }
+
+    public async ValueTask WriteAsync(MessageType type, ulong requestId, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            FrameCodec.Write(writer, type, requestId, payload.Span);
+            await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await reader.CompleteAsync().ConfigureAwait(false);
+        await writer.CompleteAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using SmdSs.Membership;
+using SmdSs.Protocol;
+
+namespace SmdSs.Transport;
+
+/// <summary>
+/// One client connection to a peer: connect, handshake, then any number of requests in flight,
+/// matched to responses by request id by a single read loop.
+/// </summary>
+internal sealed class PeerConnection : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<Frame>> _pending = new();
+    private readonly Socket _socket;
+    private readonly FramePipe _pipe;
+    private readonly CancellationTokenSource _closed = new();
+    private long _nextRequestId;
+    private Task _readLoop = Task.CompletedTask;
+
+    private PeerConnection(string endpoint, Socket socket, FramePipe pipe)
+    {
+        Endpoint = endpoint;
+        _socket = socket;
+        _pipe = pipe;
+    }
+
+    public string Endpoint { get; }
+
+    public bool IsOpen => !_closed.IsCancellationRequested;
+
+    public static async Task<PeerConnection> ConnectAsync(
+        string endpoint, NodeId self, string selfEndpoint, Handshake handshake, int maxFrameBytes, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(Resolve(endpoint), cancellationToken).ConfigureAwait(false);
+            var stream = new NetworkStream(socket, ownsSocket: false);
+            var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), maxFrameBytes);
+            var connection = new PeerConnection(endpoint, socket, pipe);
+            await connection.HandshakeAsync(self, selfEndpoint, handshake, cancellationToken).ConfigureAwait(false);
+            connection._readLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
+            return connection;
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or ProtocolException or OperationCanceledException)
+        {
+            socket.Dispose();
+            throw new PeerUnavailableException(endpoint, ex.Message, ex);
+        }
+    }
+
+    public async Task<Frame> SendAsync(MessageType type, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
+        var response = new TaskCompletionSource<Frame>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = response;
+        try
+        {
+            if (!IsOpen)
+            {
+                throw new PeerUnavailableException(Endpoint, "connection closed");
+            }
+
+            await _pipe.WriteAsync(type, id, payload, cancellationToken).ConfigureAwait(false);
+            return await response.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new PeerUnavailableException(Endpoint, $"no answer within {timeout.TotalMilliseconds:0} ms", ex);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            await CloseAsync().ConfigureAwait(false);
+            throw new PeerUnavailableException(Endpoint, ex.Message, ex);
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync().ConfigureAwait(false);
+        await _readLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task HandshakeAsync(NodeId self, string selfEndpoint, Handshake handshake, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Handshake.Timeout);
+        byte[] clientNonce = Handshake.NewNonce();
+        await _pipe.WriteAsync(MessageType.Hello, 0, new MessageWriter().U64(self.Value).String(selfEndpoint).Raw(clientNonce).ToArray(), timeout.Token).ConfigureAwait(false);
+
+        Frame challenge = await ReadHandshakeFrameAsync(MessageType.HelloChallenge, timeout.Token).ConfigureAwait(false);
+        var reader = new MessageReader(challenge.Payload);
+        var server = new NodeId(reader.U64());
+        byte[] serverNonce = reader.BytesFixed(Handshake.NonceBytes);
+        byte[] serverProof = reader.BytesFixed(32);
+        if (!Handshake.ProofMatches(handshake.ServerProof(clientNonce, serverNonce, server, self), serverProof))
+        {
+            throw new ProtocolException("the server's cluster-secret proof is wrong");
+        }
+
+        await _pipe.WriteAsync(MessageType.HelloProof, 0, handshake.ClientProof(serverNonce, clientNonce, self, server), timeout.Token).ConfigureAwait(false);
+        await ReadHandshakeFrameAsync(MessageType.HelloOk, timeout.Token).ConfigureAwait(false);
+    }
+
+    private async Task<Frame> ReadHandshakeFrameAsync(MessageType expected, CancellationToken cancellationToken)
+    {
+        Frame frame = await _pipe.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ?? throw new ProtocolException("the peer closed the connection during the handshake");
+        if (frame.Type == MessageType.Error)
+        {
+            throw new ProtocolException("refused: " + ErrorReply.Read(frame.Payload).Message);
+        }
+
+        return frame.Type == expected ? frame : throw new ProtocolException($"expected {expected}, got {frame.Type}");
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        try
+        {
+            while (await _pipe.ReadAsync(_closed.Token).ConfigureAwait(false) is { } frame)
+            {
+                if (_pending.TryRemove(frame.RequestId, out TaskCompletionSource<Frame>? waiter))
+                {
+                    waiter.TrySetResult(frame);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ProtocolException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The connection is gone; the pending requests fail below.
+        }
+
+        await CloseAsync().ConfigureAwait(false);
+    }
+
+    private async Task CloseAsync()
+    {
+        if (_closed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _closed.CancelAsync().ConfigureAwait(false);
+        foreach (TaskCompletionSource<Frame> waiter in _pending.Values)
+        {
+            waiter.TrySetException(new PeerUnavailableException(Endpoint, "connection closed"));
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the peer.
+        }
+
+        _socket.Dispose();
+    }
+
+    internal static EndPoint Resolve(string endpoint) =>
+        NodeEndpoint.TryParseFriend(endpoint, out EndPoint parsed) ? parsed : throw new PeerUnavailableException(endpoint, "not a host:port endpoint");
+}

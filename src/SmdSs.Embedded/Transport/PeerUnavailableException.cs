@@ -1,0 +1,8 @@
+namespace SmdSs.Transport;
+
+/// <summary>A peer could not be reached, refused us, or did not answer in time.</summary>
+internal sealed class PeerUnavailableException(string endpoint, string reason, Exception? inner = null)
+    : Exception($"Peer {endpoint} unavailable: {reason}", inner)
+{
+    public string Endpoint { get; } = endpoint;
+}

@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using SmdSs.Membership;
+using SmdSs.Protocol;
+
+namespace SmdSs.Transport;
+
+/// <summary>
+/// Pooled client connections: a few per peer endpoint, opened on first use, replaced when they
+/// break. Requests multiplex over them round-robin.
+/// </summary>
+internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, Handshake handshake, int maxFrameBytes) : IPeerTransport
+{
+    private const int ConnectionsPerPeer = 2;
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(2);
+    private readonly ConcurrentDictionary<string, Pool> _pools = new(StringComparer.OrdinalIgnoreCase);
+
+    public async Task<Frame> SendAsync(string endpoint, MessageType type, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Pool pool = _pools.GetOrAdd(endpoint, e => new Pool(e, ConnectAsync));
+        PeerConnection connection = await pool.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.SendAsync(type, payload, timeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Forget(string endpoint)
+    {
+        if (_pools.TryRemove(endpoint, out Pool? pool))
+        {
+            _ = pool.DisposeAsync().AsTask();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (Pool pool in _pools.Values)
+        {
+            await pool.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _pools.Clear();
+    }
+
+    private Task<PeerConnection> ConnectAsync(string endpoint, CancellationToken cancellationToken) =>
+        PeerConnection.ConnectAsync(endpoint, self, selfEndpoint(), handshake, maxFrameBytes, cancellationToken);
+
+    private sealed class Pool(string endpoint, Func<string, CancellationToken, Task<PeerConnection>> connect) : IAsyncDisposable
+    {
+        private readonly PeerConnection?[] _slots = new PeerConnection?[ConnectionsPerPeer];
+        private readonly SemaphoreSlim _connectLock = new(1, 1);
+        private int _next;
+
+        public async ValueTask<PeerConnection> GetAsync(CancellationToken cancellationToken)
+        {
+            int slot = (int)((uint)Interlocked.Increment(ref _next) % ConnectionsPerPeer);
+            if (Volatile.Read(ref _slots[slot]) is { IsOpen: true } open)
+            {
+                return open;
+            }
+
+            await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (_slots[slot] is { IsOpen: true } raced)
+                {
+                    return raced;
+                }
+
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(ConnectTimeout);
+                PeerConnection connection = await connect(endpoint, timeout.Token).ConfigureAwait(false);
+                Volatile.Write(ref _slots[slot], connection);
+                return connection;
+            }
+            finally
+            {
+                _connectLock.Release();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (PeerConnection? connection in _slots)
+            {
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+
+    }
+}
