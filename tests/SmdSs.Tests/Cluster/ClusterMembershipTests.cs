@@ -1,0 +1,142 @@
+using System.Text;
+using Microsoft.Extensions.Caching.Distributed;
+using SmdSs.Tests.Support;
+using Xunit.Abstractions;
+
+namespace SmdSs.Tests.Cluster;
+
+/// <summary>Joins, goodbyes, restarts and decommissions of in-process clusters, with data checked on every node.</summary>
+public sealed class ClusterMembershipTests(ITestOutputHelper output)
+{
+    private static readonly DistributedCacheEntryOptions NoExpiry = new();
+
+    [Fact]
+    public async Task Five_nodes_settle_with_replicas_and_primaries_spread_within_20_percent_of_the_mean()
+    {
+        await using InProcessCluster cluster = await InProcessCluster.StartAsync(5);
+        await cluster.WaitSettledAsync();
+
+        SmdSsStatus status = cluster.Node(0).GetStatus();
+        var replicas = status.Slices.SelectMany(s => s.Replicas).GroupBy(id => id).ToDictionary(g => g.Key, g => g.Count());
+        var primaries = status.Slices.GroupBy(s => s.Replicas[0]).ToDictionary(g => g.Key, g => g.Count());
+        output.WriteLine("replicas per node: " + string.Join(", ", replicas.Values));
+        output.WriteLine("primaries per node: " + string.Join(", ", primaries.Values));
+
+        Assert.Equal(5, replicas.Count);
+        double mean = 16.0 * 3 / 5;
+        Assert.All(replicas.Values, count => Assert.InRange(count, mean * 0.8, mean * 1.2));
+        Assert.All(primaries.Values, count => Assert.InRange(count, 3, 4));
+        Assert.All(status.Slices, s => Assert.Equal(3, s.Replicas.Distinct().Count()));
+    }
+
+    [Fact]
+    public async Task A_write_on_any_node_is_read_at_once_on_every_node()
+    {
+        await using InProcessCluster cluster = await InProcessCluster.StartAsync(3);
+        await cluster.WaitSettledAsync();
+
+        for (int round = 0; round < 30; round++)
+        {
+            int writer = round % 3;
+            string value = "v" + round;
+            await cluster.Cache(writer).SetAsync("hot", Encoding.UTF8.GetBytes(value), NoExpiry);
+            for (int reader = 0; reader < 3; reader++)
+            {
+                Assert.Equal(value, Encoding.UTF8.GetString(await cluster.Cache(reader).GetAsync("hot") ?? []));
+            }
+        }
+
+        await cluster.Cache(1).RemoveAsync("hot");
+        for (int reader = 0; reader < 3; reader++)
+        {
+            Assert.Null(await cluster.Cache(reader).GetAsync("hot"));
+        }
+    }
+
+    [Fact]
+    public async Task Joining_nodes_receive_their_share_and_no_key_is_missed_during_the_move()
+    {
+        await using InProcessCluster cluster = await InProcessCluster.StartAsync(3);
+        await cluster.WaitSettledAsync();
+        await WriteAsync(cluster, 0, 400);
+
+        await cluster.AddNodeAsync();
+        await cluster.AddNodeAsync();
+        // Keep writing and reading while the slices move.
+        DateTime until = DateTime.UtcNow.AddSeconds(2);
+        int next = 400;
+        while (DateTime.UtcNow < until)
+        {
+            await WriteAsync(cluster, next, 20);
+            await AssertReadableEverywhereAsync(cluster, next, 20);
+            next += 20;
+        }
+
+        await cluster.WaitSettledAsync();
+        await AssertReadableEverywhereAsync(cluster, 0, next);
+        SmdSsStatus status = cluster.Node(4).GetStatus();
+        Assert.Contains(status.Slices, s => s.Replicas.Contains(status.NodeId));
+        Assert.True(status.Slices.Where(s => s.InSync.Contains(status.NodeId)).Sum(s => s.LocalEntries) > 0);
+    }
+
+    [Fact]
+    public async Task A_stopped_node_says_goodbye_writes_go_on_and_it_catches_up_when_it_returns()
+    {
+        await using InProcessCluster cluster = await InProcessCluster.StartAsync(3);
+        await cluster.WaitSettledAsync();
+        await WriteAsync(cluster, 0, 200);
+
+        await cluster.StopNodeAsync(2);
+        DateTime started = DateTime.UtcNow;
+        await WriteAsync(cluster, 200, 200);
+        output.WriteLine($"200 writes with one node stopped took {(DateTime.UtcNow - started).TotalMilliseconds:0} ms");
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5), "writes must not wait on the stopped node");
+        await AssertReadableEverywhereAsync(cluster, 0, 400);
+
+        await cluster.StartNodeAsync(2);
+        await cluster.WaitSettledAsync();
+        await AssertReadableEverywhereAsync(cluster, 0, 400);
+        SmdSsStatus status = cluster.Node(2).GetStatus();
+        Assert.True(status.Slices.Where(s => s.InSync.Contains(status.NodeId)).Sum(s => s.LocalEntries) > 0);
+    }
+
+    [Fact]
+    public async Task A_decommissioned_node_hands_over_every_slice_and_nothing_is_lost()
+    {
+        await using InProcessCluster cluster = await InProcessCluster.StartAsync(4);
+        await cluster.WaitSettledAsync();
+        await WriteAsync(cluster, 0, 300);
+        string leaving = cluster.Node(3).GetStatus().NodeId;
+
+        await cluster.Node(3).DecommissionAsync(TimeSpan.FromSeconds(30));
+        await cluster.StopNodeAsync(3);
+
+        await cluster.WaitSettledAsync();
+        SmdSsStatus status = cluster.Node(0).GetStatus();
+        Assert.DoesNotContain(status.Slices, s => s.Replicas.Contains(leaving));
+        Assert.Equal("Left", status.Nodes.Single(n => n.Id == leaving).State);
+        await AssertReadableEverywhereAsync(cluster, 0, 300);
+    }
+
+    private static async Task WriteAsync(InProcessCluster cluster, int from, int count)
+    {
+        List<int> running = [.. cluster.Running];
+        for (int i = from; i < from + count; i++)
+        {
+            await cluster.Cache(running[i % running.Count]).SetAsync("k" + i, Encoding.UTF8.GetBytes("v" + i), NoExpiry);
+        }
+    }
+
+    private static async Task AssertReadableEverywhereAsync(InProcessCluster cluster, int from, int count)
+    {
+        foreach (int node in cluster.Running)
+        {
+            for (int i = from; i < from + count; i++)
+            {
+                byte[]? value = await cluster.Cache(node).GetAsync("k" + i);
+                Assert.True(value is not null, $"k{i} missing on node {node}");
+                Assert.Equal("v" + i, Encoding.UTF8.GetString(value));
+            }
+        }
+    }
+}

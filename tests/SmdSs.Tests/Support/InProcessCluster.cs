@@ -1,0 +1,117 @@
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace SmdSs.Tests.Support;
+
+/// <summary>
+/// N nodes in this process, each with its own host, DI container and data directory, talking
+/// over real sockets on loopback ephemeral ports. The first node is every other node's friend.
+/// </summary>
+public sealed class InProcessCluster : IAsyncDisposable
+{
+    private readonly TempDirectory _directory = new();
+    private readonly List<IHost?> _hosts = [];
+    private readonly Action<SmdSsOptions>? _configure;
+
+    private InProcessCluster(Action<SmdSsOptions>? configure) => _configure = configure;
+
+    public int Count => _hosts.Count;
+
+    public static async Task<InProcessCluster> StartAsync(int nodes, Action<SmdSsOptions>? configure = null)
+    {
+        var cluster = new InProcessCluster(configure);
+        for (int i = 0; i < nodes; i++)
+        {
+            await cluster.AddNodeAsync();
+        }
+
+        return cluster;
+    }
+
+    public SmdSsNode Node(int index) => _hosts[index]!.Services.GetRequiredService<SmdSsNode>();
+
+    public IDistributedCache Cache(int index) => _hosts[index]!.Services.GetRequiredService<IDistributedCache>();
+
+    public bool IsRunning(int index) => _hosts[index] is not null;
+
+    public IEnumerable<int> Running => Enumerable.Range(0, _hosts.Count).Where(IsRunning);
+
+    public string DataDirectory(int index) => _directory.Sub("node" + index);
+
+    /// <summary>Starts a new node (friend: the first running node) and returns its index.</summary>
+    public async Task<int> AddNodeAsync()
+    {
+        _hosts.Add(null);
+        int index = _hosts.Count - 1;
+        await StartNodeAsync(index);
+        return index;
+    }
+
+    /// <summary>Starts node <paramref name="index"/> (again) on its data directory.</summary>
+    public async Task StartNodeAsync(int index)
+    {
+        string? friend = Running.Select(i => Node(i).Endpoint).FirstOrDefault();
+        IHost host = Host.CreateDefaultBuilder()
+            .ConfigureLogging(logging => logging.ClearProviders().SetMinimumLevel(LogLevel.Warning))
+            .ConfigureServices(services => services.AddSmdSs(o =>
+            {
+                o.DataDirectory = DataDirectory(index);
+                o.Listen = "127.0.0.1:0";
+                o.FsyncPolicy = FsyncPolicy.EverySecond;
+                if (friend is not null)
+                {
+                    o.Friends.Add(friend);
+                }
+
+                _configure?.Invoke(o);
+            }))
+            .Build();
+        await host.StartAsync();
+        _hosts[index] = host;
+    }
+
+    /// <summary>Stops node <paramref name="index"/> gracefully (it says goodbye).</summary>
+    public async Task StopNodeAsync(int index)
+    {
+        IHost host = _hosts[index]!;
+        _hosts[index] = null;
+        await host.StopAsync();
+        host.Dispose();
+    }
+
+    /// <summary>True when every running node has the same digests and every slice has its full in-sync replica set of running nodes.</summary>
+    public bool IsSettled(int replicationFactor = 3)
+    {
+        List<SmdSsStatus> statuses = [.. Running.Select(i => Node(i).GetStatus())];
+        if (statuses.Select(s => s.NodeMapDigest).Distinct().Count() != 1 || statuses.Select(s => s.SliceMapDigest).Distinct().Count() != 1)
+        {
+            return false;
+        }
+
+        var running = statuses.Select(s => s.NodeId).ToHashSet();
+        int want = Math.Min(replicationFactor, running.Count);
+        return statuses[0].Slices.All(s => s.Replicas.Count == want && s.InSync.Count == want && s.Replicas.All(running.Contains));
+    }
+
+    public Task WaitSettledAsync(TimeSpan? timeout = null, int replicationFactor = 3) =>
+        Eventually.TrueAsync(() => IsSettled(replicationFactor), timeout ?? TimeSpan.FromSeconds(30), "cluster settled: equal digests, full in-sync sets");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (int index in Running.ToList())
+        {
+            try
+            {
+                await StopNodeAsync(index);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Already gone.
+            }
+        }
+
+        _directory.Dispose();
+    }
+}
