@@ -33,6 +33,7 @@ public static class WebFarmApp
         app.MapPut("/kv/{key}", PutValue);
         app.MapDelete("/kv/{key}", DeleteValue);
         app.MapHealthChecks("/health", new HealthCheckOptions());
+        app.MapSmdSs("/smdss");
         return app;
     }
 

@@ -1,0 +1,132 @@
+using SmdSs.Storage;
+
+namespace SmdSs.Tests.Storage;
+
+/// <summary>
+/// The data directory: a stable node id, an incarnation that grows by one per open, an exclusive
+/// lock, and configuration errors that name SmdSs:DataDirectory.
+/// </summary>
+public sealed class NodeDataDirectoryTests : IDisposable
+{
+    private readonly StorageScratch _scratch = new();
+
+    public void Dispose() => _scratch.Dispose();
+
+    private string DataPath => _scratch.Sub("data");
+
+    [Fact]
+    public void The_node_id_is_stable_and_the_incarnation_grows_by_one_per_open()
+    {
+        string? firstId = null;
+        for (int open = 1; open <= 4; open++)
+        {
+            using NodeDataDirectory directory = NodeDataDirectory.Open(DataPath);
+            firstId ??= directory.NodeId.ToString();
+
+            Assert.Equal(firstId, directory.NodeId.ToString());
+            Assert.Equal(open, directory.Incarnation);
+            Assert.True(Directory.Exists(directory.SlicesPath));
+            Assert.Equal(Path.Combine(DataPath, "slices"), directory.SlicesPath);
+        }
+
+        Assert.Equal($"{firstId} 4", File.ReadAllText(Path.Combine(DataPath, "node.id")).Trim());
+        Assert.False(File.Exists(Path.Combine(DataPath, "node.id.tmp")));
+    }
+
+    [Fact]
+    public void Two_directories_get_different_node_ids()
+    {
+        using NodeDataDirectory a = NodeDataDirectory.Open(_scratch.Sub("a"));
+        using NodeDataDirectory b = NodeDataDirectory.Open(_scratch.Sub("b"));
+
+        Assert.NotEqual(a.NodeId, b.NodeId);
+    }
+
+    [Fact]
+    public void A_second_open_while_the_first_is_open_throws_naming_the_DataDirectory()
+    {
+        using (NodeDataDirectory first = NodeDataDirectory.Open(DataPath))
+        {
+            var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath));
+
+            Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
+            Assert.Contains(Path.GetFullPath(DataPath), error.Message, StringComparison.Ordinal);
+            Assert.Equal(1, first.Incarnation);
+        }
+
+        // The failed open did not bump the incarnation, and the lock is free again.
+        using NodeDataDirectory again = NodeDataDirectory.Open(DataPath);
+        Assert.Equal(2, again.Incarnation);
+    }
+
+    [Fact]
+    public async Task A_second_node_on_the_same_directory_fails_to_start_naming_the_DataDirectory()
+    {
+        var time = StorageTestSupport.NewTime();
+        await using SmdSsNode first = StorageTestSupport.NewNode(DataPath, time);
+        await first.StartAsync();
+        await using SmdSsNode second = StorageTestSupport.NewNode(DataPath, time);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => second.StartAsync());
+
+        Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
+        Assert.False(second.IsRunning);
+        Assert.True(first.IsRunning);
+    }
+
+    [Fact]
+    public void A_path_under_a_regular_file_throws_naming_the_DataDirectory()
+    {
+        string blocker = _scratch.Sub("blocker");
+        File.WriteAllText(blocker, "a file, not a directory");
+
+        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(Path.Combine(blocker, "data")));
+
+        Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_path_that_is_a_regular_file_throws_naming_the_DataDirectory()
+    {
+        string file = _scratch.Sub("file");
+        File.WriteAllText(file, "a file, not a directory");
+
+        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(file));
+
+        Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("")]
+    [InlineData("zzzz 1")]
+    [InlineData("00000000000000ab notanumber")]
+    public void An_unreadable_identity_file_throws_naming_the_DataDirectory_and_releases_the_lock(string content)
+    {
+        Directory.CreateDirectory(DataPath);
+        File.WriteAllText(Path.Combine(DataPath, "node.id"), content);
+
+        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath));
+        Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
+
+        File.Delete(Path.Combine(DataPath, "node.id"));
+        using NodeDataDirectory fresh = NodeDataDirectory.Open(DataPath);
+        Assert.Equal(1, fresh.Incarnation);
+    }
+
+    [Theory]
+    [InlineData("00000000000000ab 99999999999999999999")] // incarnation past long.MaxValue
+    [InlineData("1ffffffffffffffff 3")] // node id past 64 bits
+    public void An_identity_file_with_an_overflowing_number_throws_naming_the_DataDirectory(string content)
+    {
+        Directory.CreateDirectory(DataPath);
+        File.WriteAllText(Path.Combine(DataPath, "node.id"), content);
+
+        Exception error = Record.Exception(() => NodeDataDirectory.Open(DataPath).Dispose())!;
+
+        Assert.NotNull(error);
+        Assert.True(
+            error is InvalidOperationException && error.Message.Contains("SmdSs:DataDirectory", StringComparison.Ordinal),
+            $"expected InvalidOperationException naming SmdSs:DataDirectory, got {error.GetType().Name}: {error.Message}");
+    }
+}

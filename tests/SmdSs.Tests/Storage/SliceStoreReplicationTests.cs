@@ -1,0 +1,95 @@
+using SmdSs.Storage;
+using static SmdSs.Tests.Storage.StorageTestSupport;
+
+namespace SmdSs.Tests.Storage;
+
+/// <summary>
+/// A replica's slice store: records applied from the primary follow last-writer-wins and are
+/// persisted like local writes; a wipe empties file and memory; a catch-up keeps deleted keys out.
+/// </summary>
+public sealed class SliceStoreReplicationTests : IDisposable
+{
+    private readonly StorageScratch _scratch = new();
+
+    public void Dispose() => _scratch.Dispose();
+
+    [Fact]
+    public void Applied_records_follow_last_writer_wins_and_survive_a_restart()
+    {
+        var random = new Random(51);
+        var applied = new List<StorageRecord>();
+        using (SliceStore store = OpenWholeSlice(_scratch.Path))
+        {
+            store.Load(EpochMs);
+            for (int i = 0; i < 1_000; i++)
+            {
+                string key = $"key-{random.Next(50)}";
+                long version = random.Next(1, 400); // out of order, as a catch-up and live writes interleave
+                StorageRecord record = random.Next(4) switch
+                {
+                    0 => new StorageRecord(RecordKind.Delete, key, version, EntryExpiry.None, []),
+                    1 => new StorageRecord(RecordKind.Touch, key, version, new EntryExpiry(0, 1_000, EpochMs + random.Next(100_000)), []),
+                    _ => new StorageRecord(RecordKind.Put, key, version, new EntryExpiry(0, 1_000, EpochMs + 50_000), RandomValue(random, random.Next(100))),
+                };
+                store.Apply(record);
+                applied.Add(record);
+            }
+
+            AssertSameContent(Fold(applied), Snapshot([store]), "live");
+            Assert.Empty(store.FlushTouches()); // replica touches are persisted, never sent on
+        }
+
+        using SliceStore reopened = OpenWholeSlice(_scratch.Path);
+        Assert.Empty(reopened.Load(EpochMs).Damage);
+        AssertSameContent(Fold(applied), Snapshot([reopened]), "after restart");
+    }
+
+    [Fact]
+    public void Wipe_empties_the_file_and_gives_the_memory_back()
+    {
+        var memory = new MemoryBudget(long.MaxValue);
+        using (SliceStore store = OpenWholeSlice(_scratch.Path, memory))
+        {
+            store.Load(EpochMs);
+            for (int i = 0; i < 20; i++)
+            {
+                store.Put($"key-{i}", i + 1, EntryExpiry.None, Value(100, i));
+            }
+
+            store.Wipe();
+
+            Assert.Equal(0, store.Count);
+            Assert.Equal(0, store.FileBytes);
+            Assert.Equal(0, store.DeadFileBytes);
+            Assert.Equal(0, memory.UsedBytes);
+
+            store.Put("after-wipe", 100, EntryExpiry.None, [1]);
+        }
+
+        using SliceStore reopened = OpenWholeSlice(_scratch.Path);
+        reopened.Load(EpochMs);
+        Assert.Equal(["after-wipe"], reopened.Entries.Select(e => e.Key));
+    }
+
+    [Fact]
+    public void During_a_catch_up_a_delete_keeps_an_older_put_of_the_snapshot_out()
+    {
+        using SliceStore store = OpenWholeSlice(_scratch.Path);
+        store.Load(EpochMs);
+        store.Put("stale", 1, EntryExpiry.None, [1]);
+
+        store.BeginCatchUp();
+        Assert.True(store.IsCatchingUp);
+        Assert.Equal(0, store.Count);
+
+        // A live delete overtakes the snapshot's older put of the same key.
+        Assert.False(store.Apply(new StorageRecord(RecordKind.Delete, "k", 10, EntryExpiry.None, [])));
+        Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "k", 9, EntryExpiry.None, [9])));
+        Assert.True(store.Apply(new StorageRecord(RecordKind.Put, "k", 11, EntryExpiry.None, [11])));
+        store.EndCatchUp();
+
+        Assert.False(store.IsCatchingUp);
+        Assert.Equal(["k"], store.Entries.Select(e => e.Key));
+        Assert.Equal(11, Assert.Single(store.Snapshot(EpochMs)).Version);
+    }
+}
