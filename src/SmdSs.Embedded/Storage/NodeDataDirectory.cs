@@ -58,7 +58,7 @@ internal sealed class NodeDataDirectory : IDisposable
             Directory.CreateDirectory(System.IO.Path.Combine(path, "slices"));
             return new NodeDataDirectory(path, lockStream, id, incarnation + 1);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException)
         {
             lockStream.Dispose();
             throw new InvalidOperationException($"SmdSs:DataDirectory '{path}' cannot be used: {ex.Message}", ex);

@@ -27,6 +27,7 @@ internal static class SliceFileReader
         {
             if (start == end && eof)
             {
+                CloseDamage(damage, ref damageStart, bufferOffset + end, atTail: true);
                 break;
             }
 
@@ -45,7 +46,13 @@ internal static class SliceFileReader
 
             if (status == DecodeStatus.NeedMore)
             {
-                if (eof)
+                if (!eof)
+                {
+                    eof = Fill(file, ref buffer, ref start, ref end, ref bufferOffset, HeaderNeed(buffer, start, end, maxBodyBytes));
+                    continue;
+                }
+
+                if (RecordCodec.FindNextMagic(buffer.AsSpan(start, end - start)) < 0)
                 {
                     // The file ends inside a record: a torn tail.
                     damageStart = damageStart < 0 ? bufferOffset + start : damageStart;
@@ -53,11 +60,19 @@ internal static class SliceFileReader
                     break;
                 }
 
-                eof = Fill(file, ref buffer, ref start, ref end, ref bufferOffset, HeaderNeed(buffer, start, end, maxBodyBytes));
-                continue;
+                // A record follows: this one's length field is damaged, not the file's tail.
             }
 
             damageStart = damageStart < 0 ? bufferOffset + start : damageStart;
+            int claimedEnd = ClaimedEnd(buffer, start, end, maxBodyBytes);
+            if (claimedEnd > start)
+            {
+                // The header is sane and a record starts where it says this one ends (the body
+                // was damaged): resume there, so bytes inside the damaged value are never parsed.
+                start = claimedEnd;
+                continue;
+            }
+
             int next = RecordCodec.FindNextMagic(buffer.AsSpan(start, end - start));
             if (next > 0)
             {
@@ -88,6 +103,31 @@ internal static class SliceFileReader
         }
 
         damageStart = -1;
+    }
+
+    // Where the record at `start` ends by its own header, when that header is plausible and the
+    // bytes there begin another record (or the end of the data); else -1.
+    private static int ClaimedEnd(byte[] buffer, int start, int end, int maxBodyBytes)
+    {
+        if (end - start < RecordCodec.HeaderBytes || !buffer.AsSpan(start, RecordCodec.Magic.Length).SequenceEqual(RecordCodec.Magic))
+        {
+            return -1;
+        }
+
+        uint body = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(start + 4));
+        if (body < RecordCodec.FixedBodyBytes || body > (uint)maxBodyBytes || start + RecordCodec.HeaderBytes + (long)body > end)
+        {
+            return -1;
+        }
+
+        int claimed = start + RecordCodec.HeaderBytes + (int)body;
+        if (claimed == end)
+        {
+            return claimed;
+        }
+
+        DecodeStatus next = RecordCodec.TryDecode(buffer.AsSpan(claimed, end - claimed), maxBodyBytes, out _, out _);
+        return next == DecodeStatus.Corrupt ? -1 : claimed;
     }
 
     // How many bytes the record at `start` needs in total, when its header says so plausibly.

@@ -23,6 +23,8 @@ internal sealed class StoredEntry
         RecordOffset = recordOffset;
         RecordLength = recordLength;
         KeyBytes = keyBytes;
+        // A write counts as a use: a value just written is not the least recently used.
+        _lastAccess = System.Diagnostics.Stopwatch.GetTimestamp();
     }
 
     public string Key { get; }
