@@ -14,11 +14,7 @@ internal sealed class SmdSsDistributedCache(SmdSsNode node) : IDistributedCache,
 {
     public byte[]? Get(string key) => node.Get(key);
 
-    public Task<byte[]?> GetAsync(string key, CancellationToken token = default)
-    {
-        token.ThrowIfCancellationRequested();
-        return Task.FromResult(node.Get(key));
-    }
+    public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => node.GetAsync(key, token).AsTask();
 
     public bool TryGet(string key, IBufferWriter<byte> destination)
     {
@@ -26,10 +22,17 @@ internal sealed class SmdSsDistributedCache(SmdSsNode node) : IDistributedCache,
         return node.TryGet(key, destination);
     }
 
-    public ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
+    public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
     {
-        token.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(TryGet(key, destination));
+        ArgumentNullException.ThrowIfNull(destination);
+        byte[]? value = await node.GetAsync(key, token).ConfigureAwait(false);
+        if (value is null)
+        {
+            return false;
+        }
+
+        destination.Write(value);
+        return true;
     }
 
     public void Set(string key, byte[] value, DistributedCacheEntryOptions options)
@@ -42,9 +45,10 @@ internal sealed class SmdSsDistributedCache(SmdSsNode node) : IDistributedCache,
 
     public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)
     {
-        token.ThrowIfCancellationRequested();
-        Set(key, value, options);
-        return Task.CompletedTask;
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(value);
+        ArgumentNullException.ThrowIfNull(options);
+        return node.SetAsync(key, value, options, token).AsTask();
     }
 
     public void Set(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options)
@@ -56,26 +60,17 @@ internal sealed class SmdSsDistributedCache(SmdSsNode node) : IDistributedCache,
 
     public ValueTask SetAsync(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options, CancellationToken token = default)
     {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(options);
         token.ThrowIfCancellationRequested();
-        Set(key, value, options);
-        return ValueTask.CompletedTask;
+        return node.SetAsync(key, value.ToArray(), options, token);
     }
 
     public void Refresh(string key) => node.Refresh(key);
 
-    public Task RefreshAsync(string key, CancellationToken token = default)
-    {
-        token.ThrowIfCancellationRequested();
-        node.Refresh(key);
-        return Task.CompletedTask;
-    }
+    public Task RefreshAsync(string key, CancellationToken token = default) => node.RefreshAsync(key, token).AsTask();
 
     public void Remove(string key) => node.Remove(key);
 
-    public Task RemoveAsync(string key, CancellationToken token = default)
-    {
-        token.ThrowIfCancellationRequested();
-        node.Remove(key);
-        return Task.CompletedTask;
-    }
+    public Task RemoveAsync(string key, CancellationToken token = default) => node.RemoveAsync(key, token).AsTask();
 }

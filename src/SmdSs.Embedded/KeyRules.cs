@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Hashing;
 using System.Text;
 
 namespace SmdSs;
@@ -8,7 +10,11 @@ internal static class KeyRules
     // Strict: a lone surrogate would otherwise turn into U+FFFD on disk and come back as another key.
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    public static void ValidateKey(string key)
+    /// <summary>
+    /// Validates the key and returns its hash (see <see cref="Hashing.KeyHash"/>) from the same
+    /// single UTF-8 encoding pass: the request path's one look at the key's bytes.
+    /// </summary>
+    public static uint ValidateAndHash(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
         if (key.Length == 0)
@@ -16,19 +22,40 @@ internal static class KeyRules
             throw new ArgumentException("The key must not be empty.", nameof(key));
         }
 
-        int bytes;
-        try
+        // Every UTF-16 unit takes at least one UTF-8 byte, so a longer key is over the limit.
+        if (key.Length > SmdSsLimits.MaxKeyBytes)
         {
-            bytes = StrictUtf8.GetByteCount(key);
-        }
-        catch (EncoderFallbackException ex)
-        {
-            throw new ArgumentException("The key is not valid UTF-16 text (it holds a lone surrogate).", nameof(key), ex);
+            throw new ArgumentException($"The key is over {SmdSsLimits.MaxKeyBytes} UTF-8 bytes.", nameof(key));
         }
 
-        if (bytes > SmdSsLimits.MaxKeyBytes)
+        int maxBytes = key.Length * 3;
+        byte[]? rented = maxBytes > 512 ? ArrayPool<byte>.Shared.Rent(maxBytes) : null;
+        Span<byte> buffer = rented ?? stackalloc byte[512];
+        try
         {
-            throw new ArgumentException($"The key is {bytes} UTF-8 bytes; the limit is {SmdSsLimits.MaxKeyBytes}.", nameof(key));
+            int written;
+            try
+            {
+                written = StrictUtf8.GetBytes(key, buffer);
+            }
+            catch (EncoderFallbackException ex)
+            {
+                throw new ArgumentException("The key is not valid UTF-16 text (it holds a lone surrogate).", nameof(key), ex);
+            }
+
+            if (written > SmdSsLimits.MaxKeyBytes)
+            {
+                throw new ArgumentException($"The key is {written} UTF-8 bytes; the limit is {SmdSsLimits.MaxKeyBytes}.", nameof(key));
+            }
+
+            return XxHash32.HashToUInt32(buffer[..written]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 

@@ -104,8 +104,9 @@ public sealed partial class SmdSsNode
 
     private async ValueTask<(MessageType, byte[])> OnForwardedAsync(MessageType type, ForwardedOperation operation, CancellationToken cancellationToken)
     {
-        KeyRules.ValidateKey(operation.Key);
-        PieSlice slice = SliceMap!.Find(Hashing.KeyHash.Of(operation.Key));
+        uint hash = KeyRules.ValidateAndHash(operation.Key);
+        PieSlice slice = SliceMap!.Find(hash);
+        SliceStore local = RunningStore().SliceFor(hash);
         if (slice.Primary != _self!.Id || _goingDown || !_confirmed.Task.IsCompleted)
         {
             return Error(ErrorCode.NotPrimary, $"{_self.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
@@ -115,10 +116,10 @@ public sealed partial class SmdSsNode
         {
             case MessageType.Get:
             case MessageType.Refresh:
-                byte[]? value = ReadAndSlide(operation.Key, countGet: type == MessageType.Get);
+                byte[]? value = ReadAndSlide(local, operation.Key, countGet: type == MessageType.Get);
                 return (MessageType.Ok, new MessageWriter().Bool(value is not null).Bytes(type == MessageType.Get ? value ?? [] : []).ToArray());
             case MessageType.Probe:
-                bool found = FindLive(operation.Key, out _, out StoredEntry? entry);
+                bool found = FindLive(local, operation.Key, out StoredEntry? entry);
                 return (MessageType.Ok, new MessageWriter().Bool(found).I64(entry?.DeadlineMs ?? 0).ToArray());
             case MessageType.Set:
                 KeyRules.ValidateValueLength(operation.Value.Length, _options.MaxValueBytes);

@@ -1,6 +1,5 @@
 using System.Buffers;
 using Microsoft.Extensions.Caching.Distributed;
-using SmdSs.Hashing;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 
@@ -26,16 +25,18 @@ public sealed partial class SmdSsNode
     public async ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        await SetCoreAsync(key, value, options, cancellationToken).ConfigureAwait(false);
+        // The copy happens here, before any await: the caller's memory may change once we return.
+        await SetCoreAsync(key, value.ToArray(), options, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        KeyRules.ValidateKey(key);
+        uint hash = KeyRules.ValidateAndHash(key);
+        RunningStore();
         var record = new StorageRecord(RecordKind.Delete, key, 0, EntryExpiry.None, []);
-        bool removed = await WriteAsync(record, cancellationToken).ConfigureAwait(false);
+        bool removed = await WriteAsync(hash, record, cancellationToken).ConfigureAwait(false);
         _metrics!.Remove();
         return removed;
     }
@@ -80,8 +81,11 @@ public sealed partial class SmdSsNode
         return true;
     }
 
-    internal void Set(string key, ReadOnlySpan<byte> value, DistributedCacheEntryOptions? options) =>
+    internal void Set(string key, ReadOnlySpan<byte> value, DistributedCacheEntryOptions? options)
+    {
+        KeyRules.ValidateValueLength(value.Length, _options.MaxValueBytes);
         Sync(SetCoreAsync(key, value.ToArray(), options, CancellationToken.None));
+    }
 
     internal void Set(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions? options)
     {
@@ -93,15 +97,15 @@ public sealed partial class SmdSsNode
 
     internal bool Refresh(string key) => Sync(RefreshAsync(key, CancellationToken.None));
 
-    private async ValueTask<bool> SetCoreAsync(string key, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options, CancellationToken cancellationToken)
+    /// <summary>Writes <paramref name="owned"/>, a copy no caller holds: from here on the store owns it.</summary>
+    private async ValueTask<bool> SetCoreAsync(string key, byte[] owned, DistributedCacheEntryOptions? options, CancellationToken cancellationToken)
     {
-        KeyRules.ValidateKey(key);
-        KeyRules.ValidateValueLength(value.Length, _options.MaxValueBytes);
+        uint hash = KeyRules.ValidateAndHash(key);
+        KeyRules.ValidateValueLength(owned.Length, _options.MaxValueBytes);
         RunningStore();
         EntryExpiry expiry = EntryExpiry.FromOptions(options, _time.GetUtcNow());
-        // The copy happens here, before any await: the caller's array may change once we return.
-        var record = new StorageRecord(RecordKind.Put, key, 0, expiry, value.ToArray());
-        await WriteAsync(record, cancellationToken).ConfigureAwait(false);
+        var record = new StorageRecord(RecordKind.Put, key, 0, expiry, owned);
+        await WriteAsync(hash, record, cancellationToken).ConfigureAwait(false);
         _metrics!.Set();
         return true;
     }
@@ -109,11 +113,11 @@ public sealed partial class SmdSsNode
     /// <summary>The deadline of the live entry (0 when it never expires), or null when there is none. Does not slide.</summary>
     private async ValueTask<long?> ProbeAsync(string key, CancellationToken cancellationToken)
     {
-        KeyRules.ValidateKey(key);
-        uint hash = KeyHash.Of(key);
+        uint hash = KeyRules.ValidateAndHash(key);
+        FlatFileStore store = RunningStore();
         if (CanReadLocally(SliceMap!.Find(hash)))
         {
-            return FindLive(key, out _, out StoredEntry? entry) ? entry.DeadlineMs : null;
+            return FindLive(store.SliceFor(hash), key, out StoredEntry? entry) ? entry.DeadlineMs : null;
         }
 
         Frame reply = await ForwardAsync(hash, MessageType.Probe, new ForwardedOperation(key, EntryExpiry.None, []), cancellationToken).ConfigureAwait(false);

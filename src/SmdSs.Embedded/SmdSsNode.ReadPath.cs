@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using SmdSs.Hashing;
 using SmdSs.Placement;
 using SmdSs.Protocol;
 using SmdSs.Storage;
@@ -17,22 +16,34 @@ public sealed partial class SmdSsNode
     /// <summary>Get (a copy of the value) or Refresh (non-null when found); null when missing.</summary>
     private ValueTask<byte[]?> ReadAsync(string key, MessageType operation, CancellationToken cancellationToken)
     {
-        KeyRules.ValidateKey(key);
-        RunningStore();
-        uint hash = KeyHash.Of(key);
+        uint hash = KeyRules.ValidateAndHash(key);
+        FlatFileStore store = RunningStore();
         PieSlice slice = SliceMap!.Find(hash);
         if (CanReadLocally(slice))
         {
-            return ValueTask.FromResult(ReadLocal(key, operation));
+            return ValueTask.FromResult(ReadLocal(store.SliceFor(hash), key, operation));
         }
 
         return ReadRemoteAsync(hash, key, operation, cancellationToken);
     }
 
-    private byte[]? ReadLocal(string key, MessageType operation)
+    private byte[]? ReadLocal(SliceStore slice, string key, MessageType operation)
     {
-        byte[]? value = ReadAndSlide(key, countGet: operation == MessageType.Get);
-        return operation == MessageType.Get ? value?.AsSpan().ToArray() : value is null ? null : [];
+        byte[]? value = ReadAndSlide(slice, key, countGet: operation == MessageType.Get);
+        return operation == MessageType.Get ? Copy(value) : value is null ? null : [];
+    }
+
+    // Callers never share the stored array. No zeroing: every byte is overwritten at once.
+    private static byte[]? Copy(byte[]? value)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        byte[] copy = GC.AllocateUninitializedArray<byte>(value.Length);
+        value.CopyTo(copy, 0);
+        return copy;
     }
 
     private async ValueTask<byte[]?> ReadRemoteAsync(uint hash, string key, MessageType operation, CancellationToken cancellationToken)
@@ -50,9 +61,9 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>The live value (the stored array: callers copy), sliding its expiration; null when missing.</summary>
-    private byte[]? ReadAndSlide(string key, bool countGet)
+    private byte[]? ReadAndSlide(SliceStore slice, string key, bool countGet)
     {
-        if (!FindLive(key, out SliceStore? slice, out StoredEntry? entry))
+        if (!FindLive(slice, key, out StoredEntry? entry))
         {
             if (countGet)
             {
@@ -62,9 +73,9 @@ public sealed partial class SmdSsNode
             return null;
         }
 
-        Slide(slice!, entry);
+        Slide(slice, entry);
         entry.MarkAccess(Stopwatch.GetTimestamp());
-        byte[]? value = entry.ValueInMemory ?? ReadEvicted(slice!, entry);
+        byte[]? value = entry.ValueInMemory ?? ReadEvicted(slice, entry);
         if (countGet)
         {
             _metrics!.Get(hit: value is not null);
@@ -81,9 +92,8 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Finds the live entry of <paramref name="key"/> in this node's copy; an expired one is dropped on the way.</summary>
-    private bool FindLive(string key, out SliceStore? slice, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StoredEntry? entry)
+    private bool FindLive(SliceStore slice, string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StoredEntry? entry)
     {
-        slice = RunningStore().SliceFor(KeyHash.Of(key));
         if (!slice.TryGet(key, out entry))
         {
             return false;

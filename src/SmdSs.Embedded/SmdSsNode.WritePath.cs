@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using SmdSs.Hashing;
 using SmdSs.Membership;
 using SmdSs.Placement;
 using SmdSs.Protocol;
@@ -23,9 +22,8 @@ public sealed partial class SmdSsNode
     private int _writesInFlight;
 
     /// <summary>Routes a write to the key's primary; true when it changed something (a Remove found the key).</summary>
-    private async ValueTask<bool> WriteAsync(StorageRecord record, CancellationToken cancellationToken)
+    private async ValueTask<bool> WriteAsync(uint hash, StorageRecord record, CancellationToken cancellationToken)
     {
-        uint hash = KeyHash.Of(record.Key);
         PieSlice slice = SliceMap!.Find(hash);
         if (slice.Primary == _self!.Id && _confirmed.Task.IsCompleted && !_goingDown)
         {
@@ -60,6 +58,11 @@ public sealed partial class SmdSsNode
             // Read the record again after the local apply: a replica added meanwhile either
             // gets this write from its catch-up snapshot or from here, never from neither.
             PieSlice current = SliceMap!.Find(slice.Range.Start);
+            if (current.Replicas.Length == 1 && slice.Replicas.Length == 1 && current.Primary == _self!.Id)
+            {
+                return true;
+            }
+
             int acks = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken).ConfigureAwait(false);
             int quorum = Math.Min(WriteQuorum, current.Replicas.Length);
             if (acks < quorum)

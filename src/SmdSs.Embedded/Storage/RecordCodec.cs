@@ -80,6 +80,15 @@ internal static class RecordCodec
         BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], Crc32.HashToUInt32(body));
     }
 
+    /// <summary>Encodes with the key as a string of <paramref name="keyBytes"/> UTF-8 bytes, written straight into place.</summary>
+    public static void Encode(Span<byte> destination, RecordKind kind, string key, int keyBytes, long version, EntryExpiry expiry, ReadOnlySpan<byte> value)
+    {
+        Span<byte> utf8Key = destination.Slice(HeaderBytes + FixedBodyBytes, keyBytes);
+        Encoding.UTF8.GetBytes(key, utf8Key);
+        // Encode copies the key onto itself here, which is harmless.
+        Encode(destination, kind, utf8Key, version, expiry, value);
+    }
+
     public static byte[] Encode(RecordKind kind, string key, long version, EntryExpiry expiry, ReadOnlySpan<byte> value)
     {
         byte[] utf8Key = Encoding.UTF8.GetBytes(key);

@@ -89,6 +89,18 @@ internal sealed class SliceFile : IDisposable
         }
     }
 
+    /// <summary>The stream to fsync when anything was written since the last fsync (the caller fsyncs, outside the lock).</summary>
+    public FileStream? TakeDirty()
+    {
+        if (!_dirty)
+        {
+            return null;
+        }
+
+        _dirty = false;
+        return _stream;
+    }
+
     /// <summary>Cuts the file at <paramref name="length"/> (drops a torn tail).</summary>
     public void Truncate(long length)
     {

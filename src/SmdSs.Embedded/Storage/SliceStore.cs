@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
 using SmdSs.Placement;
@@ -43,25 +44,38 @@ internal sealed partial class SliceStore : IDisposable
     public bool TryGet(string key, out StoredEntry entry) => _index.TryGetValue(key, out entry!);
 
     /// <summary>Writes a Put and indexes it, unless the key already holds this or a newer version.</summary>
-    public bool Put(string key, long version, EntryExpiry expiry, ReadOnlySpan<byte> value)
-    {
-        byte[] utf8Key = Encoding.UTF8.GetBytes(key);
-        byte[] record = new byte[RecordCodec.EncodedLength(utf8Key.Length, value.Length)];
-        RecordCodec.Encode(record, RecordKind.Put, utf8Key, version, expiry, value);
-        byte[] copy = record.AsSpan(RecordCodec.ValueOffset(utf8Key.Length)).ToArray();
-        lock (_fileLock)
-        {
-            if (_index.TryGetValue(key, out StoredEntry? old) && old.Version >= version)
-            {
-                return false;
-            }
+    public bool Put(string key, long version, EntryExpiry expiry, ReadOnlySpan<byte> value) => Put(key, version, expiry, value.ToArray());
 
-            long offset = _file.Append(record);
-            var entry = new StoredEntry(key, version, expiry, copy, offset, record.Length, utf8Key.Length);
-            _index[key] = entry;
-            Interlocked.Add(ref _liveFileBytes, record.Length - (old?.RecordLength ?? 0));
-            _memory.Add(entry.MemoryBytes - (old?.MemoryBytes ?? 0));
-            return true;
+    /// <summary>
+    /// Writes a Put and indexes it, unless the key already holds this or a newer version. The
+    /// store keeps <paramref name="owned"/> itself: the caller must never change it afterwards.
+    /// </summary>
+    public bool Put(string key, long version, EntryExpiry expiry, byte[] owned)
+    {
+        int keyBytes = Encoding.UTF8.GetByteCount(key);
+        int length = RecordCodec.EncodedLength(keyBytes, owned.Length);
+        byte[] record = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            RecordCodec.Encode(record.AsSpan(0, length), RecordKind.Put, key, keyBytes, version, expiry, owned);
+            lock (_fileLock)
+            {
+                if (_index.TryGetValue(key, out StoredEntry? old) && old.Version >= version)
+                {
+                    return false;
+                }
+
+                long offset = _file.Append(record.AsSpan(0, length));
+                var entry = new StoredEntry(key, version, expiry, owned, offset, length, keyBytes);
+                _index[key] = entry;
+                Interlocked.Add(ref _liveFileBytes, length - (old?.RecordLength ?? 0));
+                _memory.Add(entry.MemoryBytes - (old?.MemoryBytes ?? 0));
+                return true;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(record);
         }
     }
 
@@ -139,11 +153,25 @@ internal sealed partial class SliceStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// fsync, outside the file lock: appends go on while the disk flushes (an fsync covers
+    /// every write that returned before it started).
+    /// </summary>
     public void Sync()
     {
+        FileStream? dirty;
         lock (_fileLock)
         {
-            _file.Sync();
+            dirty = _file.TakeDirty();
+        }
+
+        try
+        {
+            dirty?.Flush(flushToDisk: true);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Compaction replaced the file meanwhile; the new file was fsynced before its rename.
         }
     }
 
