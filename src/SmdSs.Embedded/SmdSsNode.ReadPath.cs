@@ -21,9 +21,11 @@ public sealed partial class SmdSsNode
         PieSlice slice = SliceMap!.Find(hash);
         if (CanReadLocally(slice))
         {
+            _metrics!.Read(local: true);
             return ValueTask.FromResult(ReadLocal(store.SliceFor(hash), key, operation));
         }
 
+        _metrics!.Read(local: false);
         return ReadRemoteAsync(hash, key, operation, cancellationToken);
     }
 

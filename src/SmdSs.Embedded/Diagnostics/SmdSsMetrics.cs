@@ -12,10 +12,15 @@ namespace SmdSs.Diagnostics;
 internal sealed class SmdSsMetrics : IDisposable
 {
     public const string MeterName = "SmdSs";
+    private long _localReads;
+    private long _forwardedReads;
     private readonly Meter _meter;
     private readonly Counter<long> _operations;
     private readonly Counter<long> _hits;
     private readonly Counter<long> _misses;
+    private readonly Counter<long> _reads;
+    private readonly TagList _local;
+    private readonly TagList _forwarded;
     private readonly KeyValuePair<string, object?> _nodeTag;
     private readonly TagList _get;
     private readonly TagList _set;
@@ -30,6 +35,9 @@ internal sealed class SmdSsMetrics : IDisposable
         _set = Tags("set");
         _remove = Tags("remove");
         _refresh = Tags("refresh");
+        _local = new TagList { _nodeTag, { "smdss.read.served", "local" } };
+        _forwarded = new TagList { _nodeTag, { "smdss.read.served", "forwarded" } };
+        _reads = _meter.CreateCounter<long>("smdss.reads", "{read}", "Reads by where they were answered: local (this node's copy, no network) or forwarded (to the primary).");
         _operations = _meter.CreateCounter<long>("smdss.operations", "{operation}", "Key-value operations served, by operation.");
         _hits = _meter.CreateCounter<long>("smdss.cache.hits", "{read}", "Reads that found a live entry.");
         _misses = _meter.CreateCounter<long>("smdss.cache.misses", "{read}", "Reads that found no live entry.");
@@ -46,6 +54,24 @@ internal sealed class SmdSsMetrics : IDisposable
         _operations.Add(1, _get);
         (hit ? _hits : _misses).Add(1, _nodeTag);
     }
+
+    public void Read(bool local)
+    {
+        if (local)
+        {
+            Interlocked.Increment(ref _localReads);
+            _reads.Add(1, _local);
+        }
+        else
+        {
+            Interlocked.Increment(ref _forwardedReads);
+            _reads.Add(1, _forwarded);
+        }
+    }
+
+    public long LocalReads => Interlocked.Read(ref _localReads);
+
+    public long ForwardedReads => Interlocked.Read(ref _forwardedReads);
 
     public void Set() => _operations.Add(1, _set);
 
