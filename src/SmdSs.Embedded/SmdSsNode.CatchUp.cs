@@ -148,17 +148,36 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>
-    /// Data held here for a slice this node is no longer a replica of goes to the slice's
-    /// primary (as writes with their own versions, so newer data there wins), then is wiped.
+    /// Data held here for a slice this node is no longer a replica of. After a planned move it
+    /// is redundant (the replicas that stay hold every acknowledged write) and is wiped; it must
+    /// not travel back, or keys deleted since would return. Only what this node took while its
+    /// bootstrap map was its own is unique: that goes to the slice's primary as writes with
+    /// their own versions (newer data there wins), then is wiped.
     /// </summary>
     private void StartHandoffs(CancellationToken stopping)
     {
         NodeId self = _self!.Id;
-        foreach (PieSlice slice in SliceMap!.Slices.Where(s => !s.IsHeldBy(self)))
+        foreach (PieSlice slice in SliceMap!.Slices)
         {
             SliceStore store = RunningStore().SliceFor(slice.Range.Start);
+            if (slice.IsHeldBy(self) || store.Count == 0)
+            {
+                // Held again, or nothing taken while alone: nothing of the bootstrap map is left to hand off.
+                _bootstrapOrphans.TryRemove(slice.Range.Start, out _);
+                continue;
+            }
+
             bool busy = _handoffs.TryGetValue(slice.Range.Start, out Task? running) && !running.IsCompleted;
-            if (store.Count > 0 && !busy && !store.IsCatchingUp && slice.Primary is { } primary && Nodes.Find(primary) is { IsReachable: true } node)
+            if (store.Count == 0 || busy || store.IsCatchingUp)
+            {
+                continue;
+            }
+
+            if (!_bootstrapOrphans.ContainsKey(slice.Range.Start))
+            {
+                store.Wipe();
+            }
+            else if (slice.Primary is { } primary && Nodes.Find(primary) is { IsReachable: true } node)
             {
                 _handoffs[slice.Range.Start] = Task.Run(() => HandoffAsync(slice, node.Endpoint, store, stopping), CancellationToken.None);
             }
@@ -173,6 +192,7 @@ public sealed partial class SmdSsNode
             if (!SliceMap!.Find(slice.Range.Start).IsHeldBy(_self!.Id) && !store.IsCatchingUp)
             {
                 store.Wipe();
+                _bootstrapOrphans.TryRemove(slice.Range.Start, out _);
             }
         }
         catch (Exception ex) when (ex is PeerUnavailableException or SmdSsUnavailableException)

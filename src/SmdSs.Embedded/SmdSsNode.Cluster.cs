@@ -20,6 +20,7 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan StartupSyncTimeout = TimeSpan.FromSeconds(3);
     private readonly Lock _stateLock = new();
     private readonly ConcurrentDictionary<NodeId, long> _downSinceMs = new();
+    private readonly ConcurrentDictionary<uint, byte> _bootstrapOrphans = new();
     private NodeMap _nodes = NodeMap.Empty;
     private NodeRecord? _self;
     private ClusterListener? _listener;
@@ -177,6 +178,18 @@ public sealed partial class SmdSsNode
             if (ReferenceEquals(merged, _sliceMap))
             {
                 return;
+            }
+
+            foreach (PieSlice record in changed)
+            {
+                // This node's bootstrap map lost to the cluster's: what it took while alone is
+                // unique and goes to the slice's real primary. Any other loss of a slice is a
+                // planned move, after which this node's copy is redundant and is wiped.
+                PieSlice mine = _sliceMap.Find(record.Range.Start);
+                if (mine.Epoch == 0 && mine.Primary == _self!.Id && !record.IsHeldBy(_self.Id))
+                {
+                    _bootstrapOrphans.TryAdd(record.Range.Start, 0);
+                }
             }
 
             Volatile.Write(ref _sliceMap, merged);

@@ -5,14 +5,20 @@ namespace SmdSs.Placement;
 
 /// <summary>
 /// The deterministic placement target: slices × RF replicas spread evenly over the candidate
-/// nodes (each holds ⌊total/n⌋ or ⌈total/n⌉), primaries spread evenly too, with as few moves
-/// as possible from the current map. Pure: every node computes the same target from the same
-/// maps, and each primary moves only its own slices toward it.
+/// nodes (each holds ⌊total/n⌋ or ⌈total/n⌉), primaries spread evenly too, with as few moves as
+/// possible from the current map. Pure: every node computes the same target from the same maps,
+/// and each primary moves only its own slices toward it.
 /// </summary>
+/// <remarks>
+/// The target must not move while a move toward it is under way, or primaries chase it forever.
+/// So it is computed from what is settled: the in-sync replicas (a replica still catching up
+/// counts only to fill a hole), capacities that depend on the candidate set alone, and trims
+/// that always pick the same slice (the last one, in hash order, that lists the node).
+/// </remarks>
 internal static class PlacementPlanner
 {
     /// <param name="map">The current slice map.</param>
-    /// <param name="eligible">Nodes that may receive new replicas (Up), in id order.</param>
+    /// <param name="eligible">Nodes that may receive new replicas (Up).</param>
     /// <param name="keepable">Nodes that may keep the replicas they hold (serving, or Down within the grace period).</param>
     /// <param name="replicationFactor">The wanted replicas per slice.</param>
     public static ImmutableArray<PlacementTarget> Plan(SliceMap map, IReadOnlyCollection<NodeId> eligible, IReadOnlySet<NodeId> keepable, int replicationFactor)
@@ -24,31 +30,64 @@ internal static class PlacementPlanner
         }
 
         int rf = Math.Min(replicationFactor, candidates.Count);
-        Dictionary<NodeId, int> capacity = Capacities(map, candidates, map.Count * rf);
-        var counts = candidates.ToDictionary(n => n, _ => 0);
-        var sets = new List<NodeId>[map.Count];
+        Dictionary<NodeId, int> capacity = Capacities(candidates, map.Count * rf);
+        List<NodeId>[] sets = [.. map.Slices.Select(s => Kept(s, keepable, capacity, rf))];
+        var counts = candidates.ToDictionary(n => n, n => sets.Count(set => set.Contains(n)));
+        Trim(map, sets, counts, capacity);
+        Fill(map, sets, counts, capacity, eligible, rf);
+        return ChoosePrimaries(map, sets, candidates);
+    }
 
-        // Pass 1: keep what each slice holds, while the holder stays under its capacity.
-        for (int i = 0; i < map.Count; i++)
+    // ⌊total/n⌋ each; the remainder goes to the lowest ids. A function of the candidates alone.
+    private static Dictionary<NodeId, int> Capacities(List<NodeId> candidates, int total)
+    {
+        int baseCapacity = total / candidates.Count;
+        int extra = total % candidates.Count;
+        return candidates.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => baseCapacity + (p.i < extra ? 1 : 0));
+    }
+
+    // What a slice keeps before balancing: its in-sync keepable replicas in list order (primary
+    // first), then replicas still catching up, up to rf.
+    private static List<NodeId> Kept(PieSlice slice, IReadOnlySet<NodeId> keepable, Dictionary<NodeId, int> capacity, int rf) =>
+        [.. slice.Replicas.Where(n => keepable.Contains(n) && capacity.ContainsKey(n))
+            .OrderBy(n => slice.IsInSync(n) ? 0 : 1)
+            .Take(rf)];
+
+    // A node over its capacity leaves the last slices (in hash order) that list it, preferring
+    // slices it is not primary of.
+    private static void Trim(SliceMap map, List<NodeId>[] sets, Dictionary<NodeId, int> counts, Dictionary<NodeId, int> capacity)
+    {
+        foreach (NodeId node in counts.Keys.Order().ToList())
         {
-            sets[i] = [];
-            foreach (NodeId node in map.Slices[i].Replicas)
+            for (int pass = 0; pass < 2 && counts[node] > capacity[node]; pass++)
             {
-                if (sets[i].Count < rf && keepable.Contains(node) && counts.TryGetValue(node, out int held) && held < capacity[node])
+                for (int i = map.Count - 1; i >= 0 && counts[node] > capacity[node]; i--)
                 {
-                    sets[i].Add(node);
-                    counts[node] = held + 1;
+                    bool isPrimary = map.Slices[i].Primary == node;
+                    if (sets[i].Contains(node) && (pass == 1 || !isPrimary))
+                    {
+                        sets[i].Remove(node);
+                        counts[node]--;
+                    }
                 }
             }
         }
+    }
 
-        // Pass 2: fill every slice up to rf from the least loaded eligible nodes.
+    // Every slice is filled up to rf: first from replicas it already lists (a move under way),
+    // then from the least loaded eligible nodes under capacity.
+    private static void Fill(SliceMap map, List<NodeId>[] sets, Dictionary<NodeId, int> counts, Dictionary<NodeId, int> capacity, IReadOnlyCollection<NodeId> eligible, int rf)
+    {
         for (int i = 0; i < map.Count; i++)
         {
+            PieSlice slice = map.Slices[i];
             while (sets[i].Count < rf)
             {
                 NodeId? pick = eligible.Where(n => !sets[i].Contains(n) && counts.ContainsKey(n))
-                    .OrderBy(n => counts[n] >= capacity[n] ? 1 : 0).ThenBy(n => counts[n]).ThenBy(n => n)
+                    .OrderBy(n => counts[n] >= capacity[n] ? 1 : 0)
+                    .ThenBy(n => slice.IsHeldBy(n) ? 0 : 1)
+                    .ThenBy(n => counts[n])
+                    .ThenBy(n => n)
                     .Select(n => (NodeId?)n).FirstOrDefault();
                 if (pick is not { } chosen)
                 {
@@ -59,56 +98,53 @@ internal static class PlacementPlanner
                 counts[chosen]++;
             }
         }
-
-        return ChoosePrimaries(map, sets, candidates);
     }
 
-    // ⌊total/n⌋ each; the remainder goes to the nodes that already hold the most, so fewer replicas move.
-    private static Dictionary<NodeId, int> Capacities(SliceMap map, List<NodeId> candidates, int total)
-    {
-        var held = candidates.ToDictionary(n => n, n => map.Slices.Count(s => s.IsHeldBy(n)));
-        int baseCapacity = total / candidates.Count;
-        var extra = candidates.OrderByDescending(n => held[n]).ThenBy(n => n).Take(total % candidates.Count).ToHashSet();
-        return candidates.ToDictionary(n => n, n => baseCapacity + (extra.Contains(n) ? 1 : 0));
-    }
-
-    // Keep the current primary unless it holds more than its share of primaries and an in-sync
-    // replica of the target holds fewer; a primary can only hand over to an in-sync replica.
+    // Keep each current primary that stays a replica; then, while a node holds two primaries
+    // more than another replica of one of its slices, its last such slice moves there.
     private static ImmutableArray<PlacementTarget> ChoosePrimaries(SliceMap map, List<NodeId>[] sets, List<NodeId> candidates)
     {
         int share = (int)Math.Ceiling(map.Count / (double)candidates.Count);
-        var primaries = candidates.ToDictionary(n => n, _ => 0);
-        var targets = new PlacementTarget[map.Count];
-        var pending = new List<int>();
+        var primary = new NodeId[map.Count];
         for (int i = 0; i < map.Count; i++)
         {
-            if (map.Slices[i].Primary is { } current && sets[i].Contains(current) && primaries[current] < share)
-            {
-                primaries[current]++;
-                targets[i] = Target(sets[i], current);
-            }
-            else
-            {
-                pending.Add(i);
-            }
-        }
-
-        foreach (int i in pending)
-        {
             PieSlice slice = map.Slices[i];
-            NodeId pick = sets[i].Count == 0 ? slice.Primary ?? default
-                : sets[i].OrderBy(n => slice.IsInSync(n) ? 0 : 1).ThenBy(n => primaries[n]).ThenBy(n => n).First();
-            if (primaries.TryGetValue(pick, out int count))
-            {
-                primaries[pick] = count + 1;
-            }
-
-            targets[i] = Target(sets[i], pick);
+            primary[i] = slice.Primary is { } current && sets[i].Contains(current)
+                ? current
+                : sets[i].OrderBy(n => slice.IsInSync(n) ? 0 : 1).ThenBy(n => n).FirstOrDefault(slice.Primary ?? default);
         }
 
-        return [.. targets];
-    }
+        var counts = candidates.ToDictionary(n => n, n => primary.Count(p => p == n));
+        // Each move goes from a node to one with at least two fewer primaries, so the loop ends.
+        for (int moves = 0; moves < map.Count * 2; moves++)
+        {
+            bool moved = false;
+            for (int i = map.Count - 1; i >= 0 && !moved; i--)
+            {
+                NodeId current = primary[i];
+                if (!counts.TryGetValue(current, out int held) || held <= share - 1)
+                {
+                    continue;
+                }
 
-    private static PlacementTarget Target(List<NodeId> set, NodeId primary) =>
-        new([primary, .. set.Where(n => n != primary)], primary);
+                PieSlice slice = map.Slices[i];
+                NodeId? better = sets[i].Where(n => n != current && slice.IsInSync(n) && counts.TryGetValue(n, out int c) && c + 1 < held)
+                    .OrderBy(n => counts[n]).ThenBy(n => n).Select(n => (NodeId?)n).FirstOrDefault();
+                if (better is { } chosen)
+                {
+                    primary[i] = chosen;
+                    counts[current]--;
+                    counts[chosen]++;
+                    moved = true;
+                }
+            }
+
+            if (!moved)
+            {
+                break;
+            }
+        }
+
+        return [.. Enumerable.Range(0, map.Count).Select(i => new PlacementTarget([primary[i], .. sets[i].Where(n => n != primary[i])], primary[i]))];
+    }
 }

@@ -16,6 +16,7 @@ namespace SmdSs.Transport;
 /// </summary>
 internal sealed class ClusterListener : IAsyncDisposable
 {
+    private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(10);
     private readonly Socket _socket;
     private readonly NodeId _self;
     private readonly Handshake _handshake;
@@ -98,14 +99,15 @@ internal sealed class ClusterListener : IAsyncDisposable
         string remote = client.RemoteEndPoint?.ToString() ?? "?";
         var stream = new NetworkStream(client, ownsSocket: true);
         var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), _maxFrameBytes);
+        using var closing = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         var inFlight = new List<Task>();
         try
         {
             PeerIdentity peer = await AcceptHandshakeAsync(pipe, remote).ConfigureAwait(false);
-            while (await pipe.ReadAsync(_stopping.Token).ConfigureAwait(false) is { } frame)
+            while (await pipe.ReadAsync(closing.Token).ConfigureAwait(false) is { } frame)
             {
                 inFlight.RemoveAll(t => t.IsCompleted);
-                inFlight.Add(Task.Run(() => AnswerAsync(pipe, frame, peer)));
+                inFlight.Add(Task.Run(() => AnswerAsync(pipe, frame, peer, closing)));
             }
         }
         catch (ProtocolException ex)
@@ -115,10 +117,13 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
-            // The peer went away, or the node is stopping.
+            // The peer went away, stopped reading, or the node is stopping.
         }
         finally
         {
+            // Close first, then wait: answers stuck writing to a peer that stopped reading give up.
+            await closing.CancelAsync().ConfigureAwait(false);
+            client.Dispose();
             await Task.WhenAll(inFlight).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await pipe.DisposeAsync().ConfigureAwait(false);
             await stream.DisposeAsync().ConfigureAwait(false);
@@ -166,13 +171,13 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
     }
 
-    private async Task AnswerAsync(FramePipe pipe, Frame request, PeerIdentity peer)
+    private async Task AnswerAsync(FramePipe pipe, Frame request, PeerIdentity peer, CancellationTokenSource closing)
     {
         MessageType type;
         byte[] payload;
         try
         {
-            (type, payload) = await _handler.HandleAsync(request, peer, _stopping.Token).ConfigureAwait(false);
+            (type, payload) = await _handler.HandleAsync(request, peer, closing.Token).ConfigureAwait(false);
         }
         catch (ProtocolException ex)
         {
@@ -191,11 +196,14 @@ internal sealed class ClusterListener : IAsyncDisposable
 
         try
         {
-            await pipe.WriteAsync(type, request.RequestId, payload, CancellationToken.None).ConfigureAwait(false);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(closing.Token);
+            timeout.CancelAfter(WriteTimeout);
+            await pipe.WriteAsync(type, request.RequestId, payload, timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
-            // The peer is gone; it will retry elsewhere.
+            // The peer is gone or stopped reading: close the connection; it will reconnect.
+            await closing.CancelAsync().ConfigureAwait(false);
         }
     }
 
@@ -203,9 +211,10 @@ internal sealed class ClusterListener : IAsyncDisposable
     {
         try
         {
-            await pipe.WriteAsync(MessageType.Error, 0, new ErrorReply(code, message).Encode(), CancellationToken.None).ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await pipe.WriteAsync(MessageType.Error, 0, new ErrorReply(code, message).Encode(), timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
             // Closing anyway.
         }

@@ -38,7 +38,9 @@ internal sealed class FramePipe(PipeReader reader, PipeWriter writer, int maxFra
         try
         {
             FrameCodec.Write(writer, type, requestId, payload.Span);
-            await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            // A peer that stops reading must not hold this write (and the lock) forever: the
+            // token gives up, and the caller closes the connection.
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -64,12 +64,25 @@ internal sealed class PeerConnection : IAsyncDisposable
                 throw new PeerUnavailableException(Endpoint, "connection closed");
             }
 
-            await _pipe.WriteAsync(type, id, payload, cancellationToken).ConfigureAwait(false);
-            return await response.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new PeerUnavailableException(Endpoint, $"no answer within {timeout.TotalMilliseconds:0} ms", ex);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(timeout);
+            bool written = false;
+            try
+            {
+                await _pipe.WriteAsync(type, id, payload, deadline.Token).ConfigureAwait(false);
+                written = true;
+                return await response.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                if (!written)
+                {
+                    // Part of a frame may be on the wire: this connection cannot be used again.
+                    await CloseAsync().ConfigureAwait(false);
+                }
+
+                throw new PeerUnavailableException(Endpoint, $"no answer within {timeout.TotalMilliseconds:0} ms", ex);
+            }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
         {

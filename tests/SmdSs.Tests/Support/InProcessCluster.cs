@@ -95,6 +95,23 @@ public sealed class InProcessCluster : IAsyncDisposable
         return statuses[0].Slices.All(s => s.Replicas.Count == want && s.InSync.Count == want && s.Replicas.All(running.Contains));
     }
 
+    /// <summary>Every running node's view, for a failure message.</summary>
+    public string Describe()
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (int index in Running)
+        {
+            SmdSsStatus status = Node(index).GetStatus();
+            text.AppendLine($"node {index} {status.NodeId} nodes[{string.Join(" ", status.Nodes.Select(n => $"{n.Id[..4]}:{n.State}:{n.Incarnation}"))}] digests {status.NodeMapDigest[..8]}/{status.SliceMapDigest[..8]}");
+            foreach (SmdSsSliceStatus slice in status.Slices)
+            {
+                text.AppendLine($"  {slice.Start:x8} e{slice.Epoch} replicas[{string.Join(",", slice.Replicas.Select(r => r[..4]))}] insync[{string.Join(",", slice.InSync.Select(r => r[..4]))}] local {slice.LocalEntries}");
+            }
+        }
+
+        return text.ToString();
+    }
+
     public Task WaitSettledAsync(TimeSpan? timeout = null, int replicationFactor = 3) =>
         Eventually.TrueAsync(() => IsSettled(replicationFactor), timeout ?? TimeSpan.FromSeconds(30), "cluster settled: equal digests, full in-sync sets");
 
