@@ -107,6 +107,13 @@ public sealed partial class SmdSsNode
         failedInSync.AddRange(slice.InSync.Where(n => n != self && !IsReachable(n)));
         if (failedInSync.Count > 0)
         {
+            // The replica is likely gone for every slice: start its lease wait everywhere at
+            // once, so that writes to this node's other slices do not each wait in turn.
+            foreach (PieSlice other in SliceMap!.Slices.Where(s => s.Primary == self && s.Range != slice.Range && failedInSync.Any(s.IsInSync)))
+            {
+                _ = DropFromInSyncAsync(other.Range.Start, failedInSync, CancellationToken.None);
+            }
+
             await DropFromInSyncAsync(slice.Range.Start, failedInSync, cancellationToken).ConfigureAwait(false);
         }
 

@@ -125,6 +125,38 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
         }
     }
 
+    /// <summary>
+    /// Stops dead, as a crash would: no goodbye, no hand-over, no flush of pending touches.
+    /// Acknowledged writes are already in the files; tests use this to kill an in-process node.
+    /// </summary>
+    internal async Task CrashAsync()
+    {
+        await _lifecycle.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_store is null)
+            {
+                return;
+            }
+
+            await _stopping!.CancelAsync().ConfigureAwait(false);
+            await _listener!.DisposeAsync().ConfigureAwait(false);
+            await _transport!.DisposeAsync().ConfigureAwait(false);
+            await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            FlatFileStore store = _store;
+            _store = null;
+            store.Dispose();
+            _directory!.Dispose();
+            _metrics?.Dispose();
+            _metrics = null;
+            _stopping.Dispose();
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
     /// <summary>Stops the node (see <see cref="StopAsync"/>); safe to call more than once.</summary>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 

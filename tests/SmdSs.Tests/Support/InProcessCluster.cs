@@ -81,6 +81,16 @@ public sealed class InProcessCluster : IAsyncDisposable
         host.Dispose();
     }
 
+    /// <summary>Kills node <paramref name="index"/>: no goodbye, its peers must detect it.</summary>
+    public async Task CrashNodeAsync(int index)
+    {
+        IHost host = _hosts[index]!;
+        _hosts[index] = null;
+        await host.Services.GetRequiredService<SmdSsNode>().CrashAsync();
+        await host.StopAsync();
+        host.Dispose();
+    }
+
     /// <summary>True when every running node has the same digests and every slice has its full in-sync replica set of running nodes.</summary>
     public bool IsSettled(int replicationFactor = 3)
     {
