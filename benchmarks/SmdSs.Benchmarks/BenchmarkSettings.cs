@@ -2,14 +2,34 @@ using System.Globalization;
 
 namespace SmdSs.Benchmarks;
 
-/// <summary>The command line: how long to run and where to write the Markdown report.</summary>
-internal sealed record BenchmarkSettings(RunTiming Timing, string OutputPath)
+/// <summary>
+/// The command line: which benchmarks to run, how long, and where to write the Markdown reports.
+/// The cluster benchmark also needs a running redis-server and a scratch directory; run.sh
+/// provides both (--redis, --work-dir).
+/// </summary>
+internal sealed record BenchmarkSettings(
+    RunTiming Timing,
+    bool RunSingle,
+    bool RunCluster,
+    string OutputPath,
+    string ClusterOutputPath,
+    string? RedisEndpoint,
+    string? WorkDirectory,
+    CallStyle ClusterCalls)
 {
     public const string Usage = """
-        Usage: run.sh [--quick] [--duration SECONDS] [--output FILE]
-          --quick             smoke run, 0.5 s per scenario
-          --duration SECONDS  measured time per scenario (default 3); warm-up is a third of it, at most 1 s
-          --output FILE       Markdown report (default benchmarks/results/latest.md)
+        Usage: run.sh [--cluster | --all] [--quick] [--duration SECONDS] [--calls async|sync] [--output FILE] [--cluster-output FILE]
+          (default)               single node vs MemoryDistributedCache
+          --cluster               a 4-node SMD-SS cluster (3 WebFarm processes + this process) vs Redis
+          --all                   both
+          --quick                 smoke run, 0.5 s per scenario
+          --duration SECONDS      measured time per scenario (default 3); warm-up is a third of it, at most 1 s
+          --calls async|sync      cluster mode: GetAsync/SetAsync (default) or the synchronous Get/Set
+          --output FILE           single-node report (default benchmarks/results/latest.md)
+          --cluster-output FILE   cluster report (default benchmarks/results/cluster.md)
+        Passed by run.sh for --cluster / --all:
+          --redis HOST:PORT       the redis-server to measure RedisCache against
+          --work-dir DIR          scratch directory for the WebFarm data directories and pid files
         """;
 
     private const double DefaultSeconds = 3;
@@ -21,21 +41,51 @@ internal sealed record BenchmarkSettings(RunTiming Timing, string OutputPath)
         error = null;
         double? seconds = null;
         bool quick = false;
-        string output = Path.Combine(RepositoryRoot(), "benchmarks", "results", "latest.md");
+        bool single = true;
+        bool cluster = false;
+        string results = Path.Combine(RepositoryRoot(), "benchmarks", "results");
+        string output = Path.Combine(results, "latest.md");
+        string clusterOutput = Path.Combine(results, "cluster.md");
+        string? redis = null;
+        string? workDirectory = null;
+        CallStyle clusterCalls = CallStyle.Async;
         for (int i = 0; i < args.Count; i++)
         {
+            string? value = i + 1 < args.Count ? args[i + 1] : null;
             switch (args[i])
             {
                 case "--quick":
                     quick = true;
                     break;
-                case "--duration" when i + 1 < args.Count
-                    && double.TryParse(args[i + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0:
+                case "--cluster":
+                    (single, cluster) = (false, true);
+                    break;
+                case "--all":
+                    (single, cluster) = (true, true);
+                    break;
+                case "--duration" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0:
                     seconds = s;
                     i++;
                     break;
-                case "--output" when i + 1 < args.Count:
-                    output = Path.GetFullPath(args[++i]);
+                case "--output" when value is not null:
+                    output = Path.GetFullPath(value);
+                    i++;
+                    break;
+                case "--cluster-output" when value is not null:
+                    clusterOutput = Path.GetFullPath(value);
+                    i++;
+                    break;
+                case "--redis" when value is not null:
+                    redis = value;
+                    i++;
+                    break;
+                case "--calls" when Enum.TryParse(value, ignoreCase: true, out CallStyle style) && Enum.IsDefined(style) && !char.IsDigit(value[0]):
+                    clusterCalls = style;
+                    i++;
+                    break;
+                case "--work-dir" when value is not null:
+                    workDirectory = Path.GetFullPath(value);
+                    i++;
                     break;
                 case "--help" or "-h":
                     error = string.Empty;
@@ -43,8 +93,11 @@ internal sealed record BenchmarkSettings(RunTiming Timing, string OutputPath)
                 case "--duration":
                     error = "--duration needs a positive number of seconds.";
                     return null;
-                case "--output":
-                    error = "--output needs a file path.";
+                case "--calls":
+                    error = "--calls needs async or sync.";
+                    return null;
+                case "--output" or "--cluster-output" or "--redis" or "--work-dir":
+                    error = $"{args[i]} needs a value.";
                     return null;
                 default:
                     error = $"Unknown argument '{args[i]}'.";
@@ -52,14 +105,20 @@ internal sealed record BenchmarkSettings(RunTiming Timing, string OutputPath)
             }
         }
 
+        if (cluster && redis is null)
+        {
+            error = "The cluster benchmark needs a redis-server: run it through benchmarks/run.sh, or pass --redis HOST:PORT.";
+            return null;
+        }
+
         // An explicit --duration wins over --quick.
         var measure = TimeSpan.FromSeconds(seconds ?? (quick ? QuickSeconds : DefaultSeconds));
         var warmup = TimeSpan.FromSeconds(Math.Clamp(measure.TotalSeconds / 3, 0.1, 1));
-        return new BenchmarkSettings(new RunTiming(warmup, measure), output);
+        return new BenchmarkSettings(new RunTiming(warmup, measure), single, cluster, output, clusterOutput, redis, workDirectory, clusterCalls);
     }
 
-    // The build output lies under benchmarks/SmdSs.Benchmarks/bin/...; the root holds SmdSs.sln.
-    private static string RepositoryRoot()
+    /// <summary>The directory holding SmdSs.sln (the build output lies under benchmarks/SmdSs.Benchmarks/bin/...).</summary>
+    public static string RepositoryRoot()
     {
         for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

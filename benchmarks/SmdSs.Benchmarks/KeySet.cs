@@ -14,6 +14,9 @@ internal sealed class KeySet
         }
     }
 
+    /// <summary>A set of keys chosen elsewhere (for example by where the cluster places them).</summary>
+    public KeySet(IEnumerable<string> keys) => Keys = [.. keys];
+
     public string[] Keys { get; }
 
     public int Count => Keys.Length;

@@ -3,11 +3,26 @@ using Microsoft.Extensions.Caching.Distributed;
 
 namespace SmdSs.Benchmarks;
 
+/// <summary>Which IDistributedCache methods a load calls.</summary>
+internal enum CallStyle
+{
+    /// <summary>Get / Set: each caller is a dedicated thread that blocks while a call waits.</summary>
+    Sync,
+
+    /// <summary>
+    /// GetAsync / SetAsync, awaited: each caller is an async loop started on a dedicated thread.
+    /// A call that completes synchronously keeps the loop on that thread (so callers that never
+    /// wait do not starve the thread pool); after a call that really waits, the loop goes on
+    /// on the thread pool and holds no thread while waiting.
+    /// </summary>
+    Async,
+}
+
 /// <summary>
-/// Drives one scenario against one cache: dedicated threads call the synchronous
+/// Drives one scenario against one cache: one caller per thread of the scenario calls the
 /// IDistributedCache method in a tight loop, first for the warm-up, then for the measured span.
 /// </summary>
-internal sealed class LoadRunner(IDistributedCache cache, RunTiming timing)
+internal sealed class LoadRunner(IDistributedCache cache, RunTiming timing, CallStyle calls = CallStyle.Sync)
 {
     private const int Warmup = 0;
     private const int Measure = 1;
@@ -16,6 +31,7 @@ internal sealed class LoadRunner(IDistributedCache cache, RunTiming timing)
     private static readonly DistributedCacheEntryOptions EntryOptions = new() { AbsoluteExpirationRelativeToNow = TimeSpan.FromHours(1) };
 
     private readonly IDistributedCache _cache = cache;
+    private readonly CallStyle _calls = calls;
     private int _phase;
 
     /// <summary>Writes every key once, each with its own value array, so Gets hit.</summary>
@@ -26,6 +42,16 @@ internal sealed class LoadRunner(IDistributedCache cache, RunTiming timing)
             cache.Set(keys.Keys[i], ValueOf(valueBytes, seed: i), EntryOptions);
         }
     }
+
+    /// <summary>
+    /// What <see cref="Prefill"/> writes, with <paramref name="parallelism"/> asynchronous
+    /// writes at a time, so a networked cache's round trips overlap.
+    /// </summary>
+    public static Task PrefillAsync(IDistributedCache cache, KeySet keys, int valueBytes, int parallelism, CancellationToken cancellationToken) =>
+        Parallel.ForEachAsync(
+            Enumerable.Range(0, keys.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken },
+            async (i, token) => await cache.SetAsync(keys.Keys[i], ValueOf(valueBytes, seed: i), EntryOptions, token).ConfigureAwait(false));
 
     public ScenarioResult Run(string subject, Scenario scenario, KeySet keys, CancellationToken cancellationToken)
     {
@@ -47,10 +73,12 @@ internal sealed class LoadRunner(IDistributedCache cache, RunTiming timing)
         // the exchange leaves it set.
         cancellationToken.WaitHandle.WaitOne(timing.Warmup);
         long started = Stopwatch.GetTimestamp();
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: _calls == CallStyle.Async);
         Interlocked.CompareExchange(ref _phase, Measure, Warmup);
         cancellationToken.WaitHandle.WaitOne(timing.Measure);
         Volatile.Write(ref _phase, Stop);
         TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+        long allocatedInProcess = GC.GetTotalAllocatedBytes(precise: _calls == CallStyle.Async) - allocatedBefore;
         foreach (Worker worker in workers)
         {
             worker.Join();
@@ -77,7 +105,8 @@ internal sealed class LoadRunner(IDistributedCache cache, RunTiming timing)
             elapsed,
             latency.ValueAtPercentile(50) / ticksPerMicrosecond,
             latency.ValueAtPercentile(99) / ticksPerMicrosecond,
-            operations == 0 ? 0 : (double)workers.Sum(w => w.AllocatedBytes) / operations,
+            // An async caller moves between threads: count what the whole process allocated.
+            operations == 0 ? 0 : (double)(_calls == CallStyle.Async ? allocatedInProcess : workers.Sum(w => w.AllocatedBytes)) / operations,
             workers.Sum(w => w.Misses));
     }
 
@@ -123,6 +152,12 @@ internal sealed class LoadRunner(IDistributedCache cache, RunTiming timing)
 
         private void Loop()
         {
+            if (_runner._calls == CallStyle.Async)
+            {
+                LoopAsync().GetAwaiter().GetResult();
+                return;
+            }
+
             try
             {
                 while (Volatile.Read(ref _runner._phase) == Warmup)
@@ -152,6 +187,53 @@ internal sealed class LoadRunner(IDistributedCache cache, RunTiming timing)
             {
                 Failure = ex;
                 Volatile.Write(ref _runner._phase, Stop);
+            }
+        }
+
+        private async Task LoopAsync()
+        {
+            try
+            {
+                while (Volatile.Read(ref _runner._phase) == Warmup)
+                {
+                    await CallOnceAsync().ConfigureAwait(false);
+                }
+
+                Misses = 0;
+                long operations = 0;
+                long previous = Stopwatch.GetTimestamp();
+                while (Volatile.Read(ref _runner._phase) == Measure)
+                {
+                    await CallOnceAsync().ConfigureAwait(false);
+                    long now = Stopwatch.GetTimestamp();
+                    Latency.Record(now - previous);
+                    previous = now;
+                    operations++;
+                }
+
+                Operations = operations;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Failure = ex;
+                Volatile.Write(ref _runner._phase, Stop);
+            }
+        }
+
+        private async ValueTask CallOnceAsync()
+        {
+            string key = _keys[_next];
+            _next = _next + 1 == _keys.Length ? 0 : _next + 1;
+            if (_scenario.Operation == CacheOperation.Get)
+            {
+                if (await _runner._cache.GetAsync(key).ConfigureAwait(false) is null)
+                {
+                    Misses++;
+                }
+            }
+            else
+            {
+                await _runner._cache.SetAsync(key, _value, EntryOptions).ConfigureAwait(false);
             }
         }
 

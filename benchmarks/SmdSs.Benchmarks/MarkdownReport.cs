@@ -35,13 +35,32 @@ internal static class MarkdownReport
     /// <summary>The machine and settings of the run, one fact a line.</summary>
     public static IEnumerable<string> DescribeRun(RunTiming timing, int keyCount) =>
     [
-        Format($"Run: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC"),
-        Format($"Machine: {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical processors, {RuntimeInformation.FrameworkDescription}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC"),
-        Format($"Per scenario: {timing.Warmup.TotalSeconds:0.##} s warm-up, {timing.Measure.TotalSeconds:0.##} s measured"),
+        .. DescribeMachine(timing),
         Format($"Keys: Get reads {keyCount:N0} prefilled keys; Set overwrites another {keyCount:N0} keys in rotation; 1 h absolute expiry"),
         "SMD-SS: one node via AddSmdSs, FsyncPolicy.EverySecond, MaxMemoryBytes 2 GiB, fresh temp data directory",
         "Memory: AddDistributedMemoryCache with SizeLimit 2 GiB",
     ];
+
+    /// <summary>When, on what and how long per scenario: the lines every report starts with.</summary>
+    public static IEnumerable<string> DescribeMachine(RunTiming timing) =>
+    [
+        Format($"Run: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC"),
+        Format($"Machine: {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical processors, {RuntimeInformation.FrameworkDescription}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC"),
+        Format($"Per scenario: {timing.Warmup.TotalSeconds:0.##} s warm-up, {timing.Measure.TotalSeconds:0.##} s measured"),
+        .. LoadAverage(),
+    ];
+
+    /// <summary>The 1/5/15-minute load average when the run started (Linux): other work on the machine skews the numbers.</summary>
+    public static IEnumerable<string> LoadAverage() =>
+        LoadAtStart is { } load ? [$"Load average (1/5/15 min) when the run started: {load}"] : [];
+
+    /// <summary>Call first thing: the load the machine had before the benchmark added its own.</summary>
+    public static void CaptureLoadAtStart() =>
+        LoadAtStart = File.Exists("/proc/loadavg") && File.ReadAllText("/proc/loadavg").Split(' ') is [string one, string five, string fifteen, ..]
+            ? $"{one} {five} {fifteen}"
+            : null;
+
+    private static string? LoadAtStart { get; set; }
 
     private static string Format(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
 }

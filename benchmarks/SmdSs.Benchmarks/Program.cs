@@ -1,11 +1,7 @@
-using System.Globalization;
 using SmdSs.Benchmarks;
-using SmdSs.Benchmarks.Subjects;
+using SmdSs.Benchmarks.Cluster;
 
-const int KeyCount = 10_000;
-int[] valueSizes = [1024, 64 * 1024];
-int[] threadCounts = [1, 16];
-CacheOperation[] operations = [CacheOperation.Get, CacheOperation.Set];
+MarkdownReport.CaptureLoadAtStart();
 
 if (BenchmarkSettings.Parse(args, out string? error) is not { } settings)
 {
@@ -21,61 +17,34 @@ if (BenchmarkSettings.Parse(args, out string? error) is not { } settings)
 using var cancellation = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
-    // Stop after the current scenario so the SMD-SS data directory is still deleted.
+    // Stop after the current scenario so data directories are deleted and processes stopped.
     e.Cancel = true;
     cancellation.Cancel();
 };
 
-var getKeys = new KeySet("get", KeyCount);
-var setKeys = new KeySet("set", KeyCount);
-var results = new List<ScenarioResult>();
 try
 {
-    foreach (int valueBytes in valueSizes)
+    if (settings.RunSingle)
     {
-        foreach (ICacheSubject subject in CacheSubjects.All)
-        {
-            await using StartedCache started = await subject.StartAsync(cancellation.Token);
-            Progress($"{subject.Name}: prefilling {KeyCount:N0} keys of {valueBytes:N0} bytes");
-            LoadRunner.Prefill(started.Cache, getKeys, valueBytes);
-            var runner = new LoadRunner(started.Cache, settings.Timing);
-            foreach (CacheOperation operation in operations)
-            {
-                foreach (int threads in threadCounts)
-                {
-                    var scenario = new Scenario(operation, valueBytes, threads);
-                    ScenarioResult result = runner.Run(subject.Name, scenario, operation == CacheOperation.Get ? getKeys : setKeys, cancellation.Token);
-                    results.Add(result);
-                    Progress($"  {subject.Name,-8} {scenario,-16} {result.OperationsPerSecond,12:N0} ops/s  p50 {result.P50Microseconds:0.00} µs  p99 {result.P99Microseconds:0.00} µs");
-                }
-            }
-        }
+        await SingleNodeBenchmark.RunAsync(settings, cancellation.Token);
+    }
+
+    if (settings.RunCluster)
+    {
+        await ClusterBenchmark.RunAsync(settings, cancellation.Token);
     }
 }
-catch (OperationCanceledException)
+catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
 {
     Console.Error.WriteLine("Cancelled.");
     return 130;
 }
-
-List<string> warnings = [.. results.Where(r => r.Misses > 0).Select(r => $"{r.Subject} {r.Scenario}: {r.Misses:N0} Gets missed; its numbers are not comparable.")];
-var table = new ResultTable(results, [.. CacheSubjects.All.Select(s => s.Name)], CacheSubjects.Baseline.Name);
-Console.WriteLine();
-foreach (string line in MarkdownReport.DescribeRun(settings.Timing, KeyCount))
+catch (Exception ex) when (ex is not OutOfMemoryException)
 {
-    Console.WriteLine(line);
+    // Everything started has been stopped and deleted by now; say why the run failed.
+    Console.Error.WriteLine();
+    Console.Error.WriteLine("Benchmark failed: " + ex);
+    return 1;
 }
 
-Console.WriteLine();
-Console.Write(table.ToText());
-foreach (string warning in warnings)
-{
-    Console.WriteLine("Warning: " + warning);
-}
-
-MarkdownReport.Write(settings.OutputPath, settings.Timing, KeyCount, table, warnings);
-Console.WriteLine();
-Console.WriteLine("Written to " + settings.OutputPath);
 return 0;
-
-static void Progress(FormattableString line) => Console.Error.WriteLine(line.ToString(CultureInfo.InvariantCulture));

@@ -33,7 +33,7 @@ internal static class PlacementPlanner
         Dictionary<NodeId, int> capacity = Capacities(candidates, map.Count * rf);
         List<NodeId>[] sets = [.. map.Slices.Select(s => Kept(s, keepable, capacity, rf))];
         var counts = candidates.ToDictionary(n => n, n => sets.Count(set => set.Contains(n)));
-        Trim(map, sets, counts, capacity);
+        Trim(map, sets, counts, capacity, eligible);
         Fill(map, sets, counts, capacity, eligible, rf);
         return ChoosePrimaries(map, sets, candidates);
     }
@@ -53,9 +53,9 @@ internal static class PlacementPlanner
             .OrderBy(n => slice.IsInSync(n) ? 0 : 1)
             .Take(rf)];
 
-    // A node over its capacity leaves the last slices (in hash order) that list it, preferring
-    // slices it is not primary of.
-    private static void Trim(SliceMap map, List<NodeId>[] sets, Dictionary<NodeId, int> counts, Dictionary<NodeId, int> capacity)
+    // A node over its capacity hands its last slices (in hash order; preferring slices it is not
+    // primary of) to the least loaded eligible node under capacity that the slice lacks.
+    private static void Trim(SliceMap map, List<NodeId>[] sets, Dictionary<NodeId, int> counts, Dictionary<NodeId, int> capacity, IReadOnlyCollection<NodeId> eligible)
     {
         foreach (NodeId node in counts.Keys.Order().ToList())
         {
@@ -64,13 +64,23 @@ internal static class PlacementPlanner
                 for (int i = map.Count - 1; i >= 0 && counts[node] > capacity[node]; i--)
                 {
                     bool isPrimary = map.Slices[i].Primary == node;
-                    if (sets[i].Contains(node) && (pass == 1 || !isPrimary))
+                    if (!sets[i].Contains(node) || (pass == 0 && isPrimary))
                     {
-                        sets[i].Remove(node);
+                        continue;
+                    }
+
+                    NodeId? taker = eligible.Where(n => !sets[i].Contains(n) && counts.TryGetValue(n, out int c) && c < capacity[n])
+                        .OrderBy(n => counts[n]).ThenBy(n => n).Select(n => (NodeId?)n).FirstOrDefault();
+                    if (taker is { } chosen)
+                    {
+                        sets[i][sets[i].IndexOf(node)] = chosen;
                         counts[node]--;
+                        counts[chosen]++;
                     }
                 }
             }
+
+            // With nobody to take them, replicas stay where they are: a slice keeps rf copies.
         }
     }
 

@@ -106,8 +106,18 @@ internal sealed class ClusterListener : IAsyncDisposable
             PeerIdentity peer = await AcceptHandshakeAsync(pipe, remote).ConfigureAwait(false);
             while (await pipe.ReadAsync(closing.Token).ConfigureAwait(false) is { } frame)
             {
-                inFlight.RemoveAll(t => t.IsCompleted);
-                inFlight.Add(Task.Run(() => AnswerAsync(pipe, frame, peer, closing)));
+                if (inFlight.Count > 64)
+                {
+                    inFlight.RemoveAll(t => t.IsCompleted);
+                }
+
+                // A request answered from memory runs right here, with no thread hop; if its
+                // write has to wait (a slow reader), it finishes in the background like the rest.
+                Task answer = IsQuick(frame.Type) ? AnswerAsync(pipe, frame, peer, closing) : Task.Run(() => AnswerAsync(pipe, frame, peer, closing));
+                if (!answer.IsCompleted)
+                {
+                    inFlight.Add(answer);
+                }
             }
         }
         catch (ProtocolException ex)
@@ -129,6 +139,10 @@ internal sealed class ClusterListener : IAsyncDisposable
             await stream.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    // Requests answered from memory without waiting on disk or other nodes.
+    private static bool IsQuick(MessageType type) =>
+        type is MessageType.Get or MessageType.Probe or MessageType.Refresh or MessageType.Ping or MessageType.LeaseRequest or MessageType.SyncDigest;
 
     private async Task<PeerIdentity> AcceptHandshakeAsync(FramePipe pipe, string remote)
     {

@@ -4,6 +4,7 @@ using SmdSs.Tests.Support;
 
 namespace SmdSs.Tests.Cluster;
 
+[Collection(ClusterTestGroup.Name)]
 public sealed class ClusterBasicsTests
 {
     [Fact]

@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace SmdSs.Tests.Cluster;
 
 /// <summary>Crashes (no goodbye) and sliding expiration across replicas, in in-process clusters.</summary>
+[Collection(ClusterTestGroup.Name)]
 public sealed class ClusterFailureTests(ITestOutputHelper output)
 {
     [Fact]

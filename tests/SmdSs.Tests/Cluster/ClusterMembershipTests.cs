@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace SmdSs.Tests.Cluster;
 
 /// <summary>Joins, goodbyes, restarts and decommissions of in-process clusters, with data checked on every node.</summary>
+[Collection(ClusterTestGroup.Name)]
 public sealed class ClusterMembershipTests(ITestOutputHelper output)
 {
     private static readonly DistributedCacheEntryOptions NoExpiry = new();
@@ -75,6 +76,10 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output)
         await cluster.WaitSettledAsync();
         await AssertReadableEverywhereAsync(cluster, 0, next);
         SmdSsStatus status = cluster.Node(4).GetStatus();
+        var replicas = status.Slices.SelectMany(s => s.Replicas).GroupBy(id => id).Select(g => g.Count()).ToList();
+        output.WriteLine("replicas per node after the joins: " + string.Join(", ", replicas));
+        Assert.Equal(5, replicas.Count);
+        Assert.All(replicas, count => Assert.InRange(count, 16.0 * 3 / 5 * 0.8, 16.0 * 3 / 5 * 1.2));
         Assert.Contains(status.Slices, s => s.Replicas.Contains(status.NodeId));
         Assert.True(status.Slices.Where(s => s.InSync.Contains(status.NodeId)).Sum(s => s.LocalEntries) > 0);
     }

@@ -7,6 +7,7 @@ using SmdSs.Tests.Support;
 namespace SmdSs.Tests.Cluster;
 
 /// <summary>A read of a key whose slice this node holds in sync is answered from memory, with no network.</summary>
+[Collection(ClusterTestGroup.Name)]
 public sealed class LocalReadTests
 {
     [Fact]

@@ -13,6 +13,7 @@ namespace SmdSs.Tests.Cluster;
 /// converge to equal digests within a bounded time. A failing seed is printed; rerun it with
 /// the same InlineData.
 /// </summary>
+[Collection(ClusterTestGroup.Name)]
 public sealed class MembershipPropertyTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan SettleBound = TimeSpan.FromSeconds(45);

@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace SmdSs.Tests.Processes;
 
 /// <summary>samples/WebFarm instances as separate processes on loopback: the cluster as users run it.</summary>
+[Collection(ClusterTestGroup.Name)]
 public sealed class WebFarmProcessTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly TempDirectory _directory = new();
@@ -34,10 +35,27 @@ public sealed class WebFarmProcessTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task Writes_through_one_process_are_read_through_the_others_and_survive_a_kill_9()
     {
+        try
+        {
+            await WriteReadKillAsync();
+        }
+        catch
+        {
+            foreach (FarmProcess process in _farm)
+            {
+                output.WriteLine($"--- WebFarm on port {process.HttpPort} ---\n{process.Output}");
+            }
+
+            throw;
+        }
+    }
+
+    private async Task WriteReadKillAsync()
+    {
         for (int i = 0; i < 50; i++)
         {
             using var put = await _farm[i % 3].Http.PutAsync($"/kv/key{i}", new ByteArrayContent(Encoding.UTF8.GetBytes("value" + i)));
-            Assert.Equal(HttpStatusCode.NoContent, put.StatusCode);
+            Assert.True(put.StatusCode == HttpStatusCode.NoContent, $"PUT key{i}: {put.StatusCode} {await put.Content.ReadAsStringAsync()}");
         }
 
         await AssertAllReadableAsync(_farm, 50);
