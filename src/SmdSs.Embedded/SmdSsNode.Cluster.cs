@@ -113,7 +113,7 @@ public sealed partial class SmdSsNode
         {
             NodeMap merged = _nodes.Merge(records.Where(r => r.Id != _self!.Id), out changed);
             NodeRecord? aboutMe = records.Where(r => r.Id == _self!.Id).FirstOrDefault(r => r.Supersedes(_self!));
-            if (aboutMe is not null && !_stopping!.IsCancellationRequested)
+            if (aboutMe is not null && !_goingDown && !_stopping!.IsCancellationRequested)
             {
                 // Refute: a higher incarnation beats any suspicion at the old one.
                 _self = _self! with { Incarnation = aboutMe.Incarnation + 1, State = _self.State is NodeState.Leaving ? NodeState.Leaving : NodeState.Up };

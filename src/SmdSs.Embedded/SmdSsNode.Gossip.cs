@@ -16,6 +16,7 @@ public sealed partial class SmdSsNode
 {
     private static readonly TimeSpan GossipInterval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan GossipTimeout = TimeSpan.FromSeconds(2);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _refusalsLoggedMs = new(StringComparer.OrdinalIgnoreCase);
     private int _gossipRound;
 
     private async Task GossipLoopAsync(CancellationToken stopping)
@@ -33,10 +34,25 @@ public sealed partial class SmdSsNode
             {
                 await SyncWithAsync(target, stopping).ConfigureAwait(false);
             }
+            catch (PeerUnavailableException ex) when (ex.IsRefusal)
+            {
+                ReportRefusal(ex);
+            }
             catch (PeerUnavailableException)
             {
                 // Unreachable now; the failure detector decides whether it is down.
             }
+        }
+    }
+
+    // A refused handshake is a configuration error: say so, but not every gossip round.
+    private void ReportRefusal(PeerUnavailableException ex)
+    {
+        long now = MonoMs();
+        if (now - _refusalsLoggedMs.GetValueOrDefault(ex.Endpoint, long.MinValue / 2) >= 30_000)
+        {
+            _refusalsLoggedMs[ex.Endpoint] = now;
+            Diagnostics.Log.HandshakeRefused(_logger, ex.Endpoint, ex.Reason);
         }
     }
 

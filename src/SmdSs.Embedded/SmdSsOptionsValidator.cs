@@ -13,9 +13,14 @@ public sealed class SmdSsOptionsValidator : IValidateOptions<SmdSsOptions>
     {
         ArgumentNullException.ThrowIfNull(options);
         List<string> errors = [];
-        if (!NodeEndpoint.TryParseListen(options.Listen, out _))
+        if (!NodeEndpoint.TryParseListen(options.Listen, out System.Net.IPEndPoint? listen))
         {
             errors.Add($"SmdSs:Listen '{options.Listen}' is not an ip:port endpoint (for example 127.0.0.1:7400).");
+        }
+        else if (listen.Address.Equals(System.Net.IPAddress.Any) || listen.Address.Equals(System.Net.IPAddress.IPv6Any))
+        {
+            // The listen address is also what the node tells its peers to call.
+            errors.Add($"SmdSs:Listen '{options.Listen}' must be an address the other nodes can reach, not a wildcard.");
         }
 
         for (int i = 0; i < options.Friends.Count; i++)

@@ -30,6 +30,9 @@ internal static partial class Log
     [LoggerMessage(300, LogLevel.Warning, "Connection from {Remote} closed: {Reason}")]
     public static partial void ConnectionRefused(ILogger logger, string remote, string reason);
 
+    [LoggerMessage(302, LogLevel.Error, "Peer {Endpoint} refused or failed the handshake: {Reason} (is SmdSs:ClusterSecret the same on every node?)")]
+    public static partial void HandshakeRefused(ILogger logger, string endpoint, string reason);
+
     [LoggerMessage(301, LogLevel.Information, "SMD-SS node {NodeId} listening on {Endpoint} (friends: {Friends})")]
     public static partial void Listening(ILogger logger, string nodeId, string endpoint, string friends);
 

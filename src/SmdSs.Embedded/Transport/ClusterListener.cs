@@ -17,6 +17,7 @@ namespace SmdSs.Transport;
 internal sealed class ClusterListener : IAsyncDisposable
 {
     private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(10);
+    private const int HandshakeFrameBytes = 4096;
     private readonly Socket _socket;
     private readonly NodeId _self;
     private readonly Handshake _handshake;
@@ -98,12 +99,14 @@ internal sealed class ClusterListener : IAsyncDisposable
     {
         string remote = client.RemoteEndPoint?.ToString() ?? "?";
         var stream = new NetworkStream(client, ownsSocket: true);
-        var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), _maxFrameBytes);
+        // Before the peer proves the secret it may send only handshake-sized frames.
+        var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), HandshakeFrameBytes);
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         var inFlight = new List<Task>();
         try
         {
             PeerIdentity peer = await AcceptHandshakeAsync(pipe, remote).ConfigureAwait(false);
+            pipe.MaxFrameBytes = _maxFrameBytes;
             while (await pipe.ReadAsync(closing.Token).ConfigureAwait(false) is { } frame)
             {
                 if (inFlight.Count > 64)
@@ -111,9 +114,10 @@ internal sealed class ClusterListener : IAsyncDisposable
                     inFlight.RemoveAll(t => t.IsCompleted);
                 }
 
-                // A request answered from memory runs right here, with no thread hop; if its
-                // write has to wait (a slow reader), it finishes in the background like the rest.
-                Task answer = IsQuick(frame.Type) ? AnswerAsync(pipe, frame, peer, closing) : Task.Run(() => AnswerAsync(pipe, frame, peer, closing));
+                // A request runs right here until its first wait (on replicas, or on a slow
+                // reader), with no thread hop; then it finishes in the background. Only the bulk
+                // messages, which do long work without waiting, go to the thread pool at once.
+                Task answer = IsBulk(frame.Type) ? Task.Run(() => AnswerAsync(pipe, frame, peer, closing)) : AnswerAsync(pipe, frame, peer, closing);
                 if (!answer.IsCompleted)
                 {
                     inFlight.Add(answer);
@@ -140,9 +144,9 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
     }
 
-    // Requests answered from memory without waiting on disk or other nodes.
-    private static bool IsQuick(MessageType type) =>
-        type is MessageType.Get or MessageType.Probe or MessageType.Refresh or MessageType.Ping or MessageType.LeaseRequest or MessageType.SyncDigest;
+    // Catch-up chunks and handoffs apply up to half a megabyte of records in one go.
+    private static bool IsBulk(MessageType type) =>
+        type is MessageType.SnapshotBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd or MessageType.Handoff or MessageType.Goodbye;
 
     private async Task<PeerIdentity> AcceptHandshakeAsync(FramePipe pipe, string remote)
     {

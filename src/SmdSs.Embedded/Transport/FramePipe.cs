@@ -9,6 +9,9 @@ internal sealed class FramePipe(PipeReader reader, PipeWriter writer, int maxFra
 {
     private readonly SemaphoreSlim _writeLock = new(1, 1);
 
+    /// <summary>The largest frame accepted; small until the handshake has authenticated the peer.</summary>
+    public int MaxFrameBytes { get; set; } = maxFrameBytes;
+
     /// <summary>The next frame, or null when the peer closed the connection cleanly.</summary>
     /// <exception cref="ProtocolException">Malformed or oversized frame, unknown version, or a torn frame at close.</exception>
     public async ValueTask<Frame?> ReadAsync(CancellationToken cancellationToken)
@@ -17,7 +20,7 @@ internal sealed class FramePipe(PipeReader reader, PipeWriter writer, int maxFra
         {
             ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
-            if (FrameCodec.TryRead(ref buffer, maxFrameBytes, out Frame frame))
+            if (FrameCodec.TryRead(ref buffer, MaxFrameBytes, out Frame frame))
             {
                 // Only what was consumed is examined: a second frame already buffered is read next without waiting.
                 reader.AdvanceTo(buffer.Start);

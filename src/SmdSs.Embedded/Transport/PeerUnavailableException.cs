@@ -5,4 +5,9 @@ internal sealed class PeerUnavailableException(string endpoint, string reason, E
     : Exception($"Peer {endpoint} unavailable: {reason}", inner)
 {
     public string Endpoint { get; } = endpoint;
+
+    public string Reason { get; } = reason;
+
+    /// <summary>The peer answered but the handshake failed (a wrong cluster secret, a duplicate node id): a configuration error, not an outage.</summary>
+    public bool IsRefusal => InnerException is Protocol.ProtocolException;
 }
