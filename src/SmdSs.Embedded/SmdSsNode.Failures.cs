@@ -6,7 +6,9 @@ namespace SmdSs;
 
 /// <summary>
 /// Failure detection: every half second each reachable peer is pinged; any message from a
-/// peer counts as a sign of life. A node silent for 40% of FailureDetectionTimeout becomes
+/// peer counts as a sign of life. A ping that fails is retried indirectly (SWIM): two other
+/// peers are asked to ping the node, so a slow or lossy link between two nodes does not make
+/// one declare the other dead. A node silent for 40% of FailureDetectionTimeout becomes
 /// Suspect, for all of it Down, in this node's map, and gossip spreads the verdict; the node
 /// itself refutes a wrong one with a higher incarnation.
 /// </summary>
@@ -14,14 +16,24 @@ public sealed partial class SmdSsNode
 {
     private static readonly TimeSpan PingInterval = TimeSpan.FromMilliseconds(500);
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, Task> _probes = new();
+
+    // Probes run on their own; the verdicts are drawn every tick, so a slow probe (a dead peer
+    // answers nothing until the timeout) never delays the detection of another.
     private async Task FailureDetectionLoopAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(PingInterval, _time);
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
             byte[] ping = Messages.EncodeNode(_self!);
-            List<NodeRecord> peers = [.. Peers().Where(n => n.IsReachable)];
-            await Task.WhenAll(peers.Select(peer => PingAsync(peer, ping, stopping))).ConfigureAwait(false);
+            foreach (NodeRecord peer in Peers().Where(n => n.IsReachable))
+            {
+                if (!_probes.TryGetValue(peer.Id, out Task? running) || running.IsCompleted)
+                {
+                    _probes[peer.Id] = PingAsync(peer, ping, stopping);
+                }
+            }
+
             List<NodeRecord> verdicts = [.. _detector!.Evaluate(Nodes, _self!.Id, MonoMs())];
             if (verdicts.Count > 0)
             {
@@ -30,11 +42,29 @@ public sealed partial class SmdSsNode
         }
     }
 
+    private const int IndirectProbes = 2;
+
     private async Task PingAsync(NodeRecord peer, byte[] ping, CancellationToken stopping)
+    {
+        if (await TryPingAsync(peer, ping, stopping).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        List<NodeRecord> helpers = [.. Peers().Where(n => n.IsReachable && n.Id != peer.Id).OrderBy(_ => Random.Shared.Next()).Take(IndirectProbes)];
+        byte[] request = Messages.EncodeNode(peer);
+        bool[] reached = await Task.WhenAll(helpers.Select(h => AskToPingAsync(h, request, stopping))).ConfigureAwait(false);
+        if (reached.Any(r => r))
+        {
+            _detector!.Heard(peer.Id, MonoMs());
+        }
+    }
+
+    private async Task<bool> TryPingAsync(NodeRecord peer, byte[] ping, CancellationToken stopping)
     {
         try
         {
-            Frame pong = await _transport!.SendAsync(peer.Endpoint, MessageType.Ping, ping, _options.FailureDetectionTimeout * 0.4, stopping).ConfigureAwait(false);
+            Frame pong = await _transport!.SendAsync(peer.Endpoint, MessageType.Ping, ping, ProbeTimeout, stopping).ConfigureAwait(false);
             if (pong.Type == MessageType.Ok && pong.Payload.Length > 0)
             {
                 NodeRecord record = Messages.DecodeNode(pong.Payload);
@@ -42,6 +72,7 @@ public sealed partial class SmdSsNode
                 {
                     _detector!.Heard(peer.Id, MonoMs());
                     MergeNodes([record]);
+                    return true;
                 }
             }
         }
@@ -53,5 +84,29 @@ public sealed partial class SmdSsNode
         {
             // A peer that answers garbage is as good as silent.
         }
+
+        return false;
     }
+
+    private async Task<bool> AskToPingAsync(NodeRecord helper, byte[] target, CancellationToken stopping)
+    {
+        try
+        {
+            Frame reply = await _transport!.SendAsync(helper.Endpoint, MessageType.PingRequest, target, ProbeTimeout * 2, stopping).ConfigureAwait(false);
+            return reply.Type == MessageType.Ok && reply.Payload.Length == 1 && reply.Payload[0] == 1;
+        }
+        catch (PeerUnavailableException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A peer could not reach <paramref name="target"/> itself and asks this node to try.</summary>
+    private async Task<(MessageType, byte[])> OnPingRequestAsync(NodeRecord target, CancellationToken cancellationToken)
+    {
+        bool reached = target.Id != _self!.Id && await TryPingAsync(target, Messages.EncodeNode(_self), cancellationToken).ConfigureAwait(false);
+        return (MessageType.Ok, [reached ? (byte)1 : (byte)0]);
+    }
+
+    private TimeSpan ProbeTimeout => _options.FailureDetectionTimeout * 0.2;
 }

@@ -21,6 +21,8 @@ public sealed partial class SmdSsNode
                 case MessageType.Ping:
                     node.MergeNodes([Messages.DecodeNode(request.Payload)]);
                     return (MessageType.Ok, Messages.EncodeNode(node._self));
+                case MessageType.PingRequest:
+                    return await node.OnPingRequestAsync(Messages.DecodeNode(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.SyncDigest:
                     return node.OnSyncDigest(Messages.DecodeSyncDigest(request.Payload));
                 case MessageType.SyncDelta:

@@ -19,6 +19,7 @@ internal enum MessageType : byte
     SyncSummary = 22,
     SyncDelta = 23,
     Goodbye = 24,
+    PingRequest = 25,
 
     // Key-value operations forwarded to a slice's primary.
     Get = 30,

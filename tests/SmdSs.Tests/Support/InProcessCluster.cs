@@ -17,11 +17,17 @@ public sealed class InProcessCluster : IAsyncDisposable
 
     private InProcessCluster(Action<SmdSsOptions>? configure) => _configure = configure;
 
+    /// <summary>Wraps the transport of the nodes started from now on (fault injection); gets the node's index.</summary>
+    internal Func<int, Transport.IPeerTransport, Transport.IPeerTransport>? DecorateTransport { get; set; }
+
     public int Count => _hosts.Count;
 
-    public static async Task<InProcessCluster> StartAsync(int nodes, Action<SmdSsOptions>? configure = null)
+    public static async Task<InProcessCluster> StartAsync(int nodes, Action<SmdSsOptions>? configure = null) =>
+        await StartAsync(nodes, configure, null);
+
+    internal static async Task<InProcessCluster> StartAsync(int nodes, Action<SmdSsOptions>? configure, Func<int, Transport.IPeerTransport, Transport.IPeerTransport>? decorate)
     {
-        var cluster = new InProcessCluster(configure);
+        var cluster = new InProcessCluster(configure) { DecorateTransport = decorate };
         for (int i = 0; i < nodes; i++)
         {
             await cluster.AddNodeAsync();
@@ -68,6 +74,11 @@ public sealed class InProcessCluster : IAsyncDisposable
                 _configure?.Invoke(o);
             }))
             .Build();
+        if (DecorateTransport is { } decorate)
+        {
+            host.Services.GetRequiredService<SmdSsNode>().TransportDecorator = transport => decorate(index, transport);
+        }
+
         await host.StartAsync();
         _hosts[index] = host;
     }
