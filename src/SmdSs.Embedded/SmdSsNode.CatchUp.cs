@@ -64,6 +64,7 @@ public sealed partial class SmdSsNode
             }
 
             Log.SliceStreamed(_logger, slice.Range.ToString(), entries, bytes, replica.ToString());
+            _metrics?.CaughtUp(bytes);
             PieSlice current = SliceMap!.Find(sliceStart);
             if (current.Primary == _self!.Id && current.IsHeldBy(replica) && !current.IsInSync(replica))
             {
@@ -188,7 +189,8 @@ public sealed partial class SmdSsNode
     {
         try
         {
-            await StreamEntriesAsync(primaryEndpoint, slice.Range.Start, slice.Epoch, MessageType.Handoff, stopping).ConfigureAwait(false);
+            (_, long bytes) = await StreamEntriesAsync(primaryEndpoint, slice.Range.Start, slice.Epoch, MessageType.Handoff, stopping).ConfigureAwait(false);
+            _metrics?.Streamed(bytes);
             if (!SliceMap!.Find(slice.Range.Start).IsHeldBy(_self!.Id) && !store.IsCatchingUp)
             {
                 store.Wipe();

@@ -231,6 +231,7 @@ public sealed partial class SmdSsNode
         }
 
         LogSlice(next, reason);
+        _metrics?.SliceChanged(reason);
         PushSlice(next);
         return true;
     }

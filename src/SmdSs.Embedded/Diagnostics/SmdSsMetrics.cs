@@ -27,6 +27,10 @@ internal sealed class SmdSsMetrics : IDisposable
     private readonly TagList _remove;
     private readonly TagList _refresh;
 
+    private readonly Counter<long> _sliceChanges;
+    private readonly Counter<long> _catchUps;
+    private readonly Counter<long> _bytesStreamed;
+
     public SmdSsMetrics(IMeterFactory? meterFactory, string nodeId, Func<FlatFileStore?> store)
     {
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
@@ -37,6 +41,9 @@ internal sealed class SmdSsMetrics : IDisposable
         _refresh = Tags("refresh");
         _local = new TagList { _nodeTag, { "smdss.read.served", "local" } };
         _forwarded = new TagList { _nodeTag, { "smdss.read.served", "forwarded" } };
+        _sliceChanges = _meter.CreateCounter<long>("smdss.slice.changes", "{change}", "Slice records this node committed as primary, by reason (placement, caught up, replica failed, took over, ...).");
+        _catchUps = _meter.CreateCounter<long>("smdss.catchups", "{catchup}", "Replicas this node streamed a slice to until they were in sync (joins, returns, re-replication).");
+        _bytesStreamed = _meter.CreateCounter<long>("smdss.bytes.streamed", "By", "Bytes of slice data streamed to other nodes (catch-ups and handoffs).");
         _reads = _meter.CreateCounter<long>("smdss.reads", "{read}", "Reads by where they were answered: local (this node's copy, no network) or forwarded (to the primary).");
         _operations = _meter.CreateCounter<long>("smdss.operations", "{operation}", "Key-value operations served, by operation.");
         _hits = _meter.CreateCounter<long>("smdss.cache.hits", "{read}", "Reads that found a live entry.");
@@ -72,6 +79,16 @@ internal sealed class SmdSsMetrics : IDisposable
     public long LocalReads => Interlocked.Read(ref _localReads);
 
     public long ForwardedReads => Interlocked.Read(ref _forwardedReads);
+
+    public void SliceChanged(string reason) => _sliceChanges.Add(1, _nodeTag, new KeyValuePair<string, object?>("smdss.reason", reason));
+
+    public void CaughtUp(long bytes)
+    {
+        _catchUps.Add(1, _nodeTag);
+        Streamed(bytes);
+    }
+
+    public void Streamed(long bytes) => _bytesStreamed.Add(bytes, _nodeTag);
 
     public void Set() => _operations.Add(1, _set);
 
