@@ -31,10 +31,17 @@ public sealed partial class SmdSsNode
             PieSlice slice = SliceMap!.Find(hash);
             if (slice.Primary == _self!.Id && !_goingDown)
             {
-                return await ServeForwardedAsync(type, operation, cancellationToken).ConfigureAwait(false);
-            }
+                (MessageType localType, byte[] localPayload) = await OnForwardedAsync(type, operation, cancellationToken).ConfigureAwait(false);
+                if (localType != MessageType.Error)
+                {
+                    return new Frame(localType, 0, localPayload);
+                }
 
-            if (slice.Primary is { } primary && Nodes.Find(primary) is { IsReachable: true } node)
+                ErrorReply error = ErrorReply.Read(localPayload);
+                lastProblem = error.Message;
+                ThrowIfFinal(error);
+            }
+            else if (slice.Primary is { } primary && Nodes.Find(primary) is { IsReachable: true } node)
             {
                 try
                 {
@@ -48,7 +55,7 @@ public sealed partial class SmdSsNode
                     ErrorReply error = ErrorReply.Read(reply.Payload);
                     lastProblem = error.Message;
                     ThrowIfFinal(error);
-                    if (error.Code == ErrorCode.NotPrimary)
+                    if (error.Code is ErrorCode.NotPrimary or ErrorCode.StaleEpoch or ErrorCode.Unavailable)
                     {
                         await TrySyncAsync(node.Endpoint, cancellationToken).ConfigureAwait(false);
                     }
@@ -65,13 +72,15 @@ public sealed partial class SmdSsNode
         throw new SmdSsUnavailableException($"No primary for the key's slice answered within SmdSs:RequestTimeout ({_options.RequestTimeout}): {lastProblem}");
     }
 
+    // Bad input and unknown failures are final; "not primary", "stale epoch" and "unavailable"
+    // (the primary is stopping, or could not reach its quorum yet) are retried until RequestTimeout.
     private static void ThrowIfFinal(ErrorReply error)
     {
         switch (error.Code)
         {
             case ErrorCode.BadRequest:
                 throw new ArgumentException(error.Message);
-            case ErrorCode.Unavailable or ErrorCode.Internal:
+            case ErrorCode.Internal:
                 throw new SmdSsUnavailableException(error.Message);
         }
     }
@@ -89,19 +98,6 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Answers a forwarded operation as the key's primary, or says this node is not it.</summary>
-    private async ValueTask<Frame> ServeForwardedAsync(MessageType type, ForwardedOperation operation, CancellationToken cancellationToken)
-    {
-        (MessageType replyType, byte[] payload) = await OnForwardedAsync(type, operation, cancellationToken).ConfigureAwait(false);
-        if (replyType == MessageType.Error)
-        {
-            ErrorReply error = ErrorReply.Read(payload);
-            ThrowIfFinal(error);
-            throw new SmdSsUnavailableException(error.Message);
-        }
-
-        return new Frame(replyType, 0, payload);
-    }
-
     private async ValueTask<(MessageType, byte[])> OnForwardedAsync(MessageType type, ForwardedOperation operation, CancellationToken cancellationToken)
     {
         uint hash = KeyRules.ValidateAndHash(operation.Key);

@@ -205,6 +205,10 @@ internal sealed class ClusterListener : IAsyncDisposable
         {
             (type, payload) = (MessageType.Error, new ErrorReply(ErrorCode.Unavailable, "node stopping").Encode());
         }
+        catch (SmdSsUnavailableException ex)
+        {
+            (type, payload) = (MessageType.Error, new ErrorReply(ErrorCode.Unavailable, ex.Message).Encode());
+        }
 #pragma warning disable CA1031 // A failing request must answer the peer, never kill the connection.
         catch (Exception ex)
 #pragma warning restore CA1031
