@@ -172,9 +172,15 @@ public sealed partial class SmdSsNode
     private void MergeSlices(IEnumerable<PieSlice> records)
     {
         List<PieSlice> changed;
+        List<PieSlice> unknown;
         lock (_stateLock)
         {
-            SliceMap merged = _sliceMap!.Merge(records, out changed, out _);
+            SliceMap merged = _sliceMap!.Merge(records, out changed, out unknown);
+            if (unknown.Count > 0)
+            {
+                ReportLayoutMismatch(unknown[0]);
+            }
+
             if (ReferenceEquals(merged, _sliceMap))
             {
                 return;
@@ -201,6 +207,19 @@ public sealed partial class SmdSsNode
             LogSlice(slice, "learned");
         }
     }
+
+    // Slices of another layout never merge: the nodes would never converge. Said once a minute.
+    private void ReportLayoutMismatch(PieSlice foreign)
+    {
+        long now = MonoMs();
+        if (now - Interlocked.Read(ref _layoutMismatchLoggedMs) >= 60_000)
+        {
+            Interlocked.Exchange(ref _layoutMismatchLoggedMs, now);
+            Log.SliceLayoutMismatch(_logger, foreign.Range.ToString(), SliceMap!.Count);
+        }
+    }
+
+    private long _layoutMismatchLoggedMs = long.MinValue / 2;
 
     /// <summary>
     /// Commits a new record for a slice this node is primary of (or takes over). A replica that

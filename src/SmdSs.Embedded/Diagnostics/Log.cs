@@ -54,6 +54,9 @@ internal static partial class Log
     [LoggerMessage(405, LogLevel.Warning, "Cluster background task failed; it will retry")]
     public static partial void ClusterTaskFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(407, LogLevel.Error, "A peer's slice {Range} does not match this node's layout of {Slices} slices: SmdSs:InitialSliceCount must be the same on every node")]
+    public static partial void SliceLayoutMismatch(ILogger logger, string range, int slices);
+
     [LoggerMessage(406, LogLevel.Information, "Node {NodeId} decommissioning: handing over {Slices} slices")]
     public static partial void Decommissioning(ILogger logger, string nodeId, int slices);
 }
