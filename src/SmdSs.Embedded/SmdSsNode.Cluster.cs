@@ -94,6 +94,12 @@ public sealed partial class SmdSsNode
             _confirmed.TrySetResult();
         }
 
+        // Leases granted before a restart are unknown: give them a lease duration to run out.
+        foreach (PieSlice slice in _sliceMap!.Slices.Where(s => s.Primary == directory.NodeId))
+        {
+            _leases.BecamePrimary(slice.Range.Start, MonoMs());
+        }
+
         _listener.Start();
         Log.Listening(_logger, directory.NodeId.ToString(), endpoint, string.Join(",", _options.Friends));
     }
@@ -188,6 +194,8 @@ public sealed partial class SmdSsNode
 
             foreach (PieSlice record in changed)
             {
+                NoteRecordChange(_sliceMap.Find(record.Range.Start), record);
+
                 // This node's bootstrap map lost to the cluster's: what it took while alone is
                 // unique and goes to the slice's real primary. Any other loss of a slice is a
                 // planned move, after which this node's copy is redundant and is wiped.
@@ -228,10 +236,14 @@ public sealed partial class SmdSsNode
     /// </summary>
     private async Task<bool> CommitSliceAsync(PieSlice basedOn, PieSlice next, string reason, CancellationToken cancellationToken)
     {
-        foreach (NodeId dropped in basedOn.InSync.Where(n => n != _self!.Id && !next.InSync.Contains(n)))
+        uint start = basedOn.Range.Start;
+        List<NodeId> dropped = [.. basedOn.InSync.Where(n => n != _self!.Id && !next.InSync.Contains(n))];
+        foreach (NodeId replica in dropped)
         {
-            long waitMs = _leases.GrantedUntil(basedOn.Range.Start, dropped) - MonoMs();
-            if (waitMs > 0)
+            // Revoke first, then wait: a lease renewed while we wait would outlive the commit.
+            _leases.Revoke(start, replica);
+            long leaseMs = (long)LeaseDuration.TotalMilliseconds;
+            while (Math.Max(_leases.GrantedUntil(start, replica), _leases.PrimarySince(start) + leaseMs) - MonoMs() is var waitMs && waitMs > 0)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
             }
@@ -239,20 +251,41 @@ public sealed partial class SmdSsNode
 
         lock (_stateLock)
         {
-            PieSlice current = _sliceMap!.Find(basedOn.Range.Start);
+            PieSlice current = _sliceMap!.Find(start);
             if (!current.ContentEquals(basedOn) || !next.Supersedes(current))
             {
+                foreach (NodeId replica in dropped.Where(current.IsInSync))
+                {
+                    _leases.Unrevoke(start, replica);
+                }
+
                 return false;
             }
 
             Volatile.Write(ref _sliceMap, _sliceMap.With(next));
             PersistState();
+            NoteRecordChange(current, next);
         }
 
         LogSlice(next, reason);
         _metrics?.SliceChanged(reason);
         PushSlice(next);
         return true;
+    }
+
+    /// <summary>Lease bookkeeping for a record change: a new primary's grace, re-admitted replicas.</summary>
+    private void NoteRecordChange(PieSlice before, PieSlice after)
+    {
+        NodeId self = _self!.Id;
+        if (after.Primary == self && before.Primary != self)
+        {
+            _leases.BecamePrimary(after.Range.Start, MonoMs());
+        }
+
+        foreach (NodeId admitted in after.InSync.Where(n => !before.IsInSync(n)))
+        {
+            _leases.Unrevoke(after.Range.Start, admitted);
+        }
     }
 
     private void PersistState()

@@ -17,36 +17,43 @@ public sealed partial class SmdSsNode
     private async ValueTask<Frame> ForwardAsync(uint hash, MessageType type, ForwardedOperation operation, CancellationToken cancellationToken)
     {
         byte[] payload = Messages.Encode(operation);
-        DateTimeOffset deadline = _time.GetUtcNow() + _options.RequestTimeout;
+        long deadlineMs = MonoMs() + (long)_options.RequestTimeout.TotalMilliseconds;
+        TimeSpan Remaining() => TimeSpan.FromMilliseconds(Math.Max(1, deadlineMs - MonoMs()));
         string lastProblem = "no primary known";
         int attempt = 0;
-        while (_time.GetUtcNow() < deadline)
+        while (MonoMs() < deadlineMs)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!_confirmed.Task.IsCompleted)
             {
-                await _confirmed.Task.WaitAsync(deadline - _time.GetUtcNow(), _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await _confirmed.Task.WaitAsync(Remaining(), _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
             PieSlice slice = SliceMap!.Find(hash);
             if (slice.Primary == _self!.Id && !_goingDown)
             {
-                (MessageType localType, byte[] localPayload) = await OnForwardedAsync(type, operation, cancellationToken).ConfigureAwait(false);
-                if (localType != MessageType.Error)
+                try
                 {
-                    return new Frame(localType, 0, localPayload);
-                }
+                    (MessageType localType, byte[] localPayload) = await OnForwardedAsync(type, operation, cancellationToken).ConfigureAwait(false);
+                    if (localType != MessageType.Error)
+                    {
+                        return new Frame(localType, 0, localPayload);
+                    }
 
-                ErrorReply error = ErrorReply.Read(localPayload);
-                lastProblem = error.Message;
-                ThrowIfFinal(error);
+                    ErrorReply error = ErrorReply.Read(localPayload);
+                    lastProblem = error.Message;
+                    ThrowIfFinal(error);
+                }
+                catch (SmdSsUnavailableException ex)
+                {
+                    lastProblem = ex.Message;
+                }
             }
             else if (slice.Primary is { } primary && Nodes.Find(primary) is { IsReachable: true } node)
             {
                 try
                 {
-                    TimeSpan remaining = deadline - _time.GetUtcNow();
-                    Frame reply = await _transport!.SendAsync(node.Endpoint, type, payload, remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1), cancellationToken).ConfigureAwait(false);
+                    Frame reply = await _transport!.SendAsync(node.Endpoint, type, payload, Remaining(), cancellationToken).ConfigureAwait(false);
                     if (reply.Type == MessageType.Ok)
                     {
                         return reply;

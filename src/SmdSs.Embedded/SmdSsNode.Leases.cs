@@ -66,14 +66,19 @@ public sealed partial class SmdSsNode
     {
         long untilMs = MonoMs() + (long)LeaseDuration.TotalMilliseconds;
         var granted = new List<(uint, long)>();
-        SliceMap map = SliceMap!;
-        foreach ((uint start, long epoch) in asked)
+        // Under the state lock: a commit that drops this replica cannot slip in between the
+        // check and the grant.
+        lock (_stateLock)
         {
-            PieSlice slice = map.Find(start);
-            if (!_goingDown && slice.Range.Start == start && slice.Primary == _self!.Id && slice.IsInSync(replica))
+            SliceMap map = SliceMap!;
+            foreach ((uint start, long epoch) in asked)
             {
-                _leases.Grant(start, replica, untilMs);
-                granted.Add((start, slice.Epoch));
+                PieSlice slice = map.Find(start);
+                if (!_goingDown && slice.Range.Start == start && slice.Primary == _self!.Id && slice.IsInSync(replica) && !_leases.IsRevoked(start, replica))
+                {
+                    _leases.Grant(start, replica, untilMs);
+                    granted.Add((start, slice.Epoch));
+                }
             }
         }
 

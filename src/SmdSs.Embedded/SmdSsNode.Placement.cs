@@ -41,29 +41,36 @@ public sealed partial class SmdSsNode
     {
         NodeId self = _self!.Id;
         SliceMap map = SliceMap!;
+        var repairs = new List<Task>();
         foreach (PieSlice slice in map.Slices)
         {
             if (SliceMoves.TakeOver(slice, self, IsServing) is { } takeover)
             {
-                await CommitSliceAsync(slice, takeover, "primary down, took over", stopping).ConfigureAwait(false);
+                repairs.Add(CommitSliceAsync(slice, takeover, "primary down, took over", stopping));
             }
             else if (slice.Primary == self && slice.InSync.Any(n => n != self && !IsReachable(n)))
             {
-                await DropFromInSyncAsync(slice.Range.Start, [.. slice.InSync.Where(n => !IsReachable(n))], stopping).ConfigureAwait(false);
+                repairs.Add(DropFromInSyncAsync(slice.Range.Start, [.. slice.InSync.Where(n => !IsReachable(n))], stopping));
             }
         }
+
+        await Task.WhenAll(repairs).ConfigureAwait(false);
 
         map = SliceMap!;
         var eligible = Nodes.Nodes.Where(n => n.State is NodeState.Up or NodeState.Joining).Select(n => n.Id).ToList();
         var keepable = Nodes.Nodes.Where(IsKeepable).Select(n => n.Id).ToHashSet();
         var targets = PlacementPlanner.Plan(map, eligible, keepable, _options.ReplicationFactor);
+        // Slices move independently: a step that waits out a lease does not hold up the others.
+        var steps = new List<Task<bool>>();
         for (int i = 0; i < map.Count; i++)
         {
             if (SliceMoves.NextStep(map.Slices[i], targets[i], self) is { } step)
             {
-                await CommitSliceAsync(map.Slices[i], step, "placement", stopping).ConfigureAwait(false);
+                steps.Add(CommitSliceAsync(map.Slices[i], step, "placement", stopping));
             }
         }
+
+        await Task.WhenAll(steps).ConfigureAwait(false);
     }
 
     // A node keeps its replicas while it serves, and while it is down within the grace period

@@ -27,7 +27,14 @@ public sealed partial class SmdSsNode
         PieSlice slice = SliceMap!.Find(hash);
         if (slice.Primary == _self!.Id && _confirmed.Task.IsCompleted && !_goingDown)
         {
-            return await WriteAsPrimaryAsync(slice, record, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await WriteAsPrimaryAsync(slice, record, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SmdSsUnavailableException) when (SliceMap!.Find(hash).Primary != _self.Id)
+            {
+                // Deposed while writing: the new primary gets it (a retry is a newer version).
+            }
         }
 
         MessageType type = record.Kind == RecordKind.Put ? MessageType.Set : MessageType.Remove;
@@ -63,11 +70,20 @@ public sealed partial class SmdSsNode
                 return true;
             }
 
-            int acks = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken).ConfigureAwait(false);
+            HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken).ConfigureAwait(false);
             int quorum = Math.Min(WriteQuorum, current.Replicas.Length);
-            if (acks < quorum)
+            if (holders.Count < quorum)
             {
-                throw new SmdSsUnavailableException($"The write of '{record.Key}' reached {acks} of the {quorum} replicas SmdSs:WriteQuorum requires.");
+                throw new SmdSsUnavailableException($"The write of '{record.Key}' reached {holders.Count} of the {quorum} replicas SmdSs:WriteQuorum requires.");
+            }
+
+            // The record may have changed while the write travelled (a new primary, a replica
+            // that just joined the in-sync set): acknowledge only what the latest record's
+            // in-sync replicas all hold, else the sender retries at the current primary.
+            PieSlice latest = SliceMap!.Find(slice.Range.Start);
+            if (latest.Primary != _self!.Id || latest.InSync.Any(n => !holders.Contains(n)))
+            {
+                throw new SmdSsUnavailableException($"Slice {latest.Range} changed during the write of '{record.Key}'; retry at its primary.");
             }
 
             return changed;
@@ -78,8 +94,8 @@ public sealed partial class SmdSsNode
         }
     }
 
-    /// <summary>Sends records to every reachable replica; returns how many replicas hold them (this one included).</summary>
-    private async Task<int> ReplicateAsync(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, CancellationToken cancellationToken)
+    /// <summary>Sends records to every reachable replica; returns the replicas that hold them (this one included).</summary>
+    private async Task<HashSet<NodeId>> ReplicateAsync(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, CancellationToken cancellationToken)
     {
         NodeId self = _self!.Id;
         byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, records));
@@ -87,6 +103,13 @@ public sealed partial class SmdSsNode
         bool[] acked = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
 
         var failedInSync = new List<NodeId>();
+        // A catching-up replica that this write did not reach must not join the in-sync set on
+        // the strength of its current catch-up.
+        foreach (NodeId skipped in slice.Replicas.Where(n => n != self && !slice.IsInSync(n) && !targets.Contains(n)))
+        {
+            _catchUpBroken[(slice.Range.Start, skipped)] = true;
+        }
+
         for (int i = 0; i < targets.Count; i++)
         {
             if (acked[i])
@@ -117,7 +140,8 @@ public sealed partial class SmdSsNode
             await DropFromInSyncAsync(slice.Range.Start, failedInSync, cancellationToken).ConfigureAwait(false);
         }
 
-        return 1 + acked.Count(a => a);
+        HashSet<NodeId> holders = [self, .. targets.Where((_, i) => acked[i])];
+        return holders;
     }
 
     private async Task<bool> SendToReplicaAsync(NodeId replica, MessageType type, byte[] payload, CancellationToken cancellationToken)

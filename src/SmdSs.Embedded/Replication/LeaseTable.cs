@@ -13,6 +13,23 @@ internal sealed class LeaseTable
 {
     private readonly ConcurrentDictionary<(uint Start, NodeId Replica), long> _grantedUntilMs = new();
     private readonly ConcurrentDictionary<uint, (NodeId Primary, long UntilMs)> _heldUntilMs = new();
+    private readonly ConcurrentDictionary<(uint Start, NodeId Replica), byte> _revoked = new();
+    private readonly ConcurrentDictionary<uint, long> _primarySinceMs = new();
+
+    /// <summary>No new lease for this replica: the primary is about to drop it from the in-sync set.</summary>
+    public void Revoke(uint sliceStart, NodeId replica) => _revoked[(sliceStart, replica)] = 0;
+
+    public void Unrevoke(uint sliceStart, NodeId replica) => _revoked.TryRemove((sliceStart, replica), out _);
+
+    public bool IsRevoked(uint sliceStart, NodeId replica) => _revoked.ContainsKey((sliceStart, replica));
+
+    /// <summary>
+    /// When this node became the slice's primary. Leases its predecessor granted are unknown
+    /// here, so for one lease duration from then no in-sync replica may be dropped.
+    /// </summary>
+    public void BecamePrimary(uint sliceStart, long nowMs) => _primarySinceMs[sliceStart] = nowMs;
+
+    public long PrimarySince(uint sliceStart) => _primarySinceMs.GetValueOrDefault(sliceStart, long.MinValue / 2);
 
     // Primary side.
     public void Grant(uint sliceStart, NodeId replica, long untilMs) => _grantedUntilMs[(sliceStart, replica)] = untilMs;

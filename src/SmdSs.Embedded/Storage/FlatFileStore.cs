@@ -134,6 +134,7 @@ internal sealed class FlatFileStore : IDisposable
         var touches = new List<(SliceStore, List<StorageRecord>)>();
         foreach (SliceStore store in _slices.Stores)
         {
+            store.PruneTombstones(nowMs);
             List<StorageRecord> local = store.FlushTouches();
             if (local.Count > 0)
             {

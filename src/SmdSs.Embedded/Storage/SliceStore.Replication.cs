@@ -5,9 +5,13 @@ namespace SmdSs.Storage;
 /// <summary>What a replica does with the records its primary sends: writes, catch-up sessions, wipes.</summary>
 internal sealed partial class SliceStore
 {
-    // While a catch-up snapshot streams in, deletes that arrive for keys not (yet) here are
-    // remembered, so that an older Put of the same key from the snapshot cannot bring it back.
-    private ConcurrentDictionary<string, long>? _catchUpTombstones;
+    // Recent deletes, also of keys not (yet) here: records of one key can arrive out of order
+    // (two connections, a catch-up snapshot), and an older Put must not bring a deleted key back.
+    // Kept for TombstoneMs after the delete's version time (far longer than any record is in flight).
+    private readonly ConcurrentDictionary<string, long> _tombstones = new(StringComparer.Ordinal);
+    private volatile bool _catchingUp;
+
+    public const long TombstoneMs = 120_000;
 
     /// <summary>Applies one record from the primary, last writer wins by version. True when it changed something.</summary>
     public bool Apply(StorageRecord record)
@@ -15,14 +19,8 @@ internal sealed partial class SliceStore
         switch (record.Kind)
         {
             case RecordKind.Put:
-                if (_catchUpTombstones is { } tombstones && tombstones.TryGetValue(record.Key, out long deletedAt) && deletedAt >= record.Version)
-                {
-                    return false;
-                }
-
                 return Put(record.Key, record.Version, record.Expiry, record.Value);
             case RecordKind.Delete:
-                _catchUpTombstones?.AddOrUpdate(record.Key, record.Version, (_, v) => Math.Max(v, record.Version));
                 return Delete(record.Key, record.Version);
             case RecordKind.Touch:
                 return ApplyTouch(record.Key, record.Version, record.Expiry.DeadlineMs);
@@ -49,13 +47,25 @@ internal sealed partial class SliceStore
         lock (_fileLock)
         {
             WipeLocked();
-            _catchUpTombstones = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+            _catchingUp = true;
         }
     }
 
-    public void EndCatchUp() => _catchUpTombstones = null;
+    public void EndCatchUp() => _catchingUp = false;
 
-    public bool IsCatchingUp => _catchUpTombstones is not null;
+    public bool IsCatchingUp => _catchingUp;
+
+    /// <summary>Forgets deletes older than <see cref="TombstoneMs"/>.</summary>
+    public void PruneTombstones(long nowMs)
+    {
+        foreach ((string key, long version) in _tombstones)
+        {
+            if (Replication.HybridClock.PhysicalMsOf(version) < nowMs - TombstoneMs)
+            {
+                _tombstones.TryRemove(new KeyValuePair<string, long>(key, version));
+            }
+        }
+    }
 
     /// <summary>Drops every entry and empties the file (the slice moved away and its data was handed over).</summary>
     public void Wipe()

@@ -60,7 +60,8 @@ internal sealed partial class SliceStore : IDisposable
             RecordCodec.Encode(record.AsSpan(0, length), RecordKind.Put, key, keyBytes, version, expiry, owned);
             lock (_fileLock)
             {
-                if (_index.TryGetValue(key, out StoredEntry? old) && old.Version >= version)
+                if ((_index.TryGetValue(key, out StoredEntry? old) && old.Version >= version)
+                    || (_tombstones.TryGetValue(key, out long deletedAt) && deletedAt >= version))
                 {
                     return false;
                 }
@@ -84,6 +85,7 @@ internal sealed partial class SliceStore : IDisposable
     {
         lock (_fileLock)
         {
+            _tombstones.AddOrUpdate(key, version, (_, v) => Math.Max(v, version));
             if (!_index.TryGetValue(key, out StoredEntry? old) || old.Version >= version)
             {
                 return false;

@@ -17,8 +17,24 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
     public async Task<Frame> SendAsync(string endpoint, MessageType type, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
     {
         Pool pool = _pools.GetOrAdd(endpoint, e => new Pool(e, ConnectAsync));
-        PeerConnection connection = await pool.GetAsync(cancellationToken).ConfigureAwait(false);
-        return await connection.SendAsync(type, payload, timeout, cancellationToken).ConfigureAwait(false);
+        long started = Environment.TickCount64;
+        PeerConnection connection;
+        // Waiting for a connection (behind other connect attempts) counts against the timeout.
+        using (var connectDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            connectDeadline.CancelAfter(timeout);
+            try
+            {
+                connection = await pool.GetAsync(connectDeadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new PeerUnavailableException(endpoint, $"no connection within {timeout.TotalMilliseconds:0} ms", ex);
+            }
+        }
+
+        TimeSpan left = timeout - TimeSpan.FromMilliseconds(Environment.TickCount64 - started);
+        return await connection.SendAsync(type, payload, left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1), cancellationToken).ConfigureAwait(false);
     }
 
     public void Forget(string endpoint)

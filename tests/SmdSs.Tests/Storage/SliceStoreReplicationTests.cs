@@ -35,13 +35,13 @@ public sealed class SliceStoreReplicationTests : IDisposable
                 applied.Add(record);
             }
 
-            AssertSameContent(Fold(applied), Snapshot([store]), "live");
+            AssertSameContent(FoldWithTombstones(applied), Snapshot([store]), "live");
             Assert.Empty(store.FlushTouches()); // replica touches are persisted, never sent on
         }
 
         using SliceStore reopened = OpenWholeSlice(_scratch.Path);
         Assert.Empty(reopened.Load(EpochMs).Damage);
-        AssertSameContent(Fold(applied), Snapshot([reopened]), "after restart");
+        AssertSameContent(FoldWithTombstones(applied), Snapshot([reopened]), "after restart");
     }
 
     [Fact]

@@ -186,6 +186,41 @@ internal static class StorageTestSupport
         return model;
     }
 
+    /// <summary>
+    /// Folds records the way a live slice applies them: as <see cref="Fold"/>, and a delete is
+    /// remembered (a tombstone), so a Put of an older or equal version never brings the key back,
+    /// whatever order the records arrive in.
+    /// </summary>
+    public static Dictionary<string, ModelEntry> FoldWithTombstones(IEnumerable<StorageRecord> records)
+    {
+        var model = new Dictionary<string, ModelEntry>(StringComparer.Ordinal);
+        var deleted = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (StorageRecord record in records)
+        {
+            model.TryGetValue(record.Key, out ModelEntry? old);
+            long deletedAt = deleted.GetValueOrDefault(record.Key);
+            switch (record.Kind)
+            {
+                case RecordKind.Put when (old is null || old.Version < record.Version) && deletedAt < record.Version:
+                    model[record.Key] = new ModelEntry(record.Value, record.Version, record.Expiry);
+                    break;
+                case RecordKind.Delete:
+                    deleted[record.Key] = Math.Max(deletedAt, record.Version);
+                    if (old is not null && old.Version < record.Version)
+                    {
+                        model.Remove(record.Key);
+                    }
+
+                    break;
+                case RecordKind.Touch when old is not null && old.Version == record.Version && record.Expiry.DeadlineMs > old.Expiry.DeadlineMs:
+                    model[record.Key] = old with { Expiry = old.Expiry with { DeadlineMs = record.Expiry.DeadlineMs } };
+                    break;
+            }
+        }
+
+        return model;
+    }
+
     public static byte[] Concat(params byte[][] parts)
     {
         var all = new byte[parts.Sum(p => p.Length)];

@@ -133,8 +133,17 @@ public sealed class InProcessCluster : IAsyncDisposable
         return text.ToString();
     }
 
-    public Task WaitSettledAsync(TimeSpan? timeout = null, int replicationFactor = 3) =>
-        Eventually.TrueAsync(() => IsSettled(replicationFactor), timeout ?? TimeSpan.FromSeconds(30), "cluster settled: equal digests, full in-sync sets");
+    public async Task WaitSettledAsync(TimeSpan? timeout = null, int replicationFactor = 3)
+    {
+        try
+        {
+            await Eventually.TrueAsync(() => IsSettled(replicationFactor), timeout ?? TimeSpan.FromSeconds(30), "cluster settled: equal digests, full in-sync sets");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException(ex.Message + "\n" + Describe(), ex);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
