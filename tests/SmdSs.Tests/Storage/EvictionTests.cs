@@ -3,6 +3,8 @@ using SmdSs.Hashing;
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 
+using SmdSs.Tests.Support;
+
 namespace SmdSs.Tests.Storage;
 
 /// <summary>
@@ -12,7 +14,7 @@ namespace SmdSs.Tests.Storage;
 public sealed class EvictionTests : IDisposable
 {
     private const long Limit = 256 << 10;
-    private readonly StorageScratch _scratch = new();
+    private readonly TempDirectory _scratch = new();
 
     public void Dispose() => _scratch.Dispose();
 

@@ -3,6 +3,8 @@ using SmdSs.Placement;
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 
+using SmdSs.Tests.Support;
+
 namespace SmdSs.Tests.Storage;
 
 /// <summary>
@@ -11,7 +13,7 @@ namespace SmdSs.Tests.Storage;
 /// </summary>
 public sealed class FlatFileStoreRestartTests : IDisposable
 {
-    private readonly StorageScratch _scratch = new();
+    private readonly TempDirectory _scratch = new();
 
     public void Dispose() => _scratch.Dispose();
 

@@ -1,5 +1,7 @@
 using SmdSs.Storage;
 
+using SmdSs.Tests.Support;
+
 namespace SmdSs.Tests.Storage;
 
 /// <summary>
@@ -8,7 +10,7 @@ namespace SmdSs.Tests.Storage;
 /// </summary>
 public sealed class NodeDataDirectoryTests : IDisposable
 {
-    private readonly StorageScratch _scratch = new();
+    private readonly TempDirectory _scratch = new();
 
     public void Dispose() => _scratch.Dispose();
 

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Time.Testing;
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 
+using SmdSs.Tests.Support;
+
 namespace SmdSs.Tests.Storage;
 
 /// <summary>
@@ -11,7 +13,7 @@ namespace SmdSs.Tests.Storage;
 /// </summary>
 public sealed class NodeRestartTests : IDisposable
 {
-    private readonly StorageScratch _scratch = new();
+    private readonly TempDirectory _scratch = new();
     private readonly FakeTimeProvider _time = NewTime();
 
     public void Dispose() => _scratch.Dispose();

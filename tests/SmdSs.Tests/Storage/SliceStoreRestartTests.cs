@@ -1,6 +1,8 @@
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 
+using SmdSs.Tests.Support;
+
 namespace SmdSs.Tests.Storage;
 
 /// <summary>
@@ -9,7 +11,7 @@ namespace SmdSs.Tests.Storage;
 /// </summary>
 public sealed class SliceStoreRestartTests : IDisposable
 {
-    private readonly StorageScratch _scratch = new();
+    private readonly TempDirectory _scratch = new();
 
     public void Dispose() => _scratch.Dispose();
 

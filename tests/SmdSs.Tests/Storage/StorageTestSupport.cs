@@ -7,32 +7,6 @@ using SmdSs.Storage;
 
 namespace SmdSs.Tests.Storage;
 
-/// <summary>A fresh directory under the system temp folder for one test, deleted on dispose.</summary>
-internal sealed class StorageScratch : IDisposable
-{
-    public StorageScratch()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "smdss-storage-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string Sub(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A file still held by a failed test; the OS temp cleaner takes it.
-        }
-    }
-}
-
 /// <summary>What a test expects one live key to hold.</summary>
 internal sealed record ModelEntry(byte[] Value, long Version, EntryExpiry Expiry);
 
