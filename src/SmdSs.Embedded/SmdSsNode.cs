@@ -62,8 +62,6 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
 
     internal TimeProvider Time => _time;
 
-    internal SmdSsMetrics? Metrics => _metrics;
-
     /// <summary>
     /// Opens the data directory, replays the slice files, binds the listener and joins the
     /// cluster through the friends; the node serves once this returns (a friend that is down

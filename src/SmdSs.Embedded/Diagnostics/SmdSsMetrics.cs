@@ -12,8 +12,6 @@ namespace SmdSs.Diagnostics;
 internal sealed class SmdSsMetrics : IDisposable
 {
     public const string MeterName = "SmdSs";
-    private long _localReads;
-    private long _forwardedReads;
     private readonly Meter _meter;
     private readonly Counter<long> _operations;
     private readonly Counter<long> _hits;
@@ -62,23 +60,7 @@ internal sealed class SmdSsMetrics : IDisposable
         (hit ? _hits : _misses).Add(1, _nodeTag);
     }
 
-    public void Read(bool local)
-    {
-        if (local)
-        {
-            Interlocked.Increment(ref _localReads);
-            _reads.Add(1, _local);
-        }
-        else
-        {
-            Interlocked.Increment(ref _forwardedReads);
-            _reads.Add(1, _forwarded);
-        }
-    }
-
-    public long LocalReads => Interlocked.Read(ref _localReads);
-
-    public long ForwardedReads => Interlocked.Read(ref _forwardedReads);
+    public void Read(bool local) => _reads.Add(1, local ? _local : _forwarded);
 
     public void SliceChanged(string reason) => _sliceChanges.Add(1, _nodeTag, new KeyValuePair<string, object?>("smdss.reason", reason));
 

@@ -1,5 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using SmdSs.Hashing;
 using SmdSs.Placement;
 using SmdSs.Tests.Support;
@@ -21,6 +24,8 @@ public sealed class LocalReadTests
         }
 
         SmdSsNode reader = cluster.Node(3);
+        using var reads = new MetricCollector<long>(cluster.Services(3).GetRequiredService<IMeterFactory>(), "SmdSs", "smdss.reads");
+        long Served(string where) => reads.GetMeasurementSnapshot().Where(m => (string?)m.Tags["smdss.read.served"] == where).Sum(m => m.Value);
         SliceMap map = reader.SliceMap!;
         string self = reader.NodeId!;
         var local = Enumerable.Range(0, 200).Where(i => map.Find(KeyHash.Of("k" + i)).InSync.Any(n => n.ToString() == self)).ToList();
@@ -31,30 +36,30 @@ public sealed class LocalReadTests
         // Replicas renew their read leases every half second; wait until this one holds them.
         await Eventually.TrueAsync(() =>
         {
-            long before = reader.Metrics!.ForwardedReads;
+            long before = Served("forwarded");
             foreach (int i in local)
             {
                 reader.GetAsync("k" + i).AsTask().GetAwaiter().GetResult();
             }
 
-            return reader.Metrics!.ForwardedReads == before;
+            return Served("forwarded") == before;
         }, TimeSpan.FromSeconds(10), "every in-sync slice readable locally");
 
-        long forwarded = reader.Metrics!.ForwardedReads;
-        long localReads = reader.Metrics!.LocalReads;
+        long forwarded = Served("forwarded");
+        long localReads = Served("local");
         foreach (int i in local)
         {
             Assert.Equal("v" + i, Encoding.UTF8.GetString(await reader.GetAsync("k" + i) ?? []));
         }
 
-        Assert.Equal(forwarded, reader.Metrics!.ForwardedReads);
-        Assert.Equal(localReads + local.Count, reader.Metrics!.LocalReads);
+        Assert.Equal(forwarded, Served("forwarded"));
+        Assert.Equal(localReads + local.Count, Served("local"));
 
         foreach (int i in remote)
         {
             Assert.Equal("v" + i, Encoding.UTF8.GetString(await reader.GetAsync("k" + i) ?? []));
         }
 
-        Assert.Equal(forwarded + remote.Count, reader.Metrics!.ForwardedReads);
+        Assert.Equal(forwarded + remote.Count, Served("forwarded"));
     }
 }

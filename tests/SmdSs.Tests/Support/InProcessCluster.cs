@@ -38,6 +38,8 @@ public sealed class InProcessCluster : IAsyncDisposable
 
     public SmdSsNode Node(int index) => _hosts[index]!.Services.GetRequiredService<SmdSsNode>();
 
+    public IServiceProvider Services(int index) => _hosts[index]!.Services;
+
     public IDistributedCache Cache(int index) => _hosts[index]!.Services.GetRequiredService<IDistributedCache>();
 
     public bool IsRunning(int index) => _hosts[index] is not null;
