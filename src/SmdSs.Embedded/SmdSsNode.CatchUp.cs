@@ -9,10 +9,14 @@ using SmdSs.Transport;
 namespace SmdSs;
 
 /// <summary>
-/// Catching up a replica that is listed for a slice but not in sync (new, or back from a
-/// restart): the primary streams the slice to it (begin: the replica wipes its copy; chunks of
-/// live entries; end) while new writes keep flowing to it as to any replica, then adds it to the
-/// in-sync set. A write that fails to reach it meanwhile breaks the catch-up, which restarts.
+/// Catching up a replica that is listed for a slice but not in sync, while new writes keep
+/// flowing to it as to any replica; then it joins the in-sync set. A write that fails to reach
+/// it meanwhile breaks the catch-up, which restarts.
+/// Delta (hinted handoff): the replica's copy was complete until it missed writes this node
+/// noted (<see cref="Replication.MissedWrites"/>) — a restart, a crash, a broken link — so it is
+/// sent only what changed since (entries, tombstones, sliding touches), then one anti-entropy
+/// pass repairs anything its files lost meanwhile. Full: a new copy (join, re-replication, or
+/// no hint here): the replica wipes its copy and the live entries are streamed.
 /// Also the handoff of data for a slice this node no longer holds (a lost bootstrap map).
 /// </summary>
 public sealed partial class SmdSsNode
@@ -21,6 +25,7 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan StreamTimeout = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<(uint Start, NodeId Replica), Task> _catchUps = new();
     private readonly ConcurrentDictionary<uint, Task> _handoffs = new();
+    private readonly Replication.MissedWrites _missed = new();
     private long _bytesStreamed;
 
     internal long BytesStreamed => Interlocked.Read(ref _bytesStreamed);
@@ -55,16 +60,24 @@ public sealed partial class SmdSsNode
             // The replica learns that it holds the slice before any data arrives, so that it
             // never mistakes the incoming copy for data of a slice it lost (and hands it off).
             await _transport!.SendAsync(node.Endpoint, MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage([_self!], [slice], [], [])), StreamTimeout, stopping).ConfigureAwait(false);
-            await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotBegin, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping).ConfigureAwait(false);
-            (int entries, long bytes) = await StreamEntriesAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, stopping).ConfigureAwait(false);
+            long? since = DeltaBase(sliceStart, replica);
+            SliceStore store = RunningStore().SliceFor(sliceStart);
+            List<StorageRecord> records = since is { } from ? store.ChangesSince(from, NowMs()) : store.Snapshot(NowMs());
+            await SendSliceMessageAsync(node.Endpoint, since is null ? MessageType.SnapshotBegin : MessageType.DeltaBegin, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping).ConfigureAwait(false);
+            long bytes = await StreamRecordsAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, records, stopping).ConfigureAwait(false);
             await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotEnd, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping).ConfigureAwait(false);
+            if (since is not null)
+            {
+                await RepairAsync(slice, replica, stopping).ConfigureAwait(false);
+            }
+
             if (_catchUpBroken.TryRemove((sliceStart, replica), out bool broken) && broken)
             {
                 return;
             }
 
-            Log.SliceStreamed(_logger, slice.Range.ToString(), entries, bytes, replica.ToString());
-            _metrics?.CaughtUp(bytes);
+            Log.SliceStreamed(_logger, slice.Range.ToString(), records.Count, bytes, since is null ? "full copy" : "delta", replica.ToString());
+            _metrics?.CaughtUp(bytes, since is not null, records.Count);
             PieSlice current = SliceMap!.Find(sliceStart);
             if (current.Primary == _self!.Id && current.IsHeldBy(replica) && !current.IsInSync(replica))
             {
@@ -77,10 +90,20 @@ public sealed partial class SmdSsNode
         }
     }
 
-    /// <summary>Streams every live entry of a slice in chunks; returns what was sent.</summary>
-    private async Task<(int Entries, long Bytes)> StreamEntriesAsync(string endpoint, uint sliceStart, long epoch, MessageType type, CancellationToken cancellationToken)
+    /// <summary>
+    /// The version a delta catch-up of this replica starts from, or null for a full one: no hint,
+    /// or one so old that tombstones of deletes it missed may be purged before the delta is done.
+    /// </summary>
+    private long? DeltaBase(uint sliceStart, NodeId replica)
     {
-        List<StorageRecord> snapshot = RunningStore().SliceFor(sliceStart).Snapshot(NowMs());
+        long? since = _missed.Since(sliceStart, replica);
+        long oldestSafeMs = NowMs() - (long)(_options.TombstoneRetention - TimeSpan.FromMinutes(1)).TotalMilliseconds;
+        return since is { } v && Replication.HybridClock.PhysicalMsOf(v) > oldestSafeMs ? v : null;
+    }
+
+    /// <summary>Streams records of a slice in chunks of about <see cref="ChunkBytes"/>; returns the bytes sent.</summary>
+    private async Task<long> StreamRecordsAsync(string endpoint, uint sliceStart, long epoch, MessageType type, List<StorageRecord> snapshot, CancellationToken cancellationToken)
+    {
         var chunk = new List<StorageRecord>();
         long chunkBytes = 0;
         long total = 0;
@@ -104,7 +127,7 @@ public sealed partial class SmdSsNode
         }
 
         Interlocked.Add(ref _bytesStreamed, total);
-        return (snapshot.Count, total);
+        return total;
     }
 
     private async Task SendSliceMessageAsync(string endpoint, MessageType type, SliceRecordsMessage message, CancellationToken cancellationToken)
@@ -130,6 +153,9 @@ public sealed partial class SmdSsNode
         {
             case MessageType.SnapshotBegin:
                 store.BeginCatchUp();
+                break;
+            case MessageType.DeltaBegin:
+                store.BeginDelta();
                 break;
             case MessageType.SnapshotChunk:
                 foreach (StorageRecord record in message.Records)
@@ -189,7 +215,8 @@ public sealed partial class SmdSsNode
     {
         try
         {
-            (_, long bytes) = await StreamEntriesAsync(primaryEndpoint, slice.Range.Start, slice.Epoch, MessageType.Handoff, stopping).ConfigureAwait(false);
+            List<StorageRecord> records = store.Snapshot(NowMs());
+            long bytes = await StreamRecordsAsync(primaryEndpoint, slice.Range.Start, slice.Epoch, MessageType.Handoff, records, stopping).ConfigureAwait(false);
             _metrics?.Streamed(bytes);
             if (!SliceMap!.Find(slice.Range.Start).IsHeldBy(_self!.Id) && !store.IsCatchingUp)
             {

@@ -267,10 +267,37 @@ public sealed partial class SmdSsNode
             NoteRecordChange(current, next);
         }
 
+        NoteHints(current: basedOn, next);
+
         LogSlice(next, reason);
         _metrics?.SliceChanged(reason);
         PushSlice(next);
         return true;
+    }
+
+    /// <summary>
+    /// Hint bookkeeping for a record this node committed: a replica that leaves the in-sync set
+    /// but stays listed misses every write from now on (earlier misses were noted by the write
+    /// path); one that joins it has nothing left to replay; a slice led elsewhere needs no hints here.
+    /// </summary>
+    private void NoteHints(PieSlice current, PieSlice next)
+    {
+        uint start = next.Range.Start;
+        if (next.Primary != _self!.Id)
+        {
+            _missed.ForgetSlice(start);
+            return;
+        }
+
+        foreach (NodeId replica in current.InSync.Where(n => n != _self.Id && next.IsHeldBy(n) && !next.IsInSync(n)))
+        {
+            _missed.Note(start, replica, _clock.Next(NowMs()), wasInSync: true);
+        }
+
+        foreach (NodeId replica in current.Replicas.Where(n => !next.IsHeldBy(n) || (next.IsInSync(n) && !current.IsInSync(n))))
+        {
+            _missed.Forget(start, replica);
+        }
     }
 
     /// <summary>Lease bookkeeping for a record change: a new primary's grace, re-admitted replicas.</summary>
@@ -280,6 +307,12 @@ public sealed partial class SmdSsNode
         if (after.Primary == self && before.Primary != self)
         {
             _leases.BecamePrimary(after.Range.Start, MonoMs());
+            // A primary that handed its slice over (a stop) or lost it (a crash) held every
+            // write until then: if it stays listed, it misses only the writes from now on.
+            if (before.Primary is { } previous && after.IsHeldBy(previous) && !after.IsInSync(previous))
+            {
+                _missed.Note(after.Range.Start, previous, _clock.Next(NowMs()), wasInSync: true);
+            }
         }
 
         foreach (NodeId admitted in after.InSync.Where(n => !before.IsInSync(n)))

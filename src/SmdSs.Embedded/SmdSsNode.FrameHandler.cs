@@ -33,10 +33,14 @@ public sealed partial class SmdSsNode
                     return node.OnReplicate(from.Id, Messages.DecodeSliceRecords(request.Payload));
                 case MessageType.LeaseRequest:
                     return node.OnLeaseRequest(from.Id, Messages.DecodeStarts(request.Payload));
-                case MessageType.SnapshotBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd:
+                case MessageType.SnapshotBegin or MessageType.DeltaBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd:
                     return node.OnSnapshot(request.Type, from.Id, Messages.DecodeSliceRecords(request.Payload));
                 case MessageType.Handoff:
                     return await node.OnHandoffAsync(Messages.DecodeSliceRecords(request.Payload), cancellationToken).ConfigureAwait(false);
+                case MessageType.DigestRequest:
+                    return node.OnDigestRequest(Messages.DecodeSliceRecords(request.Payload));
+                case MessageType.BucketVersions or MessageType.FetchRecords:
+                    return node.OnSliceQuery(request.Type, Messages.DecodeSliceQuery(request.Payload));
                 case MessageType.Goodbye:
                     return await node.OnGoodbyeAsync(from.Id, Messages.DecodeStarts(request.Payload), cancellationToken).ConfigureAwait(false);
                 default:

@@ -102,6 +102,7 @@ public sealed partial class SmdSsNode
         List<NodeId> targets = [.. slice.Replicas.Union(alsoTo).Where(n => n != self && IsReachable(n))];
         bool[] acked = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
 
+        NoteMissedWrites(slice, records, alsoTo, targets, acked);
         var failedInSync = new List<NodeId>();
         // A catching-up replica that this write did not reach must not join the in-sync set on
         // the strength of its current catch-up.
@@ -142,6 +143,20 @@ public sealed partial class SmdSsNode
 
         HashSet<NodeId> holders = [self, .. targets.Where((_, i) => acked[i])];
         return holders;
+    }
+
+    /// <summary>Hinted handoff: every listed replica these records did not reach gets a hint (see <see cref="Replication.MissedWrites"/>).</summary>
+    private void NoteMissedWrites(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, List<NodeId> targets, bool[] acked)
+    {
+        long oldest = records.Min(r => r.Version);
+        foreach (NodeId replica in slice.Replicas.Union(alsoTo).Where(n => n != _self!.Id))
+        {
+            int i = targets.IndexOf(replica);
+            if ((i < 0 || !acked[i]) && _missed.Note(slice.Range.Start, replica, oldest, slice.IsInSync(replica)))
+            {
+                _metrics?.HintsStored(records.Count);
+            }
+        }
     }
 
     private async Task<bool> SendToReplicaAsync(NodeId replica, MessageType type, byte[] payload, CancellationToken cancellationToken)

@@ -173,7 +173,8 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
                 _options.FsyncPolicy,
                 _options.MaxMemoryBytes,
                 RecordCodec.FixedBodyBytes + SmdSsLimits.MaxKeyBytes + _options.MaxValueBytes,
-                _options.CompactionDeadBytesThreshold);
+                _options.CompactionDeadBytesThreshold,
+                (long)_options.TombstoneRetention.TotalMilliseconds);
             (NodeMap savedNodes, SliceMap map, _) = InitialMaps(directory);
             store = new FlatFileStore(settings);
             StoreLoadReport report = store.Open([.. map.Slices.Select(s => s.Range)], NowMs());
@@ -196,6 +197,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
                 RunLoop(FailureDetectionLoopAsync, stopping),
                 RunLoop(LeaseLoopAsync, stopping),
                 RunLoop(PlacementLoopAsync, stopping),
+                RunLoop(AntiEntropyLoopAsync, stopping),
             ];
             _ = ConfirmAfterTimeoutAsync(stopping);
             Log.NodeStarted(_logger, NodeId!, directory.Incarnation, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,

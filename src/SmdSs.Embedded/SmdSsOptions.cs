@@ -89,4 +89,18 @@ public sealed class SmdSsOptions
     /// before it fails with <see cref="SmdSsUnavailableException"/>. Default 10 seconds.
     /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long a delete is remembered (as a tombstone, in memory and in the slice file) before it
+    /// is purged everywhere. A replica away for less than this (minus a minute) catches up on
+    /// only what it missed; one away longer gets its slices streamed whole. Default 10 minutes.
+    /// </summary>
+    public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How often each primary compares its slices with every in-sync replica by bucket digests
+    /// and repairs the keys that differ (lost or damaged files, writes that reached only some
+    /// replicas). Default 1 minute.
+    /// </summary>
+    public TimeSpan AntiEntropyInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

@@ -59,6 +59,8 @@ public sealed class SmdSsOptionsValidator : IValidateOptions<SmdSsOptions>
         AddIfShorter(errors, "FailureDetectionTimeout", options.FailureDetectionTimeout, TimeSpan.FromSeconds(1));
         AddIfShorter(errors, "ReplacementGracePeriod", options.ReplacementGracePeriod, TimeSpan.Zero);
         AddIfShorter(errors, "RequestTimeout", options.RequestTimeout, TimeSpan.FromSeconds(1));
+        AddIfShorter(errors, "TombstoneRetention", options.TombstoneRetention, TimeSpan.FromMinutes(1));
+        AddIfShorter(errors, "AntiEntropyInterval", options.AntiEntropyInterval, TimeSpan.FromMilliseconds(100));
         if (options.ExpirationScanInterval <= TimeSpan.Zero)
         {
             errors.Add($"SmdSs:ExpirationScanInterval '{options.ExpirationScanInterval}' must be positive.");

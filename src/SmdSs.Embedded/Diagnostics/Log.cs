@@ -42,8 +42,8 @@ internal static partial class Log
     [LoggerMessage(401, LogLevel.Information, "Slice {Range} epoch {Epoch}: replicas [{Replicas}], in sync [{InSync}] ({Reason})")]
     public static partial void SliceChanged(ILogger logger, string range, long epoch, string replicas, string inSync, string reason);
 
-    [LoggerMessage(402, LogLevel.Information, "Slice {Range}: sent {Entries} entries ({Bytes} bytes) to catch up {Replica}")]
-    public static partial void SliceStreamed(ILogger logger, string range, int entries, long bytes, string replica);
+    [LoggerMessage(402, LogLevel.Information, "Slice {Range}: sent {Entries} records ({Bytes} bytes, {Mode}) to catch up {Replica}")]
+    public static partial void SliceStreamed(ILogger logger, string range, int entries, long bytes, string mode, string replica);
 
     [LoggerMessage(403, LogLevel.Warning, "Slice {Range}: replica {Replica} failed ({Reason}); it leaves the in-sync set once its read lease ends")]
     public static partial void ReplicaFailed(ILogger logger, string range, string replica, string reason);
@@ -59,4 +59,10 @@ internal static partial class Log
 
     [LoggerMessage(406, LogLevel.Information, "Node {NodeId} decommissioning: handing over {Slices} slices")]
     public static partial void Decommissioning(ILogger logger, string nodeId, int slices);
+
+    [LoggerMessage(408, LogLevel.Information, "Slice {Range}: anti-entropy with {Replica} found {Buckets} differing buckets; pushed {Pushed} keys, pulled {Pulled}")]
+    public static partial void BucketsRepaired(ILogger logger, string range, string replica, int buckets, int pushed, int pulled);
+
+    [LoggerMessage(409, LogLevel.Information, "Slice {Range} holds {Bytes} bytes in {Keys} keys, past the split threshold: split at {Middle:x8}")]
+    public static partial void SliceSplit(ILogger logger, string range, long bytes, long keys, uint middle);
 }

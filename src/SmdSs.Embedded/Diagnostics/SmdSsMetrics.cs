@@ -28,6 +28,11 @@ internal sealed class SmdSsMetrics : IDisposable
     private readonly Counter<long> _sliceChanges;
     private readonly Counter<long> _catchUps;
     private readonly Counter<long> _bytesStreamed;
+    private readonly Counter<long> _hintsStored;
+    private readonly Counter<long> _hintsReplayed;
+    private readonly Counter<long> _bucketsRepaired;
+    private readonly Counter<long> _keysRepaired;
+    private readonly Counter<long> _splits;
 
     public SmdSsMetrics(IMeterFactory? meterFactory, string nodeId, Func<FlatFileStore?> store)
     {
@@ -40,7 +45,12 @@ internal sealed class SmdSsMetrics : IDisposable
         _local = new TagList { _nodeTag, { "smdss.read.served", "local" } };
         _forwarded = new TagList { _nodeTag, { "smdss.read.served", "forwarded" } };
         _sliceChanges = _meter.CreateCounter<long>("smdss.slice.changes", "{change}", "Slice records this node committed as primary, by reason (placement, caught up, replica failed, took over, ...).");
-        _catchUps = _meter.CreateCounter<long>("smdss.catchups", "{catchup}", "Replicas this node streamed a slice to until they were in sync (joins, returns, re-replication).");
+        _catchUps = _meter.CreateCounter<long>("smdss.catchups", "{catchup}", "Replicas this node brought in sync, by smdss.catchup.mode: full (a new copy: join, re-replication) or delta (a returning replica sent only what it missed).");
+        _hintsStored = _meter.CreateCounter<long>("smdss.hints.stored", "{record}", "Writes a replica missed while this node was primary (kept in this node's files until the replica returns).");
+        _hintsReplayed = _meter.CreateCounter<long>("smdss.hints.replayed", "{record}", "Records sent to returning replicas by delta catch-ups.");
+        _bucketsRepaired = _meter.CreateCounter<long>("smdss.antientropy.buckets", "{bucket}", "Anti-entropy buckets whose digests differed between this primary and a replica.");
+        _keysRepaired = _meter.CreateCounter<long>("smdss.antientropy.keys", "{key}", "Keys anti-entropy copied, by smdss.direction: push (to the replica) or pull (from it).");
+        _splits = _meter.CreateCounter<long>("smdss.splits", "{split}", "Slices this node split as their primary because they passed the split threshold.");
         _bytesStreamed = _meter.CreateCounter<long>("smdss.bytes.streamed", "By", "Bytes of slice data streamed to other nodes (catch-ups and handoffs).");
         _reads = _meter.CreateCounter<long>("smdss.reads", "{read}", "Reads by where they were answered: local (this node's copy, no network) or forwarded (to the primary).");
         _operations = _meter.CreateCounter<long>("smdss.operations", "{operation}", "Key-value operations served, by operation.");
@@ -64,11 +74,27 @@ internal sealed class SmdSsMetrics : IDisposable
 
     public void SliceChanged(string reason) => _sliceChanges.Add(1, _nodeTag, new KeyValuePair<string, object?>("smdss.reason", reason));
 
-    public void CaughtUp(long bytes)
+    public void CaughtUp(long bytes, bool delta, int records)
     {
-        _catchUps.Add(1, _nodeTag);
+        _catchUps.Add(1, _nodeTag, new KeyValuePair<string, object?>("smdss.catchup.mode", delta ? "delta" : "full"));
+        if (delta)
+        {
+            _hintsReplayed.Add(records, _nodeTag);
+        }
+
         Streamed(bytes);
     }
+
+    public void HintsStored(int records) => _hintsStored.Add(records, _nodeTag);
+
+    public void Repaired(int buckets, int pushed, int pulled)
+    {
+        _bucketsRepaired.Add(buckets, _nodeTag);
+        _keysRepaired.Add(pushed, _nodeTag, new KeyValuePair<string, object?>("smdss.direction", "push"));
+        _keysRepaired.Add(pulled, _nodeTag, new KeyValuePair<string, object?>("smdss.direction", "pull"));
+    }
+
+    public void Split() => _splits.Add(1, _nodeTag);
 
     public void Streamed(long bytes) => _bytesStreamed.Add(bytes, _nodeTag);
 

@@ -35,4 +35,10 @@ internal enum MessageType : byte
     SnapshotChunk = 43,
     SnapshotEnd = 44,
     Handoff = 45,
+    DeltaBegin = 46,
+
+    // Anti-entropy between a primary and one replica of a slice.
+    DigestRequest = 47,
+    BucketVersions = 48,
+    FetchRecords = 49,
 }

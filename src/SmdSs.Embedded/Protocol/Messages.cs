@@ -20,6 +20,9 @@ internal readonly record struct SliceSummary(uint Start, long Epoch, ulong Prima
 /// <summary>Records a primary sends its replicas for one slice (writes, touches, snapshot chunks, handoffs).</summary>
 internal sealed record SliceRecordsMessage(uint SliceStart, long Epoch, IReadOnlyList<StorageRecord> Records);
 
+/// <summary>An anti-entropy question about one slice: the versions in some buckets, or the records of some keys.</summary>
+internal sealed record SliceQueryMessage(uint SliceStart, long Epoch, IReadOnlyList<int> Buckets, IReadOnlyList<string> Keys);
+
 /// <summary>A key-value operation forwarded to the key's primary.</summary>
 internal sealed record ForwardedOperation(string Key, EntryExpiry Expiry, byte[] Value);
 
@@ -159,6 +162,75 @@ internal static class Messages
 
         r.ExpectEnd();
         return new SliceRecordsMessage(start, epoch, records);
+    }
+
+    public static byte[] Encode(SliceQueryMessage m)
+    {
+        var w = new MessageWriter().U32(m.SliceStart).I64(m.Epoch).U32((uint)m.Buckets.Count);
+        foreach (int bucket in m.Buckets)
+        {
+            w.U32((uint)bucket);
+        }
+
+        w.U32((uint)m.Keys.Count);
+        foreach (string key in m.Keys)
+        {
+            w.String(key);
+        }
+
+        return w.ToArray();
+    }
+
+    public static SliceQueryMessage DecodeSliceQuery(byte[] payload)
+    {
+        var r = new MessageReader(payload);
+        uint start = r.U32();
+        long epoch = r.I64();
+        int bucketCount = r.Count(4);
+        var buckets = new List<int>(bucketCount);
+        for (int i = 0; i < bucketCount; i++)
+        {
+            uint bucket = r.U32();
+            buckets.Add(bucket < KeyBuckets.Count ? (int)bucket : throw new ProtocolException($"bucket {bucket} out of range"));
+        }
+
+        int keyCount = r.Count(4);
+        var keys = new List<string>(keyCount);
+        for (int i = 0; i < keyCount; i++)
+        {
+            keys.Add(r.String());
+        }
+
+        r.ExpectEnd();
+        return new SliceQueryMessage(start, epoch, buckets, keys);
+    }
+
+    public static byte[] EncodeDigests(IReadOnlyList<ulong> digests)
+    {
+        var w = new MessageWriter();
+        foreach (ulong digest in digests)
+        {
+            w.U64(digest);
+        }
+
+        return w.ToArray();
+    }
+
+    public static ulong[] DecodeDigests(byte[] payload)
+    {
+        if (payload.Length != KeyBuckets.Count * 8)
+        {
+            throw new ProtocolException($"bucket digests of {payload.Length} bytes, expected {KeyBuckets.Count * 8}");
+        }
+
+        var r = new MessageReader(payload);
+        var digests = new ulong[KeyBuckets.Count];
+        for (int i = 0; i < digests.Length; i++)
+        {
+            digests[i] = r.U64();
+        }
+
+        return digests;
     }
 
     public static byte[] Encode(ForwardedOperation m) =>

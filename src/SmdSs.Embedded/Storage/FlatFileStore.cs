@@ -66,7 +66,7 @@ internal sealed class FlatFileStore : IDisposable
             .Where(path => !wanted.Contains(Path.GetFileName(path)))];
 
         var stores = ranges.OrderBy(r => r.Start)
-            .Select(r => new SliceStore(r, _settings.SlicesDirectory, _settings.FsyncPolicy, Memory, _settings.MaxBodyBytes))
+            .Select(r => new SliceStore(r, _settings.SlicesDirectory, _settings.FsyncPolicy, Memory, _settings.MaxBodyBytes, _settings.TombstoneRetentionMs))
             .ToArray();
         _slices = new Slices(stores, [.. stores.Select(s => s.Range.Start)]);
         var reports = stores.Select(s => s.Load(nowMs)).ToList();

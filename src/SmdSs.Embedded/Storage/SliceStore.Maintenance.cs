@@ -28,6 +28,7 @@ internal sealed partial class SliceStore
                 DropLocked(expired);
             }
 
+            PruneTombstones(nowMs);
             if (damage.Count == 1 && damage[0].AtTail)
             {
                 _file.Truncate(damage[0].Offset);
@@ -107,7 +108,7 @@ internal sealed partial class SliceStore
         return dead >= deadBytesThreshold && dead * 2 >= _file.Length;
     }
 
-    /// <summary>Rewrites the file with only the live, unexpired entries. Returns the bytes reclaimed.</summary>
+    /// <summary>Rewrites the file with only the live, unexpired entries and the retained tombstones. Returns the bytes reclaimed.</summary>
     public long Compact(long nowMs)
     {
         lock (_fileLock)
@@ -124,7 +125,9 @@ internal sealed partial class SliceStore
             DropLocked(expired);
         }
 
+        PruneTombstones(nowMs);
         List<StoredEntry> live = [.. _index.Values];
+        List<KeyValuePair<string, long>> deletes = [.. _tombstones.Where(t => !_index.TryGetValue(t.Key, out StoredEntry? e) || e.Version < t.Value)];
         long[] offsets = new long[live.Count];
         _file.Rewrite(side =>
         {
@@ -134,6 +137,11 @@ internal sealed partial class SliceStore
                 byte[] value = entry.ValueInMemory ?? ReadFromFileLocked(entry);
                 offsets[i] = side.Position;
                 side.Write(RecordCodec.Encode(RecordKind.Put, entry.Key, entry.Version, entry.Expiry, value));
+            }
+
+            foreach ((string key, long version) in deletes)
+            {
+                side.Write(RecordCodec.Encode(RecordKind.Delete, key, version, EntryExpiry.None, []));
             }
         });
 
@@ -145,6 +153,8 @@ internal sealed partial class SliceStore
         Interlocked.Exchange(ref _liveFileBytes, _file.Length);
         return before - _file.Length;
     }
+
+    private bool IsDeletedAt(string key, long version) => _tombstones.TryGetValue(key, out long deleted) && deleted >= version;
 
     private byte[] ReadFromFileLocked(StoredEntry entry)
     {
@@ -158,15 +168,20 @@ internal sealed partial class SliceStore
         _index.TryGetValue(record.Key, out StoredEntry? old);
         switch (record.Kind)
         {
-            case RecordKind.Put when old is null || old.Version < record.Version:
+            case RecordKind.Put when (old is null || old.Version < record.Version) && !IsDeletedAt(record.Key, record.Version):
                 int keyBytes = length - RecordCodec.HeaderBytes - RecordCodec.FixedBodyBytes - record.Value.Length;
                 var entry = new StoredEntry(record.Key, record.Version, record.Expiry, record.Value, offset, length, keyBytes);
                 _index[record.Key] = entry;
                 Interlocked.Add(ref _liveFileBytes, length - (old?.RecordLength ?? 0));
                 _memory.Add(entry.MemoryBytes - (old?.MemoryBytes ?? 0));
                 break;
-            case RecordKind.Delete when old is not null && old.Version < record.Version:
-                DropLocked(old);
+            case RecordKind.Delete:
+                _tombstones.AddOrUpdate(record.Key, record.Version, (_, v) => Math.Max(v, record.Version));
+                if (old is not null && old.Version < record.Version)
+                {
+                    DropLocked(old);
+                }
+
                 break;
             case RecordKind.Touch when old is not null && old.Version == record.Version:
                 old.ExtendDeadline(record.Expiry.DeadlineMs);

@@ -5,13 +5,12 @@ namespace SmdSs.Storage;
 /// <summary>What a replica does with the records its primary sends: writes, catch-up sessions, wipes.</summary>
 internal sealed partial class SliceStore
 {
-    // Recent deletes, also of keys not (yet) here: records of one key can arrive out of order
-    // (two connections, a catch-up snapshot), and an older Put must not bring a deleted key back.
-    // Kept for TombstoneMs after the delete's version time (far longer than any record is in flight).
+    // Deletes, also of keys not (yet) here: records of one key can arrive out of order (two
+    // connections, a catch-up), and an older Put must not bring a deleted key back. Kept for the
+    // tombstone retention after the delete's version time, in the file too (compaction keeps
+    // them), because a replica back from a restart catches up on the deletes it missed from them.
     private readonly ConcurrentDictionary<string, long> _tombstones = new(StringComparer.Ordinal);
     private volatile bool _catchingUp;
-
-    public const long TombstoneMs = 120_000;
 
     /// <summary>Applies one record from the primary, last writer wins by version. True when it changed something.</summary>
     public bool Apply(StorageRecord record)
@@ -51,16 +50,19 @@ internal sealed partial class SliceStore
         }
     }
 
+    /// <summary>Starts a delta catch-up: the copy stays, the primary sends what changed since it was complete.</summary>
+    public void BeginDelta() => _catchingUp = true;
+
     public void EndCatchUp() => _catchingUp = false;
 
     public bool IsCatchingUp => _catchingUp;
 
-    /// <summary>Forgets deletes older than <see cref="TombstoneMs"/>.</summary>
+    /// <summary>Forgets deletes older than the tombstone retention (compaction then drops their records).</summary>
     public void PruneTombstones(long nowMs)
     {
         foreach ((string key, long version) in _tombstones)
         {
-            if (Replication.HybridClock.PhysicalMsOf(version) < nowMs - TombstoneMs)
+            if (IsPurgeable(version, nowMs))
             {
                 _tombstones.TryRemove(new KeyValuePair<string, long>(key, version));
             }
@@ -97,7 +99,72 @@ internal sealed partial class SliceStore
         return records;
     }
 
-    public long MaxVersion => _index.Values.Select(e => e.Version).DefaultIfEmpty(0).Max();
+    /// <summary>The newest version held, of a live entry or of a delete.</summary>
+    public long MaxVersion => _index.Values.Select(e => e.Version).Concat(_tombstones.Values).DefaultIfEmpty(0).Max();
+
+    /// <summary>
+    /// What changed at or after version <paramref name="since"/>: Put records of newer entries,
+    /// Delete records of newer deletes, and Touch records of older sliding entries read since
+    /// then. With a replica's copy complete up to <paramref name="since"/>, this is what brings
+    /// it up to date (a delta catch-up).
+    /// </summary>
+    public List<StorageRecord> ChangesSince(long since, long nowMs)
+    {
+        long sinceMs = Replication.HybridClock.PhysicalMsOf(since);
+        var records = new List<StorageRecord>();
+        foreach (StoredEntry entry in _index.Values)
+        {
+            if (entry.IsExpiredAt(nowMs))
+            {
+                continue;
+            }
+
+            if (entry.Version >= since)
+            {
+                byte[]? value = entry.ValueInMemory ?? ReadValue(entry);
+                if (value is not null)
+                {
+                    records.Add(new StorageRecord(RecordKind.Put, entry.Key, entry.Version, entry.Expiry, value));
+                }
+            }
+            else if (entry.SlidingMs > 0 && entry.DeadlineMs - entry.SlidingMs >= sinceMs)
+            {
+                records.Add(new StorageRecord(RecordKind.Touch, entry.Key, entry.Version, entry.Expiry, []));
+            }
+        }
+
+        foreach ((string key, long version) in _tombstones)
+        {
+            if (version >= since)
+            {
+                records.Add(new StorageRecord(RecordKind.Delete, key, version, EntryExpiry.None, []));
+            }
+        }
+
+        return records;
+    }
+
+    /// <summary>The current record of each key: its live entry as a Put, or its tombstone as a Delete.</summary>
+    public List<StorageRecord> RecordsOf(IEnumerable<string> keys, long nowMs)
+    {
+        var records = new List<StorageRecord>();
+        foreach (string key in keys)
+        {
+            if (_index.TryGetValue(key, out StoredEntry? entry) && !entry.IsExpiredAt(nowMs) && (entry.ValueInMemory ?? ReadValue(entry)) is { } value)
+            {
+                records.Add(new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value));
+            }
+            else if (_tombstones.TryGetValue(key, out long deleted))
+            {
+                records.Add(new StorageRecord(RecordKind.Delete, key, deleted, EntryExpiry.None, []));
+            }
+        }
+
+        return records;
+    }
+
+    private bool IsPurgeable(long tombstoneVersion, long nowMs) =>
+        Replication.HybridClock.PhysicalMsOf(tombstoneVersion) < nowMs - _tombstoneRetentionMs;
 
     private void WipeLocked()
     {

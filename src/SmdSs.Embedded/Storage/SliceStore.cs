@@ -20,13 +20,15 @@ internal sealed partial class SliceStore : IDisposable
     private readonly SliceFile _file;
     private readonly MemoryBudget _memory;
     private readonly int _maxBodyBytes;
+    private readonly long _tombstoneRetentionMs;
     private long _liveFileBytes;
 
-    public SliceStore(SliceRange range, string directory, FsyncPolicy policy, MemoryBudget memory, int maxBodyBytes)
+    public SliceStore(SliceRange range, string directory, FsyncPolicy policy, MemoryBudget memory, int maxBodyBytes, long tombstoneRetentionMs)
     {
         Range = range;
         _memory = memory;
         _maxBodyBytes = maxBodyBytes;
+        _tombstoneRetentionMs = tombstoneRetentionMs;
         _file = new SliceFile(Path.Combine(directory, SliceFile.NameOf(range)), policy);
     }
 

@@ -6,4 +6,8 @@ internal sealed record StoreSettings(
     FsyncPolicy FsyncPolicy,
     long MaxMemoryBytes,
     int MaxBodyBytes,
-    long CompactionDeadBytesThreshold);
+    long CompactionDeadBytesThreshold,
+    long TombstoneRetentionMs = StoreSettings.DefaultTombstoneRetentionMs)
+{
+    public const long DefaultTombstoneRetentionMs = 600_000;
+}

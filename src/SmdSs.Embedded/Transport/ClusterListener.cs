@@ -144,9 +144,10 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
     }
 
-    // Catch-up chunks and handoffs apply up to half a megabyte of records in one go.
+    // Catch-up chunks and handoffs apply up to half a megabyte of records in one go; anti-entropy scans a slice.
     private static bool IsBulk(MessageType type) =>
-        type is MessageType.SnapshotBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd or MessageType.Handoff or MessageType.Goodbye;
+        type is MessageType.SnapshotBegin or MessageType.DeltaBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd or MessageType.Handoff or MessageType.Goodbye
+            or MessageType.DigestRequest or MessageType.BucketVersions or MessageType.FetchRecords;
 
     private async Task<PeerIdentity> AcceptHandshakeAsync(FramePipe pipe, string remote)
     {
