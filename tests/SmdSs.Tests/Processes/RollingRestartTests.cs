@@ -1,5 +1,3 @@
-using System.Net;
-using System.Text;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;
 
@@ -25,7 +23,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output) : IAsyncLifeti
         }
 
         await Task.WhenAll(_farm.Select(p => p.StartAsync()));
-        await Eventually.TrueAsync(SettledAsync, TimeSpan.FromSeconds(90), "5 processes settled");
+        await Eventually.TrueAsync(() => FarmProcess.SettledAsync(_farm), TimeSpan.FromSeconds(90), "5 processes settled");
     }
 
     public async Task DisposeAsync()
@@ -41,106 +39,25 @@ public sealed class RollingRestartTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task Restarting_every_node_under_load_fails_no_request_and_loses_no_key()
     {
-        var written = new Dictionary<string, string>();
-        int failures = 0;
-        int requests = 0;
+        var balancer = new FarmLoadBalancer(_farm);
+        var load = new KeyValueLoad(balancer, output) { Callers = 1, KeysPerCaller = 500 };
         using var stop = new CancellationTokenSource();
-        Task load = Task.Run(async () =>
-        {
-            int i = 0;
-            while (!stop.IsCancellationRequested)
-            {
-                string key = "key" + (i % 500);
-                string value = $"v{i}";
-                Interlocked.Increment(ref requests);
-                HttpStatusCode? status = await PutLikeALoadBalancerAsync(i, key, value);
-                if (status == HttpStatusCode.NoContent)
-                {
-                    lock (written)
-                    {
-                        written[key] = value;
-                    }
-                }
-                else
-                {
-                    Interlocked.Increment(ref failures);
-                    output.WriteLine($"PUT {key}: {status?.ToString() ?? "no node answered"}");
-                }
-
-                i++;
-            }
-        });
+        Task running = load.RunAsync(stop.Token);
 
         for (int n = 0; n < _farm.Count; n++)
         {
             await _farm[n].StopAsync();
             await _farm[n].StartAsync();
-            await Eventually.TrueAsync(SettledAsync, TimeSpan.FromSeconds(90), $"settled after restarting node {n}");
+            balancer.Readmit(_farm[n]);
+            await Eventually.TrueAsync(() => FarmProcess.SettledAsync(_farm), TimeSpan.FromSeconds(90), $"settled after restarting node {n}");
         }
 
         await stop.CancelAsync();
-        await load;
-        output.WriteLine($"{requests} writes during the rolling restart, {failures} failed");
+        await running;
+        output.WriteLine($"{load.Requests} writes during the rolling restart, {load.Failed} failed");
 
-        int lost = 0;
-        foreach (FarmProcess reader in _farm)
-        {
-            foreach ((string key, string value) in written)
-            {
-                using var get = await reader.Http.GetAsync($"/kv/{key}");
-                string actual = get.StatusCode == HttpStatusCode.OK ? await get.Content.ReadAsStringAsync() : "(missing)";
-                if (actual != value)
-                {
-                    lost++;
-                    output.WriteLine($"{key} on {reader.HttpPort}: expected {value}, got {actual}");
-                }
-            }
-        }
-
-        Assert.Equal(0, failures);
+        int lost = await load.CountLostAsync(_farm);
+        Assert.Equal(0, load.Failed);
         Assert.Equal(0, lost);
-    }
-
-    // A load balancer sends a request that cannot connect (the process is restarting) to the
-    // next node; an answer with an error status is a failed request.
-    private async Task<HttpStatusCode?> PutLikeALoadBalancerAsync(int round, string key, string value)
-    {
-        for (int attempt = 0; attempt < _farm.Count; attempt++)
-        {
-            FarmProcess via = _farm[(round + attempt) % _farm.Count];
-            try
-            {
-                using var put = await via.Http.PutAsync($"/kv/{key}", new ByteArrayContent(Encoding.UTF8.GetBytes(value)));
-                if (put.StatusCode != HttpStatusCode.NoContent)
-                {
-                    output.WriteLine($"PUT {key} via {via.HttpPort}: {put.StatusCode} {await put.Content.ReadAsStringAsync()}");
-                }
-
-                return put.StatusCode;
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening (restarting): try the next node.
-            }
-        }
-
-        return null;
-    }
-
-    private async Task<bool> SettledAsync()
-    {
-        try
-        {
-            SmdSsStatus?[] statuses = await Task.WhenAll(_farm.Select(p => p.StatusAsync()));
-            return statuses.All(s => s is not null)
-                && statuses.Select(s => s!.SliceMapDigest).Distinct().Count() == 1
-                && statuses.Select(s => s!.NodeMapDigest).Distinct().Count() == 1
-                && statuses[0]!.Nodes.Count(n => n.State == "Up") == _farm.Count
-                && statuses[0]!.Slices.All(s => s.InSync.Count == 3);
-        }
-        catch (HttpRequestException)
-        {
-            return false;
-        }
     }
 }

@@ -19,7 +19,7 @@ public sealed class WebFarmProcessTests(ITestOutputHelper output) : IAsyncLifeti
         _farm.Add(new FarmProcess(_directory.Sub("n1"), [first.ClusterEndpoint]));
         _farm.Add(new FarmProcess(_directory.Sub("n2"), [first.ClusterEndpoint]));
         await Task.WhenAll(_farm.Select(p => p.StartAsync()));
-        await Eventually.TrueAsync(SettledAsync, TimeSpan.FromSeconds(60), "3 processes settled");
+        await Eventually.TrueAsync(() => FarmProcess.SettledAsync(_farm), TimeSpan.FromSeconds(60), "3 processes settled");
     }
 
     public async Task DisposeAsync()
@@ -92,15 +92,5 @@ public sealed class WebFarmProcessTests(ITestOutputHelper output) : IAsyncLifeti
                 Assert.Equal("value" + i, await get.Content.ReadAsStringAsync());
             }
         }
-    }
-
-    private async Task<bool> SettledAsync()
-    {
-        SmdSsStatus?[] statuses = await Task.WhenAll(_farm.Select(p => p.StatusAsync()));
-        return statuses.All(s => s is not null)
-            && statuses.Select(s => s!.SliceMapDigest).Distinct().Count() == 1
-            && statuses.Select(s => s!.NodeMapDigest).Distinct().Count() == 1
-            && statuses[0]!.Nodes.Count == 3
-            && statuses[0]!.Slices.All(s => s.InSync.Count == 3);
     }
 }

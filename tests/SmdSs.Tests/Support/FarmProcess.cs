@@ -10,10 +10,14 @@ public sealed class FarmProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private Process? _process;
 
-    public FarmProcess(string dataDirectory, IEnumerable<string> friends)
+    /// <param name="dataDirectory">The node's data directory.</param>
+    /// <param name="friends">Cluster endpoints of the node's friends.</param>
+    /// <param name="settings">More command-line settings, for example <c>--SmdSs:ReplacementGracePeriod=00:00:02</c>.</param>
+    public FarmProcess(string dataDirectory, IEnumerable<string> friends, IEnumerable<string>? settings = null)
     {
         DataDirectory = dataDirectory;
         Friends = [.. friends];
+        Settings = [.. settings ?? []];
         HttpPort = FreePorts.Next();
         ClusterPort = FreePorts.Next();
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
@@ -22,6 +26,8 @@ public sealed class FarmProcess : IAsyncDisposable
     public string DataDirectory { get; }
 
     public IReadOnlyList<string> Friends { get; }
+
+    public IReadOnlyList<string> Settings { get; }
 
     public int HttpPort { get; }
 
@@ -63,6 +69,11 @@ public sealed class FarmProcess : IAsyncDisposable
             start.ArgumentList.Add($"--SmdSs:Friends:{i}={Friends[i]}");
         }
 
+        foreach (string setting in Settings)
+        {
+            start.ArgumentList.Add(setting);
+        }
+
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, e) => Append(e.Data);
@@ -89,6 +100,38 @@ public sealed class FarmProcess : IAsyncDisposable
     }
 
     public Task<SmdSsStatus?> StatusAsync() => Http.GetFromJsonAsync<SmdSsStatus>("/smdss/status");
+
+    /// <summary>
+    /// Whether the cluster of <paramref name="serving"/> has settled: they agree on both maps,
+    /// the node map has exactly them Up, and every slice has min(3, their count) replicas (the
+    /// sample's ReplicationFactor is 3), all of them serving and in sync. A killed process is
+    /// not among <paramref name="serving"/>: this holds once its slices have new replicas.
+    /// </summary>
+    public static async Task<bool> SettledAsync(IReadOnlyCollection<FarmProcess> serving)
+    {
+        SmdSsStatus?[] statuses;
+        try
+        {
+            statuses = await Task.WhenAll(serving.Select(p => p.StatusAsync()));
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+
+        if (statuses.Any(s => s is null))
+        {
+            return false;
+        }
+
+        HashSet<string> ids = [.. statuses.Select(s => s!.NodeId)];
+        int replicas = Math.Min(3, serving.Count);
+        SmdSsStatus any = statuses[0]!;
+        return statuses.Select(s => s!.SliceMapDigest).Distinct().Count() == 1
+            && statuses.Select(s => s!.NodeMapDigest).Distinct().Count() == 1
+            && ids.SetEquals(any.Nodes.Where(n => n.State == "Up").Select(n => n.Id))
+            && any.Slices.All(s => s.Replicas.Count == replicas && s.InSync.Count == replicas && ids.IsSupersetOf(s.Replicas) && s.InSync.All(s.Replicas.Contains));
+    }
 
     /// <summary>kill -9: no goodbye, no flush.</summary>
     public void Kill()
