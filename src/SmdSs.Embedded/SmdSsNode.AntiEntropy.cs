@@ -94,6 +94,7 @@ public sealed partial class SmdSsNode
 
         Log.BucketsRepaired(_logger, slice.Range.ToString(), replica.ToString(), differing.Count, push.Count, pull.Count);
         _metrics?.Repaired(differing.Count, push.Count, pull.Count);
+        _repairs.Repaired(differing.Count, push.Count + pull.Count);
         return differing.Count;
     }
 

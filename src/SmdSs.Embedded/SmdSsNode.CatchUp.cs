@@ -26,6 +26,7 @@ public sealed partial class SmdSsNode
     private readonly ConcurrentDictionary<(uint Start, NodeId Replica), Task> _catchUps = new();
     private readonly ConcurrentDictionary<uint, Task> _handoffs = new();
     private readonly Replication.MissedWrites _missed = new();
+    private readonly RepairTally _repairs = new();
     private long _bytesStreamed;
 
     internal long BytesStreamed => Interlocked.Read(ref _bytesStreamed);
@@ -78,6 +79,7 @@ public sealed partial class SmdSsNode
 
             Log.SliceStreamed(_logger, slice.Range.ToString(), records.Count, bytes, since is null ? "full copy" : "delta", replica.ToString());
             _metrics?.CaughtUp(bytes, since is not null, records.Count);
+            _repairs.CaughtUp(since is not null, bytes);
             PieSlice current = SliceMap!.Find(sliceStart);
             if (current.Primary == _self!.Id && current.IsHeldBy(replica) && !current.IsInSync(replica))
             {

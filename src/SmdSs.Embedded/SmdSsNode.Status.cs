@@ -21,6 +21,7 @@ public sealed partial class SmdSsNode
                 s.Range.Start, s.Range.End, s.Epoch,
                 [.. s.Replicas.Select(r => r.ToString())],
                 [.. s.InSync.Select(r => r.ToString())],
-                store.SliceFor(s.Range.Start).Count))]);
+                store.SliceFor(s.Range.Start).Count))],
+            _repairs.Snapshot());
     }
 }
