@@ -163,7 +163,7 @@ public sealed partial class SmdSsNode
                 foreach (StorageRecord record in message.Records)
                 {
                     _clock.Observe(record.Version);
-                    store.Apply(record);
+                    RunningStore().Apply(record);
                 }
 
                 RunningStore().EvictIfOverLimit();

@@ -208,6 +208,7 @@ public sealed partial class SmdSsNode
 
             Volatile.Write(ref _sliceMap, merged);
             PersistState();
+            ReshapeStore(merged);
         }
 
         foreach (PieSlice slice in changed)

@@ -122,6 +122,12 @@ public sealed partial class SmdSsNode
             PieSlice mine = slices.Find(theirs.Start);
             if (mine.Range.Start != theirs.Start)
             {
+                // A boundary only the peer has: a half of a slice it split.
+                if (theirs.Epoch > mine.Epoch)
+                {
+                    wantSlices.Add(theirs.Start);
+                }
+
                 continue;
             }
 
@@ -143,6 +149,9 @@ public sealed partial class SmdSsNode
             }
         }
 
+        // Boundaries only this node has: halves of slices it knows were split.
+        var theirStarts = peer.Slices.Select(s => s.Start).ToHashSet();
+        pushSlices.AddRange(slices.Slices.Where(s => !theirStarts.Contains(s.Range.Start)));
         return new SyncDeltaMessage(pushNodes, pushSlices, wantNodes, wantSlices);
     }
 

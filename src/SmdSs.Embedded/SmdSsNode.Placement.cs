@@ -7,8 +7,8 @@ namespace SmdSs;
 /// <summary>
 /// The placement loop. Twice a second, for the slices this node is primary of (or must take
 /// over): fail over from a dead primary, drop dead replicas from the in-sync set, take one step
-/// toward the placement target, catch up replicas that are behind, and hand off data of slices
-/// this node no longer holds. No center: every primary moves only its own slices.
+/// toward the placement target, split slices that grew too large, catch up replicas that are
+/// behind, and hand off data of slices this node no longer holds. No center: every primary moves only its own slices.
 /// </summary>
 public sealed partial class SmdSsNode
 {
@@ -27,6 +27,7 @@ public sealed partial class SmdSsNode
             try
             {
                 await PlaceOnceAsync(stopping).ConfigureAwait(false);
+                SplitLargeSlices();
                 StartCatchUps(stopping);
                 StartHandoffs(stopping);
             }

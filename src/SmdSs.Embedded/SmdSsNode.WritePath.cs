@@ -49,8 +49,7 @@ public sealed partial class SmdSsNode
         try
         {
             StorageRecord versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()) } : record;
-            SliceStore store = RunningStore().SliceFor(slice.Range.Start);
-            bool changed = store.Apply(versioned);
+            bool changed = RunningStore().Apply(versioned);
             if (versioned.Kind == RecordKind.Put)
             {
                 RunningStore().EvictIfOverLimit();
@@ -211,7 +210,7 @@ public sealed partial class SmdSsNode
             return Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch} with primary {slice.Primary}");
         }
 
-        SliceStore store = RunningStore().SliceFor(message.SliceStart);
+        FlatFileStore store = RunningStore();
         foreach (StorageRecord record in message.Records)
         {
             _clock.Observe(record.Version);

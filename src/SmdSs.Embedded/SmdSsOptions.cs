@@ -103,4 +103,13 @@ public sealed class SmdSsOptions
     /// replicas). Default 1 minute.
     /// </summary>
     public TimeSpan AntiEntropyInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// A slice whose live records pass this many bytes is split in two by its primary (the
+    /// halves then spread over the nodes). Default 256 MiB.
+    /// </summary>
+    public long SplitThresholdBytes { get; set; } = 256L << 20;
+
+    /// <summary>A slice holding this many keys is split in two by its primary. Default 1,000,000.</summary>
+    public long SplitThresholdKeys { get; set; } = 1_000_000;
 }

@@ -40,6 +40,8 @@ public sealed class SmdSsOptionsValidator : IValidateOptions<SmdSsOptions>
         AddIfOutside(errors, "InitialSliceCount", options.InitialSliceCount, 1, 4096);
         AddIfOutside(errors, "MaxValueBytes", options.MaxValueBytes, 1, SmdSsLimits.MaxValueBytesCeiling);
         AddIfOutside(errors, "MaxMemoryBytes", options.MaxMemoryBytes, 1L << 20, long.MaxValue);
+        AddIfOutside(errors, "SplitThresholdBytes", options.SplitThresholdBytes, 64L << 10, long.MaxValue);
+        AddIfOutside(errors, "SplitThresholdKeys", options.SplitThresholdKeys, 16, long.MaxValue);
         AddIfOutside(errors, "CompactionDeadBytesThreshold", options.CompactionDeadBytesThreshold, 0, long.MaxValue);
         if (!Enum.IsDefined(options.FsyncPolicy))
         {

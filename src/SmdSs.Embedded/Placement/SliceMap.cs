@@ -73,29 +73,78 @@ internal sealed class SliceMap
     }
 
     /// <summary>
-    /// Takes every record that supersedes the one held for the same range. Records for a range
-    /// this map does not have (another slice layout) are left out and listed in <paramref name="unknown"/>.
+    /// Takes every record that supersedes the one held for the same range. A record for part of
+    /// a held slice with a higher epoch is a half of a split: it is carved out of the held slice
+    /// (whose rest keeps its old record until the other half arrives). A record spanning slices
+    /// this map already split further is stale and ignored. Anything else (another slice
+    /// layout) is left out and listed in <paramref name="unknown"/>.
     /// </summary>
     public SliceMap Merge(IEnumerable<PieSlice> records, out List<PieSlice> changed, out List<PieSlice> unknown)
     {
         changed = [];
         unknown = [];
-        var builder = _slices.ToBuilder();
+        var work = new List<PieSlice>(_slices);
         foreach (PieSlice record in records)
         {
-            int index = IndexOf(record.Range.Start);
-            if (builder[index].Range != record.Range)
+            int index = work.FindLastIndex(s => s.Range.Start <= record.Range.Start);
+            PieSlice held = work[index];
+            if (held.Range == record.Range)
+            {
+                if (record.Supersedes(held))
+                {
+                    work[index] = record;
+                    changed.Add(record);
+                }
+            }
+            else if (record.Range.End <= held.Range.End)
+            {
+                if (record.Epoch > held.Epoch)
+                {
+                    work.RemoveAt(index);
+                    work.InsertRange(index, Carve(held, record));
+                    changed.Add(record);
+                }
+                else if (record.Epoch == held.Epoch)
+                {
+                    unknown.Add(record);
+                }
+            }
+            else if (!IsSplitFurther(work, index, record))
             {
                 unknown.Add(record);
             }
-            else if (record.Supersedes(builder[index]))
+        }
+
+        return changed.Count == 0 ? this : new SliceMap([.. work]);
+    }
+
+    // The held slice minus the record's range, around the record.
+    private static IEnumerable<PieSlice> Carve(PieSlice held, PieSlice record)
+    {
+        if (record.Range.Start > held.Range.Start)
+        {
+            yield return held with { Range = new SliceRange(held.Range.Start, record.Range.Start - 1) };
+        }
+
+        yield return record;
+        if (record.Range.End < held.Range.End)
+        {
+            yield return held with { Range = new SliceRange(record.Range.End + 1, held.Range.End) };
+        }
+    }
+
+    // A record covering several held slices, each newer than it: a parent of slices already split here.
+    private static bool IsSplitFurther(List<PieSlice> work, int index, PieSlice record)
+    {
+        for (int i = index; i < work.Count && work[i].Range.Start <= record.Range.End; i++)
+        {
+            if (work[i].Range.Start < record.Range.Start || work[i].Range.End > record.Range.End || work[i].Epoch <= record.Epoch)
             {
-                builder[index] = record;
-                changed.Add(record);
+                return false;
             }
         }
 
-        return changed.Count == 0 ? this : new SliceMap(builder.ToImmutable());
+        return true;
     }
 
     /// <summary>Replaces the record of one range unconditionally (the primary's own change).</summary>

@@ -11,6 +11,7 @@ internal sealed class FlatFileStore : IDisposable
 {
     private readonly StoreSettings _settings;
     private readonly Lock _evictionLock = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<SliceStore> _retired = new();
     private Slices _slices = new([], []);
     private long _evictions;
     private long _compactions;
@@ -85,6 +86,59 @@ internal sealed class FlatFileStore : IDisposable
         return slices.Stores[RangeSearch.IndexOf(slices.Starts, hash)];
     }
 
+    /// <summary>Applies a record to the store that holds its key now (routed again if that store is split meanwhile).</summary>
+    public bool Apply(StorageRecord record)
+    {
+        uint hash = Hashing.KeyHash.Of(record.Key);
+        while (true)
+        {
+            try
+            {
+                return SliceFor(hash).Apply(record);
+            }
+            catch (SliceRetiredException)
+            {
+                // The split published the halves before releasing the old store: the next lookup finds them.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Follows the slice map after slices split: each store whose range the map cut into pieces
+    /// is split into stores of those pieces. Ranges that are not a refinement of the current
+    /// stores (a merge) are left alone. Returns how many stores were split.
+    /// </summary>
+    public int Reshape(IReadOnlyList<SliceRange> ranges, long nowMs)
+    {
+        int split = 0;
+        foreach (SliceStore old in _slices.Stores.Where(s => !ranges.Contains(s.Range)))
+        {
+            List<SliceRange> pieces = [.. ranges.Where(r => r.Start >= old.Range.Start && r.End <= old.Range.End)];
+            if (pieces.Count < 2 || pieces.Sum(p => (decimal)p.Width) != old.Range.Width)
+            {
+                continue;
+            }
+
+            SliceStore[] halves = [.. pieces.Select(NewStore)];
+            old.SplitInto(halves, nowMs, () =>
+            {
+                SliceStore[] stores = [.. _slices.Stores.Where(s => s != old).Concat(halves).OrderBy(s => s.Range.Start)];
+                _slices = new Slices(stores, [.. stores.Select(s => s.Range.Start)]);
+            });
+            _retired.Enqueue(old);
+            split++;
+        }
+
+        return split;
+    }
+
+    private SliceStore NewStore(SliceRange range)
+    {
+        // A file of this range left by a split that crashed half-way is replaced: the old store still holds everything.
+        File.Delete(Path.Combine(_settings.SlicesDirectory, SliceFile.NameOf(range)));
+        return new SliceStore(range, _settings.SlicesDirectory, _settings.FsyncPolicy, Memory, _settings.MaxBodyBytes, _settings.TombstoneRetentionMs);
+    }
+
     /// <summary>
     /// Keeps memory under <see cref="StoreSettings.MaxMemoryBytes"/>: drops the least recently
     /// used values (down to 90% of the limit, so passes are rare). Keys and the index are the
@@ -132,6 +186,19 @@ internal sealed class FlatFileStore : IDisposable
     public List<(SliceStore Store, List<StorageRecord> Touches)> Maintain(long nowMs, bool sync, bool sweepExpired)
     {
         var touches = new List<(SliceStore, List<StorageRecord>)>();
+        // Stores split a round ago: no request that found them before the split is still reading.
+        for (int n = _retired.Count; n > 0 && _retired.TryDequeue(out SliceStore? retired); n--)
+        {
+            if (retired.RetiredRounds++ > 0)
+            {
+                retired.DisposeRetired();
+            }
+            else
+            {
+                _retired.Enqueue(retired);
+            }
+        }
+
         foreach (SliceStore store in _slices.Stores)
         {
             store.PruneTombstones(nowMs);
@@ -173,6 +240,11 @@ internal sealed class FlatFileStore : IDisposable
 
     public void Dispose()
     {
+        while (_retired.TryDequeue(out SliceStore? retired))
+        {
+            retired.DisposeRetired();
+        }
+
         foreach (SliceStore store in _slices.Stores)
         {
             store.Dispose();

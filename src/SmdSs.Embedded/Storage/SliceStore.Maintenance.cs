@@ -57,6 +57,11 @@ internal sealed partial class SliceStore
         var local = new List<StorageRecord>();
         lock (_fileLock)
         {
+            if (_retired)
+            {
+                return [];
+            }
+
             using var batch = new MemoryStream();
             foreach (string key in _touched.Keys)
             {
@@ -104,6 +109,11 @@ internal sealed partial class SliceStore
 
     public bool NeedsCompaction(long deadBytesThreshold)
     {
+        if (_retired)
+        {
+            return false;
+        }
+
         long dead = DeadFileBytes;
         return dead >= deadBytesThreshold && dead * 2 >= _file.Length;
     }

@@ -45,6 +45,7 @@ internal sealed partial class SliceStore
     {
         lock (_fileLock)
         {
+            ThrowIfRetired();
             WipeLocked();
             _catchingUp = true;
         }
@@ -74,6 +75,7 @@ internal sealed partial class SliceStore
     {
         lock (_fileLock)
         {
+            ThrowIfRetired();
             WipeLocked();
         }
     }

@@ -38,6 +38,9 @@ internal sealed partial class SliceStore : IDisposable
 
     public long FileBytes => _file.Length;
 
+    /// <summary>Bytes of the records of live entries (and retained tombstones): what the slice holds.</summary>
+    public long LiveBytes => Interlocked.Read(ref _liveFileBytes);
+
     /// <summary>File bytes that no live entry needs: overwritten, deleted, expired, touch records, damage.</summary>
     public long DeadFileBytes => _file.Length - Interlocked.Read(ref _liveFileBytes);
 
@@ -62,6 +65,7 @@ internal sealed partial class SliceStore : IDisposable
             RecordCodec.Encode(record.AsSpan(0, length), RecordKind.Put, key, keyBytes, version, expiry, owned);
             lock (_fileLock)
             {
+                ThrowIfRetired();
                 if ((_index.TryGetValue(key, out StoredEntry? old) && old.Version >= version)
                     || (_tombstones.TryGetValue(key, out long deletedAt) && deletedAt >= version))
                 {
@@ -87,6 +91,7 @@ internal sealed partial class SliceStore : IDisposable
     {
         lock (_fileLock)
         {
+            ThrowIfRetired();
             _tombstones.AddOrUpdate(key, version, (_, v) => Math.Max(v, version));
             if (!_index.TryGetValue(key, out StoredEntry? old) || old.Version >= version)
             {

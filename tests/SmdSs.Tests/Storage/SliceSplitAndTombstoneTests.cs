@@ -1,0 +1,114 @@
+using System.Text;
+using SmdSs.Hashing;
+using SmdSs.Placement;
+using SmdSs.Replication;
+using SmdSs.Storage;
+using SmdSs.Tests.Support;
+using static SmdSs.Tests.Storage.StorageTestSupport;
+
+namespace SmdSs.Tests.Storage;
+
+/// <summary>
+/// Storage for self-healing: tombstones survive restarts and compaction for their retention
+/// (a returning replica catches up on deletes from them) and are purged after it; a delta holds
+/// exactly what changed; a store splits into the halves of its slice without losing anything.
+/// </summary>
+public sealed class SliceSplitAndTombstoneTests : IDisposable
+{
+    private readonly TempDirectory _scratch = new();
+
+    private string SlicesPath => _scratch.Sub("slices");
+
+    private static long V(long ms) => ms << 16;
+
+    public void Dispose() => _scratch.Dispose();
+
+    [Fact]
+    public void Tombstones_survive_compaction_and_restart_within_retention_and_are_purged_after_it()
+    {
+        Directory.CreateDirectory(SlicesPath);
+        using (SliceStore store = OpenWholeSlice(SlicesPath))
+        {
+            store.Load(EpochMs);
+            store.Put("kept", V(EpochMs), EntryExpiry.None, [1]);
+            store.Put("deleted", V(EpochMs), EntryExpiry.None, [2]);
+            store.Delete("deleted", V(EpochMs + 1));
+            store.Compact(EpochMs + 2);
+        }
+
+        using (SliceStore reopened = OpenWholeSlice(SlicesPath))
+        {
+            reopened.Load(EpochMs + 3);
+            Assert.False(reopened.Put("deleted", V(EpochMs), EntryExpiry.None, [3]));
+            Assert.Contains(reopened.ChangesSince(V(EpochMs + 1), EpochMs + 3), r => r.Kind == RecordKind.Delete && r.Key == "deleted");
+
+            long afterRetention = EpochMs + StoreSettings.DefaultTombstoneRetentionMs + 10;
+            reopened.PruneTombstones(afterRetention);
+            reopened.Compact(afterRetention);
+        }
+
+        byte[] file = File.ReadAllBytes(Path.Combine(SlicesPath, SliceFileName));
+        Assert.DoesNotContain(Replay(file).Records, r => r.Record.Kind == RecordKind.Delete);
+    }
+
+    [Fact]
+    public void A_delta_holds_newer_entries_newer_deletes_and_touches_of_older_sliding_entries_only()
+    {
+        Directory.CreateDirectory(SlicesPath);
+        using SliceStore store = OpenWholeSlice(SlicesPath);
+        store.Load(EpochMs);
+        long since = V(EpochMs + 100);
+        store.Put("old", V(EpochMs), EntryExpiry.None, [1]);
+        store.Put("new", V(EpochMs + 200), EntryExpiry.None, [2]);
+        store.Put("old-deleted", V(EpochMs), EntryExpiry.None, [3]);
+        store.Delete("old-deleted", V(EpochMs + 150));
+        store.Put("read-lately", V(EpochMs), new EntryExpiry(0, 60_000, EpochMs + 60_000), [4]);
+        Assert.True(store.TryGet("read-lately", out StoredEntry entry));
+        entry.ExtendDeadline(EpochMs + 300 + 60_000);
+
+        var delta = store.ChangesSince(since, EpochMs + 400).ToDictionary(r => r.Key, r => r.Kind);
+
+        Assert.Equal(new Dictionary<string, RecordKind> { ["new"] = RecordKind.Put, ["old-deleted"] = RecordKind.Delete, ["read-lately"] = RecordKind.Touch }, delta);
+    }
+
+    [Fact]
+    public void A_split_store_keeps_every_entry_and_tombstone_in_the_right_half_and_across_a_restart()
+    {
+        var ranges = new[] { SliceRange.Whole };
+        using (var store = new FlatFileStore(Settings(SlicesPath)))
+        {
+            store.Open(ranges, EpochMs);
+            for (int i = 0; i < 500; i++)
+            {
+                store.Apply(new StorageRecord(RecordKind.Put, "k" + i, V(EpochMs), EntryExpiry.None, Encoding.UTF8.GetBytes("v" + i)));
+            }
+
+            store.Apply(new StorageRecord(RecordKind.Delete, "k7", V(EpochMs + 1), EntryExpiry.None, []));
+            SliceStore whole = store.SliceFor(0);
+            (SliceRange low, SliceRange high) = SliceRange.Whole.SplitAt(SliceRange.Whole.Midpoint);
+
+            Assert.Equal(1, store.Reshape([low, high], EpochMs + 2));
+
+            Assert.True(whole.IsRetired);
+            Assert.Throws<SliceRetiredException>(() => whole.Put("late", V(EpochMs + 3), EntryExpiry.None, [1]));
+            Assert.True(store.Apply(new StorageRecord(RecordKind.Put, "late", V(EpochMs + 3), EntryExpiry.None, [1])));
+            Assert.Equal(500, store.Count);
+            foreach (SliceStore half in store.SliceStores)
+            {
+                Assert.All(half.Entries, e => Assert.True(half.Range.Contains(KeyHash.Of(e.Key))));
+            }
+
+            store.Maintain(EpochMs + 4, sync: true, sweepExpired: false);
+            store.Maintain(EpochMs + 5, sync: true, sweepExpired: false);
+            Assert.False(File.Exists(Path.Combine(SlicesPath, SliceFile.NameOf(SliceRange.Whole))));
+            Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "k7", V(EpochMs), EntryExpiry.None, [9])));
+        }
+
+        (SliceRange a, SliceRange b) = SliceRange.Whole.SplitAt(SliceRange.Whole.Midpoint);
+        using var reopened = new FlatFileStore(Settings(SlicesPath));
+        reopened.Open([a, b], EpochMs + 6);
+        Assert.Equal(500, reopened.Count);
+        Assert.False(reopened.SliceFor(KeyHash.Of("k7")).TryGet("k7", out _));
+        Assert.True(reopened.SliceFor(KeyHash.Of("k499")).TryGet("k499", out _));
+    }
+}
