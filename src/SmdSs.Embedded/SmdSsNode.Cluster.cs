@@ -253,7 +253,7 @@ public sealed partial class SmdSsNode
         lock (_stateLock)
         {
             PieSlice current = _sliceMap!.Find(start);
-            if (!current.ContentEquals(basedOn) || !next.Supersedes(current))
+            if (!current.ContentEquals(basedOn) || !next.Supersedes(current) || !HasCommitQuorum())
             {
                 foreach (NodeId replica in dropped.Where(current.IsInSync))
                 {

@@ -115,6 +115,11 @@ public sealed partial class SmdSsNode
             return Error(ErrorCode.NotPrimary, $"{_self.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
         }
 
+        if (type is MessageType.Get or MessageType.Refresh or MessageType.Probe && !HasReadQuorum())
+        {
+            return Error(ErrorCode.Unavailable, $"{_self.Id} lost contact with most of the cluster; another node takes slice {slice.Range} over");
+        }
+
         switch (type)
         {
             case MessageType.Get:

@@ -94,7 +94,7 @@ public sealed partial class SmdSsNode
             return false;
         }
 
-        return slice.Primary == self
+        return (slice.Primary == self && HasReadQuorum())
             || (slice.IsInSync(self) && slice.Primary is { } primary && _leases.Holds(slice.Range.Start, primary, MonoMs()));
     }
 }

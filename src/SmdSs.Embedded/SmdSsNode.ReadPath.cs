@@ -1,3 +1,4 @@
+using SmdSs.Membership;
 using System.Diagnostics;
 using SmdSs.Placement;
 using SmdSs.Protocol;
@@ -25,8 +26,28 @@ public sealed partial class SmdSsNode
             return ValueTask.FromResult(ReadLocal(store.SliceFor(hash), key, operation));
         }
 
+        if (MustReadDegraded(slice))
+        {
+            _metrics!.ReadDegraded();
+            return ValueTask.FromResult(ReadLocal(store.SliceFor(hash), key, operation));
+        }
+
         _metrics!.Read(local: false);
         return ReadRemoteAsync(hash, key, operation, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads never fail while a replica is up: when this node has lost contact with most of the
+    /// cluster (two of three nodes died, or it is on the minority side of a partition) and the
+    /// slice's primary is out of reach, an in-sync copy here answers. Such a read may miss
+    /// writes the other side of a partition accepted; writes on this side fail meanwhile.
+    /// </summary>
+    private bool MustReadDegraded(PieSlice slice)
+    {
+        NodeId self = _self!.Id;
+        return !_goingDown && _confirmed.Task.IsCompleted && slice.IsInSync(self)
+            && (slice.Primary == self || slice.Primary is not { } primary || !IsReachable(primary))
+            && !HasReadQuorum();
     }
 
     private byte[]? ReadLocal(SliceStore slice, string key, MessageType operation)

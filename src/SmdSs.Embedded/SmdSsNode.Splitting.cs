@@ -42,7 +42,7 @@ public sealed partial class SmdSsNode
         SliceMap split;
         lock (_stateLock)
         {
-            if (!_sliceMap!.Find(slice.Range.Start).ContentEquals(slice))
+            if (!_sliceMap!.Find(slice.Range.Start).ContentEquals(slice) || !HasCommitQuorum())
             {
                 return;
             }

@@ -19,6 +19,7 @@ internal sealed class SmdSsMetrics : IDisposable
     private readonly Counter<long> _reads;
     private readonly TagList _local;
     private readonly TagList _forwarded;
+    private readonly TagList _degraded;
     private readonly KeyValuePair<string, object?> _nodeTag;
     private readonly TagList _get;
     private readonly TagList _set;
@@ -44,6 +45,7 @@ internal sealed class SmdSsMetrics : IDisposable
         _refresh = Tags("refresh");
         _local = new TagList { _nodeTag, { "smdss.read.served", "local" } };
         _forwarded = new TagList { _nodeTag, { "smdss.read.served", "forwarded" } };
+        _degraded = new TagList { _nodeTag, { "smdss.read.served", "degraded" } };
         _sliceChanges = _meter.CreateCounter<long>("smdss.slice.changes", "{change}", "Slice records this node committed as primary, by reason (placement, caught up, replica failed, took over, ...).");
         _catchUps = _meter.CreateCounter<long>("smdss.catchups", "{catchup}", "Replicas this node brought in sync, by smdss.catchup.mode: full (a new copy: join, re-replication) or delta (a returning replica sent only what it missed).");
         _hintsStored = _meter.CreateCounter<long>("smdss.hints.stored", "{record}", "Writes a replica missed while this node was primary (kept in this node's files until the replica returns).");
@@ -52,7 +54,7 @@ internal sealed class SmdSsMetrics : IDisposable
         _keysRepaired = _meter.CreateCounter<long>("smdss.antientropy.keys", "{key}", "Keys anti-entropy copied, by smdss.direction: push (to the replica) or pull (from it).");
         _splits = _meter.CreateCounter<long>("smdss.splits", "{split}", "Slices this node split as their primary because they passed the split threshold.");
         _bytesStreamed = _meter.CreateCounter<long>("smdss.bytes.streamed", "By", "Bytes of slice data streamed to other nodes (catch-ups and handoffs).");
-        _reads = _meter.CreateCounter<long>("smdss.reads", "{read}", "Reads by where they were answered: local (this node's copy, no network) or forwarded (to the primary).");
+        _reads = _meter.CreateCounter<long>("smdss.reads", "{read}", "Reads by where they were answered: local (this node's copy, no network), forwarded (to the primary), or degraded (a local copy while this node lost contact with most of the cluster).");
         _operations = _meter.CreateCounter<long>("smdss.operations", "{operation}", "Key-value operations served, by operation.");
         _hits = _meter.CreateCounter<long>("smdss.cache.hits", "{read}", "Reads that found a live entry.");
         _misses = _meter.CreateCounter<long>("smdss.cache.misses", "{read}", "Reads that found no live entry.");
@@ -71,6 +73,9 @@ internal sealed class SmdSsMetrics : IDisposable
     }
 
     public void Read(bool local) => _reads.Add(1, local ? _local : _forwarded);
+
+    /// <summary>A read answered from a local copy without a quorum (see SmdSsNode.MustReadDegraded).</summary>
+    public void ReadDegraded() => _reads.Add(1, _degraded);
 
     public void SliceChanged(string reason) => _sliceChanges.Add(1, _nodeTag, new KeyValuePair<string, object?>("smdss.reason", reason));
 

@@ -18,6 +18,8 @@ internal sealed class FailureDetector(TimeSpan suspectAfter, TimeSpan downAfter)
 
     public void Heard(NodeId node, long nowMs) => _lastHeardMs[node] = nowMs;
 
+    public bool HeardSince(NodeId node, long sinceMs) => _lastHeardMs.TryGetValue(node, out long heard) && heard >= sinceMs;
+
     public void Forget(NodeId node) => _lastHeardMs.TryRemove(node, out _);
 
     /// <summary>The records to publish for nodes whose silence crossed a threshold.</summary>

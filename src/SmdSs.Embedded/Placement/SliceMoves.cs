@@ -56,6 +56,15 @@ internal static class SliceMoves
             return null;
         }
 
-        return slice.Next([self, .. slice.Replicas.Where(n => n != self && n != primary), primary], slice.InSync.Where(n => n != primary));
+        PieSlice next = slice.Next([self, .. slice.Replicas.Where(n => n != self && n != primary), primary], slice.InSync.Where(n => n != primary));
+        return next with { Epoch = slice.Epoch + TakeoverEpochStep };
     }
+
+    /// <summary>
+    /// A takeover skips epochs: the lost primary may have committed a few records just before it
+    /// was cut off (one every placement round, until it noticed it lost its majority) that never
+    /// reached anyone. Equal epochs would be decided by node id, and the cut-off node's record
+    /// could win; a takeover must win.
+    /// </summary>
+    public const long TakeoverEpochStep = 1024;
 }
