@@ -98,7 +98,7 @@ public sealed partial class SmdSsNode
     /// </summary>
     private long? DeltaBase(uint sliceStart, NodeId replica)
     {
-        long? since = _missed.Since(sliceStart, replica);
+        long? since = SliceMap!.Find(sliceStart).HintFor(replica) is { } hint ? Math.Min(hint, _missed.Since(sliceStart, replica) ?? long.MaxValue) : null;
         long oldestSafeMs = NowMs() - (long)(_options.TombstoneRetention - TimeSpan.FromMinutes(1)).TotalMilliseconds;
         return since is { } v && Replication.HybridClock.PhysicalMsOf(v) > oldestSafeMs ? v : null;
     }

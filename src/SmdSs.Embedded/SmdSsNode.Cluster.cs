@@ -237,6 +237,7 @@ public sealed partial class SmdSsNode
     /// </summary>
     private async Task<bool> CommitSliceAsync(PieSlice basedOn, PieSlice next, string reason, CancellationToken cancellationToken)
     {
+        next = WithHints(basedOn, next);
         uint start = basedOn.Range.Start;
         List<NodeId> dropped = [.. basedOn.InSync.Where(n => n != _self!.Id && !next.InSync.Contains(n))];
         foreach (NodeId replica in dropped)
@@ -268,7 +269,7 @@ public sealed partial class SmdSsNode
             NoteRecordChange(current, next);
         }
 
-        NoteHints(current: basedOn, next);
+        ForgetHints(current: basedOn, next);
 
         LogSlice(next, reason);
         _metrics?.SliceChanged(reason);
@@ -277,11 +278,30 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>
-    /// Hint bookkeeping for a record this node committed: a replica that leaves the in-sync set
-    /// but stays listed misses every write from now on (earlier misses were noted by the write
-    /// path); one that joins it has nothing left to replay; a slice led elsewhere needs no hints here.
+    /// The hints a new record carries: a replica that leaves the in-sync set but stays listed
+    /// (a failed replica, a stopping one, a lost primary) misses every write from now on, and
+    /// the writes the write path saw it miss before; a replica already behind keeps its hint,
+    /// lowered by any older write it missed since.
     /// </summary>
-    private void NoteHints(PieSlice current, PieSlice next)
+    private PieSlice WithHints(PieSlice current, PieSlice next)
+    {
+        uint start = next.Range.Start;
+        var hints = new List<ReplicaHint>();
+        foreach (NodeId replica in current.InSync.Where(n => next.IsHeldBy(n) && !next.IsInSync(n)))
+        {
+            hints.Add(new ReplicaHint(replica, Math.Min(_missed.Since(start, replica) ?? long.MaxValue, _clock.Next(NowMs()))));
+        }
+
+        foreach (NodeId replica in next.Replicas.Where(n => current.HintFor(n) is not null && _missed.Since(start, n) is not null))
+        {
+            hints.Add(new ReplicaHint(replica, _missed.Since(start, replica)!.Value));
+        }
+
+        return next.WithHints(hints);
+    }
+
+    /// <summary>Memory hints are useless once a replica is in sync again or gone, and on a node that no longer leads the slice.</summary>
+    private void ForgetHints(PieSlice current, PieSlice next)
     {
         uint start = next.Range.Start;
         if (next.Primary != _self!.Id)
@@ -290,12 +310,7 @@ public sealed partial class SmdSsNode
             return;
         }
 
-        foreach (NodeId replica in current.InSync.Where(n => n != _self.Id && next.IsHeldBy(n) && !next.IsInSync(n)))
-        {
-            _missed.Note(start, replica, _clock.Next(NowMs()), wasInSync: true);
-        }
-
-        foreach (NodeId replica in current.Replicas.Where(n => !next.IsHeldBy(n) || (next.IsInSync(n) && !current.IsInSync(n))))
+        foreach (NodeId replica in current.Replicas.Where(n => !next.IsHeldBy(n) || next.IsInSync(n)))
         {
             _missed.Forget(start, replica);
         }
@@ -308,12 +323,6 @@ public sealed partial class SmdSsNode
         if (after.Primary == self && before.Primary != self)
         {
             _leases.BecamePrimary(after.Range.Start, MonoMs());
-            // A primary that handed its slice over (a stop) or lost it (a crash) held every
-            // write until then: if it stays listed, it misses only the writes from now on.
-            if (before.Primary is { } previous && after.IsHeldBy(previous) && !after.IsInSync(previous))
-            {
-                _missed.Note(after.Range.Start, previous, _clock.Next(NowMs()), wasInSync: true);
-            }
         }
 
         foreach (NodeId admitted in after.InSync.Where(n => !before.IsInSync(n)))

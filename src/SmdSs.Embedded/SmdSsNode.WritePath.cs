@@ -151,7 +151,7 @@ public sealed partial class SmdSsNode
         foreach (NodeId replica in slice.Replicas.Union(alsoTo).Where(n => n != _self!.Id))
         {
             int i = targets.IndexOf(replica);
-            if ((i < 0 || !acked[i]) && _missed.Note(slice.Range.Start, replica, oldest, slice.IsInSync(replica)))
+            if ((i < 0 || !acked[i]) && _missed.Note(slice.Range.Start, replica, oldest, slice.IsInSync(replica) || slice.HintFor(replica) is not null))
             {
                 _metrics?.HintsStored(records.Count);
             }

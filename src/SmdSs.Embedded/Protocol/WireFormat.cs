@@ -13,14 +13,15 @@ namespace SmdSs.Protocol;
 /// FORMAT (v1):
 /// <code>
 ///   NodeRecord: u64 id | string endpoint | u8 state | i64 incarnation | i64 heartbeat | i64 load
-///   PieSlice:   u32 start | u32 end | i64 epoch | u32 n | n × u64 replica | u32 m | m × u64 in-sync
+///   PieSlice:   u32 start | u32 end | i64 epoch | u32 n | n × u64 replica | u32 m | m × u64 in-sync |
+///               u32 h | h × (u64 replica | i64 since)
 ///   Record:     u8 kind | string key | i64 version | i64 absoluteMs | i64 slidingMs | i64 deadlineMs | bytes value
 /// </code>
 /// </remarks>
 internal static class WireFormat
 {
     public const int MinNodeRecordBytes = 8 + 2 + 1 + 24;
-    public const int MinSliceBytes = 4 + 4 + 8 + 4 + 4;
+    public const int MinSliceBytes = 4 + 4 + 8 + 4 + 4 + 4;
     public const int MinRecordBytes = 1 + 2 + 32 + 4;
 
     public static void Write(MessageWriter writer, NodeRecord record) =>
@@ -44,6 +45,12 @@ internal static class WireFormat
         writer.U32(slice.Range.Start).U32(slice.Range.End).I64(slice.Epoch);
         WriteIds(writer, slice.Replicas);
         WriteIds(writer, slice.InSync);
+        ImmutableArray<ReplicaHint> hints = slice.Hints.IsDefault ? [] : slice.Hints;
+        writer.U32((uint)hints.Length);
+        foreach (ReplicaHint hint in hints)
+        {
+            writer.U64(hint.Replica.Value).I64(hint.Since);
+        }
     }
 
     public static PieSlice ReadSlice(ref MessageReader reader)
@@ -58,7 +65,14 @@ internal static class WireFormat
         long epoch = reader.I64();
         ImmutableArray<NodeId> replicas = ReadIds(ref reader);
         ImmutableArray<NodeId> inSync = ReadIds(ref reader);
-        return new PieSlice(new SliceRange(start, end), epoch, replicas, inSync);
+        int count = reader.Count(16);
+        var hints = ImmutableArray.CreateBuilder<ReplicaHint>(count);
+        for (int i = 0; i < count; i++)
+        {
+            hints.Add(new ReplicaHint(new NodeId(reader.U64()), reader.I64()));
+        }
+
+        return new PieSlice(new SliceRange(start, end), epoch, replicas, inSync, hints.MoveToImmutable());
     }
 
     public static void Write(MessageWriter writer, StorageRecord record) =>

@@ -9,7 +9,9 @@ namespace SmdSs.Replication;
 /// may lack. The missed writes themselves are not copied: they are in this node's own slice file
 /// (and deletes in its retained tombstones), so when the replica returns it is sent only what
 /// changed since that version — a delta catch-up — instead of the whole slice. A replica whose
-/// copy was never complete here (no hint) gets a full catch-up. Pure bookkeeping.
+/// copy was never complete here (no hint) gets a full catch-up. These are the hints between two
+/// records: the next record this primary commits carries them (<see cref="Placement.PieSlice.Hints"/>),
+/// so they outlive this node's leadership. Pure bookkeeping.
 /// </summary>
 internal sealed class MissedWrites
 {

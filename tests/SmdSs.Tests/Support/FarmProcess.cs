@@ -13,15 +13,23 @@ public sealed class FarmProcess : IAsyncDisposable
     /// <param name="dataDirectory">The node's data directory.</param>
     /// <param name="friends">Cluster endpoints of the node's friends.</param>
     /// <param name="settings">More command-line settings, for example <c>--SmdSs:ReplacementGracePeriod=00:00:02</c>.</param>
-    public FarmProcess(string dataDirectory, IEnumerable<string> friends, IEnumerable<string>? settings = null)
+    /// <param name="host">The address the process listens on (HTTP and cluster).</param>
+    /// <param name="networkNamespace">A Linux network namespace to run it in (see <see cref="NetworkNamespaces"/>), or null.</param>
+    public FarmProcess(string dataDirectory, IEnumerable<string> friends, IEnumerable<string>? settings = null, string host = "127.0.0.1", string? networkNamespace = null)
     {
         DataDirectory = dataDirectory;
         Friends = [.. friends];
         Settings = [.. settings ?? []];
+        Host = host;
+        _networkNamespace = networkNamespace;
         HttpPort = FreePorts.Next();
         ClusterPort = FreePorts.Next();
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        Http = new HttpClient { BaseAddress = new Uri($"http://{host}:{HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
     }
+
+    private readonly string? _networkNamespace;
+
+    public string Host { get; }
 
     public string DataDirectory { get; }
 
@@ -33,7 +41,7 @@ public sealed class FarmProcess : IAsyncDisposable
 
     public int ClusterPort { get; }
 
-    public string ClusterEndpoint => $"127.0.0.1:{ClusterPort}";
+    public string ClusterEndpoint => $"{Host}:{ClusterPort}";
 
     public HttpClient Http { get; }
 
@@ -53,15 +61,24 @@ public sealed class FarmProcess : IAsyncDisposable
     /// <summary>Starts the process and waits until its health endpoint answers.</summary>
     public async Task StartAsync(TimeSpan? timeout = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // ip netns exec execs dotnet in place: the process is the node itself (kill -9 reaches it).
+        var start = new ProcessStartInfo(_networkNamespace is null ? "dotnet" : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (_networkNamespace is not null)
+        {
+            foreach (string part in new[] { "netns", "exec", _networkNamespace, "dotnet" })
+            {
+                start.ArgumentList.Add(part);
+            }
+        }
+
         start.ArgumentList.Add(WebFarmDll);
         start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{HttpPort}");
+        start.ArgumentList.Add($"http://{Host}:{HttpPort}");
         start.ArgumentList.Add($"--SmdSs:Listen={ClusterEndpoint}");
         start.ArgumentList.Add($"--SmdSs:DataDirectory={DataDirectory}");
         for (int i = 0; i < Friends.Count; i++)

@@ -1,0 +1,6 @@
+using SmdSs.Membership;
+
+namespace SmdSs.Placement;
+
+/// <summary>A replica behind since <paramref name="Since"/> (a write version), its copy complete before it.</summary>
+internal readonly record struct ReplicaHint(NodeId Replica, long Since);
