@@ -140,6 +140,7 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
         if (plan.CrashAt == episode)
         {
             workload.Crashing(node);
+            network.Crash(node);
             await cluster.CrashNodeAsync(node);
             log.Add($"crash {node}");
         }

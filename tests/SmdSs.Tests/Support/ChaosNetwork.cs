@@ -10,10 +10,14 @@ namespace SmdSs.Tests.Support;
 /// from the others both ways. Each link (sender, receiver) draws from its own
 /// <see cref="Random"/> seeded from the test's seed, so the faults are a seeded schedule (the
 /// thread interleaving, and so which message meets which draw, is not replayed exactly).
+/// A node marked crashed (<see cref="Crash"/>) sends and answers nothing, as a killed process:
+/// an in-process crash cannot kill the tasks the node had running, and these must not reach the
+/// cluster; its next start gets a new transport that works again.
 /// </summary>
 internal sealed class ChaosNetwork(int seed)
 {
-    private readonly ConcurrentDictionary<string, int> _nodeAt = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, (int Node, int Life)> _nodeAt = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<int, int> _lives = new();
     private readonly ConcurrentDictionary<(int From, int To), Link> _links = new();
     private volatile LinkFaults _faults = LinkFaults.None;
     private volatile HashSet<int> _isolated = [];
@@ -29,11 +33,17 @@ internal sealed class ChaosNetwork(int seed)
     /// <summary>The nodes cut off from the rest (both ways); empty when there is no partition.</summary>
     public IReadOnlySet<int> Isolated => _isolated;
 
-    /// <summary>The decorator for <see cref="InProcessCluster.StartAsync(int, Action{SmdSsOptions}?, Func{int, IPeerTransport, IPeerTransport}?)"/>.</summary>
-    public IPeerTransport Wrap(int node, IPeerTransport inner) => new ChaosTransport(this, node, inner);
+    /// <summary>The transport decorator for <see cref="InProcessCluster.DecorateTransport"/> (the node's index, its real transport).</summary>
+    public IPeerTransport Wrap(int node, IPeerTransport inner) => new ChaosTransport(this, node, LifeOf(node), inner);
 
     /// <summary>Tells the network where node <paramref name="node"/> listens (again after every start: the port changes).</summary>
-    public void Register(int node, string endpoint) => _nodeAt[endpoint] = node;
+    public void Register(int node, string endpoint) => _nodeAt[endpoint] = (node, LifeOf(node));
+
+    /// <summary>Cuts the running instance of <paramref name="node"/> off for good (call it before crashing the node).</summary>
+    public void Crash(int node) => _lives.AddOrUpdate(node, 1, (_, life) => life + 1);
+
+    /// <summary>Which start of the node this is: a transport or an endpoint of an earlier one belongs to a crashed instance.</summary>
+    public int LifeOf(int node) => _lives.GetValueOrDefault(node);
 
     public void Partition(IEnumerable<int> isolated) => _isolated = [.. isolated];
 
@@ -44,7 +54,12 @@ internal sealed class ChaosNetwork(int seed)
         _isolated = [];
     }
 
-    public bool TryFindNode(string endpoint, out int node) => _nodeAt.TryGetValue(endpoint, out node);
+    public bool TryFindNode(string endpoint, out int node, out int life)
+    {
+        bool found = _nodeAt.TryGetValue(endpoint, out (int Node, int Life) at);
+        (node, life) = at;
+        return found;
+    }
 
     public bool IsCut(int from, int to)
     {

@@ -6,21 +6,32 @@ namespace SmdSs.Tests.Support;
 
 /// <summary>
 /// One node's transport in a <see cref="ChaosNetwork"/>. A dropped or partitioned message fails
-/// at once with <see cref="PeerUnavailableException"/>, as a broken link does. Delays, holds for
+/// at once with <see cref="PeerUnavailableException"/>, as a broken link does; so does every
+/// message from or to an instance of a node that was crashed. Delays, holds for
 /// reordering and late replies count against the sender's timeout: past it the send fails as an
 /// unanswered one does (a late reply's request did happen), and the sender's cancellation token
 /// cancels any wait. A duplicate is sent alongside the original and its answer is ignored; it
 /// never outlives the send (as a retransmission never reaches a peer after the sender moved on).
 /// </summary>
-internal sealed class ChaosTransport(ChaosNetwork network, int self, IPeerTransport inner) : IPeerTransport
+internal sealed class ChaosTransport(ChaosNetwork network, int self, int life, IPeerTransport inner) : IPeerTransport
 {
     private static readonly TimeSpan ReorderHold = TimeSpan.FromMilliseconds(300);
 
     public async Task<Frame> SendAsync(string endpoint, MessageType type, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!network.TryFindNode(endpoint, out int to))
+        if (network.LifeOf(self) != life)
+        {
+            throw new PeerUnavailableException(endpoint, "this node was crashed by the test");
+        }
+
+        if (!network.TryFindNode(endpoint, out int to, out int peerLife))
         {
             return await inner.SendAsync(endpoint, type, payload, timeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (network.LifeOf(to) != peerLife)
+        {
+            throw new PeerUnavailableException(endpoint, "connection refused: that node was crashed by the test");
         }
 
         network.Counters.Sent();
