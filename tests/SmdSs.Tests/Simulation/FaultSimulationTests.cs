@@ -101,13 +101,14 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
     private static async Task<(TimeSpan Converged, TimeSpan Settled)> RunRoundAsync(
         InProcessCluster cluster, ChaosNetwork network, Workload workload, int seed, int round, FaultRound plan, SimulationLog log)
     {
+        var crasher = new NodeCrasher(cluster, network, workload);
         using var stop = new CancellationTokenSource();
         Task[] writers = [.. Enumerable.Range(0, Writers).Select(w => Task.Run(() => workload.RunAsync(w, round, new Random(unchecked((seed * 31) + (round * 7) + w)), stop.Token)))];
         try
         {
             for (int episode = 0; episode < plan.Episodes.Count; episode++)
             {
-                await CrashOrRestartAsync(cluster, network, workload, plan, episode, log);
+                await CrashOrRestartAsync(crasher, plan, episode, log);
                 network.Partition(plan.IsolatedDuring(episode));
                 network.Faults = plan.Episodes[episode].Faults;
                 log.Add($"r{round}e{episode} {plan.Episodes[episode]}{(network.Isolated.Count > 0 ? $" partition [{string.Join(",", network.Isolated)}]" : "")}");
@@ -122,7 +123,7 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
 
         var healed = Stopwatch.StartNew();
         log.Add($"r{round} healed");
-        await CrashOrRestartAsync(cluster, network, workload, plan, plan.Episodes.Count, log);
+        await CrashOrRestartAsync(crasher, plan, plan.Episodes.Count, log);
         Task<TimeSpan> converged = TimeUntilAsync(() => SimulationChecks.DigestsEqual(cluster), healed, ConvergeBound, cluster, "equal node-map and slice-map digests");
         await Task.WhenAll(writers).WaitAsync(WritersStopBound);
         TimeSpan convergedAfter = await converged;
@@ -130,7 +131,7 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
         return (convergedAfter, healed.Elapsed);
     }
 
-    private static async Task CrashOrRestartAsync(InProcessCluster cluster, ChaosNetwork network, Workload workload, FaultRound plan, int episode, SimulationLog log)
+    private static async Task CrashOrRestartAsync(NodeCrasher crasher, FaultRound plan, int episode, SimulationLog log)
     {
         if (plan.Crash is not { } node)
         {
@@ -139,16 +140,12 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
 
         if (plan.CrashAt == episode)
         {
-            workload.Crashing(node);
-            network.Crash(node);
-            await cluster.CrashNodeAsync(node);
+            await crasher.CrashAsync(node);
             log.Add($"crash {node}");
         }
         else if (plan.RestartAt == episode)
         {
-            await workload.WaitIdleAsync(node, WritersStopBound);
-            await cluster.StartNodeAsync(node);
-            network.Register(node, cluster.Node(node).Endpoint!);
+            await crasher.RestartAsync(node);
             log.Add($"restart {node}");
         }
     }
