@@ -61,15 +61,15 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
             for (int round = 0; round < plan.Rounds.Count; round++)
             {
                 (TimeSpan converged, TimeSpan settled) = await RunRoundAsync(cluster, network, workload, seed, round, plan.Rounds[round], log);
+                slowest = (Max(slowest.Converged, converged), Max(slowest.Settled, settled));
+                output.WriteLine($"round {round}: equal digests {converged.TotalMilliseconds:0} ms and full in-sync replication {settled.TotalMilliseconds:0} ms after the faults stopped");
+                output.WriteLine($"  network: {network.Counters}");
+                output.WriteLine($"  workload: {workload.Summary()}");
                 coverage.ThrowIfBroken();
                 Assert.Null(CoverageWatch.CheckNow(cluster));
                 await SimulationChecks.WriteThroughEveryNodeAsync(cluster, model, $"r{round}");
                 await SimulationChecks.AssertModelAsync(cluster, model, history);
                 log.Add($"round {round} checked");
-                output.WriteLine($"round {round}: equal digests {converged.TotalMilliseconds:0} ms and full in-sync replication {settled.TotalMilliseconds:0} ms after the faults stopped");
-                output.WriteLine($"  network: {network.Counters}");
-                output.WriteLine($"  workload: {workload.Summary()}");
-                slowest = (Max(slowest.Converged, converged), Max(slowest.Settled, settled));
             }
 
             Assert.True(workload.Unexpected.Count == 0, "unexpected exceptions:\n" + string.Join("\n", workload.Unexpected.Take(3)));
