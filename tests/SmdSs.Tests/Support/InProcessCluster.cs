@@ -20,14 +20,18 @@ public sealed class InProcessCluster : IAsyncDisposable
     /// <summary>Wraps the transport of the nodes started from now on (fault injection); gets the node's index.</summary>
     internal Func<int, Transport.IPeerTransport, Transport.IPeerTransport>? DecorateTransport { get; set; }
 
+    /// <summary>A log provider for each node started from now on (gets the node's index); it gets the node's logs from Information up.</summary>
+    internal Func<int, ILoggerProvider>? LogTo { get; set; }
+
     public int Count => _hosts.Count;
 
     public static async Task<InProcessCluster> StartAsync(int nodes, Action<SmdSsOptions>? configure = null) =>
         await StartAsync(nodes, configure, null);
 
-    internal static async Task<InProcessCluster> StartAsync(int nodes, Action<SmdSsOptions>? configure, Func<int, Transport.IPeerTransport, Transport.IPeerTransport>? decorate)
+    internal static async Task<InProcessCluster> StartAsync(
+        int nodes, Action<SmdSsOptions>? configure, Func<int, Transport.IPeerTransport, Transport.IPeerTransport>? decorate, Func<int, ILoggerProvider>? logTo = null)
     {
-        var cluster = new InProcessCluster(configure) { DecorateTransport = decorate };
+        var cluster = new InProcessCluster(configure) { DecorateTransport = decorate, LogTo = logTo };
         for (int i = 0; i < nodes; i++)
         {
             await cluster.AddNodeAsync();
@@ -62,7 +66,14 @@ public sealed class InProcessCluster : IAsyncDisposable
     {
         string? friend = Running.Select(i => Node(i).Endpoint).FirstOrDefault();
         IHost host = Host.CreateDefaultBuilder()
-            .ConfigureLogging(logging => logging.ClearProviders().SetMinimumLevel(LogLevel.Warning))
+            .ConfigureLogging(logging =>
+            {
+                logging.ClearProviders().SetMinimumLevel(LogLevel.Warning);
+                if (LogTo is { } logTo)
+                {
+                    logging.SetMinimumLevel(LogLevel.Information).AddProvider(logTo(index));
+                }
+            })
             .ConfigureServices(services => services.AddSmdSs(o =>
             {
                 o.DataDirectory = DataDirectory(index);
