@@ -37,7 +37,7 @@ public sealed partial class SmdSsNode
         RunningStore();
         var record = new StorageRecord(RecordKind.Delete, key, 0, EntryExpiry.None, []);
         bool removed = await WriteAsync(hash, record, cancellationToken).ConfigureAwait(false);
-        _metrics!.Remove();
+        _metrics?.Remove();
         return removed;
     }
 
@@ -61,7 +61,7 @@ public sealed partial class SmdSsNode
     {
         cancellationToken.ThrowIfCancellationRequested();
         bool found = await ReadAsync(key, MessageType.Refresh, cancellationToken).ConfigureAwait(false) is not null;
-        _metrics!.Refresh();
+        _metrics?.Refresh();
         return found;
     }
 
@@ -106,7 +106,7 @@ public sealed partial class SmdSsNode
         EntryExpiry expiry = EntryExpiry.FromOptions(options, _time.GetUtcNow());
         var record = new StorageRecord(RecordKind.Put, key, 0, expiry, owned);
         await WriteAsync(hash, record, cancellationToken).ConfigureAwait(false);
-        _metrics!.Set();
+        _metrics?.Set();
         return true;
     }
 

@@ -22,17 +22,17 @@ public sealed partial class SmdSsNode
         PieSlice slice = SliceMap!.Find(hash);
         if (CanReadLocally(slice))
         {
-            _metrics!.Read(local: true);
+            _metrics?.Read(local: true);
             return ValueTask.FromResult(ReadLocal(store.SliceFor(hash), key, operation));
         }
 
         if (MustReadDegraded(slice))
         {
-            _metrics!.ReadDegraded();
+            _metrics?.ReadDegraded();
             return ValueTask.FromResult(ReadLocal(store.SliceFor(hash), key, operation));
         }
 
-        _metrics!.Read(local: false);
+        _metrics?.Read(local: false);
         return ReadRemoteAsync(hash, key, operation, cancellationToken);
     }
 
@@ -77,7 +77,7 @@ public sealed partial class SmdSsNode
         byte[] value = reader.Bytes();
         if (operation == MessageType.Get)
         {
-            _metrics!.Get(hit: found);
+            _metrics?.Get(hit: found);
         }
 
         return found ? value : null;
@@ -90,7 +90,7 @@ public sealed partial class SmdSsNode
         {
             if (countGet)
             {
-                _metrics!.Get(hit: false);
+                _metrics?.Get(hit: false);
             }
 
             return null;
@@ -101,7 +101,7 @@ public sealed partial class SmdSsNode
         byte[]? value = entry.ValueInMemory ?? ReadEvicted(slice, entry);
         if (countGet)
         {
-            _metrics!.Get(hit: value is not null);
+            _metrics?.Get(hit: value is not null);
         }
 
         return value;

@@ -55,11 +55,14 @@ public sealed partial class SmdSsNode
                 RunningStore().EvictIfOverLimit();
             }
 
-            if (!changed)
+            if (!changed && versioned.Kind != RecordKind.Delete)
             {
-                // An older version (a handoff), or a Remove of a missing key: nothing to send.
+                // An older version (a handoff or a repair): nothing to send.
                 return false;
             }
+
+            // A Remove of a key missing here still goes out: a replica may hold it from a write
+            // that failed, and the tombstone must win over it there (and in anti-entropy).
 
             // Read the record again after the local apply: a replica added meanwhile either
             // gets this write from its catch-up snapshot or from here, never from neither.

@@ -92,14 +92,21 @@ internal sealed partial class SliceStore : IDisposable
         lock (_fileLock)
         {
             ThrowIfRetired();
+            bool newer = !_tombstones.TryGetValue(key, out long known) || known < version;
             _tombstones.AddOrUpdate(key, version, (_, v) => Math.Max(v, version));
-            if (!_index.TryGetValue(key, out StoredEntry? old) || old.Version >= version)
+            bool drops = _index.TryGetValue(key, out StoredEntry? old) && old.Version < version;
+            if (drops || newer)
+            {
+                // Durable even without a live entry here: a replica catching up from this file needs it.
+                _file.Append(RecordCodec.Encode(RecordKind.Delete, key, version, EntryExpiry.None, []));
+            }
+
+            if (!drops)
             {
                 return false;
             }
 
-            _file.Append(RecordCodec.Encode(RecordKind.Delete, key, version, EntryExpiry.None, []));
-            DropLocked(old);
+            DropLocked(old!);
             return true;
         }
     }

@@ -14,8 +14,16 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(2);
     private readonly ConcurrentDictionary<string, Pool> _pools = new(StringComparer.OrdinalIgnoreCase);
 
+    private volatile bool _disposed;
+
     public async Task<Frame> SendAsync(string endpoint, MessageType type, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        // A stopped node's late background work must not open new connections.
+        if (_disposed)
+        {
+            throw new PeerUnavailableException(endpoint, "this node's transport is closed");
+        }
+
         Pool pool = _pools.GetOrAdd(endpoint, e => new Pool(e, ConnectAsync));
         long started = Environment.TickCount64;
         PeerConnection connection;
@@ -47,6 +55,7 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         foreach (Pool pool in _pools.Values)
         {
             await pool.DisposeAsync().ConfigureAwait(false);

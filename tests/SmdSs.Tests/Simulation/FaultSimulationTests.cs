@@ -93,6 +93,8 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
         options.FailureDetectionTimeout = TimeSpan.FromSeconds(2);
         options.ReplacementGracePeriod = TimeSpan.FromSeconds(2);
         options.RequestTimeout = TimeSpan.FromSeconds(5);
+        // A write that failed may have reached only some replicas; anti-entropy makes them agree.
+        options.AntiEntropyInterval = TimeSpan.FromMilliseconds(500);
     }
 
     // The fault phase (episodes of faults while the writers run), then the heal: faults off, the
