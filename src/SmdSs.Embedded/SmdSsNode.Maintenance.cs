@@ -42,6 +42,15 @@ public sealed partial class SmdSsNode
                 _lastSweepMs = now;
             }
 
+            if (store.SliceStores.Count != SliceMap!.Count)
+            {
+                // A split whose store copy failed (a disk error) is retried here.
+                lock (_stateLock)
+                {
+                    ReshapeStore(SliceMap);
+                }
+            }
+
             var touches = store.Maintain(now, sync: _options.FsyncPolicy == FsyncPolicy.EverySecond, sweepExpired: sweep);
             foreach ((SliceStore slice, List<StorageRecord> records) in touches)
             {

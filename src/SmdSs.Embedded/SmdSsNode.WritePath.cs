@@ -69,7 +69,7 @@ public sealed partial class SmdSsNode
             PieSlice current = SliceMap!.Find(slice.Range.Start);
             if (current.Replicas.Length == 1 && slice.Replicas.Length == 1 && current.Primary == _self!.Id)
             {
-                return true;
+                return changed;
             }
 
             HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken).ConfigureAwait(false);

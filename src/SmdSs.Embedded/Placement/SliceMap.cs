@@ -86,7 +86,7 @@ internal sealed class SliceMap
         var work = new List<PieSlice>(_slices);
         foreach (PieSlice record in records)
         {
-            int index = work.FindLastIndex(s => s.Range.Start <= record.Range.Start);
+            int index = IndexIn(work, record.Range.Start);
             PieSlice held = work[index];
             if (held.Range == record.Range)
             {
@@ -116,6 +116,27 @@ internal sealed class SliceMap
         }
 
         return changed.Count == 0 ? this : new SliceMap([.. work]);
+    }
+
+    // The last slice starting at or before the hash (the list is sorted and covers the space).
+    private static int IndexIn(List<PieSlice> slices, uint hash)
+    {
+        int low = 0;
+        int high = slices.Count - 1;
+        while (low < high)
+        {
+            int middle = (low + high + 1) / 2;
+            if (slices[middle].Range.Start <= hash)
+            {
+                low = middle;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+
+        return low;
     }
 
     // The held slice minus the record's range, around the record.

@@ -44,4 +44,7 @@ internal sealed class HybridClock
     }
 
     public static long PhysicalMsOf(long version) => version >> LogicalBits;
+
+    /// <summary>The lowest version issued at <paramref name="physicalMs"/>.</summary>
+    public static long FirstVersionAt(long physicalMs) => physicalMs << LogicalBits;
 }

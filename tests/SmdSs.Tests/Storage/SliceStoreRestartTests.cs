@@ -28,6 +28,7 @@ public sealed class SliceStoreRestartTests : IDisposable
         string[] keys = [.. Enumerable.Range(0, 250).Select(i => i % 7 == 0 ? $"ключ-{i}-🔑" : $"k{i}")];
         long version = 1_000;
         int recordsWritten = 0;
+        var deletes = new Dictionary<string, long>(StringComparer.Ordinal);
 
         var memory = new MemoryBudget(long.MaxValue);
         using (SliceStore store = OpenWholeSlice(_scratch.Path, memory, policy))
@@ -44,10 +45,17 @@ public sealed class SliceStoreRestartTests : IDisposable
                 if (dice is >= 60 and < 85)
                 {
                     Assert.Equal(exists && expected, store.Delete(key, v));
+                    // A Delete record is written when it drops the key or is the newest delete of it.
+                    bool newest = !deletes.TryGetValue(key, out long deletedAt) || deletedAt < v;
+                    if ((exists && expected) || newest)
+                    {
+                        recordsWritten++;
+                    }
+
+                    deletes[key] = Math.Max(deletedAt, v);
                     if (exists && expected)
                     {
                         model.Remove(key);
-                        recordsWritten++;
                     }
                 }
                 else
