@@ -62,9 +62,11 @@ public sealed partial class SmdSsNode
             // never mistakes the incoming copy for data of a slice it lost (and hands it off).
             await _transport!.SendAsync(node.Endpoint, MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage([_self!], [slice], [], [])), StreamTimeout, stopping).ConfigureAwait(false);
             long? since = DeltaBase(sliceStart, replica);
-            SliceStore store = RunningStore().SliceFor(sliceStart);
-            List<StorageRecord> records = since is { } from ? store.ChangesSince(from, NowMs()) : store.Snapshot(NowMs());
             await SendSliceMessageAsync(node.Endpoint, since is null ? MessageType.SnapshotBegin : MessageType.DeltaBegin, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping).ConfigureAwait(false);
+            // Read only after the replica wiped its copy (full): a write between a read and the
+            // wipe would reach the replica, be wiped, and be in no chunk. A full copy carries the
+            // tombstones too: a later delta from a hint relies on the replica knowing them.
+            List<StorageRecord> records = RunningStore().SliceFor(sliceStart).ChangesSince(since ?? 0, NowMs());
             long bytes = await StreamRecordsAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, records, stopping).ConfigureAwait(false);
             await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotEnd, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping).ConfigureAwait(false);
             if (since is not null)
@@ -72,7 +74,7 @@ public sealed partial class SmdSsNode
                 await RepairAsync(slice, replica, stopping).ConfigureAwait(false);
             }
 
-            if (_catchUpBroken.TryRemove((sliceStart, replica), out bool broken) && broken)
+            if (_catchUpBroken.TryGetValue((sliceStart, replica), out bool broken) && broken)
             {
                 return;
             }
@@ -83,7 +85,8 @@ public sealed partial class SmdSsNode
             PieSlice current = SliceMap!.Find(sliceStart);
             if (current.Primary == _self!.Id && current.IsHeldBy(replica) && !current.IsInSync(replica))
             {
-                await CommitSliceAsync(current, current.Next(current.Replicas, [.. current.InSync, replica]), "replica caught up", stopping).ConfigureAwait(false);
+                // A write that failed to reach it after the check above breaks the catch-up until the commit.
+                await CommitSliceAsync(current, current.Next(current.Replicas, [.. current.InSync, replica]), "replica caught up", stopping, () => !_catchUpBroken.GetValueOrDefault((sliceStart, replica))).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is PeerUnavailableException or SmdSsUnavailableException or ProtocolException)

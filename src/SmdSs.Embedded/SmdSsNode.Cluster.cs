@@ -235,7 +235,7 @@ public sealed partial class SmdSsNode
     /// leaves the in-sync set is dropped only after the read lease it holds has run out, so it
     /// can never serve a read that misses a write acknowledged without it.
     /// </summary>
-    private async Task<bool> CommitSliceAsync(PieSlice basedOn, PieSlice next, string reason, CancellationToken cancellationToken)
+    private async Task<bool> CommitSliceAsync(PieSlice basedOn, PieSlice next, string reason, CancellationToken cancellationToken, Func<bool>? stillValid = null)
     {
         next = WithHints(basedOn, next);
         uint start = basedOn.Range.Start;
@@ -254,7 +254,7 @@ public sealed partial class SmdSsNode
         lock (_stateLock)
         {
             PieSlice current = _sliceMap!.Find(start);
-            if (!current.ContentEquals(basedOn) || !next.Supersedes(current) || !HasCommitQuorum())
+            if (!current.ContentEquals(basedOn) || !next.Supersedes(current) || !HasCommitQuorum() || stillValid?.Invoke() == false)
             {
                 foreach (NodeId replica in dropped.Where(current.IsInSync))
                 {

@@ -23,8 +23,10 @@ public sealed partial class SmdSsNode
     private async Task FailureDetectionLoopAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(PingInterval, _time);
+        RefreshReadQuorum();
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
+            RefreshReadQuorum();
             byte[] ping = Messages.EncodeNode(_self!);
             foreach (NodeRecord peer in Peers().Where(n => n.IsReachable))
             {

@@ -68,13 +68,17 @@ public sealed partial class SmdSsNode
         var granted = new List<(uint, long)>();
         // Under the state lock: a commit that drops this replica cannot slip in between the
         // check and the grant.
+        // Only for the record the replica knows (after a split, an old record's lease would cover
+        // the other half too), and only while this primary is in touch with a majority (a cut-off
+        // primary must not keep its replicas serving reads the majority has moved past).
+        bool inTouch = HasReadQuorum();
         lock (_stateLock)
         {
             SliceMap map = SliceMap!;
             foreach ((uint start, long epoch) in asked)
             {
                 PieSlice slice = map.Find(start);
-                if (!_goingDown && slice.Range.Start == start && slice.Primary == _self!.Id && slice.IsInSync(replica) && !_leases.IsRevoked(start, replica))
+                if (!_goingDown && inTouch && slice.Range.Start == start && slice.Epoch == epoch && slice.Primary == _self!.Id && slice.IsInSync(replica) && !_leases.IsRevoked(start, replica))
                 {
                     _leases.Grant(start, replica, untilMs);
                     granted.Add((start, slice.Epoch));

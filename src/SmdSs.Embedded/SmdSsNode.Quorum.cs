@@ -8,8 +8,10 @@ public sealed partial class SmdSsNode
     // A primary answers reads from its copy only while it heard a majority within this window.
     // Far below FailureDetectionTimeout: the other side takes over only after declaring it Down.
     private const long ReadQuorumWindowMs = 1_000;
+
+    // Recomputed by the failure detector's tick (every 500 ms): the read path only compares a time.
+    private const long ReadQuorumValidMs = 750;
     private long _readQuorumUntilMs;
-    private long _readQuorumCheckedMs = long.MinValue / 2;
 
     private IEnumerable<NodeId> Voters() =>
         Nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(SliceMap!.Slices.SelectMany(s => s.Replicas));
@@ -18,29 +20,17 @@ public sealed partial class SmdSsNode
     private bool HasCommitQuorum() =>
         Quorum.Holds(_self!.Id, Voters(), n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
 
-    /// <summary>May this node, as a primary, answer reads from its own copy?</summary>
-    private bool HasReadQuorum()
+    /// <summary>May this node, as a primary, answer reads from its own copy (and grant leases)?</summary>
+    private bool HasReadQuorum() => MonoMs() < Volatile.Read(ref _readQuorumUntilMs);
+
+    /// <summary>Checks contact with a majority; the failure detector calls it every tick.</summary>
+    private void RefreshReadQuorum()
     {
         long now = MonoMs();
-        if (now < Volatile.Read(ref _readQuorumUntilMs))
-        {
-            return true;
-        }
-
-        // Without a quorum, look again at most every 100 ms, not on every read.
-        if (now - Volatile.Read(ref _readQuorumCheckedMs) < 100)
-        {
-            return false;
-        }
-
-        Volatile.Write(ref _readQuorumCheckedMs, now);
         long since = now - ReadQuorumWindowMs;
-        if (!Quorum.Holds(_self!.Id, Voters(), n => _detector!.HeardSince(n, since)))
+        if (Quorum.Holds(_self!.Id, Voters(), n => _detector!.HeardSince(n, since)))
         {
-            return false;
+            Volatile.Write(ref _readQuorumUntilMs, now + ReadQuorumValidMs);
         }
-
-        Volatile.Write(ref _readQuorumUntilMs, now + (ReadQuorumWindowMs / 2));
-        return true;
     }
 }

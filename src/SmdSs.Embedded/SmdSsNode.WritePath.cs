@@ -203,7 +203,10 @@ public sealed partial class SmdSsNode
     private (MessageType, byte[]) OnReplicate(NodeId from, SliceRecordsMessage message)
     {
         PieSlice slice = SliceMap!.Find(message.SliceStart);
-        if (slice.Range.Start != message.SliceStart)
+        // A half of a split this node has not learned yet, from the primary that split it: the
+        // records go to the store holding their keys either way.
+        bool unknownHalf = slice.Primary == from && message.Epoch > slice.Epoch;
+        if (slice.Range.Start != message.SliceStart && !unknownHalf)
         {
             return Error(ErrorCode.BadRequest, $"no slice starts at {message.SliceStart:x8}");
         }

@@ -12,12 +12,12 @@ namespace SmdSs.Cluster;
 /// or the new one.
 /// </summary>
 /// <remarks>
-/// FORMAT (v1): <c>"SMDC" | u8 version=1 | u32 CRC-32 of the rest | u32 n | n × NodeRecord | u32 m | m × PieSlice</c>
+/// FORMAT (v2; v2 slice records carry hints, a v1 file is ignored and the maps relearned): <c>"SMDC" | u8 version=2 | u32 CRC-32 of the rest | u32 n | n × NodeRecord | u32 m | m × PieSlice</c>
 /// (records as in <see cref="WireFormat"/>).
 /// </remarks>
 internal static class ClusterStateFile
 {
-    public const byte FormatVersion = 1;
+    public const byte FormatVersion = 2;
     private const string FileName = "cluster.state";
 
     public static void Write(string directory, NodeMap nodes, SliceMap slices)

@@ -176,6 +176,8 @@ internal sealed partial class SliceStore
         }
 
         _index.Clear();
+        // A full copy brings the tombstones too (and they go back into the file with it).
+        _tombstones.Clear();
         _touched.Clear();
         _persistOnlyTouches.Clear();
         _file.Truncate(0);

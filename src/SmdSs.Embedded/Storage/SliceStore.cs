@@ -124,6 +124,9 @@ internal sealed partial class SliceStore : IDisposable
             Interlocked.Add(ref _liveFileBytes, -entry.RecordLength);
             _memory.Add(-entry.MemoryBytes);
             _touched.TryRemove(entry.Key, out _);
+            // An expiry is a delete at the entry's version: a replica still holding an older
+            // version of the key (it missed the newer write) must not get it back from repair.
+            _tombstones.AddOrUpdate(entry.Key, entry.Version, (_, v) => Math.Max(v, entry.Version));
             return true;
         }
     }

@@ -21,9 +21,13 @@ public sealed class ReturningReplicaTests(ITestOutputHelper output)
     [Fact]
     public async Task A_restarted_node_is_sent_only_the_writes_and_deletes_it_missed()
     {
-        await using InProcessCluster cluster = await InProcessCluster.StartAsync(3);
+        // A hint reaches back past any write that may still be in flight when a replica leaves
+        // (RequestTimeout + 3.5 s); with a 1 s RequestTimeout, writes 5 s old are outside it.
+        await using InProcessCluster cluster = await InProcessCluster.StartAsync(3, o => o.RequestTimeout = TimeSpan.FromSeconds(1));
         await cluster.WaitSettledAsync();
         await WriteAsync(cluster, 0, Keys, "old");
+        var written = System.Diagnostics.Stopwatch.StartNew();
+        await Eventually.TrueAsync(() => written.Elapsed > TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), "the old writes left the in-flight window");
         long streamedBefore = StreamedByOthers(cluster, 2);
 
         await cluster.StopNodeAsync(2);

@@ -72,6 +72,19 @@ public sealed class SliceSplitAndTombstoneTests : IDisposable
     }
 
     [Fact]
+    public void An_expired_entry_leaves_a_tombstone_so_an_older_copy_cannot_come_back()
+    {
+        Directory.CreateDirectory(SlicesPath);
+        using SliceStore store = OpenWholeSlice(SlicesPath);
+        store.Load(EpochMs);
+        store.Put("k", V(EpochMs + 10), new EntryExpiry(EpochMs + 1_000, 0, EpochMs + 1_000), [2]);
+        Assert.Equal(1, store.SweepExpired(EpochMs + 2_000));
+
+        Assert.False(store.Put("k", V(EpochMs), EntryExpiry.None, [1]));
+        Assert.Contains(store.ChangesSince(V(EpochMs + 5), EpochMs + 2_000), r => r.Kind == RecordKind.Delete && r.Key == "k" && r.Version == V(EpochMs + 10));
+    }
+
+    [Fact]
     public void A_split_store_keeps_every_entry_and_tombstone_in_the_right_half_and_across_a_restart()
     {
         var ranges = new[] { SliceRange.Whole };
