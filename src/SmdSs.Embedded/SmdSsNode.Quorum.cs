@@ -16,6 +16,9 @@ public sealed partial class SmdSsNode
     private IEnumerable<NodeId> Voters() =>
         Nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(SliceMap!.Slices.SelectMany(s => s.Replicas));
 
+    /// <summary>False in a farm of two voters or fewer, where no majority exists (see <see cref="Quorum"/>).</summary>
+    private bool HasMajorityToKeep() => Voters().Append(_self!.Id).Distinct().Skip(2).Any();
+
     /// <summary>May this node commit slice records? Suspect nodes do not count as in contact.</summary>
     private bool HasCommitQuorum() =>
         Quorum.Holds(_self!.Id, Voters(), n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);

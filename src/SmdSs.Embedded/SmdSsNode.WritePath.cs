@@ -74,6 +74,13 @@ public sealed partial class SmdSsNode
 
             HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken).ConfigureAwait(false);
             int quorum = Math.Min(WriteQuorum, current.Replicas.Length);
+            if (holders.Count < quorum && !HasMajorityToKeep())
+            {
+                // A two-node farm: while one node is down the other goes on alone (the returning
+                // node is sent what it missed); the majority rule has nothing to protect here.
+                quorum = Math.Max(1, SliceMap!.Find(slice.Range.Start).InSync.Length);
+            }
+
             if (holders.Count < quorum)
             {
                 throw new SmdSsUnavailableException($"The write of '{record.Key}' reached {holders.Count} of the {quorum} replicas SmdSs:WriteQuorum requires.");
