@@ -56,10 +56,7 @@ public sealed class CrashRestartTests(ITestOutputHelper output) : IAsyncLifetime
         }
         catch
         {
-            foreach (FarmProcess process in _farm)
-            {
-                output.WriteLine($"--- WebFarm on port {process.HttpPort} ---\n{process.Output}");
-            }
+            FarmProcess.WriteOutputs(output, _farm);
 
             throw;
         }

@@ -65,10 +65,7 @@ public sealed class KillUnderLoadTests(ITestOutputHelper output) : IAsyncLifetim
         }
         catch
         {
-            foreach (FarmProcess process in _farm)
-            {
-                output.WriteLine($"--- WebFarm on port {process.HttpPort} ---\n{process.Output}");
-            }
+            FarmProcess.WriteOutputs(output, _farm);
 
             throw;
         }

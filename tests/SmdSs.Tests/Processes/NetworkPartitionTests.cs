@@ -52,10 +52,7 @@ public sealed class NetworkPartitionTests(ITestOutputHelper output) : IAsyncLife
         }
         catch
         {
-            foreach (FarmProcess process in _farm)
-            {
-                output.WriteLine($"--- WebFarm at {process.Host}:{process.HttpPort} ---\n{process.Output}");
-            }
+            FarmProcess.WriteOutputs(output, _farm);
 
             throw;
         }

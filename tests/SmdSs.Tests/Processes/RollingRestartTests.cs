@@ -70,10 +70,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Equal(0, lost);
         if (moved.FullCatchUpBytes != 0)
         {
-            foreach (FarmProcess process in _farm)
-            {
-                output.WriteLine($"--- WebFarm on port {process.HttpPort} ---\n{process.Output}");
-            }
+            FarmProcess.WriteOutputs(output, _farm);
         }
 
         Assert.Equal(0, moved.FullCatchUpBytes);

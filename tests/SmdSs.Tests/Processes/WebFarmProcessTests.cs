@@ -41,10 +41,7 @@ public sealed class WebFarmProcessTests(ITestOutputHelper output) : IAsyncLifeti
         }
         catch
         {
-            foreach (FarmProcess process in _farm)
-            {
-                output.WriteLine($"--- WebFarm on port {process.HttpPort} ---\n{process.Output}");
-            }
+            FarmProcess.WriteOutputs(output, _farm);
 
             throw;
         }

@@ -116,6 +116,15 @@ public sealed class FarmProcess : IAsyncDisposable
         }, timeout ?? TimeSpan.FromSeconds(60), $"WebFarm on port {HttpPort} healthy");
     }
 
+    /// <summary>Every process's console output, for a failing test's log.</summary>
+    public static void WriteOutputs(Xunit.Abstractions.ITestOutputHelper output, IEnumerable<FarmProcess> farm)
+    {
+        foreach (FarmProcess process in farm)
+        {
+            output.WriteLine($"--- WebFarm at {process.Host}:{process.HttpPort} ---\n{process.Output}");
+        }
+    }
+
     public Task<SmdSsStatus?> StatusAsync() => Http.GetFromJsonAsync<SmdSsStatus>("/smdss/status");
 
     /// <summary>
