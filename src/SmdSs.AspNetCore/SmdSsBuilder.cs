@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace SmdSs;
 
@@ -9,4 +10,26 @@ public sealed class SmdSsBuilder
 
     /// <summary>The service collection SMD-SS was added to.</summary>
     public IServiceCollection Services { get; }
+
+    /// <summary>
+    /// Registers an entry processor (a singleton) that <see cref="ISmdSsKeyValueStore.ExecuteAsync"/>
+    /// runs by its name. Register the same processors on every node of the farm.
+    /// </summary>
+    public SmdSsBuilder AddProcessor<TProcessor>()
+        where TProcessor : class, ISmdSsEntryProcessor
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<ISmdSsEntryProcessor, TProcessor>());
+        return this;
+    }
+
+    /// <summary>
+    /// Registers a map function (a singleton) that <see cref="ISmdSsKeyValueStore.MapAsync"/> runs by
+    /// its name. Register the same map functions on every node of the farm.
+    /// </summary>
+    public SmdSsBuilder AddMapFunction<TMapFunction>()
+        where TMapFunction : class, ISmdSsMapFunction
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<ISmdSsMapFunction, TMapFunction>());
+        return this;
+    }
 }

@@ -58,7 +58,9 @@ public static class SmdSsServiceCollectionExtensions
             sp.GetRequiredService<IOptions<SmdSsOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILoggerFactory>(),
-            sp.GetService<IMeterFactory>()));
+            sp.GetService<IMeterFactory>(),
+            sp.GetServices<ISmdSsEntryProcessor>(),
+            sp.GetServices<ISmdSsMapFunction>()));
         services.TryAddSingleton<ISmdSsKeyValueStore>(sp => sp.GetRequiredService<SmdSsNode>());
         services.TryAddSingleton<SmdSsDistributedCache>();
         services.Replace(ServiceDescriptor.Singleton<IDistributedCache>(sp => sp.GetRequiredService<SmdSsDistributedCache>()));

@@ -8,4 +8,7 @@ public static class SmdSsLimits
 
     /// <summary>The largest value <see cref="SmdSsOptions.MaxValueBytes"/> may allow: 256 MiB.</summary>
     public const int MaxValueBytesCeiling = 256 << 20;
+
+    /// <summary>The largest answer an entry processor may return, in bytes: 1 MiB.</summary>
+    public const int MaxReplyBytes = 1 << 20;
 }

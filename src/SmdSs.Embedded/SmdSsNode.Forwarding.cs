@@ -14,9 +14,12 @@ namespace SmdSs;
 /// </summary>
 public sealed partial class SmdSsNode
 {
-    private async ValueTask<Frame> ForwardAsync(uint hash, MessageType type, ForwardedOperation operation, CancellationToken cancellationToken)
+    private ValueTask<Frame> ForwardAsync(uint hash, MessageType type, ForwardedOperation operation, CancellationToken cancellationToken) =>
+        ForwardAsync(hash, type, Messages.Encode(operation), token => OnForwardedAsync(type, operation, token), cancellationToken);
+
+    /// <summary>Sends <paramref name="payload"/> to the key's primary, or answers it with <paramref name="answerHere"/> when this node is the primary.</summary>
+    private async ValueTask<Frame> ForwardAsync(uint hash, MessageType type, byte[] payload, Func<CancellationToken, ValueTask<(MessageType, byte[])>> answerHere, CancellationToken cancellationToken)
     {
-        byte[] payload = Messages.Encode(operation);
         long deadlineMs = MonoMs() + (long)_options.RequestTimeout.TotalMilliseconds;
         TimeSpan Remaining() => TimeSpan.FromMilliseconds(Math.Max(1, deadlineMs - MonoMs()));
         string lastProblem = "no primary known";
@@ -34,7 +37,7 @@ public sealed partial class SmdSsNode
             {
                 try
                 {
-                    (MessageType localType, byte[] localPayload) = await OnForwardedAsync(type, operation, cancellationToken).ConfigureAwait(false);
+                    (MessageType localType, byte[] localPayload) = await answerHere(cancellationToken).ConfigureAwait(false);
                     if (localType != MessageType.Error)
                     {
                         return new Frame(localType, 0, localPayload);
@@ -79,7 +82,7 @@ public sealed partial class SmdSsNode
         throw new SmdSsUnavailableException($"No primary for the key's slice answered within SmdSs:RequestTimeout ({_options.RequestTimeout}): {lastProblem}");
     }
 
-    // Bad input and unknown failures are final; "not primary", "stale epoch" and "unavailable"
+    // Bad input, operations that do not fit the value, failed processors and unknown failures are final; "not primary", "stale epoch" and "unavailable"
     // (the primary is stopping, or could not reach its quorum yet) are retried until RequestTimeout.
     private static void ThrowIfFinal(ErrorReply error)
     {
@@ -89,6 +92,10 @@ public sealed partial class SmdSsNode
                 throw new ArgumentException(error.Message);
             case ErrorCode.Internal:
                 throw new SmdSsUnavailableException(error.Message);
+            case ErrorCode.Conflict:
+                throw new InvalidOperationException(error.Message);
+            case ErrorCode.ProcessorFailed:
+                throw new SmdSsProcessorException(error.Message);
         }
     }
 

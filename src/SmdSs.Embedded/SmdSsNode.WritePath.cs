@@ -48,11 +48,13 @@ public sealed partial class SmdSsNode
         Interlocked.Increment(ref _writesInFlight);
         try
         {
-            StorageRecord versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()) } : record;
-            bool changed = RunningStore().Apply(versioned);
-            if (versioned.Kind == RecordKind.Put)
+            StorageRecord versioned;
+            bool changed;
+            // Under the key's lock: an atomic operation of the key reads, decides and applies in one step.
+            using (await _keyLocks.LockAsync(Hashing.KeyHash.Of(record.Key), cancellationToken).ConfigureAwait(false))
             {
-                RunningStore().EvictIfOverLimit();
+                versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()) } : record;
+                changed = ApplyAsPrimary(versioned);
             }
 
             if (!changed && versioned.Kind != RecordKind.Delete)
@@ -63,38 +65,7 @@ public sealed partial class SmdSsNode
 
             // A Remove of a key missing here still goes out: a replica may hold it from a write
             // that failed, and the tombstone must win over it there (and in anti-entropy).
-
-            // Read the record again after the local apply: a replica added meanwhile either
-            // gets this write from its catch-up snapshot or from here, never from neither.
-            PieSlice current = SliceMap!.Find(slice.Range.Start);
-            if (current.Replicas.Length == 1 && slice.Replicas.Length == 1 && current.Primary == _self!.Id)
-            {
-                return changed;
-            }
-
-            HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken).ConfigureAwait(false);
-            int quorum = Math.Min(WriteQuorum, current.Replicas.Length);
-            if (holders.Count < quorum && !HasMajorityToKeep())
-            {
-                // A two-node farm: while one node is down the other goes on alone (the returning
-                // node is sent what it missed); the majority rule has nothing to protect here.
-                quorum = Math.Max(1, SliceMap!.Find(slice.Range.Start).InSync.Length);
-            }
-
-            if (holders.Count < quorum)
-            {
-                throw new SmdSsUnavailableException($"The write of '{record.Key}' reached {holders.Count} of the {quorum} replicas SmdSs:WriteQuorum requires.");
-            }
-
-            // The record may have changed while the write travelled (a new primary, a replica
-            // that just joined the in-sync set): acknowledge only what the latest record's
-            // in-sync replicas all hold, else the sender retries at the current primary.
-            PieSlice latest = SliceMap!.Find(slice.Range.Start);
-            if (latest.Primary != _self!.Id || latest.InSync.Any(n => !holders.Contains(n)))
-            {
-                throw new SmdSsUnavailableException($"Slice {latest.Range} changed during the write of '{record.Key}'; retry at its primary.");
-            }
-
+            await ReplicateWriteAsync(slice, versioned, null, cancellationToken).ConfigureAwait(false);
             return changed;
         }
         finally
@@ -103,11 +74,61 @@ public sealed partial class SmdSsNode
         }
     }
 
+    private bool ApplyAsPrimary(StorageRecord versioned)
+    {
+        bool changed = RunningStore().Apply(versioned);
+        if (versioned.Kind == RecordKind.Put)
+        {
+            RunningStore().EvictIfOverLimit();
+        }
+
+        return changed;
+    }
+
+    /// <summary>
+    /// Sends a write this primary applied to the slice's replicas (with the answer of the
+    /// operation that made it, if any) and returns once every in-sync replica and the write
+    /// quorum hold it; else throws <see cref="SmdSsUnavailableException"/>.
+    /// </summary>
+    private async ValueTask ReplicateWriteAsync(PieSlice slice, StorageRecord versioned, OperationAnswer? answer, CancellationToken cancellationToken)
+    {
+        // Read the record again after the local apply: a replica added meanwhile either
+        // gets this write from its catch-up snapshot or from here, never from neither.
+        PieSlice current = SliceMap!.Find(slice.Range.Start);
+        if (current.Replicas.Length == 1 && slice.Replicas.Length == 1 && current.Primary == _self!.Id)
+        {
+            return;
+        }
+
+        HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken, answer).ConfigureAwait(false);
+        int quorum = Math.Min(WriteQuorum, current.Replicas.Length);
+        if (holders.Count < quorum && !HasMajorityToKeep())
+        {
+            // A two-node farm: while one node is down the other goes on alone (the returning
+            // node is sent what it missed); the majority rule has nothing to protect here.
+            quorum = Math.Max(1, SliceMap!.Find(slice.Range.Start).InSync.Length);
+        }
+
+        if (holders.Count < quorum)
+        {
+            throw new SmdSsUnavailableException($"The write of '{versioned.Key}' reached {holders.Count} of the {quorum} replicas SmdSs:WriteQuorum requires.");
+        }
+
+        // The record may have changed while the write travelled (a new primary, a replica
+        // that just joined the in-sync set): acknowledge only what the latest record's
+        // in-sync replicas all hold, else the sender retries at the current primary.
+        PieSlice latest = SliceMap!.Find(slice.Range.Start);
+        if (latest.Primary != _self!.Id || latest.InSync.Any(n => !holders.Contains(n)))
+        {
+            throw new SmdSsUnavailableException($"Slice {latest.Range} changed during the write of '{versioned.Key}'; retry at its primary.");
+        }
+    }
+
     /// <summary>Sends records to every reachable replica; returns the replicas that hold them (this one included).</summary>
-    private async Task<HashSet<NodeId>> ReplicateAsync(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, CancellationToken cancellationToken)
+    private async Task<HashSet<NodeId>> ReplicateAsync(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, CancellationToken cancellationToken, OperationAnswer? answer = null)
     {
         NodeId self = _self!.Id;
-        byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, records));
+        byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, records, answer is { } a ? [a] : null));
         List<NodeId> targets = [.. slice.Replicas.Union(alsoTo).Where(n => n != self && IsReachable(n))];
         bool[] acked = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
 
@@ -228,6 +249,11 @@ public sealed partial class SmdSsNode
         {
             _clock.Observe(record.Version);
             store.Apply(record);
+        }
+
+        foreach (OperationAnswer answer in message.Answers ?? [])
+        {
+            _recentOperations.Add(answer.Id, answer.Answer, MonoMs());
         }
 
         RunningStore().EvictIfOverLimit();

@@ -34,8 +34,21 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
     private Task[] _loops = [];
 
     /// <summary>Creates a node; nothing is opened until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">The node's options.</param>
+    /// <param name="timeProvider">The clock; the system clock when null.</param>
+    /// <param name="loggerFactory">Where the node logs; nowhere when null.</param>
+    /// <param name="meterFactory">Where the node's metrics go; none when null.</param>
+    /// <param name="processors">The entry processors this node runs (the same on every node).</param>
+    /// <param name="mapFunctions">The map functions this node runs (the same on every node).</param>
     /// <exception cref="OptionsValidationException">The options are invalid; the message names each bad option.</exception>
-    public SmdSsNode(IOptions<SmdSsOptions> options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+    /// <exception cref="ArgumentException">Two processors or two map functions share a name, or a map function uses the reserved prefix <c>smdss.</c>.</exception>
+    public SmdSsNode(
+        IOptions<SmdSsOptions> options,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null,
+        IEnumerable<ISmdSsEntryProcessor>? processors = null,
+        IEnumerable<ISmdSsMapFunction>? mapFunctions = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
@@ -48,6 +61,29 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SmdSs.Node");
         _meterFactory = meterFactory;
+        _recentOperations = new Compute.RecentOperations((long)Math.Max(60_000, 3 * _options.RequestTimeout.TotalMilliseconds));
+        foreach (ISmdSsEntryProcessor processor in processors ?? [])
+        {
+            ArgumentException.ThrowIfNullOrEmpty(processor.Name, nameof(processors));
+            if (!_processors.TryAdd(processor.Name, processor))
+            {
+                throw new ArgumentException($"Two entry processors are named '{processor.Name}'.", nameof(processors));
+            }
+        }
+
+        foreach (ISmdSsMapFunction function in mapFunctions ?? [])
+        {
+            ArgumentException.ThrowIfNullOrEmpty(function.Name, nameof(mapFunctions));
+            if (function.Name.StartsWith(Compute.BuiltInMapFunctions.ReservedPrefix, StringComparison.Ordinal) || !_mapFunctions.TryAdd(function.Name, function))
+            {
+                throw new ArgumentException($"The map function name '{function.Name}' is taken (names starting with '{Compute.BuiltInMapFunctions.ReservedPrefix}' are reserved).", nameof(mapFunctions));
+            }
+        }
+
+        foreach (ISmdSsMapFunction builtIn in Compute.BuiltInMapFunctions.All)
+        {
+            _mapFunctions.Add(builtIn.Name, builtIn);
+        }
     }
 
     /// <summary>This node's stable id (16 hex digits), or null before the first start.</summary>

@@ -112,4 +112,11 @@ public sealed class SmdSsOptions
 
     /// <summary>A slice holding this many keys is split in two by its primary. Default 1,000,000.</summary>
     public long SplitThresholdKeys { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// How long callers of <c>GetOrAddAsync</c> that missed a key wait for the one caller running
+    /// the value factory before another of them runs it (the first caller's node may have died).
+    /// Default 30 seconds.
+    /// </summary>
+    public TimeSpan SingleFlightTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

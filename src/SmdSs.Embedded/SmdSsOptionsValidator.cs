@@ -63,6 +63,7 @@ public sealed class SmdSsOptionsValidator : IValidateOptions<SmdSsOptions>
         AddIfShorter(errors, "RequestTimeout", options.RequestTimeout, TimeSpan.FromSeconds(1));
         AddIfShorter(errors, "TombstoneRetention", options.TombstoneRetention, TimeSpan.FromMinutes(1));
         AddIfShorter(errors, "AntiEntropyInterval", options.AntiEntropyInterval, TimeSpan.FromMilliseconds(100));
+        AddIfShorter(errors, "SingleFlightTimeout", options.SingleFlightTimeout, TimeSpan.FromMilliseconds(100));
         if (options.ExpirationScanInterval <= TimeSpan.Zero)
         {
             errors.Add($"SmdSs:ExpirationScanInterval '{options.ExpirationScanInterval}' must be positive.");

@@ -9,6 +9,12 @@ internal enum ErrorCode : byte
     StaleEpoch = 4,
     Unavailable = 5,
     Refused = 6,
+
+    // The operation does not fit the key's value (not a counter, overflow): InvalidOperationException.
+    Conflict = 7,
+
+    // An entry processor or map function is unknown, threw, or broke a limit: SmdSsProcessorException.
+    ProcessorFailed = 8,
 }
 
 /// <summary>The payload of an Error frame: <c>u8 code | string message</c>.</summary>

@@ -41,4 +41,8 @@ internal enum MessageType : byte
     DigestRequest = 47,
     BucketVersions = 48,
     FetchRecords = 49,
+
+    // Distributed calculation: atomic operations at a key's primary, map functions per slice.
+    Atomic = 50,
+    MapSlice = 51,
 }

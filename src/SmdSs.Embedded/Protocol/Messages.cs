@@ -17,8 +17,14 @@ internal sealed record SyncDeltaMessage(IReadOnlyList<NodeRecord> Nodes, IReadOn
 /// <summary>A slice record's version without its body.</summary>
 internal readonly record struct SliceSummary(uint Start, long Epoch, ulong Primary, ulong ContentHash);
 
-/// <summary>Records a primary sends its replicas for one slice (writes, touches, snapshot chunks, handoffs).</summary>
-internal sealed record SliceRecordsMessage(uint SliceStart, long Epoch, IReadOnlyList<StorageRecord> Records);
+/// <summary>
+/// Records a primary sends its replicas for one slice (writes, touches, snapshot chunks, handoffs);
+/// a write of a non-idempotent operation carries its answer too (see <c>Compute.RecentOperations</c>).
+/// </summary>
+internal sealed record SliceRecordsMessage(uint SliceStart, long Epoch, IReadOnlyList<StorageRecord> Records, IReadOnlyList<OperationAnswer>? Answers = null);
+
+/// <summary>The answer a primary gave to operation <paramref name="Id"/>.</summary>
+internal readonly record struct OperationAnswer(ulong Id, byte[] Answer);
 
 /// <summary>An anti-entropy question about one slice: the versions in some buckets, or the records of some keys.</summary>
 internal sealed record SliceQueryMessage(uint SliceStart, long Epoch, IReadOnlyList<int> Buckets, IReadOnlyList<string> Keys);
@@ -145,6 +151,16 @@ internal static class Messages
             WireFormat.Write(w, record);
         }
 
+        // Optional trailer: u32 count | count x (u64 id | bytes answer).
+        if (m.Answers is { Count: > 0 } answers)
+        {
+            w.U32((uint)answers.Count);
+            foreach (OperationAnswer answer in answers)
+            {
+                w.U64(answer.Id).Bytes(answer.Answer);
+            }
+        }
+
         return w.ToArray();
     }
 
@@ -160,8 +176,19 @@ internal static class Messages
             records.Add(WireFormat.ReadRecord(ref r));
         }
 
+        List<OperationAnswer>? answers = null;
+        if (!r.AtEnd)
+        {
+            int answerCount = r.Count(12);
+            answers = new List<OperationAnswer>(answerCount);
+            for (int i = 0; i < answerCount; i++)
+            {
+                answers.Add(new OperationAnswer(r.U64(), r.Bytes()));
+            }
+        }
+
         r.ExpectEnd();
-        return new SliceRecordsMessage(start, epoch, records);
+        return new SliceRecordsMessage(start, epoch, records, answers);
     }
 
     public static byte[] Encode(SliceQueryMessage m)

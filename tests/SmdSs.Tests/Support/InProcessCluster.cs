@@ -20,6 +20,9 @@ public sealed class InProcessCluster : IAsyncDisposable
     /// <summary>Wraps the transport of the nodes started from now on (fault injection); gets the node's index.</summary>
     internal Func<int, Transport.IPeerTransport, Transport.IPeerTransport>? DecorateTransport { get; set; }
 
+    /// <summary>Further SMD-SS registrations (processors, map functions) for each node started from now on.</summary>
+    public Action<SmdSsBuilder>? Register { get; set; }
+
     /// <summary>A log provider for each node started from now on (gets the node's index); it gets the node's logs from Information up.</summary>
     internal Func<int, ILoggerProvider>? LogTo { get; set; }
 
@@ -27,6 +30,18 @@ public sealed class InProcessCluster : IAsyncDisposable
 
     public static async Task<InProcessCluster> StartAsync(int nodes, Action<SmdSsOptions>? configure = null) =>
         await StartAsync(nodes, configure, null);
+
+    /// <summary>Starts <paramref name="nodes"/> nodes, each with the processors and map functions <paramref name="register"/> adds.</summary>
+    public static async Task<InProcessCluster> StartWithAsync(int nodes, Action<SmdSsBuilder> register, Action<SmdSsOptions>? configure = null)
+    {
+        var cluster = new InProcessCluster(configure) { Register = register };
+        for (int i = 0; i < nodes; i++)
+        {
+            await cluster.AddNodeAsync();
+        }
+
+        return cluster;
+    }
 
     internal static async Task<InProcessCluster> StartAsync(
         int nodes, Action<SmdSsOptions>? configure, Func<int, Transport.IPeerTransport, Transport.IPeerTransport>? decorate, Func<int, ILoggerProvider>? logTo = null)
@@ -74,18 +89,22 @@ public sealed class InProcessCluster : IAsyncDisposable
                     logging.SetMinimumLevel(LogLevel.Information).AddProvider(logTo(index));
                 }
             })
-            .ConfigureServices(services => services.AddSmdSs(o =>
+            .ConfigureServices(services =>
             {
-                o.DataDirectory = DataDirectory(index);
-                o.Listen = "127.0.0.1:0";
-                o.FsyncPolicy = FsyncPolicy.EverySecond;
-                if (friend is not null)
+                SmdSsBuilder smdSs = services.AddSmdSs(o =>
                 {
-                    o.Friends.Add(friend);
-                }
+                    o.DataDirectory = DataDirectory(index);
+                    o.Listen = "127.0.0.1:0";
+                    o.FsyncPolicy = FsyncPolicy.EverySecond;
+                    if (friend is not null)
+                    {
+                        o.Friends.Add(friend);
+                    }
 
-                _configure?.Invoke(o);
-            }))
+                    _configure?.Invoke(o);
+                });
+                Register?.Invoke(smdSs);
+            })
             .Build();
         if (DecorateTransport is { } decorate)
         {

@@ -1,0 +1,46 @@
+using System.Collections.Concurrent;
+
+namespace SmdSs.Compute;
+
+/// <summary>
+/// The answers of recent non-idempotent operations (increments, appends, swaps, processors) by
+/// operation id, so that a caller retrying after a lost answer or a failover gets the first
+/// answer instead of applying the operation twice. The primary records an answer when it applies
+/// the operation and sends it with the write to the replicas, which record it too: a replica that
+/// takes over knows the operations it holds. Kept for <see cref="RetentionMs"/>, longer than any
+/// caller retries (RequestTimeout), and at most <see cref="MaxEntries"/>.
+/// </summary>
+internal sealed class RecentOperations(long retentionMs)
+{
+    public const int MaxEntries = 200_000;
+    private readonly ConcurrentDictionary<ulong, byte[]> _answers = new();
+    private readonly ConcurrentQueue<(ulong Id, long AtMs)> _order = new();
+
+    public long RetentionMs { get; } = retentionMs;
+
+    public int Count => _answers.Count;
+
+    public bool TryGet(ulong operationId, out byte[] answer) => _answers.TryGetValue(operationId, out answer!);
+
+    public void Add(ulong operationId, byte[] answer, long nowMs)
+    {
+        if (_answers.TryAdd(operationId, answer))
+        {
+            _order.Enqueue((operationId, nowMs));
+        }
+
+        Trim(nowMs);
+    }
+
+    /// <summary>Forgets answers older than the retention, and the oldest beyond the size bound.</summary>
+    public void Trim(long nowMs)
+    {
+        while (_order.TryPeek(out (ulong Id, long AtMs) oldest) && (oldest.AtMs < nowMs - RetentionMs || _order.Count > MaxEntries))
+        {
+            if (_order.TryDequeue(out oldest))
+            {
+                _answers.TryRemove(oldest.Id, out _);
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Caching.Distributed;
+using SmdSs.Compute;
+using SmdSs.Placement;
+using SmdSs.Protocol;
+using SmdSs.Storage;
+
+namespace SmdSs;
+
+/// <summary>
+/// Atomic operations: each runs on the key's primary (forwarded like a write), under the key's
+/// lock, reads the live value, decides (<see cref="AtomicUpdate"/>), applies, and replicates the
+/// new value like any write. Non-idempotent ones carry a random operation id; the answer is kept
+/// by the primary and its replicas (<see cref="RecentOperations"/>), so a retry after a lost
+/// answer or a failover is answered, not applied twice.
+/// </summary>
+public sealed partial class SmdSsNode
+{
+    private readonly KeyLocks _keyLocks = new();
+    private readonly Dictionary<string, ISmdSsEntryProcessor> _processors = new(StringComparer.Ordinal);
+    private RecentOperations _recentOperations = new(60_000);
+
+    /// <inheritdoc />
+    public async ValueTask<long> IncrementAsync(string key, long delta = 1, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        byte[] answer = await AtomicAsync(AtomicKind.Increment, key, options, delta, "", [], cancellationToken).ConfigureAwait(false);
+        return new MessageReader(answer).I64();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long> AppendAsync(string key, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        KeyRules.ValidateValueLength(value.Length, _options.MaxValueBytes);
+        byte[] answer = await AtomicAsync(AtomicKind.Append, key, options, 0, "", value.ToArray(), cancellationToken).ConfigureAwait(false);
+        return new MessageReader(answer).I64();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SmdSsSwapResult> CompareAndSwapAsync(string key, long expectedVersion, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ArgumentOutOfRangeException.ThrowIfNegative(expectedVersion);
+        KeyRules.ValidateValueLength(value.Length, _options.MaxValueBytes);
+        byte[] answer = await AtomicAsync(AtomicKind.CompareAndSwap, key, options, expectedVersion, "", value.ToArray(), cancellationToken).ConfigureAwait(false);
+        var reader = new MessageReader(answer);
+        return new SmdSsSwapResult(reader.Bool(), reader.I64());
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SmdSsVersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        uint hash = KeyRules.ValidateAndHash(key);
+        FlatFileStore store = RunningStore();
+        byte[] answer = CanReadLocally(SliceMap!.Find(hash))
+            ? ReadVersioned(store.SliceFor(hash), key)
+            : await AtomicAsync(AtomicKind.ReadVersioned, key, null, 0, "", [], cancellationToken).ConfigureAwait(false);
+        var reader = new MessageReader(answer);
+        bool found = reader.Bool();
+        long version = reader.I64();
+        byte[] value = reader.Bytes();
+        return found ? new SmdSsVersionedValue(value, version) : null;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<byte[]> ExecuteAsync(string key, string processorName, ReadOnlyMemory<byte> argument = default, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ArgumentException.ThrowIfNullOrEmpty(processorName);
+        KeyRules.ValidateValueLength(argument.Length, _options.MaxValueBytes, nameof(argument));
+        return await AtomicAsync(AtomicKind.Execute, key, null, 0, processorName, argument.ToArray(), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends one atomic operation to the key's primary (this node, or over the network) and returns its answer.</summary>
+    private async ValueTask<byte[]> AtomicAsync(AtomicKind kind, string key, DistributedCacheEntryOptions? options, long number, string name, byte[] value, CancellationToken cancellationToken)
+    {
+        uint hash = KeyRules.ValidateAndHash(key);
+        RunningStore();
+        EntryExpiry expiry = EntryExpiry.FromOptions(options, _time.GetUtcNow());
+        var request = new AtomicRequest(kind, key, NewOperationId(), expiry, number, name, value);
+        Frame reply = await ForwardAsync(hash, MessageType.Atomic, ComputeMessages.Encode(request), token => OnAtomicAsync(request, token), cancellationToken).ConfigureAwait(false);
+        return reply.Payload;
+    }
+
+    // Random, not a counter: ids must not repeat across restarts or nodes.
+    private static ulong NewOperationId() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+
+    /// <summary>The primary's side of an atomic operation, or "not primary".</summary>
+    private async ValueTask<(MessageType, byte[])> OnAtomicAsync(AtomicRequest request, CancellationToken cancellationToken)
+    {
+        uint hash = KeyRules.ValidateAndHash(request.Key);
+        PieSlice slice = SliceMap!.Find(hash);
+        if (slice.Primary != _self!.Id || _goingDown || !_confirmed.Task.IsCompleted)
+        {
+            return Error(ErrorCode.NotPrimary, $"{_self.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
+        }
+
+        bool reads = request.Kind is AtomicKind.ReadVersioned or AtomicKind.Claim;
+        if (reads && !HasReadQuorum())
+        {
+            return Error(ErrorCode.Unavailable, $"{_self.Id} lost contact with most of the cluster; another node takes slice {slice.Range} over");
+        }
+
+        switch (request.Kind)
+        {
+            case AtomicKind.ReadVersioned:
+                return (MessageType.Ok, ReadVersioned(RunningStore().SliceFor(hash), request.Key));
+            case AtomicKind.Claim:
+                return await OnClaimAsync(request, hash, cancellationToken).ConfigureAwait(false);
+            case AtomicKind.Abandon:
+                using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
+                {
+                    _singleFlights.Abandon(request.Key, request.Number);
+                }
+
+                return (MessageType.Ok, []);
+        }
+
+        if (_recentOperations.TryGet(request.OperationId, out byte[] answered))
+        {
+            // A retry of an operation applied here (or on the primary this node took over from):
+            // make sure the key's current value is replicated, and give the first answer.
+            await ConfirmKeyAsync(slice, hash, request.Key, cancellationToken).ConfigureAwait(false);
+            return (MessageType.Ok, answered);
+        }
+
+        return await UpdateAsPrimaryAsync(slice, hash, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<(MessageType, byte[])> UpdateAsPrimaryAsync(PieSlice slice, uint hash, AtomicRequest request, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _writesInFlight);
+        try
+        {
+            StorageRecord? written;
+            byte[] answer;
+            using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
+            {
+                SliceStore local = RunningStore().SliceFor(hash);
+                CurrentEntry current = FindLive(local, request.Key, out StoredEntry? entry)
+                    ? new CurrentEntry(entry.Version, entry.Expiry, entry.ValueInMemory ?? local.ReadValue(entry) ?? [])
+                    : new CurrentEntry(0, EntryExpiry.None, []);
+                AtomicChange change;
+                try
+                {
+                    change = AtomicUpdate.Decide(request, current, _options.MaxValueBytes, FindProcessor, _time.GetUtcNow());
+                }
+                catch (SmdSsProcessorException ex)
+                {
+                    return Error(ErrorCode.ProcessorFailed, ex.Message);
+                }
+                catch (ArgumentException ex)
+                {
+                    return Error(ErrorCode.BadRequest, ex.Message);
+                }
+                catch (InvalidOperationException ex)
+                {
+                    return Error(ErrorCode.Conflict, ex.Message);
+                }
+
+                written = change.Write is { } write ? write with { Version = _clock.Next(NowMs()) } : null;
+                if (written is not null)
+                {
+                    ApplyAsPrimary(written);
+                }
+
+                answer = change.Answer(written?.Version ?? current.Version);
+                if (written is not null && request.Kind != AtomicKind.Complete)
+                {
+                    _recentOperations.Add(request.OperationId, answer, MonoMs());
+                }
+            }
+
+            if (written is not null)
+            {
+                OperationAnswer? sent = request.Kind == AtomicKind.Complete ? null : new OperationAnswer(request.OperationId, answer);
+                await ReplicateWriteAsync(slice, written, sent, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (request.Kind == AtomicKind.Complete)
+            {
+                // Only now, with the value on the replicas, may the waiting callers have it.
+                _singleFlights.Complete(request.Key, answer);
+            }
+
+            _metrics?.Set();
+            return (MessageType.Ok, answer);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _writesInFlight);
+        }
+    }
+
+    /// <summary>Sends the key's current value to its replicas again (same version: a replica that has it ignores it).</summary>
+    private async ValueTask ConfirmKeyAsync(PieSlice slice, uint hash, string key, CancellationToken cancellationToken)
+    {
+        SliceStore local = RunningStore().SliceFor(hash);
+        if (!FindLive(local, key, out StoredEntry? entry) || (entry.ValueInMemory ?? local.ReadValue(entry)) is not { } value)
+        {
+            return;
+        }
+
+        await ReplicateWriteAsync(slice, new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value), null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><c>bool found | i64 version | bytes value</c> of this node's copy, both from one entry; slides like a Get.</summary>
+    private byte[] ReadVersioned(SliceStore local, string key)
+    {
+        byte[]? value = null;
+        long version = 0;
+        if (FindLive(local, key, out StoredEntry? entry) && (entry.ValueInMemory ?? local.ReadValue(entry)) is { } stored)
+        {
+            Slide(local, entry);
+            value = stored;
+            version = entry.Version;
+        }
+
+        _metrics?.Get(hit: value is not null);
+        return new MessageWriter().Bool(value is not null).I64(version).Bytes(value ?? []).ToArray();
+    }
+
+    private ISmdSsEntryProcessor? FindProcessor(string name) => _processors.GetValueOrDefault(name);
+}
