@@ -185,7 +185,7 @@ public sealed partial class SmdSsNode
                 _singleFlights.Complete(request.Key, answer);
             }
 
-            _metrics?.Set();
+            _metrics?.Operation(OperationName(request.Kind));
             return (MessageType.Ok, answer);
         }
         finally
@@ -221,6 +221,15 @@ public sealed partial class SmdSsNode
         _metrics?.Get(hit: value is not null);
         return new MessageWriter().Bool(value is not null).I64(version).Bytes(value ?? []).ToArray();
     }
+
+    private static string OperationName(AtomicKind kind) => kind switch
+    {
+        AtomicKind.Increment => "increment",
+        AtomicKind.Append => "append",
+        AtomicKind.CompareAndSwap => "compare_and_swap",
+        AtomicKind.Execute => "execute",
+        _ => "get_or_add",
+    };
 
     private ISmdSsEntryProcessor? FindProcessor(string name) => _processors.GetValueOrDefault(name);
 }

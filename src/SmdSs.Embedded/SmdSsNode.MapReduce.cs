@@ -181,6 +181,7 @@ public sealed partial class SmdSsNode
             return Error(ErrorCode.ProcessorFailed, $"Map function '{request.Function}' returned {partial.Length} bytes for slice {range}; SmdSs:MaxValueBytes is {_options.MaxValueBytes}.");
         }
 
+        _metrics?.Operation("map_slice");
         return (MessageType.Ok, partial);
     }
 }

@@ -107,6 +107,9 @@ internal sealed class SmdSsMetrics : IDisposable
 
     public void Remove() => _operations.Add(1, _remove);
 
+    /// <summary>An atomic operation (increment, compare-and-swap, processor, ...) or a slice mapped, as this node served it.</summary>
+    public void Operation(string operation) => _operations.Add(1, Tags(operation));
+
     public void Refresh() => _operations.Add(1, _refresh);
 
     public void Dispose() => _meter.Dispose();
