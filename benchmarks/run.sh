@@ -1,30 +1,34 @@
 #!/usr/bin/env bash
 # Builds the benchmark harness in Release and runs it; arguments go to the harness
-# (--cluster or --all, --quick for a smoke run, --duration SECONDS, --output FILE,
-# --cluster-output FILE, --help).
+# (--cluster, --increments or --all, --quick for a smoke run, --duration SECONDS, --output FILE,
+# --cluster-output FILE, --increments-output FILE, --help).
 #
-# --cluster / --all (the cluster benchmark) also: build samples/WebFarm in Release, install
-# redis-server with apt-get when it is missing, start one on a free loopback port with
-# persistence off, and hand the harness a scratch directory. On exit, also on failure or
-# Ctrl+C, redis-server and any WebFarm process the harness left behind are killed (by the pid
-# files it writes) and the scratch directory is deleted.
+# --cluster / --increments / --all (the benchmarks against Redis) also: install redis-server with
+# apt-get when it is missing, start one on a free loopback port with persistence off, and hand
+# the harness a scratch directory; --cluster / --all build samples/WebFarm in Release too. On
+# exit, also on failure or Ctrl+C, redis-server and any WebFarm or increment worker process the
+# harness left behind are killed (by the pid files it writes) and the scratch directory is deleted.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-cluster=false
+redis=false
+webfarm=false
 for arg in "$@"; do
   case "$arg" in
-    --cluster | --all) cluster=true ;;
-    --help | -h) cluster=false; break ;;
+    --cluster | --all) redis=true; webfarm=true ;;
+    --increments) redis=true ;;
+    --help | -h) redis=false; webfarm=false; break ;;
   esac
 done
 
 dotnet build benchmarks/SmdSs.Benchmarks -c Release -nologo -v quiet >&2  # stdout is for the results
-if [[ $cluster == false ]]; then
+if [[ $redis == false ]]; then
   exec dotnet run --project benchmarks/SmdSs.Benchmarks -c Release --no-build -- "$@"
 fi
 
-dotnet build samples/WebFarm -c Release -nologo -v quiet >&2
+if [[ $webfarm == true ]]; then
+  dotnet build samples/WebFarm -c Release -nologo -v quiet >&2
+fi
 
 if ! command -v redis-server >/dev/null; then
   echo "redis-server not found; installing it with apt-get" >&2
@@ -43,12 +47,13 @@ cleanup() {
     kill "$redis_pid" 2>/dev/null || true
     wait "$redis_pid" 2>/dev/null || true
   fi
-  # WebFarm processes the harness did not get to stop (it writes one file per pid and removes it after the kill).
+  # WebFarm and increment worker processes the harness did not get to stop (it writes one file
+  # per pid and removes it after the kill).
   for pid_file in "$work"/pids/*; do
     [[ -e $pid_file ]] || continue
     pid="$(basename "$pid_file")"
-    if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'WebFarm.dll'; then
-      echo "killing leftover WebFarm process $pid" >&2
+    if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -Eq 'WebFarm\.dll|--increment-worker'; then
+      echo "killing leftover benchmark process $pid" >&2
       kill -9 "$pid" 2>/dev/null || true
     fi
   done

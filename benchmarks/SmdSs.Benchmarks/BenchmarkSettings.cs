@@ -4,32 +4,36 @@ namespace SmdSs.Benchmarks;
 
 /// <summary>
 /// The command line: which benchmarks to run, how long, and where to write the Markdown reports.
-/// The cluster benchmark also needs a running redis-server and a scratch directory; run.sh
-/// provides both (--redis, --work-dir).
+/// The cluster and increments benchmarks also need a running redis-server and a scratch
+/// directory; run.sh provides both (--redis, --work-dir).
 /// </summary>
 internal sealed record BenchmarkSettings(
     RunTiming Timing,
     bool RunSingle,
     bool RunCluster,
+    bool RunIncrements,
     string OutputPath,
     string ClusterOutputPath,
+    string IncrementsOutputPath,
     string? RedisEndpoint,
     string? WorkDirectory,
     CallStyle ClusterCalls)
 {
     public const string Usage = """
-        Usage: run.sh [--cluster | --all] [--quick] [--duration SECONDS] [--calls async|sync] [--output FILE] [--cluster-output FILE]
+        Usage: run.sh [--cluster | --increments | --all] [--quick] [--duration SECONDS] [--calls async|sync] [--output FILE] [--cluster-output FILE] [--increments-output FILE]
           (default)               single node vs MemoryDistributedCache
           --cluster               a 4-node SMD-SS cluster (3 WebFarm processes + this process) vs Redis
-          --all                   both
+          --increments            atomic increments from 3 SMD-SS node processes vs Redis INCR from 3 processes
+          --all                   all three
           --quick                 smoke run, 0.5 s per scenario
           --duration SECONDS      measured time per scenario (default 3); warm-up is a third of it, at most 1 s
           --calls async|sync      cluster mode: GetAsync/SetAsync (default) or the synchronous Get/Set
           --output FILE           single-node report (default benchmarks/results/latest.md)
           --cluster-output FILE   cluster report (default benchmarks/results/cluster.md)
-        Passed by run.sh for --cluster / --all:
-          --redis HOST:PORT       the redis-server to measure RedisCache against
-          --work-dir DIR          scratch directory for the WebFarm data directories and pid files
+          --increments-output FILE increments report (default benchmarks/results/increments.md)
+        Passed by run.sh for --cluster / --increments / --all:
+          --redis HOST:PORT       the redis-server to measure against
+          --work-dir DIR          scratch directory for the node data directories and pid files
         """;
 
     private const double DefaultSeconds = 3;
@@ -43,9 +47,11 @@ internal sealed record BenchmarkSettings(
         bool quick = false;
         bool single = true;
         bool cluster = false;
+        bool increments = false;
         string results = Path.Combine(RepositoryRoot(), "benchmarks", "results");
         string output = Path.Combine(results, "latest.md");
         string clusterOutput = Path.Combine(results, "cluster.md");
+        string incrementsOutput = Path.Combine(results, "increments.md");
         string? redis = null;
         string? workDirectory = null;
         CallStyle clusterCalls = CallStyle.Async;
@@ -60,8 +66,11 @@ internal sealed record BenchmarkSettings(
                 case "--cluster":
                     (single, cluster) = (false, true);
                     break;
+                case "--increments":
+                    (single, increments) = (false, true);
+                    break;
                 case "--all":
-                    (single, cluster) = (true, true);
+                    (single, cluster, increments) = (true, true, true);
                     break;
                 case "--duration" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0:
                     seconds = s;
@@ -73,6 +82,10 @@ internal sealed record BenchmarkSettings(
                     break;
                 case "--cluster-output" when value is not null:
                     clusterOutput = Path.GetFullPath(value);
+                    i++;
+                    break;
+                case "--increments-output" when value is not null:
+                    incrementsOutput = Path.GetFullPath(value);
                     i++;
                     break;
                 case "--redis" when value is not null:
@@ -96,7 +109,7 @@ internal sealed record BenchmarkSettings(
                 case "--calls":
                     error = "--calls needs async or sync.";
                     return null;
-                case "--output" or "--cluster-output" or "--redis" or "--work-dir":
+                case "--output" or "--cluster-output" or "--increments-output" or "--redis" or "--work-dir":
                     error = $"{args[i]} needs a value.";
                     return null;
                 default:
@@ -105,16 +118,16 @@ internal sealed record BenchmarkSettings(
             }
         }
 
-        if (cluster && redis is null)
+        if ((cluster || increments) && redis is null)
         {
-            error = "The cluster benchmark needs a redis-server: run it through benchmarks/run.sh, or pass --redis HOST:PORT.";
+            error = "The cluster and increments benchmarks need a redis-server: run them through benchmarks/run.sh, or pass --redis HOST:PORT.";
             return null;
         }
 
         // An explicit --duration wins over --quick.
         var measure = TimeSpan.FromSeconds(seconds ?? (quick ? QuickSeconds : DefaultSeconds));
         var warmup = TimeSpan.FromSeconds(Math.Clamp(measure.TotalSeconds / 3, 0.1, 1));
-        return new BenchmarkSettings(new RunTiming(warmup, measure), single, cluster, output, clusterOutput, redis, workDirectory, clusterCalls);
+        return new BenchmarkSettings(new RunTiming(warmup, measure), single, cluster, increments, output, clusterOutput, incrementsOutput, redis, workDirectory, clusterCalls);
     }
 
     /// <summary>The directory holding SmdSs.sln (the build output lies under benchmarks/SmdSs.Benchmarks/bin/...).</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Numerics;
 
 namespace SmdSs.Benchmarks;
@@ -26,6 +27,22 @@ internal sealed class LatencyHistogram
         for (int i = 0; i < _counts.Length; i++)
         {
             _counts[i] += other._counts[i];
+        }
+    }
+
+    /// <summary>"index:count" for every non-empty bucket, space-separated: a histogram as one line of text, to send between processes.</summary>
+    public string ToSparseText() => string.Join(' ', _counts
+        .Select((count, index) => (count, index))
+        .Where(b => b.count != 0)
+        .Select(b => string.Create(CultureInfo.InvariantCulture, $"{b.index}:{b.count}")));
+
+    /// <summary>Adds a histogram written by <see cref="ToSparseText"/> (in a process with the same Stopwatch frequency).</summary>
+    public void AddSparseText(string text)
+    {
+        foreach (string bucket in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] parts = bucket.Split(':');
+            _counts[int.Parse(parts[0], CultureInfo.InvariantCulture)] += long.Parse(parts[1], CultureInfo.InvariantCulture);
         }
     }
 

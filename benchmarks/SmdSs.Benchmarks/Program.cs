@@ -1,5 +1,12 @@
 using SmdSs.Benchmarks;
 using SmdSs.Benchmarks.Cluster;
+using SmdSs.Benchmarks.Increments;
+
+// A worker process of the --increments mode, started by the harness (this same executable).
+if (args is [IncrementWorker.Flag, ..])
+{
+    return await IncrementWorker.RunAsync(args[1..]);
+}
 
 MarkdownReport.CaptureLoadAtStart();
 
@@ -32,6 +39,11 @@ try
     if (settings.RunCluster)
     {
         await ClusterBenchmark.RunAsync(settings, cancellation.Token);
+    }
+
+    if (settings.RunIncrements)
+    {
+        await IncrementBenchmark.RunAsync(settings, cancellation.Token);
     }
 }
 catch (OperationCanceledException) when (cancellation.IsCancellationRequested)

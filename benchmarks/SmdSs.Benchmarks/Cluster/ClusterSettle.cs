@@ -20,9 +20,21 @@ internal static class ClusterSettle
 
     /// <summary>The embedded node's status once settled.</summary>
     /// <exception cref="TimeoutException">Not settled in time; the message shows what each node reported.</exception>
-    public static async Task<SmdSsStatus> WaitAsync(FarmProcesses farm, SmdSsNode embedded, int replicationFactor, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<SmdSsStatus> WaitAsync(FarmProcesses farm, SmdSsNode embedded, int replicationFactor, TimeSpan timeout, CancellationToken cancellationToken) =>
+        await WaitAsync(
+            async token => [embedded.GetStatus(), .. await Task.WhenAll(farm.Processes.Select(p => p.TryGetStatusAsync(token))).ConfigureAwait(false)],
+            farm.Processes.Count + 1,
+            replicationFactor,
+            timeout,
+            cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// The first node's status once the statuses <paramref name="poll"/> returns (one per node,
+    /// null for a node that did not answer) show a settled cluster of <paramref name="nodes"/>.
+    /// </summary>
+    /// <exception cref="TimeoutException">Not settled in time; the message shows what each node reported.</exception>
+    public static async Task<SmdSsStatus> WaitAsync(Func<CancellationToken, Task<IReadOnlyList<SmdSsStatus?>>> poll, int nodes, int replicationFactor, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        int nodes = farm.Processes.Count + 1;
         int want = Math.Min(replicationFactor, nodes);
         IReadOnlyList<SmdSsStatus?> last = [];
         string? stableDigest = null;
@@ -31,8 +43,7 @@ internal static class ClusterSettle
         {
             await Poll.UntilAsync(async () =>
             {
-                SmdSsStatus?[] remote = await Task.WhenAll(farm.Processes.Select(p => p.TryGetStatusAsync(cancellationToken))).ConfigureAwait(false);
-                last = [embedded.GetStatus(), .. remote];
+                last = await poll(cancellationToken).ConfigureAwait(false);
                 if (!IsSettled(last, nodes, want))
                 {
                     stableDigest = null;
@@ -85,12 +96,12 @@ internal static class ClusterSettle
     /// <summary>One line per node: digests, node states, and how many slices lack a full in-sync set.</summary>
     public static string Describe(IReadOnlyList<SmdSsStatus?> statuses, int replicas)
     {
-        var text = new StringBuilder("Last status of each node (embedded first):").AppendLine();
+        var text = new StringBuilder("Last status of each node (the first is the one reported):").AppendLine();
         foreach (SmdSsStatus? status in statuses)
         {
             if (status is null)
             {
-                text.AppendLine("  (no answer from /smdss/status)");
+                text.AppendLine("  (no answer)");
                 continue;
             }
 

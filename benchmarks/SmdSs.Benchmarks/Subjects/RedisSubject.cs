@@ -39,8 +39,9 @@ internal sealed class RedisSubject(string endpoint) : ICacheSubject
         }
     }
 
+    /// <summary>Reads <see cref="ServerVersion"/> and <see cref="ServerProcessId"/> (StartAsync does too).</summary>
     // A connection of its own: INFO needs admin mode, which the cache's connection does not get.
-    private async Task ReadServerInfoAsync()
+    public async Task ReadServerInfoAsync()
     {
         await using ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(endpoint + ",allowAdmin=true").ConfigureAwait(false);
         IServer server = connection.GetServer(connection.GetEndPoints()[0]);
