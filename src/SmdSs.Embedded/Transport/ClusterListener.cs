@@ -144,10 +144,12 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
     }
 
-    // Catch-up chunks and handoffs apply up to half a megabyte of records in one go; anti-entropy scans a slice.
+    // Catch-up chunks and handoffs apply up to half a megabyte of records in one go; anti-entropy scans a slice;
+    // a map function runs over a whole slice (app code, of any duration): inline, it would hold up every
+    // request behind it on this connection, and a stopping node could not close the connection until it returned.
     private static bool IsBulk(MessageType type) =>
         type is MessageType.SnapshotBegin or MessageType.DeltaBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd or MessageType.Handoff or MessageType.Goodbye
-            or MessageType.DigestRequest or MessageType.BucketVersions or MessageType.FetchRecords;
+            or MessageType.DigestRequest or MessageType.BucketVersions or MessageType.FetchRecords or MessageType.MapSlice;
 
     private async Task<PeerIdentity> AcceptHandshakeAsync(FramePipe pipe, string remote)
     {

@@ -7,7 +7,7 @@ using SmdSs.Storage;
 namespace SmdSs.Tests.Protocol;
 
 /// <summary>
-/// Every payload decoder (Messages.Decode*, WireFormat.Read*), each with a valid sample payload
+/// Every payload decoder (Messages.Decode*, ComputeMessages.Decode*, WireFormat.Read*), each with a valid sample payload
 /// and a re-encoder: <c>Decode</c> decodes and encodes the result again, so a round trip compares bytes.
 /// </summary>
 internal static class Decoders
@@ -50,6 +50,19 @@ internal static class Decoders
             ["Messages.DecodeStarts"] = (
                 Messages.EncodeStarts([(0u, 1L), (0x4000_0000u, 2L), (uint.MaxValue, long.MaxValue)]),
                 p => Messages.EncodeStarts(Messages.DecodeStarts(p))),
+            ["ComputeMessages.DecodeAtomic"] = (
+                ComputeMessages.Encode(new AtomicRequest(AtomicKind.Execute, "cart:\u00fc", 0x0123_4567_89AB_CDEF, new EntryExpiry(5, 6, 7), -42, "cart-add", [9, 8, 7])),
+                p => ComputeMessages.Encode(ComputeMessages.DecodeAtomic(p))),
+            ["ComputeMessages.DecodeMapSlice"] = (
+                ComputeMessages.Encode(new MapSliceRequest("sum-by-prefix", [0x61, 0x3a], 0x1000_0000, 0x1FFF_FFFF)),
+                p => ComputeMessages.Encode(ComputeMessages.DecodeMapSlice(p))),
+            ["ComputeMessages.DecodeClaim"] = (
+                ComputeMessages.EncodeClaim(ClaimOutcome.Found, 17, [1, 2, 3]),
+                p =>
+                {
+                    (ClaimOutcome outcome, long token, byte[] value) = ComputeMessages.DecodeClaim(p);
+                    return ComputeMessages.EncodeClaim(outcome, token, value);
+                }),
             ["WireFormat.ReadNodeRecord"] = (
                 Write(w => WireFormat.Write(w, Node1)),
                 p =>

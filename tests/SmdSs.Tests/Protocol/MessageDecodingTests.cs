@@ -62,6 +62,10 @@ public sealed class MessageDecodingTests
         { "WireFormat.ReadSlice", "00000000" + "ffffffff" + "0000000000000000" + "00000000" + "ffffffff" + new string('0', 64) },
         { "WireFormat.ReadRecord", "01" + "0100" + "61" + new string('0', 64) + "fffffff0" },
         { "WireFormat.ReadNodeRecord", "0000000000000000" + "ffff" + "61" },
+        { "ComputeMessages.DecodeAtomic", "01" + "ffff" + "61" },
+        { "ComputeMessages.DecodeAtomic", "01" + "0100" + "61" + new string('0', 80) + "0000" + "ffffff7f" + "00" },
+        { "ComputeMessages.DecodeMapSlice", "0100" + "61" + "ffffffff" + new string('0', 16) },
+        { "ComputeMessages.DecodeClaim", "00" + "0000000000000000" + "80969800" + "0000" },
     };
 
     [Theory]

@@ -1,0 +1,72 @@
+using SmdSs.Compute;
+
+namespace SmdSs.Tests.Compute;
+
+/// <summary>The answers of recent operations: kept for the retention, bounded in number, first answer wins.</summary>
+public sealed class RecentOperationsTests
+{
+    [Fact]
+    public void An_answer_is_found_by_its_operation_id()
+    {
+        var recent = new RecentOperations(1_000);
+        recent.Add(7, [1, 2], nowMs: 0);
+
+        Assert.True(recent.TryGet(7, out byte[] answer));
+        Assert.Equal([1, 2], answer);
+        Assert.False(recent.TryGet(8, out _));
+    }
+
+    [Fact]
+    public void The_first_answer_of_an_operation_is_kept()
+    {
+        // A replica may be sent the same operation's answer twice (a retry confirming the key).
+        var recent = new RecentOperations(1_000);
+        recent.Add(7, [1], nowMs: 0);
+        recent.Add(7, [2], nowMs: 10);
+
+        Assert.True(recent.TryGet(7, out byte[] answer));
+        Assert.Equal([1], answer);
+        Assert.Equal(1, recent.Count);
+    }
+
+    [Fact]
+    public void An_answer_is_kept_for_the_retention_and_forgotten_after_it()
+    {
+        var recent = new RecentOperations(1_000);
+        recent.Add(1, [1], nowMs: 100);
+        recent.Add(2, [2], nowMs: 600);
+
+        recent.Trim(nowMs: 1_100);
+        Assert.True(recent.TryGet(1, out _));
+
+        recent.Trim(nowMs: 1_101);
+        Assert.False(recent.TryGet(1, out _));
+        Assert.True(recent.TryGet(2, out _));
+
+        // Adding trims too.
+        recent.Add(3, [3], nowMs: 1_601);
+        Assert.False(recent.TryGet(2, out _));
+        Assert.True(recent.TryGet(3, out _));
+        Assert.Equal(1, recent.Count);
+    }
+
+    [Fact]
+    public void At_most_MaxEntries_answers_are_kept_the_oldest_go_first()
+    {
+        var recent = new RecentOperations(long.MaxValue / 4);
+        const int extra = 10;
+        for (ulong id = 0; id < RecentOperations.MaxEntries + extra; id++)
+        {
+            recent.Add(id, [], nowMs: 0);
+        }
+
+        Assert.Equal(RecentOperations.MaxEntries, recent.Count);
+        for (ulong id = 0; id < extra; id++)
+        {
+            Assert.False(recent.TryGet(id, out _), $"operation {id} should have been dropped");
+        }
+
+        Assert.True(recent.TryGet(extra, out _));
+        Assert.True(recent.TryGet(RecentOperations.MaxEntries + extra - 1, out _));
+    }
+}
