@@ -42,7 +42,8 @@ public sealed partial class SmdSsNode
                 throw new SmdSsUnavailableException($"Map '{mapFunctionName}': {pending.Count} slice(s) found no up-to-date replica within SmdSs:RequestTimeout ({_options.RequestTimeout}): {lastProblem}");
             }
 
-            MapOutcome[] outcomes = await Task.WhenAll(pending.Select(p => MapSliceAsync(request, p.Range, p.Attempt, cancellationToken))).ConfigureAwait(false);
+            // On the thread pool: a slice mapped here would otherwise run before the other requests leave.
+            MapOutcome[] outcomes = await Task.WhenAll(pending.Select(p => Task.Run(() => MapSliceAsync(request, p.Range, p.Attempt, cancellationToken), cancellationToken))).ConfigureAwait(false);
             List<(SliceRange, int)> next = [];
             bool progress = false;
             for (int i = 0; i < outcomes.Length; i++)
