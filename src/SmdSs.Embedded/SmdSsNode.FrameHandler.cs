@@ -41,6 +41,8 @@ public sealed partial class SmdSsNode
                     return node.OnDigestRequest(Messages.DecodeSliceRecords(request.Payload));
                 case MessageType.BucketVersions or MessageType.FetchRecords:
                     return node.OnSliceQuery(request.Type, Messages.DecodeSliceQuery(request.Payload));
+                case MessageType.NodeStats:
+                    return node.OnNodeStats();
                 case MessageType.Goodbye:
                     return await node.OnGoodbyeAsync(from.Id, Messages.DecodeStarts(request.Payload), cancellationToken).ConfigureAwait(false);
                 default:

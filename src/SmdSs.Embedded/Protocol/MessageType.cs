@@ -41,4 +41,7 @@ internal enum MessageType : byte
     DigestRequest = 47,
     BucketVersions = 48,
     FetchRecords = 49,
+
+    // Diagnostics: any node asks any node for its own figures (the dashboard's node table).
+    NodeStats = 60,
 }
