@@ -50,6 +50,10 @@ internal static class Decoders
             ["Messages.DecodeStarts"] = (
                 Messages.EncodeStarts([(0u, 1L), (0x4000_0000u, 2L), (uint.MaxValue, long.MaxValue)]),
                 p => Messages.EncodeStarts(Messages.DecodeStarts(p))),
+            ["Messages.DecodeNodeStats"] = (
+                Messages.Encode(new NodeStatsMessage(
+                    A, 4, 123_456_789, 3_000, 1_000, 5L << 30, 1L << 20, 6, 10, long.MaxValue, new UInt128(7, 8), new UInt128(ulong.MaxValue, 9))),
+                p => Messages.Encode(Messages.DecodeNodeStats(p))),
             ["WireFormat.ReadNodeRecord"] = (
                 Write(w => WireFormat.Write(w, Node1)),
                 p =>
