@@ -34,6 +34,7 @@ public static class WebFarmApp
         app.MapDelete("/kv/{key}", DeleteValue);
         app.MapHealthChecks("/health", new HealthCheckOptions());
         app.MapSmdSs("/smdss");
+        app.MapSmdSsDashboard("/smdss");
         return app;
     }
 

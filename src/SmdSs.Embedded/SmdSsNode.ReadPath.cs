@@ -19,6 +19,7 @@ public sealed partial class SmdSsNode
     {
         uint hash = KeyRules.ValidateAndHash(key);
         FlatFileStore store = RunningStore();
+        _operations.Increment();
         PieSlice slice = SliceMap!.Find(hash);
         if (CanReadLocally(slice))
         {

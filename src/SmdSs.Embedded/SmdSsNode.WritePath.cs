@@ -24,6 +24,7 @@ public sealed partial class SmdSsNode
     /// <summary>Routes a write to the key's primary; true when it changed something (a Remove found the key).</summary>
     private async ValueTask<bool> WriteAsync(uint hash, StorageRecord record, CancellationToken cancellationToken)
     {
+        _operations.Increment();
         PieSlice slice = SliceMap!.Find(hash);
         if (slice.Primary == _self!.Id && _confirmed.Task.IsCompleted && !_goingDown)
         {

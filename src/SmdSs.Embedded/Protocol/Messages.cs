@@ -33,7 +33,7 @@ internal sealed record SliceQueryMessage(uint SliceStart, long Epoch, IReadOnlyL
 internal sealed record ForwardedOperation(string Key, EntryExpiry Expiry, byte[] Value);
 
 /// <summary>Payload encodings of the cluster messages (FORMAT v1; records as in <see cref="WireFormat"/>).</summary>
-internal static class Messages
+internal static partial class Messages
 {
     public static byte[] Encode(SyncDigestMessage m)
     {

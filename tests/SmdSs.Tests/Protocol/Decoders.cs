@@ -63,6 +63,10 @@ internal static class Decoders
                     (ClaimOutcome outcome, long token, byte[] value) = ComputeMessages.DecodeClaim(p);
                     return ComputeMessages.EncodeClaim(outcome, token, value);
                 }),
+            ["Messages.DecodeNodeStats"] = (
+                Messages.Encode(new NodeStatsMessage(
+                    A, 4, 123_456_789, 3_000, 1_000, 5L << 30, 1L << 20, 6, 10, long.MaxValue, new UInt128(7, 8), new UInt128(ulong.MaxValue, 9))),
+                p => Messages.Encode(Messages.DecodeNodeStats(p))),
             ["WireFormat.ReadNodeRecord"] = (
                 Write(w => WireFormat.Write(w, Node1)),
                 p =>
