@@ -41,15 +41,12 @@ public sealed partial class SmdSsNode
                     return node.OnDigestRequest(Messages.DecodeSliceRecords(request.Payload));
                 case MessageType.BucketVersions or MessageType.FetchRecords:
                     return node.OnSliceQuery(request.Type, Messages.DecodeSliceQuery(request.Payload));
-<<<<<<< HEAD
                 case MessageType.Atomic:
                     return await node.OnAtomicAsync(ComputeMessages.DecodeAtomic(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.MapSlice:
                     return node.OnMapSlice(ComputeMessages.DecodeMapSlice(request.Payload));
-=======
                 case MessageType.NodeStats:
                     return node.OnNodeStats();
->>>>>>> dashboard
                 case MessageType.Goodbye:
                     return await node.OnGoodbyeAsync(from.Id, Messages.DecodeStarts(request.Payload), cancellationToken).ConfigureAwait(false);
                 default:

@@ -42,12 +42,10 @@ internal enum MessageType : byte
     BucketVersions = 48,
     FetchRecords = 49,
 
-<<<<<<< HEAD
     // Distributed calculation: atomic operations at a key's primary, map functions per slice.
     Atomic = 50,
     MapSlice = 51,
-=======
+
     // Diagnostics: any node asks any node for its own figures (the dashboard's node table).
     NodeStats = 60,
->>>>>>> dashboard
 }
