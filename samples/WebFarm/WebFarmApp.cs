@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using SmdSs;
 
@@ -11,7 +10,10 @@ namespace WebFarm;
 /// </summary>
 public static class WebFarmApp
 {
-    public const string VisitsKey = "visits";
+    public const string VisitsKey = SessionPage.VisitsKey;
+
+    /// <summary>The response header that names the node that served a request.</summary>
+    public const string NodeHeader = "X-SmdSs-Node";
 
     /// <summary>Builds the app; <paramref name="configure"/> lets tests swap the server or settings.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -26,31 +28,24 @@ public static class WebFarmApp
         });
         builder.Services.AddHealthChecks().AddSmdSs();
 
+        // Started by the farm launcher (--parent-pid=N): stop when it is gone.
+        builder.Services.AddHostedService<ParentProcessWatch>();
+
         WebApplication app = builder.Build();
+        SmdSsNode node = app.Services.GetRequiredService<SmdSsNode>();
+        app.Use((context, next) =>
+        {
+            context.Response.Headers[NodeHeader] = node.NodeId;
+            return next(context);
+        });
         app.UseSession();
-        app.MapGet("/", CountVisit);
+        app.MapGet("/", SessionPage.ShowAsync);
         app.MapGet("/kv/{key}", GetValue);
         app.MapPut("/kv/{key}", PutValue);
         app.MapDelete("/kv/{key}", DeleteValue);
         app.MapHealthChecks("/health", new HealthCheckOptions());
         app.MapSmdSs("/smdss");
         return app;
-    }
-
-    private static async Task<IResult> CountVisit(HttpContext context, SmdSsNode node)
-    {
-        await context.Session.LoadAsync(context.RequestAborted);
-        int visits = (context.Session.GetInt32(VisitsKey) ?? 0) + 1;
-        context.Session.SetInt32(VisitsKey, visits);
-        string html = $"""
-            <!doctype html>
-            <html><head><meta charset="utf-8"><title>SMD-SS web farm</title></head>
-            <body>
-              <h1>Visits in this session: <span id="visits">{visits}</span></h1>
-              <p>Served by node <code id="node">{node.NodeId}</code>.</p>
-            </body></html>
-            """;
-        return Results.Content(html, "text/html", Encoding.UTF8);
     }
 
     private static async Task<IResult> GetValue(string key, ISmdSsKeyValueStore store, CancellationToken cancellationToken)
