@@ -37,6 +37,10 @@ internal static class SessionPage
         }
 
         context.Session.SetString(ServedByKey, JsonSerializer.Serialize(servedBy));
+
+        // Saved before the page is written: the session middleware would save it only after the
+        // response, and a quick next request (to another node) could read the count before it.
+        await context.Session.CommitAsync(context.RequestAborted).ConfigureAwait(false);
         return Results.Content(Render(visits, mine, servedBy), "text/html", Encoding.UTF8);
     }
 

@@ -19,6 +19,10 @@ internal sealed class LoadBalancer(WebApplication app) : IAsyncDisposable
     public static async Task<LoadBalancer> StartAsync(FarmOptions options, IReadOnlyList<NodeProcess> nodes)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+
+        // appsettings.json and the environment configure the farm's members, not this.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
         builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
 
         // The launcher handles Ctrl+C itself: it stops the nodes first.

@@ -14,6 +14,7 @@ internal sealed class NodeProcess(string name, Uri httpUrl, string clusterEndpoi
     private readonly Lock _logGate = new();
     private Process? _process;
     private StreamWriter? _log;
+    private volatile bool _stopping;
 
     public string Name { get; } = name;
 
@@ -87,7 +88,7 @@ internal sealed class NodeProcess(string name, Uri httpUrl, string clusterEndpoi
         _process.OutputDataReceived += (_, e) => Forward(e.Data, toConsole: e.Data is not null && !IsRoutine(e.Data));
         _process.ErrorDataReceived += (_, e) => Forward(e.Data, toConsole: true);
         _process.EnableRaisingEvents = true;
-        _process.Exited += (_, _) => FarmConsole.WriteLine(Name, $"exited with code {_process.ExitCode}.");
+        _process.Exited += (_, _) => OnExited();
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }
@@ -103,11 +104,13 @@ internal sealed class NodeProcess(string name, Uri httpUrl, string clusterEndpoi
             return;
         }
 
+        _stopping = true;
         Signals.Terminate(process);
         using var timeout = new CancellationTokenSource(deadline);
         try
         {
             await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            FarmConsole.WriteLine(Name, $"stopped (exit code {process.ExitCode}).");
         }
         catch (OperationCanceledException)
         {
@@ -139,6 +142,15 @@ internal sealed class NodeProcess(string name, Uri httpUrl, string clusterEndpoi
     {
         int level = line.IndexOf(": ", StringComparison.Ordinal);
         return level is >= 4 and <= 20 && line[(level - 4)..level] is "info" or "dbug" or "trce";
+    }
+
+    private void OnExited()
+    {
+        // A stop reports itself; this is a node that died (or was stopped by someone else).
+        if (!_stopping)
+        {
+            FarmConsole.WriteLine(Name, $"exited with code {_process!.ExitCode}.");
+        }
     }
 
     private void Forward(string? line, bool toConsole)
