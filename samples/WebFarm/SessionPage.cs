@@ -76,7 +76,7 @@ internal static class SessionPage
               .big { font-size: 3.5rem; font-weight: 700; color: #2563eb; }
               table { border-collapse: collapse; width: 100%; }
               th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e5e7eb; }
-              td.n { text-align: right; }
+              td.n, th.n { text-align: right; }
               tr.current { background: #eff6ff; font-weight: 600; }
               a.button { display: inline-block; padding: .4rem .9rem; border-radius: .4rem; background: #2563eb; color: white; text-decoration: none; }
               .muted { color: #6b7280; font-size: .9rem; }
