@@ -85,7 +85,7 @@ internal static class SessionPage
               <h1>SMD-SS web farm</h1>
               <div class="card">
                 <div>Visits in this session</div>
-                <div class="big" id="visits">{{visits}}</div>
+                <div class="big"><span id="visits">{{visits}}</span></div>
                 <p>This request was served by node <code id="node">{{Html(mine.Node)}}</code> ({{Html(mine.Endpoint)}}).</p>
                 <a class="button" href="/">Reload</a>
               </div>
