@@ -1,4 +1,4 @@
-using System.Text;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using SmdSs;
 
@@ -11,7 +11,10 @@ namespace WebFarm;
 /// </summary>
 public static class WebFarmApp
 {
-    public const string VisitsKey = "visits";
+    public const string VisitsKey = SessionPage.VisitsKey;
+
+    /// <summary>The response header that names the node that served a request.</summary>
+    public const string NodeHeader = "X-SmdSs-Node";
 
     /// <summary>Builds the app; <paramref name="configure"/> lets tests swap the server or settings.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -19,6 +22,9 @@ public static class WebFarmApp
         WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
         builder.Services.AddSmdSs(builder.Configuration.GetSection(SmdSsOptions.SectionName));
+        // One Data Protection key ring for the whole farm, kept in SMD-SS itself: a session cookie
+        // one node issues, every node accepts, with no shared folder.
+        builder.Services.AddDataProtection().SetApplicationName("WebFarm").PersistKeysToSmdSs();
         builder.Services.AddSession(options =>
         {
             options.Cookie.Name = "webfarm.session";
@@ -26,9 +32,18 @@ public static class WebFarmApp
         });
         builder.Services.AddHealthChecks().AddSmdSs();
 
+        // Started by the farm launcher (--parent-pid=N): stop when it is gone.
+        builder.Services.AddHostedService<ParentProcessWatch>();
+
         WebApplication app = builder.Build();
+        SmdSsNode node = app.Services.GetRequiredService<SmdSsNode>();
+        app.Use((context, next) =>
+        {
+            context.Response.Headers[NodeHeader] = node.NodeId;
+            return next(context);
+        });
         app.UseSession();
-        app.MapGet("/", CountVisit);
+        app.MapGet("/", SessionPage.ShowAsync);
         app.MapGet("/kv/{key}", GetValue);
         app.MapPut("/kv/{key}", PutValue);
         app.MapDelete("/kv/{key}", DeleteValue);
@@ -36,22 +51,6 @@ public static class WebFarmApp
         app.MapSmdSs("/smdss");
         app.MapSmdSsDashboard("/smdss");
         return app;
-    }
-
-    private static async Task<IResult> CountVisit(HttpContext context, SmdSsNode node)
-    {
-        await context.Session.LoadAsync(context.RequestAborted);
-        int visits = (context.Session.GetInt32(VisitsKey) ?? 0) + 1;
-        context.Session.SetInt32(VisitsKey, visits);
-        string html = $"""
-            <!doctype html>
-            <html><head><meta charset="utf-8"><title>SMD-SS web farm</title></head>
-            <body>
-              <h1>Visits in this session: <span id="visits">{visits}</span></h1>
-              <p>Served by node <code id="node">{node.NodeId}</code>.</p>
-            </body></html>
-            """;
-        return Results.Content(html, "text/html", Encoding.UTF8);
     }
 
     private static async Task<IResult> GetValue(string key, ISmdSsKeyValueStore store, CancellationToken cancellationToken)

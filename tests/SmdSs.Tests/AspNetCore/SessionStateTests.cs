@@ -47,6 +47,25 @@ public sealed partial class SessionStateTests : IDisposable
         Assert.Equal(1, visits);
     }
 
+    [Fact]
+    public async Task The_page_and_its_header_name_the_serving_node_and_the_session_lists_it()
+    {
+        await using WebApplication app = await StartAppAsync();
+        using HttpClient client = app.GetTestClient();
+        string nodeId = app.Services.GetRequiredService<SmdSsNode>().NodeId!;
+        (_, string? cookie) = await VisitAsync(client, null);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Add("Cookie", cookie);
+        using HttpResponseMessage response = await client.SendAsync(request);
+        string html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(nodeId, Assert.Single(response.Headers.GetValues(WebFarmApp.NodeHeader)));
+        Assert.Contains($"<code id=\"node\">{nodeId}</code>", html, StringComparison.Ordinal);
+
+        // One row per node that served the session, with its request count.
+        Assert.Contains($"<td><code>{nodeId}</code></td><td>127.0.0.1:0</td><td class=\"n\">2</td>", html, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _directory.Dispose();
 
     private async Task<WebApplication> StartAppAsync()

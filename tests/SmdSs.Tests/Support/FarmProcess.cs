@@ -133,12 +133,15 @@ public sealed class FarmProcess : IAsyncDisposable
     /// sample's ReplicationFactor is 3), all of them serving and in sync. A killed process is
     /// not among <paramref name="serving"/>: this holds once its slices have new replicas.
     /// </summary>
-    public static async Task<bool> SettledAsync(IReadOnlyCollection<FarmProcess> serving)
+    public static Task<bool> SettledAsync(IReadOnlyCollection<FarmProcess> serving) => SettledAsync([.. serving.Select(p => p.Http)]);
+
+    /// <summary>As <see cref="SettledAsync(IReadOnlyCollection{FarmProcess})"/>, for nodes known by their HTTP clients.</summary>
+    public static async Task<bool> SettledAsync(IReadOnlyCollection<HttpClient> serving)
     {
         SmdSsStatus?[] statuses;
         try
         {
-            statuses = await Task.WhenAll(serving.Select(p => p.StatusAsync()));
+            statuses = await Task.WhenAll(serving.Select(http => http.GetFromJsonAsync<SmdSsStatus>("/smdss/status")));
         }
         catch (HttpRequestException)
         {
@@ -200,7 +203,8 @@ public sealed class FarmProcess : IAsyncDisposable
         }
     }
 
-    private static string WebFarmDll
+    /// <summary>samples/WebFarm's assembly, built beside the tests.</summary>
+    public static string WebFarmDll
     {
         get
         {

@@ -28,6 +28,22 @@ public static class FreePorts
         throw new InvalidOperationException($"No free loopback port between {First} and {Last}.");
     }
 
+    /// <summary>The first of <paramref name="count"/> consecutive free ports (a process that numbers its ports from one base).</summary>
+    public static int NextRange(int count)
+    {
+        for (int attempt = 0; attempt < Last - First; attempt++)
+        {
+            int end = Interlocked.Add(ref _next, count) % (Last - First);
+            int start = First + end - count + 1;
+            if (start >= First && Enumerable.Range(start, count).All(IsFree))
+            {
+                return start;
+            }
+        }
+
+        throw new InvalidOperationException($"No {count} consecutive free loopback ports between {First} and {Last}.");
+    }
+
     private static bool IsFree(int port)
     {
         try
