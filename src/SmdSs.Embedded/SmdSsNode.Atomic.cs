@@ -19,6 +19,7 @@ public sealed partial class SmdSsNode
     private readonly KeyLocks _keyLocks = new();
     private readonly Dictionary<string, ISmdSsEntryProcessor> _processors = new(StringComparer.Ordinal);
     private RecentOperations _recentOperations = new(60_000);
+    private InDoubtOperations _inDoubt = new(60_000);
 
     /// <inheritdoc />
     public async ValueTask<long> IncrementAsync(string key, long delta = 1, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
@@ -78,6 +79,7 @@ public sealed partial class SmdSsNode
     {
         uint hash = KeyRules.ValidateAndHash(key);
         RunningStore();
+        _operations.Increment();
         EntryExpiry expiry = EntryExpiry.FromOptions(options, _time.GetUtcNow());
         var request = new AtomicRequest(kind, key, NewOperationId(), expiry, number, name, value);
         Frame reply = await ForwardAsync(hash, MessageType.Atomic, ComputeMessages.Encode(request), token => OnAtomicAsync(request, token), cancellationToken).ConfigureAwait(false);
@@ -122,7 +124,7 @@ public sealed partial class SmdSsNode
         {
             // A retry of an operation applied here (or on the primary this node took over from):
             // make sure the key's current value is replicated, and give the first answer.
-            await ConfirmKeyAsync(slice, hash, request.Key, cancellationToken).ConfigureAwait(false);
+            await ConfirmKeyAsync(slice, hash, request.Key, request.OperationId, cancellationToken).ConfigureAwait(false);
             return (MessageType.Ok, answered);
         }
 
@@ -136,6 +138,9 @@ public sealed partial class SmdSsNode
         {
             StorageRecord? written;
             byte[] answer;
+            // This operation's answer and those of earlier ones of the key still in doubt: the
+            // new value contains their effects too.
+            OperationAnswer[]? inDoubt = null;
             using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
             {
                 SliceStore local = RunningStore().SliceFor(hash);
@@ -169,14 +174,16 @@ public sealed partial class SmdSsNode
                 answer = change.Answer(written?.Version ?? current.Version);
                 if (written is not null && request.Kind != AtomicKind.Complete)
                 {
-                    _recentOperations.Add(request.OperationId, answer, MonoMs());
+                    var done = new OperationAnswer(request.OperationId, hash, answer);
+                    _recentOperations.Add(done, MonoMs());
+                    inDoubt = _inDoubt.Add(request.Key, done, MonoMs());
                 }
             }
 
             if (written is not null)
             {
-                OperationAnswer? sent = request.Kind == AtomicKind.Complete ? null : new OperationAnswer(request.OperationId, answer);
-                await ReplicateWriteAsync(slice, written, sent, cancellationToken).ConfigureAwait(false);
+                await ReplicateWriteAsync(slice, written, inDoubt, cancellationToken).ConfigureAwait(false);
+                _inDoubt.Confirm(request.Key, request.OperationId);
             }
 
             if (request.Kind == AtomicKind.Complete)
@@ -194,8 +201,11 @@ public sealed partial class SmdSsNode
         }
     }
 
-    /// <summary>Sends the key's current value to its replicas again (same version: a replica that has it ignores it).</summary>
-    private async ValueTask ConfirmKeyAsync(PieSlice slice, uint hash, string key, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the key's current value to its replicas again, with the key's answers in doubt (same
+    /// version: a replica that has it ignores it), so that the retried operation is known to hold.
+    /// </summary>
+    private async ValueTask ConfirmKeyAsync(PieSlice slice, uint hash, string key, ulong operationId, CancellationToken cancellationToken)
     {
         SliceStore local = RunningStore().SliceFor(hash);
         if (!FindLive(local, key, out StoredEntry? entry) || (entry.ValueInMemory ?? local.ReadValue(entry)) is not { } value)
@@ -203,7 +213,8 @@ public sealed partial class SmdSsNode
             return;
         }
 
-        await ReplicateWriteAsync(slice, new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value), null, cancellationToken).ConfigureAwait(false);
+        await ReplicateWriteAsync(slice, new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value), _inDoubt.Of(key), cancellationToken).ConfigureAwait(false);
+        _inDoubt.Confirm(key, operationId);
     }
 
     /// <summary><c>bool found | i64 version | bytes value</c> of this node's copy, both from one entry; slides like a Get.</summary>

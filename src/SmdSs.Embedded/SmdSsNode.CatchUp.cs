@@ -68,7 +68,10 @@ public sealed partial class SmdSsNode
             // tombstones too: a later delta from a hint relies on the replica knowing them.
             List<StorageRecord> records = RunningStore().SliceFor(sliceStart).ChangesSince(since ?? 0, NowMs());
             long bytes = await StreamRecordsAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, records, stopping).ConfigureAwait(false);
-            await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotEnd, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping).ConfigureAwait(false);
+            // With the answers of recent atomic operations on the slice's keys: the replica may take
+            // the slice over, and must answer their retries rather than apply them again.
+            List<OperationAnswer> answers = _recentOperations.InRange(slice.Range);
+            await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotEnd, new SliceRecordsMessage(sliceStart, slice.Epoch, [], answers), stopping).ConfigureAwait(false);
             if (since is not null)
             {
                 await RepairAsync(slice, replica, stopping).ConfigureAwait(false);
@@ -173,6 +176,7 @@ public sealed partial class SmdSsNode
                 break;
             default:
                 store.EndCatchUp();
+                RecordAnswers(message);
                 break;
         }
 

@@ -20,6 +20,7 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(1.5);
     private readonly ConcurrentDictionary<(uint Start, NodeId Replica), bool> _catchUpBroken = new();
     private int _writesInFlight;
+    private readonly Diagnostics.RateLimitedLog<NodeId> _replicaFailureLog = new(1000);
 
     /// <summary>Routes a write to the key's primary; true when it changed something (a Remove found the key).</summary>
     private async ValueTask<bool> WriteAsync(uint hash, StorageRecord record, CancellationToken cancellationToken)
@@ -91,7 +92,7 @@ public sealed partial class SmdSsNode
     /// operation that made it, if any) and returns once every in-sync replica and the write
     /// quorum hold it; else throws <see cref="SmdSsUnavailableException"/>.
     /// </summary>
-    private async ValueTask ReplicateWriteAsync(PieSlice slice, StorageRecord versioned, OperationAnswer? answer, CancellationToken cancellationToken)
+    private async ValueTask ReplicateWriteAsync(PieSlice slice, StorageRecord versioned, IReadOnlyList<OperationAnswer>? answers, CancellationToken cancellationToken)
     {
         // Read the record again after the local apply: a replica added meanwhile either
         // gets this write from its catch-up snapshot or from here, never from neither.
@@ -101,7 +102,7 @@ public sealed partial class SmdSsNode
             return;
         }
 
-        HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken, answer).ConfigureAwait(false);
+        HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken, answers).ConfigureAwait(false);
         int quorum = Math.Min(WriteQuorum, current.Replicas.Length);
         if (holders.Count < quorum && !HasMajorityToKeep())
         {
@@ -126,10 +127,10 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Sends records to every reachable replica; returns the replicas that hold them (this one included).</summary>
-    private async Task<HashSet<NodeId>> ReplicateAsync(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, CancellationToken cancellationToken, OperationAnswer? answer = null)
+    private async Task<HashSet<NodeId>> ReplicateAsync(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, CancellationToken cancellationToken, IReadOnlyList<OperationAnswer>? answers = null)
     {
         NodeId self = _self!.Id;
-        byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, records, answer is { } a ? [a] : null));
+        byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, records, answers));
         List<NodeId> targets = [.. slice.Replicas.Union(alsoTo).Where(n => n != self && IsReachable(n))];
         bool[] acked = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
 
@@ -204,7 +205,12 @@ public sealed partial class SmdSsNode
         }
         catch (PeerUnavailableException ex)
         {
-            Diagnostics.Log.ReplicaFailed(_logger, SliceMap!.Find(new MessageReader(payload).U32()).Range.ToString(), replica.ToString(), ex.Message);
+            // One line per replica per second: every write to a dead replica fails until it is Down.
+            if (_replicaFailureLog.ShouldLog(replica, MonoMs(), out long suppressed))
+            {
+                Diagnostics.Log.ReplicaFailed(_logger, SliceMap!.Find(new MessageReader(payload).U32()).Range.ToString(), replica.ToString(), ex.Message, suppressed);
+            }
+
             return false;
         }
     }
@@ -252,13 +258,19 @@ public sealed partial class SmdSsNode
             store.Apply(record);
         }
 
-        foreach (OperationAnswer answer in message.Answers ?? [])
-        {
-            _recentOperations.Add(answer.Id, answer.Answer, MonoMs());
-        }
+        RecordAnswers(message);
 
         RunningStore().EvictIfOverLimit();
         return (MessageType.Ok, []);
+    }
+
+    /// <summary>Remembers the operation answers a write or a catch-up carried (see <see cref="Compute.RecentOperations"/>).</summary>
+    private void RecordAnswers(SliceRecordsMessage message)
+    {
+        foreach (OperationAnswer answer in message.Answers ?? [])
+        {
+            _recentOperations.Add(answer, MonoMs());
+        }
     }
 
     private static (MessageType, byte[]) Error(ErrorCode code, string message) => (MessageType.Error, new ErrorReply(code, message).Encode());

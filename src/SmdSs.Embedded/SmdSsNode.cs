@@ -61,7 +61,9 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SmdSs.Node");
         _meterFactory = meterFactory;
-        _recentOperations = new Compute.RecentOperations((long)Math.Max(60_000, 3 * _options.RequestTimeout.TotalMilliseconds));
+        long answerRetentionMs = (long)Math.Max(60_000, 3 * _options.RequestTimeout.TotalMilliseconds);
+        _recentOperations = new Compute.RecentOperations(answerRetentionMs);
+        _inDoubt = new Compute.InDoubtOperations(answerRetentionMs);
         foreach (ISmdSsEntryProcessor processor in processors ?? [])
         {
             ArgumentException.ThrowIfNullOrEmpty(processor.Name, nameof(processors));

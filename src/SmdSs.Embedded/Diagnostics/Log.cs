@@ -45,8 +45,8 @@ internal static partial class Log
     [LoggerMessage(402, LogLevel.Information, "Slice {Range}: sent {Entries} records ({Bytes} bytes, {Mode}) to catch up {Replica}")]
     public static partial void SliceStreamed(ILogger logger, string range, int entries, long bytes, string mode, string replica);
 
-    [LoggerMessage(403, LogLevel.Warning, "Slice {Range}: replica {Replica} failed ({Reason}); it leaves the in-sync set once its read lease ends")]
-    public static partial void ReplicaFailed(ILogger logger, string range, string replica, string reason);
+    [LoggerMessage(403, LogLevel.Warning, "Slice {Range}: replica {Replica} failed ({Reason}); it leaves the in-sync set once its read lease ends ({Suppressed} more such failures of this replica in the last second not logged)")]
+    public static partial void ReplicaFailed(ILogger logger, string range, string replica, string reason, long suppressed);
 
     [LoggerMessage(404, LogLevel.Error, "Two nodes claim endpoint {Endpoint}: {First} and {Second}; each node needs its own SmdSs:Listen")]
     public static partial void DuplicateEndpoint(ILogger logger, string endpoint, string first, string second);

@@ -23,8 +23,8 @@ internal readonly record struct SliceSummary(uint Start, long Epoch, ulong Prima
 /// </summary>
 internal sealed record SliceRecordsMessage(uint SliceStart, long Epoch, IReadOnlyList<StorageRecord> Records, IReadOnlyList<OperationAnswer>? Answers = null);
 
-/// <summary>The answer a primary gave to operation <paramref name="Id"/>.</summary>
-internal readonly record struct OperationAnswer(ulong Id, byte[] Answer);
+/// <summary>The answer a primary gave to operation <paramref name="Id"/> on a key with hash <paramref name="KeyHash"/>.</summary>
+internal readonly record struct OperationAnswer(ulong Id, uint KeyHash, byte[] Answer);
 
 /// <summary>An anti-entropy question about one slice: the versions in some buckets, or the records of some keys.</summary>
 internal sealed record SliceQueryMessage(uint SliceStart, long Epoch, IReadOnlyList<int> Buckets, IReadOnlyList<string> Keys);
@@ -151,13 +151,13 @@ internal static partial class Messages
             WireFormat.Write(w, record);
         }
 
-        // Optional trailer: u32 count | count x (u64 id | bytes answer).
+        // Optional trailer: u32 count | count x (u64 id | u32 key hash | bytes answer).
         if (m.Answers is { Count: > 0 } answers)
         {
             w.U32((uint)answers.Count);
             foreach (OperationAnswer answer in answers)
             {
-                w.U64(answer.Id).Bytes(answer.Answer);
+                w.U64(answer.Id).U32(answer.KeyHash).Bytes(answer.Answer);
             }
         }
 
@@ -179,11 +179,11 @@ internal static partial class Messages
         List<OperationAnswer>? answers = null;
         if (!r.AtEnd)
         {
-            int answerCount = r.Count(12);
+            int answerCount = r.Count(16);
             answers = new List<OperationAnswer>(answerCount);
             for (int i = 0; i < answerCount; i++)
             {
-                answers.Add(new OperationAnswer(r.U64(), r.Bytes()));
+                answers.Add(new OperationAnswer(r.U64(), r.U32(), r.Bytes()));
             }
         }
 

@@ -109,7 +109,7 @@ public sealed class ComputeMessagesTests
     [Fact]
     public void Slice_records_with_answers_round_trip()
     {
-        OperationAnswer[] answers = [new(1, [1, 2, 3]), new(ulong.MaxValue, []), new(0x0123_4567_89AB_CDEF, new byte[300])];
+        OperationAnswer[] answers = [new(1, 5, [1, 2, 3]), new(ulong.MaxValue, uint.MaxValue, []), new(0x0123_4567_89AB_CDEF, 0, new byte[300])];
         var message = new SliceRecordsMessage(0, 3, [Put], answers);
         byte[] payload = Messages.Encode(message);
         SliceRecordsMessage decoded = Messages.DecodeSliceRecords(payload);
@@ -119,6 +119,7 @@ public sealed class ComputeMessagesTests
         for (int i = 0; i < answers.Length; i++)
         {
             Assert.Equal(answers[i].Id, decoded.Answers[i].Id);
+            Assert.Equal(answers[i].KeyHash, decoded.Answers[i].KeyHash);
             Assert.Equal(answers[i].Answer, decoded.Answers[i].Answer);
         }
 
@@ -131,7 +132,7 @@ public sealed class ComputeMessagesTests
     public void Slice_records_with_answers_truncated_anywhere_but_at_the_trailer_throw_ProtocolException()
     {
         byte[] withoutTrailer = Messages.Encode(new SliceRecordsMessage(0, 3, [Put, Delete]));
-        byte[] payload = Messages.Encode(new SliceRecordsMessage(0, 3, [Put, Delete], [new OperationAnswer(7, [1, 2]), new OperationAnswer(8, [3])]));
+        byte[] payload = Messages.Encode(new SliceRecordsMessage(0, 3, [Put, Delete], [new OperationAnswer(7, 0x1234, [1, 2]), new OperationAnswer(8, uint.MaxValue, [3])]));
         for (int length = 0; length < payload.Length; length++)
         {
             if (length == withoutTrailer.Length)
@@ -163,7 +164,7 @@ public sealed class ComputeMessagesTests
     [Fact]
     public void Mutations_of_slice_records_with_answers_only_ever_throw_ProtocolException()
     {
-        byte[] valid = Messages.Encode(new SliceRecordsMessage(0, 3, [Put], [new OperationAnswer(7, [1, 2]), new OperationAnswer(8, [3])]));
+        byte[] valid = Messages.Encode(new SliceRecordsMessage(0, 3, [Put], [new OperationAnswer(7, 0x1234, [1, 2]), new OperationAnswer(8, uint.MaxValue, [3])]));
         var random = new Random(20261125);
         var failures = new List<string>();
         for (int i = 0; i < 3000; i++)

@@ -1,4 +1,6 @@
 using SmdSs.Compute;
+using SmdSs.Placement;
+using SmdSs.Protocol;
 
 namespace SmdSs.Tests.Compute;
 
@@ -9,7 +11,7 @@ public sealed class RecentOperationsTests
     public void An_answer_is_found_by_its_operation_id()
     {
         var recent = new RecentOperations(1_000);
-        recent.Add(7, [1, 2], nowMs: 0);
+        recent.Add(new OperationAnswer(7, 0, [1, 2]), nowMs: 0);
 
         Assert.True(recent.TryGet(7, out byte[] answer));
         Assert.Equal([1, 2], answer);
@@ -21,8 +23,8 @@ public sealed class RecentOperationsTests
     {
         // A replica may be sent the same operation's answer twice (a retry confirming the key).
         var recent = new RecentOperations(1_000);
-        recent.Add(7, [1], nowMs: 0);
-        recent.Add(7, [2], nowMs: 10);
+        recent.Add(new OperationAnswer(7, 0, [1]), nowMs: 0);
+        recent.Add(new OperationAnswer(7, 0, [2]), nowMs: 10);
 
         Assert.True(recent.TryGet(7, out byte[] answer));
         Assert.Equal([1], answer);
@@ -33,8 +35,8 @@ public sealed class RecentOperationsTests
     public void An_answer_is_kept_for_the_retention_and_forgotten_after_it()
     {
         var recent = new RecentOperations(1_000);
-        recent.Add(1, [1], nowMs: 100);
-        recent.Add(2, [2], nowMs: 600);
+        recent.Add(new OperationAnswer(1, 0, [1]), nowMs: 100);
+        recent.Add(new OperationAnswer(2, 0, [2]), nowMs: 600);
 
         recent.Trim(nowMs: 1_100);
         Assert.True(recent.TryGet(1, out _));
@@ -44,7 +46,7 @@ public sealed class RecentOperationsTests
         Assert.True(recent.TryGet(2, out _));
 
         // Adding trims too.
-        recent.Add(3, [3], nowMs: 1_601);
+        recent.Add(new OperationAnswer(3, 0, [3]), nowMs: 1_601);
         Assert.False(recent.TryGet(2, out _));
         Assert.True(recent.TryGet(3, out _));
         Assert.Equal(1, recent.Count);
@@ -57,7 +59,7 @@ public sealed class RecentOperationsTests
         const int extra = 10;
         for (ulong id = 0; id < RecentOperations.MaxEntries + extra; id++)
         {
-            recent.Add(id, [], nowMs: 0);
+            recent.Add(new OperationAnswer(id, 0, []), nowMs: 0);
         }
 
         Assert.Equal(RecentOperations.MaxEntries, recent.Count);
@@ -68,5 +70,16 @@ public sealed class RecentOperationsTests
 
         Assert.True(recent.TryGet(extra, out _));
         Assert.True(recent.TryGet(RecentOperations.MaxEntries + extra - 1, out _));
+    }
+
+    [Fact]
+    public void A_catch_up_of_a_slice_gets_the_answers_of_its_keys_only()
+    {
+        var recent = new RecentOperations(1_000);
+        recent.Add(new OperationAnswer(1, 0x1000_0000, [1]), nowMs: 0);
+        recent.Add(new OperationAnswer(2, 0x2000_0000, [2]), nowMs: 0);
+        recent.Add(new OperationAnswer(3, 0x1FFF_FFFF, [3]), nowMs: 0);
+
+        Assert.Equal([1ul, 3ul], recent.InRange(new SliceRange(0x1000_0000, 0x1FFF_FFFF)).Select(a => a.Id).Order());
     }
 }

@@ -169,7 +169,7 @@ public sealed class InProcessCluster : IAsyncDisposable
     {
         try
         {
-            await Eventually.TrueAsync(() => IsSettled(replicationFactor), timeout ?? TimeSpan.FromSeconds(30), "cluster settled: equal digests, full in-sync sets");
+            await Eventually.TrueAsync(() => IsSettled(replicationFactor), timeout ?? TimeSpan.FromSeconds(60), "cluster settled: equal digests, full in-sync sets");
         }
         catch (TimeoutException ex)
         {

@@ -1,0 +1,80 @@
+using SmdSs.Protocol;
+
+namespace SmdSs.Compute;
+
+/// <summary>
+/// A primary's operations per key whose replication has not yet succeeded: in flight, or failed
+/// (the caller will retry). A later write of the key is computed on top of them (the key's lock
+/// is not held across replication), so it carries their answers too: a replica that gets that
+/// later value also learns which operations it contains, and answers their retries instead of
+/// applying them again. Forgotten once replicated, or after the retention.
+/// </summary>
+internal sealed class InDoubtOperations(long retentionMs)
+{
+    private readonly Dictionary<string, List<(OperationAnswer Answer, long AtMs)>> _byKey = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private int _adds;
+
+    /// <summary>Adds <paramref name="answer"/> for <paramref name="key"/>; returns every in-doubt answer of the key, this one included.</summary>
+    public OperationAnswer[] Add(string key, OperationAnswer answer, long nowMs)
+    {
+        lock (_lock)
+        {
+            if (!_byKey.TryGetValue(key, out List<(OperationAnswer Answer, long AtMs)>? pending))
+            {
+                pending = [];
+                _byKey[key] = pending;
+            }
+
+            pending.RemoveAll(p => p.AtMs < nowMs - retentionMs);
+            pending.Add((answer, nowMs));
+            if (++_adds % 1024 == 0)
+            {
+                // Failed operations of keys never written again would otherwise stay.
+                foreach (string stale in _byKey.Where(k => k.Value.TrueForAll(p => p.AtMs < nowMs - retentionMs)).Select(k => k.Key).ToList())
+                {
+                    _byKey.Remove(stale);
+                }
+            }
+
+            return [.. pending.Select(p => p.Answer)];
+        }
+    }
+
+    /// <summary>The in-doubt answers of <paramref name="key"/>.</summary>
+    public OperationAnswer[] Of(string key)
+    {
+        lock (_lock)
+        {
+            return _byKey.TryGetValue(key, out List<(OperationAnswer Answer, long AtMs)>? pending) ? [.. pending.Select(p => p.Answer)] : [];
+        }
+    }
+
+    /// <summary>Operation <paramref name="operationId"/> reached every in-sync replica.</summary>
+    public void Confirm(string key, ulong operationId)
+    {
+        lock (_lock)
+        {
+            if (_byKey.TryGetValue(key, out List<(OperationAnswer Answer, long AtMs)>? pending))
+            {
+                pending.RemoveAll(p => p.Answer.Id == operationId);
+                if (pending.Count == 0)
+                {
+                    _byKey.Remove(key);
+                }
+            }
+        }
+    }
+
+    /// <summary>Keys with answers in doubt.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _byKey.Count;
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using SmdSs.Compute;
+using SmdSs.Protocol;
+
+namespace SmdSs.Tests.Compute;
+
+/// <summary>A later write of a key carries the answers of its earlier operations whose replication has not succeeded yet.</summary>
+public sealed class InDoubtOperationsTests
+{
+    private static OperationAnswer Answer(ulong id) => new(id, 0, [(byte)id]);
+
+    [Fact]
+    public void A_write_carries_the_answers_still_in_doubt_of_its_key_and_only_of_its_key()
+    {
+        var inDoubt = new InDoubtOperations(1_000);
+        Assert.Equal([1ul], inDoubt.Add("k", Answer(1), 0).Select(a => a.Id));
+        Assert.Equal([1ul, 2ul], inDoubt.Add("k", Answer(2), 10).Select(a => a.Id));
+        Assert.Equal([3ul], inDoubt.Add("other", Answer(3), 10).Select(a => a.Id));
+
+        inDoubt.Confirm("k", 1);
+        Assert.Equal([2ul, 4ul], inDoubt.Add("k", Answer(4), 20).Select(a => a.Id));
+        Assert.Equal([2ul, 4ul], inDoubt.Of("k").Select(a => a.Id));
+    }
+
+    [Fact]
+    public void Confirmed_and_old_answers_are_forgotten()
+    {
+        var inDoubt = new InDoubtOperations(1_000);
+        inDoubt.Add("k", Answer(1), 0);
+        inDoubt.Add("j", Answer(2), 0);
+        inDoubt.Confirm("j", 2);
+        Assert.Empty(inDoubt.Of("j"));
+        Assert.Equal(1, inDoubt.Count);
+
+        // A failed operation stays in doubt for the retention, then goes.
+        Assert.Equal([1ul, 3ul], inDoubt.Add("k", Answer(3), 1_000).Select(a => a.Id));
+        Assert.Equal([3ul], inDoubt.Add("k", Answer(4), 1_001).Select(a => a.Id).Where(id => id == 3));
+        Assert.DoesNotContain(1ul, inDoubt.Of("k").Select(a => a.Id));
+    }
+}
