@@ -5,16 +5,20 @@ namespace SmdSs.AspNetCore.Dashboard;
 /// <summary>
 /// A node's color on the dashboard, derived from its id so that it is the same on every node,
 /// every refresh and every screenshot. Ids are random 64-bit numbers: the multiplicative hash
-/// picks one of 12 well-separated colors. When two nodes of one map pick the same color, the
-/// higher id takes the next free one, so a small farm never shows two nodes alike.
+/// picks one of 6 lead colors, far apart (blue, orange, red, teal, green, yellow). When two nodes
+/// of one map pick the same color, the higher id takes the next free lead color, and past 6
+/// nodes one of 6 more: a farm of up to 6 never shows two nodes alike or alike-looking, and one
+/// of up to 12 never shows two the same.
 /// </summary>
 internal static class NodeColors
 {
-    // Tableau-like hues, each readable on white and distinct from its neighbours; gray is kept for "unknown".
+    private const int Leads = 6;
+
+    // Tableau 10's first six, then six more; each readable on white. Gray is kept for "unknown".
     private static readonly string[] Palette =
     [
-        "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2",
-        "#edc948", "#9c755f", "#ff9da7", "#2f4b7c", "#8cd17d", "#d37295",
+        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
+        "#b07aa1", "#ff9da7", "#9c755f", "#2f4b7c", "#8cd17d", "#d37295",
     ];
 
     /// <summary>The color of each id (16 hex digits), collisions resolved in id order.</summary>
@@ -24,14 +28,13 @@ internal static class NodeColors
         var taken = new bool[Palette.Length];
         foreach (string id in ids.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
-            int slot = Preferred(id);
-            for (int probe = 0; probe < Palette.Length && taken[slot]; probe++)
-            {
-                slot = (slot + 1) % Palette.Length;
-            }
+            int preferred = Preferred(id);
 
-            // More nodes than colors: the rest share their preferred color.
-            slot = taken[slot] ? Preferred(id) : slot;
+            // The lead colors from the preferred one on, then the others in the same order;
+            // more nodes than colors: the rest share their preferred color.
+            int slot = Enumerable.Range(0, Palette.Length)
+                .Select(probe => (probe / Leads * Leads) + ((preferred + probe) % Leads))
+                .FirstOrDefault(s => !taken[s], preferred);
             taken[slot] = true;
             colors[id] = Palette[slot];
         }
@@ -39,12 +42,12 @@ internal static class NodeColors
         return colors;
     }
 
-    /// <summary>The palette slot an id asks for (Fibonacci hashing of its 64 bits).</summary>
+    /// <summary>The lead color an id asks for (Fibonacci hashing of its 64 bits).</summary>
     internal static int Preferred(string id)
     {
         ulong value = ulong.TryParse(id, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong parsed)
             ? parsed
             : (ulong)System.IO.Hashing.XxHash3.HashToUInt64(System.Text.Encoding.UTF8.GetBytes(id));
-        return (int)(((value * 0x9E3779B97F4A7C15UL) >> 32) % (ulong)Palette.Length);
+        return (int)(((value * 0x9E3779B97F4A7C15UL) >> 32) % Leads);
     }
 }

@@ -28,6 +28,19 @@ public sealed class NodeColorsTests
     }
 
     [Fact]
+    public void Up_to_six_nodes_get_only_the_six_lead_colors_far_apart()
+    {
+        // A 3-node farm once drew pink, mauve and rose: different colors, but not at a glance.
+        string[] leads = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948"];
+        var random = new Random(6);
+        for (int round = 0; round < 200; round++)
+        {
+            string[] ids = [.. Enumerable.Range(0, random.Next(1, 7)).Select(_ => ((ulong)random.NextInt64()).ToString("x16"))];
+            Assert.All(NodeColors.Assign(ids).Values, c => Assert.Contains(c, leads));
+        }
+    }
+
+    [Fact]
     public void A_node_without_a_collision_has_its_preferred_color_in_any_farm()
     {
         const string id = "5cf95e5c76235c7c";
