@@ -79,16 +79,25 @@ public sealed partial class SmdSsNode
         foreach (string key in pull)
         {
             Frame pulled = await AskAsync(node.Endpoint, MessageType.FetchRecords, Messages.Encode(new SliceQueryMessage(start, slice.Epoch, [], [key])), cancellationToken).ConfigureAwait(false);
-            foreach (StorageRecord record in Messages.DecodeSliceRecords(pulled.Payload).Records)
+            SliceRecordsMessage fetched = Messages.DecodeSliceRecords(pulled.Payload);
+            // With the answers of the atomic operations behind the value: whoever holds the value
+            // must answer their retries, not apply them again.
+            RecordAnswers(fetched);
+            foreach (StorageRecord record in fetched.Records)
             {
                 // Written here like any write, keeping its version, so that every replica gets it.
                 _clock.Observe(record.Version);
-                await WriteAsPrimaryAsync(SliceMap!.Find(start), record, cancellationToken).ConfigureAwait(false);
+                await WriteAsPrimaryAsync(SliceMap!.Find(start), record, cancellationToken, fetched.Answers).ConfigureAwait(false);
             }
         }
 
         if (push.Count > 0)
         {
+            if (_recentOperations.OfKeys(push) is { Count: > 0 } answers)
+            {
+                await SendSliceMessageAsync(node.Endpoint, MessageType.Replicate, new SliceRecordsMessage(start, slice.Epoch, [], answers), cancellationToken).ConfigureAwait(false);
+            }
+
             await StreamRecordsAsync(node.Endpoint, start, slice.Epoch, MessageType.Replicate, store.RecordsOf(push, NowMs()), cancellationToken).ConfigureAwait(false);
         }
 
@@ -127,6 +136,7 @@ public sealed partial class SmdSsNode
         List<StorageRecord> records = type == MessageType.BucketVersions
             ? store.VersionsIn(query.Buckets.ToHashSet(), NowMs())
             : store.RecordsOf(query.Keys, NowMs());
-        return (MessageType.Ok, Messages.Encode(new SliceRecordsMessage(query.SliceStart, query.Epoch, records)));
+        List<OperationAnswer>? answers = type == MessageType.FetchRecords ? _recentOperations.OfKeys(query.Keys) : null;
+        return (MessageType.Ok, Messages.Encode(new SliceRecordsMessage(query.SliceStart, query.Epoch, records, answers)));
     }
 }

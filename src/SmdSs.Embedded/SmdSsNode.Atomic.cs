@@ -99,8 +99,10 @@ public sealed partial class SmdSsNode
             return Error(ErrorCode.NotPrimary, $"{_self.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
         }
 
-        bool reads = request.Kind is AtomicKind.ReadVersioned or AtomicKind.Claim;
-        if (reads && !HasReadQuorum())
+        // Reads and read-modify-writes alike need the primary's majority contact: a primary cut
+        // off from the majority would compute on a value the majority's new primary moves past,
+        // and a failed increment applied there could win on heal over acknowledged ones.
+        if (request.Kind != AtomicKind.Abandon && !HasReadQuorum() && HasMajorityToKeep())
         {
             return Error(ErrorCode.Unavailable, $"{_self.Id} lost contact with most of the cluster; another node takes slice {slice.Range} over");
         }
@@ -136,69 +138,98 @@ public sealed partial class SmdSsNode
         Interlocked.Increment(ref _writesInFlight);
         try
         {
-            StorageRecord? written;
-            byte[] answer;
-            // This operation's answer and those of earlier ones of the key still in doubt: the
-            // new value contains their effects too.
-            OperationAnswer[]? inDoubt = null;
+            (MessageType, byte[])? error = null;
+            AppliedOperation applied;
+            byte[]? appliedBefore = null;
             using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
             {
-                SliceStore local = RunningStore().SliceFor(hash);
-                CurrentEntry current = FindLive(local, request.Key, out StoredEntry? entry)
-                    ? new CurrentEntry(entry.Version, entry.Expiry, entry.ValueInMemory ?? local.ReadValue(entry) ?? [])
-                    : new CurrentEntry(0, EntryExpiry.None, []);
-                AtomicChange change;
-                try
-                {
-                    change = AtomicUpdate.Decide(request, current, _options.MaxValueBytes, FindProcessor, _time.GetUtcNow());
-                }
-                catch (SmdSsProcessorException ex)
-                {
-                    return Error(ErrorCode.ProcessorFailed, ex.Message);
-                }
-                catch (ArgumentException ex)
-                {
-                    return Error(ErrorCode.BadRequest, ex.Message);
-                }
-                catch (InvalidOperationException ex)
-                {
-                    return Error(ErrorCode.Conflict, ex.Message);
-                }
-
-                written = change.Write is { } write ? write with { Version = _clock.Next(NowMs()) } : null;
-                if (written is not null)
-                {
-                    ApplyAsPrimary(written);
-                }
-
-                answer = change.Answer(written?.Version ?? current.Version);
-                if (written is not null && request.Kind != AtomicKind.Complete)
-                {
-                    var done = new OperationAnswer(request.OperationId, hash, answer);
-                    _recentOperations.Add(done, MonoMs());
-                    inDoubt = _inDoubt.Add(request.Key, done, MonoMs());
-                }
+                // Checked again under the lock: a duplicate of the request (a resent or duplicated
+                // frame) may have passed the first check while the original was being applied.
+                applied = _recentOperations.TryGet(request.OperationId, out appliedBefore)
+                    ? default
+                    : DecideAndApply(hash, request, out error);
             }
 
-            if (written is not null)
+            if (error is { } refused)
             {
-                await ReplicateWriteAsync(slice, written, inDoubt, cancellationToken).ConfigureAwait(false);
+                return refused;
+            }
+
+            if (appliedBefore is not null)
+            {
+                await ConfirmKeyAsync(slice, hash, request.Key, request.OperationId, cancellationToken).ConfigureAwait(false);
+                return (MessageType.Ok, appliedBefore);
+            }
+
+            if (applied.Written is { } written)
+            {
+                await ReplicateWriteAsync(slice, written, applied.InDoubt, cancellationToken).ConfigureAwait(false);
                 _inDoubt.Confirm(request.Key, request.OperationId);
             }
 
             if (request.Kind == AtomicKind.Complete)
             {
                 // Only now, with the value on the replicas, may the waiting callers have it.
-                _singleFlights.Complete(request.Key, answer);
+                _singleFlights.Complete(request.Key, applied.Answer);
             }
 
             _metrics?.Operation(OperationName(request.Kind));
-            return (MessageType.Ok, answer);
+            return (MessageType.Ok, applied.Answer);
         }
         finally
         {
             Interlocked.Decrement(ref _writesInFlight);
         }
+    }
+
+    /// <summary>What an operation wrote (null: nothing), its answer, and the answers the write carries (this one and the key's others in doubt: the new value contains their effects too).</summary>
+    private readonly record struct AppliedOperation(StorageRecord? Written, byte[] Answer, OperationAnswer[]? InDoubt);
+
+    /// <summary>Under the key's lock: reads the live entry, decides, versions and applies; <paramref name="error"/> when the operation is refused.</summary>
+    private AppliedOperation DecideAndApply(uint hash, AtomicRequest request, out (MessageType, byte[])? error)
+    {
+        error = null;
+        SliceStore local = RunningStore().SliceFor(hash);
+        CurrentEntry current = FindLive(local, request.Key, out StoredEntry? entry)
+            ? new CurrentEntry(entry.Version, entry.Expiry, entry.ValueInMemory ?? local.ReadValue(entry) ?? [])
+            : new CurrentEntry(0, EntryExpiry.None, []);
+        AtomicChange change;
+        try
+        {
+            change = AtomicUpdate.Decide(request, current, _options.MaxValueBytes, FindProcessor, _time.GetUtcNow());
+        }
+        catch (SmdSsProcessorException ex)
+        {
+            error = Error(ErrorCode.ProcessorFailed, ex.Message);
+            return default;
+        }
+        catch (ArgumentException ex)
+        {
+            error = Error(ErrorCode.BadRequest, ex.Message);
+            return default;
+        }
+        catch (InvalidOperationException ex)
+        {
+            error = Error(ErrorCode.Conflict, ex.Message);
+            return default;
+        }
+
+        StorageRecord? written = change.Write is { } write ? write with { Version = _clock.Next(NowMs()) } : null;
+        if (written is not null)
+        {
+            ApplyAsPrimary(written);
+        }
+
+        byte[] answer = change.Answer(written?.Version ?? current.Version);
+        OperationAnswer[]? inDoubt = null;
+        if (written is not null && request.Kind != AtomicKind.Complete)
+        {
+            var done = new OperationAnswer(request.OperationId, hash, answer);
+            _recentOperations.Add(done, MonoMs());
+            inDoubt = _inDoubt.Add(request.Key, done, MonoMs());
+        }
+
+        return new AppliedOperation(written, answer, inDoubt);
     }
 
     /// <summary>

@@ -45,7 +45,7 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>The primary's write: version, apply locally, replicate, wait for the in-sync replicas and the quorum.</summary>
-    private async ValueTask<bool> WriteAsPrimaryAsync(PieSlice slice, StorageRecord record, CancellationToken cancellationToken)
+    private async ValueTask<bool> WriteAsPrimaryAsync(PieSlice slice, StorageRecord record, CancellationToken cancellationToken, IReadOnlyList<OperationAnswer>? answers = null)
     {
         Interlocked.Increment(ref _writesInFlight);
         try
@@ -67,7 +67,7 @@ public sealed partial class SmdSsNode
 
             // A Remove of a key missing here still goes out: a replica may hold it from a write
             // that failed, and the tombstone must win over it there (and in anti-entropy).
-            await ReplicateWriteAsync(slice, versioned, null, cancellationToken).ConfigureAwait(false);
+            await ReplicateWriteAsync(slice, versioned, answers, cancellationToken).ConfigureAwait(false);
             return changed;
         }
         finally

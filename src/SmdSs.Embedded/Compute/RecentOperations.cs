@@ -43,6 +43,13 @@ internal sealed class RecentOperations(long retentionMs)
     /// <summary>The answers of operations on keys in <paramref name="range"/> (for a catch-up of that slice).</summary>
     public List<OperationAnswer> InRange(SliceRange range) => [.. _answers.Values.Where(a => range.Contains(a.KeyHash))];
 
+    /// <summary>The answers of operations on <paramref name="keys"/> (for an anti-entropy repair of those keys).</summary>
+    public List<OperationAnswer> OfKeys(IEnumerable<string> keys)
+    {
+        HashSet<uint> hashes = [.. keys.Select(Hashing.KeyHash.Of)];
+        return hashes.Count == 0 ? [] : [.. _answers.Values.Where(a => hashes.Contains(a.KeyHash))];
+    }
+
     /// <summary>Forgets answers older than the retention, and the oldest beyond the size bound.</summary>
     public void Trim(long nowMs)
     {

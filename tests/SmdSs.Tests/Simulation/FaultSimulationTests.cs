@@ -69,6 +69,7 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
                 Assert.Null(CoverageWatch.CheckNow(cluster));
                 await SimulationChecks.WriteThroughEveryNodeAsync(cluster, model, $"r{round}");
                 await SimulationChecks.AssertModelAsync(cluster, model, history);
+                output.WriteLine($"  counters: {await SimulationChecks.AssertCountersAsync(cluster, workload)}");
                 log.Add($"round {round} checked");
             }
 

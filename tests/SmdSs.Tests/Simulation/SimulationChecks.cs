@@ -64,6 +64,56 @@ internal static class SimulationChecks
         }
     }
 
+    /// <summary>
+    /// Every counter, read from every running node, counts every acknowledged increment and none
+    /// twice: acknowledged &lt;= value &lt;= acknowledged + failed (a failed increment may or may not
+    /// have been applied), the same on every node (within the anti-entropy bound). Returns a summary.
+    /// </summary>
+    public static async Task<string> AssertCountersAsync(InProcessCluster cluster, Workload workload)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var summary = new StringBuilder();
+            string? disagreement = null;
+            for (int c = 0; c < Workload.Counters.Length; c++)
+            {
+                (long acknowledged, long failed) = workload.CounterBounds(c);
+                var values = new List<long>();
+                foreach (int node in cluster.Running)
+                {
+                    string? text = await cluster.Node(node).GetStringAsync(Workload.Counters[c]);
+                    long value = text is null ? 0 : long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+                    if (value < acknowledged || value > acknowledged + failed)
+                    {
+                        throw new InvalidOperationException($"node {node}: {Workload.Counters[c]} is {value}; {acknowledged} acknowledged and {failed} failed increments allow {acknowledged}..{acknowledged + failed}");
+                    }
+
+                    values.Add(value);
+                }
+
+                if (values.Distinct().Count() > 1)
+                {
+                    disagreement ??= $"{Workload.Counters[c]} differs between nodes: {string.Join(", ", values)}";
+                }
+
+                summary.Append(System.Globalization.CultureInfo.InvariantCulture, $"{Workload.Counters[c]} {values[0]} ({acknowledged} acknowledged + {failed} failed) ");
+            }
+
+            if (disagreement is null)
+            {
+                return summary.ToString().TrimEnd();
+            }
+
+            if (waited.Elapsed > AgreeBound)
+            {
+                throw new InvalidOperationException(disagreement);
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
     // The first key that breaks the model (final: an acknowledged write is lost) or on which nodes disagree.
     private static async Task<(string? Problem, bool Final)> FindProblemAsync(InProcessCluster cluster, WriteModel model, SliceHistory history)
     {

@@ -12,6 +12,11 @@ namespace SmdSs.Tests.Simulation;
 internal sealed class Workload(InProcessCluster cluster, WriteModel model)
 {
     public const int KeysPerWriter = 10;
+
+    /// <summary>Counters every writer increments: none may count an acknowledged increment less, or any increment twice.</summary>
+    public static readonly string[] Counters = ["counter-a", "counter-b", "counter-c"];
+    private readonly long[] _counterAcknowledged = new long[Counters.Length];
+    private readonly long[] _counterFailed = new long[Counters.Length];
     private long _acknowledged;
     private long _failed;
     private long _reads;
@@ -77,7 +82,11 @@ internal sealed class Workload(InProcessCluster cluster, WriteModel model)
             return;
         }
 
-        if (action < 65)
+        if (action >= 85)
+        {
+            await IncrementAsync(node, action % Counters.Length, 1 + (action % 3), Crashed).ConfigureAwait(false);
+        }
+        else if (action < 65)
         {
             await WriteAsync(key, value, node, Crashed, () => cache.SetAsync(key, Encoding.UTF8.GetBytes(value), new DistributedCacheEntryOptions())).ConfigureAwait(false);
         }
@@ -88,6 +97,33 @@ internal sealed class Workload(InProcessCluster cluster, WriteModel model)
         else
         {
             await ReadAsync(key, node, cache, Crashed).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The sums of the increments of counter <paramref name="counter"/> acknowledged and failed so far.</summary>
+    public (long Acknowledged, long Failed) CounterBounds(int counter) =>
+        (Interlocked.Read(ref _counterAcknowledged[counter]), Interlocked.Read(ref _counterFailed[counter]));
+
+    private async Task IncrementAsync(int node, int counter, int delta, Func<bool> crashed)
+    {
+        try
+        {
+            if (!cluster.IsRunning(node))
+            {
+                return;
+            }
+
+            await cluster.Node(node).IncrementAsync(Counters[counter], delta).ConfigureAwait(false);
+            Interlocked.Add(ref _counterAcknowledged[counter], delta);
+        }
+        catch (Exception ex) when (ex is NullReferenceException && crashed())
+        {
+            // The node was crashed before the call began: nothing was sent.
+        }
+        catch (Exception ex) when (IsExpected(ex) || Record(ex, crashed()))
+        {
+            // Failed: it may or may not have been applied.
+            Interlocked.Add(ref _counterFailed[counter], delta);
         }
     }
 
