@@ -8,8 +8,8 @@ namespace SmdSs;
 /// Failure detection: every half second each reachable peer is pinged; any message from a
 /// peer counts as a sign of life. A ping that fails is retried indirectly (SWIM): two other
 /// peers are asked to ping the node, so a slow or lossy link between two nodes does not make
-/// one declare the other dead. A node silent for 40% of FailureDetectionTimeout becomes
-/// Suspect, for all of it Down, in this node's map, and gossip spreads the verdict; the node
+/// one declare the other dead. A node silent for 40% of FailureDetectionTimeout whose last
+/// probe round failed becomes Suspect, one silent for all of it Down, in this node's map, and gossip spreads the verdict; the node
 /// itself refutes a wrong one with a higher incarnation.
 /// </summary>
 public sealed partial class SmdSsNode
@@ -59,6 +59,10 @@ public sealed partial class SmdSsNode
         if (reached.Any(r => r))
         {
             _detector!.Heard(peer.Id, MonoMs());
+        }
+        else
+        {
+            _detector!.ProbeFailed(peer.Id, MonoMs());
         }
     }
 

@@ -4,13 +4,17 @@ namespace SmdSs.Membership;
 
 /// <summary>
 /// Timeout-based failure detection over direct contact: any message from a node counts as a
-/// sign of life. Silent past <see cref="SuspectAfter"/> → Suspect; past <see cref="DownAfter"/>
-/// → Down. A wrongly suspected node refutes by announcing a higher incarnation. Pure but for
-/// the table of last contacts; the caller passes the time.
+/// sign of life. A node silent past <see cref="SuspectAfter"/> whose last probe round (direct
+/// and indirect) failed → Suspect; silent past <see cref="DownAfter"/> → Down, probes or not.
+/// Suspicion waits for a failed round, as in SWIM, so that a slow but successful indirect probe
+/// on a busy machine does not make a reachable node Suspect (which costs it its commit vote).
+/// A wrongly suspected node refutes by announcing a higher incarnation. Pure but for the tables
+/// of last contacts and failed probes; the caller passes the time.
 /// </summary>
 internal sealed class FailureDetector(TimeSpan suspectAfter, TimeSpan downAfter)
 {
     private readonly ConcurrentDictionary<NodeId, long> _lastHeardMs = new();
+    private readonly ConcurrentDictionary<NodeId, long> _lastProbeFailedMs = new();
 
     public TimeSpan SuspectAfter { get; } = suspectAfter;
 
@@ -18,9 +22,16 @@ internal sealed class FailureDetector(TimeSpan suspectAfter, TimeSpan downAfter)
 
     public void Heard(NodeId node, long nowMs) => _lastHeardMs[node] = nowMs;
 
+    /// <summary>A whole probe round (the direct ping and every indirect one) got no answer.</summary>
+    public void ProbeFailed(NodeId node, long nowMs) => _lastProbeFailedMs[node] = nowMs;
+
     public bool HeardSince(NodeId node, long sinceMs) => _lastHeardMs.TryGetValue(node, out long heard) && heard >= sinceMs;
 
-    public void Forget(NodeId node) => _lastHeardMs.TryRemove(node, out _);
+    public void Forget(NodeId node)
+    {
+        _lastHeardMs.TryRemove(node, out _);
+        _lastProbeFailedMs.TryRemove(node, out _);
+    }
 
     /// <summary>The records to publish for nodes whose silence crossed a threshold.</summary>
     public IEnumerable<NodeRecord> Evaluate(NodeMap map, NodeId self, long nowMs)
@@ -39,10 +50,13 @@ internal sealed class FailureDetector(TimeSpan suspectAfter, TimeSpan downAfter)
             {
                 yield return node with { State = NodeState.Down };
             }
-            else if (silentMs >= SuspectAfter.TotalMilliseconds && node.State != NodeState.Suspect && node.State != NodeState.Leaving)
+            else if (silentMs >= SuspectAfter.TotalMilliseconds && ProbeFailedSince(node.Id, last)
+                && node.State != NodeState.Suspect && node.State != NodeState.Leaving)
             {
                 yield return node with { State = NodeState.Suspect };
             }
         }
     }
+
+    private bool ProbeFailedSince(NodeId node, long sinceMs) => _lastProbeFailedMs.TryGetValue(node, out long failed) && failed >= sinceMs;
 }

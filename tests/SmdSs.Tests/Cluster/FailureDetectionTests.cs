@@ -8,16 +8,22 @@ namespace SmdSs.Tests.Cluster;
 [Collection(ClusterTestGroup.Name)]
 public sealed class FailureDetectionTests
 {
-    [Fact]
-    public async Task A_broken_link_between_two_nodes_does_not_make_either_declare_the_other_down()
+    // 600 ms: an indirect probe round then outlasts the 500 ms ping tick, so that with a 2 s
+    // timeout the only contact between the two nodes comes about once a second, past the 0.8 s
+    // after which a node whose last probe round failed is Suspect. A slow round is not a failed one.
+    [Theory]
+    [InlineData(0)]
+    [InlineData(600)]
+    public async Task A_broken_link_between_two_nodes_does_not_make_either_declare_the_other_down(int indirectProbeDelayMs)
     {
         var transports = new FaultyTransport?[3];
         bool broken = false;
         string?[] endpoints = new string?[3];
         await using InProcessCluster cluster = await InProcessCluster.StartAsync(3, o => o.FailureDetectionTimeout = TimeSpan.FromSeconds(2), (index, inner) =>
-            transports[index] = new FaultyTransport(inner, (endpoint, _) =>
-                Volatile.Read(ref broken)
-                && ((index == 0 && endpoint == endpoints[2]) || (index == 2 && endpoint == endpoints[0]))));
+            transports[index] = new FaultyTransport(
+                inner,
+                (endpoint, _) => Volatile.Read(ref broken) && ((index == 0 && endpoint == endpoints[2]) || (index == 2 && endpoint == endpoints[0])),
+                (_, type) => Volatile.Read(ref broken) && type == MessageType.PingRequest ? TimeSpan.FromMilliseconds(indirectProbeDelayMs) : TimeSpan.Zero));
         for (int i = 0; i < 3; i++)
         {
             endpoints[i] = cluster.Node(i).Endpoint;
@@ -29,13 +35,20 @@ public sealed class FailureDetectionTests
         Volatile.Write(ref broken, true);
         DateTime brokenAt = DateTime.UtcNow;
 
-        // Long past the 2 s timeout, with many messages dropped both ways.
+        // Long past the 2 s timeout, with many messages dropped both ways; each view sampled all along.
+        var seen = new HashSet<string>();
         await Eventually.TrueAsync(
-            () => DateTime.UtcNow - brokenAt > TimeSpan.FromSeconds(5) && transports[0]!.Dropped > 10 && transports[2]!.Dropped > 10,
+            () =>
+            {
+                seen.Add(cluster.Node(0).GetStatus().Nodes.Single(n => n.Id == id2).State);
+                seen.Add(cluster.Node(2).GetStatus().Nodes.Single(n => n.Id == id0).State);
+                return DateTime.UtcNow - brokenAt > TimeSpan.FromSeconds(5) && transports[0]!.Dropped > 10 && transports[2]!.Dropped > 10;
+            },
             TimeSpan.FromSeconds(20), "link broken for 5 s");
 
         Assert.Equal("Up", cluster.Node(0).GetStatus().Nodes.Single(n => n.Id == id2).State);
         Assert.Equal("Up", cluster.Node(2).GetStatus().Nodes.Single(n => n.Id == id0).State);
+        Assert.Equal(["Up"], seen);
     }
 
     [Fact]

@@ -3,8 +3,11 @@ using SmdSs.Transport;
 
 namespace SmdSs.Tests.Support;
 
-/// <summary>A transport decorator that drops the messages a rule picks, as a broken link would (the send fails).</summary>
-internal sealed class FaultyTransport(IPeerTransport inner, Func<string, MessageType, bool> drop) : IPeerTransport
+/// <summary>
+/// A transport decorator that drops the messages a rule picks, as a broken link would (the send
+/// fails), and holds back the ones another rule picks for the time it gives, as a slow link would.
+/// </summary>
+internal sealed class FaultyTransport(IPeerTransport inner, Func<string, MessageType, bool> drop, Func<string, MessageType, TimeSpan>? delay = null) : IPeerTransport
 {
     private long _dropped;
 
@@ -18,7 +21,16 @@ internal sealed class FaultyTransport(IPeerTransport inner, Func<string, Message
             return Task.FromException<Frame>(new PeerUnavailableException(endpoint, "dropped by the test"));
         }
 
-        return inner.SendAsync(endpoint, type, payload, timeout, cancellationToken);
+        TimeSpan hold = delay?.Invoke(endpoint, type) ?? TimeSpan.Zero;
+        return hold > TimeSpan.Zero
+            ? SendLaterAsync(hold, endpoint, type, payload, timeout, cancellationToken)
+            : inner.SendAsync(endpoint, type, payload, timeout, cancellationToken);
+    }
+
+    private async Task<Frame> SendLaterAsync(TimeSpan hold, string endpoint, MessageType type, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        await Task.Delay(hold, cancellationToken);
+        return await inner.SendAsync(endpoint, type, payload, timeout - hold, cancellationToken);
     }
 
     public void Forget(string endpoint) => inner.Forget(endpoint);
