@@ -82,7 +82,7 @@ public sealed partial class SmdSsNode
             SliceRecordsMessage fetched = Messages.DecodeSliceRecords(pulled.Payload);
             // With the answers of the atomic operations behind the value: whoever holds the value
             // must answer their retries, not apply them again.
-            RecordAnswers(fetched);
+            RememberAnswers(fetched);
             foreach (StorageRecord record in fetched.Records)
             {
                 // Written here like any write, keeping its version, so that every replica gets it.

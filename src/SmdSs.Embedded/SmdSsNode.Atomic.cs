@@ -126,7 +126,7 @@ public sealed partial class SmdSsNode
         {
             // A retry of an operation applied here (or on the primary this node took over from):
             // make sure the key's current value is replicated, and give the first answer.
-            await ConfirmKeyAsync(slice, hash, request.Key, request.OperationId, cancellationToken).ConfigureAwait(false);
+            await ConfirmKeyAsync(slice, new OperationAnswer(request.OperationId, hash, answered), request.Key, cancellationToken).ConfigureAwait(false);
             return (MessageType.Ok, answered);
         }
 
@@ -157,14 +157,14 @@ public sealed partial class SmdSsNode
 
             if (appliedBefore is not null)
             {
-                await ConfirmKeyAsync(slice, hash, request.Key, request.OperationId, cancellationToken).ConfigureAwait(false);
+                await ConfirmKeyAsync(slice, new OperationAnswer(request.OperationId, hash, appliedBefore), request.Key, cancellationToken).ConfigureAwait(false);
                 return (MessageType.Ok, appliedBefore);
             }
 
             if (applied.Written is { } written)
             {
                 await ReplicateWriteAsync(slice, written, applied.InDoubt, cancellationToken).ConfigureAwait(false);
-                _inDoubt.Confirm(request.Key, request.OperationId);
+                _inDoubt.Confirm(request.Key, applied.InDoubt);
             }
 
             if (request.Kind == AtomicKind.Complete)
@@ -215,37 +215,67 @@ public sealed partial class SmdSsNode
         }
 
         StorageRecord? written = change.Write is { } write ? write with { Version = _clock.Next(NowMs()) } : null;
-        if (written is not null)
+        byte[] answer = change.Answer(written?.Version ?? current.Version);
+        if (written is null)
+        {
+            return new AppliedOperation(null, answer, null);
+        }
+
+        if (request.Kind == AtomicKind.Complete)
         {
             ApplyAsPrimary(written);
+            return new AppliedOperation(written, answer, null);
         }
 
-        byte[] answer = change.Answer(written?.Version ?? current.Version);
-        OperationAnswer[]? inDoubt = null;
-        if (written is not null && request.Kind != AtomicKind.Complete)
-        {
-            var done = new OperationAnswer(request.OperationId, hash, answer);
-            _recentOperations.Add(done, MonoMs());
-            inDoubt = _inDoubt.Add(request.Key, done, MonoMs());
-        }
-
+        // The record carries the answers of every operation its value holds (this one and the
+        // key's others in doubt): a node restarted on this file still answers their retries.
+        var done = new OperationAnswer(request.OperationId, hash, answer);
+        OperationAnswer[] inDoubt = [.. _inDoubt.Of(request.Key), done];
+        ApplyAsPrimary(written with { Answers = inDoubt });
+        _recentOperations.Add(done, MonoMs());
+        _inDoubt.Add(request.Key, done, MonoMs());
         return new AppliedOperation(written, answer, inDoubt);
     }
 
     /// <summary>
-    /// Sends the key's current value to its replicas again, with the key's answers in doubt (same
-    /// version: a replica that has it ignores it), so that the retried operation is known to hold.
+    /// Sends the key's current value to its replicas again, with the retried operation's answer
+    /// and the key's others in doubt (same version: a replica that has it ignores the value but
+    /// keeps the answers), so that the retried operation is known to hold.
     /// </summary>
-    private async ValueTask ConfirmKeyAsync(PieSlice slice, uint hash, string key, ulong operationId, CancellationToken cancellationToken)
+    private async ValueTask ConfirmKeyAsync(PieSlice slice, OperationAnswer retried, string key, CancellationToken cancellationToken)
     {
-        SliceStore local = RunningStore().SliceFor(hash);
+        SliceStore local = RunningStore().SliceFor(retried.KeyHash);
         if (!FindLive(local, key, out StoredEntry? entry) || (entry.ValueInMemory ?? local.ReadValue(entry)) is not { } value)
         {
             return;
         }
 
-        await ReplicateWriteAsync(slice, new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value), _inDoubt.Of(key), cancellationToken).ConfigureAwait(false);
-        _inDoubt.Confirm(key, operationId);
+        OperationAnswer[] answers = [.. _inDoubt.Of(key).Where(a => a.Id != retried.Id), retried];
+        await ReplicateWriteAsync(slice, new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value), answers, cancellationToken).ConfigureAwait(false);
+        _inDoubt.Confirm(key, answers);
+    }
+
+    /// <summary>
+    /// After a restart: the answers the slice files hold (written with the values, see
+    /// <see cref="RecordAnswers"/>) are known again. Those of each key's newest record are in
+    /// doubt (whether they reached the replicas before the stop is unknown): the key's next
+    /// write carries them.
+    /// </summary>
+    private void RecoverAnswers(StoreLoadReport report)
+    {
+        long now = MonoMs();
+        foreach (OperationAnswer answer in report.Answers)
+        {
+            _recentOperations.Add(answer, now);
+        }
+
+        foreach ((string key, IReadOnlyList<OperationAnswer> answers) in report.NewestAnswers)
+        {
+            foreach (OperationAnswer answer in answers)
+            {
+                _inDoubt.Add(key, answer, now);
+            }
+        }
     }
 
     /// <summary><c>bool found | i64 version | bytes value</c> of this node's copy, both from one entry; slides like a Get.</summary>

@@ -176,7 +176,7 @@ public sealed partial class SmdSsNode
                 break;
             default:
                 store.EndCatchUp();
-                RecordAnswers(message);
+                RememberAnswers(message);
                 break;
         }
 

@@ -56,7 +56,7 @@ public sealed partial class SmdSsNode
             using (await _keyLocks.LockAsync(Hashing.KeyHash.Of(record.Key), cancellationToken).ConfigureAwait(false))
             {
                 versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()) } : record;
-                changed = ApplyAsPrimary(versioned);
+                changed = ApplyAsPrimary(RecordAnswers.Attach(versioned, answers));
             }
 
             if (!changed && versioned.Kind != RecordKind.Delete)
@@ -255,17 +255,17 @@ public sealed partial class SmdSsNode
         foreach (StorageRecord record in message.Records)
         {
             _clock.Observe(record.Version);
-            store.Apply(record);
+            store.Apply(RecordAnswers.Attach(record, message.Answers));
         }
 
-        RecordAnswers(message);
+        RememberAnswers(message);
 
         RunningStore().EvictIfOverLimit();
         return (MessageType.Ok, []);
     }
 
     /// <summary>Remembers the operation answers a write or a catch-up carried (see <see cref="Compute.RecentOperations"/>).</summary>
-    private void RecordAnswers(SliceRecordsMessage message)
+    private void RememberAnswers(SliceRecordsMessage message)
     {
         foreach (OperationAnswer answer in message.Answers ?? [])
         {

@@ -210,13 +210,14 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
                 directory.SlicesPath,
                 _options.FsyncPolicy,
                 _options.MaxMemoryBytes,
-                RecordCodec.FixedBodyBytes + SmdSsLimits.MaxKeyBytes + _options.MaxValueBytes,
+                RecordCodec.FixedBodyBytes + SmdSsLimits.MaxKeyBytes + _options.MaxValueBytes + RecordAnswers.MaxBytes + 4,
                 _options.CompactionDeadBytesThreshold,
                 (long)_options.TombstoneRetention.TotalMilliseconds);
             (NodeMap savedNodes, SliceMap map, _) = InitialMaps(directory);
             store = new FlatFileStore(settings);
-            StoreLoadReport report = store.Open([.. map.Slices.Select(s => s.Range)], NowMs());
+            StoreLoadReport report = store.Open([.. map.Slices.Select(s => s.Range)], NowMs(), NowMs() - _recentOperations.RetentionMs);
             ReportLoad(report);
+            RecoverAnswers(report);
             _clock.Observe(store.SliceStores.Select(s => s.MaxVersion).DefaultIfEmpty(0).Max());
 
             _directory = directory;

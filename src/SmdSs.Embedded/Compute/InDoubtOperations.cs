@@ -50,14 +50,19 @@ internal sealed class InDoubtOperations(long retentionMs)
         }
     }
 
-    /// <summary>Operation <paramref name="operationId"/> reached every in-sync replica.</summary>
-    public void Confirm(string key, ulong operationId)
+    /// <summary>A write carrying <paramref name="carried"/> reached every in-sync replica: they all know these answers now.</summary>
+    public void Confirm(string key, IReadOnlyCollection<OperationAnswer>? carried)
     {
+        if (carried is null or { Count: 0 })
+        {
+            return;
+        }
+
         lock (_lock)
         {
             if (_byKey.TryGetValue(key, out List<(OperationAnswer Answer, long AtMs)>? pending))
             {
-                pending.RemoveAll(p => p.Answer.Id == operationId);
+                pending.RemoveAll(p => carried.Any(c => c.Id == p.Answer.Id));
                 if (pending.Count == 0)
                 {
                     _byKey.Remove(key);

@@ -56,9 +56,10 @@ internal sealed class FlatFileStore : IDisposable
 
     /// <summary>
     /// Opens one store per range and replays its file. Slice files of other ranges (an older
-    /// layout) are replayed into the slices that now own their keys and then deleted.
+    /// layout) are replayed into the slices that now own their keys and then deleted. The report
+    /// holds the operation answers of records versioned at or after <paramref name="answersSinceMs"/>.
     /// </summary>
-    public StoreLoadReport Open(IReadOnlyList<SliceRange> ranges, long nowMs)
+    public StoreLoadReport Open(IReadOnlyList<SliceRange> ranges, long nowMs, long answersSinceMs = 0)
     {
         Directory.CreateDirectory(_settings.SlicesDirectory);
         SliceFile.DeleteLeftovers(_settings.SlicesDirectory);
@@ -70,7 +71,7 @@ internal sealed class FlatFileStore : IDisposable
             .Select(r => new SliceStore(r, _settings.SlicesDirectory, _settings.FsyncPolicy, Memory, _settings.MaxBodyBytes, _settings.TombstoneRetentionMs))
             .ToArray();
         _slices = new Slices(stores, [.. stores.Select(s => s.Range.Start)]);
-        var reports = stores.Select(s => s.Load(nowMs)).ToList();
+        var reports = stores.Select(s => s.Load(nowMs, answersSinceMs)).ToList();
         foreach (string orphan in orphans)
         {
             Adopt(orphan);

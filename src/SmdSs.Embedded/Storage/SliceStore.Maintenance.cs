@@ -1,3 +1,6 @@
+using System.Text;
+using SmdSs.Protocol;
+
 namespace SmdSs.Storage;
 
 /// <summary>Replay on start, and the background jobs: touch flushing, expiry sweeps, compaction.</summary>
@@ -6,11 +9,14 @@ internal sealed partial class SliceStore
     /// <summary>
     /// Replays the file into the index (last writer wins by version), drops entries already
     /// expired at <paramref name="nowMs"/>, and repairs damage: a torn tail is cut off, damage in
-    /// the middle is removed by compacting the file.
+    /// the middle is removed by compacting the file. Collects the operation answers of records
+    /// versioned at or after <paramref name="answersSinceMs"/>.
     /// </summary>
-    public SliceLoadReport Load(long nowMs)
+    public SliceLoadReport Load(long nowMs, long answersSinceMs = 0)
     {
         int records = 0;
+        var answers = new List<OperationAnswer>();
+        var newestAnswered = new Dictionary<string, (long Version, IReadOnlyList<OperationAnswer> Answers)>(StringComparer.Ordinal);
         List<ReplayDamage> damage;
         lock (_fileLock)
         {
@@ -20,6 +26,14 @@ internal sealed partial class SliceStore
                 {
                     records++;
                     ApplyReplayed(record, offset, length);
+                    if (record.Answers is { } held && Replication.HybridClock.PhysicalMsOf(record.Version) >= answersSinceMs)
+                    {
+                        answers.AddRange(held);
+                        if (!newestAnswered.TryGetValue(record.Key, out var known) || known.Version < record.Version)
+                        {
+                            newestAnswered[record.Key] = (record.Version, held);
+                        }
+                    }
                 });
             }
 
@@ -39,7 +53,12 @@ internal sealed partial class SliceStore
             }
         }
 
-        return new SliceLoadReport(_file.Path, records, _index.Count, damage);
+        // The answers of each key's newest record: the operations that may not have reached the
+        // other replicas when the node stopped (each write carried those of its key still in doubt).
+        List<(string Key, IReadOnlyList<OperationAnswer> Answers)> newest = [.. newestAnswered
+            .Where(k => k.Value.Version == NewestVersionOf(k.Key))
+            .Select(k => (k.Key, k.Value.Answers))];
+        return new SliceLoadReport(_file.Path, records, _index.Count, damage, answers, newest);
     }
 
     /// <summary>
@@ -144,8 +163,15 @@ internal sealed partial class SliceStore
             for (int i = 0; i < live.Count; i++)
             {
                 StoredEntry entry = live[i];
-                byte[] value = entry.ValueInMemory ?? ReadFromFileLocked(entry);
                 offsets[i] = side.Position;
+                if (entry.CarriesAnswers)
+                {
+                    // A v2 record: copied whole, with the answers it carries.
+                    side.Write(ReadRecordLocked(entry));
+                    continue;
+                }
+
+                byte[] value = entry.ValueInMemory ?? ReadFromFileLocked(entry);
                 side.Write(RecordCodec.Encode(RecordKind.Put, entry.Key, entry.Version, entry.Expiry, value));
             }
 
@@ -164,6 +190,9 @@ internal sealed partial class SliceStore
         return before - _file.Length;
     }
 
+    private long NewestVersionOf(string key) =>
+        Math.Max(_index.TryGetValue(key, out StoredEntry? entry) ? entry.Version : 0, _tombstones.GetValueOrDefault(key));
+
     private bool IsDeletedAt(string key, long version) => _tombstones.TryGetValue(key, out long deleted) && deleted >= version;
 
     private byte[] ReadFromFileLocked(StoredEntry entry)
@@ -173,13 +202,26 @@ internal sealed partial class SliceStore
         return value;
     }
 
+    private byte[] ReadRecordLocked(StoredEntry entry)
+    {
+        byte[] record = GC.AllocateUninitializedArray<byte>(entry.RecordLength);
+        _file.Read(entry.RecordOffset, record);
+        return record;
+    }
+
+    /// <summary>The answers the entry's record carries, read back from the file; null for a v1 record.</summary>
+    private IReadOnlyList<OperationAnswer>? ReadAnswersLocked(StoredEntry entry) =>
+        entry.CarriesAnswers && RecordCodec.TryDecode(ReadRecordLocked(entry), _maxBodyBytes, out StorageRecord? record, out _) == DecodeStatus.Ok
+            ? record!.Answers
+            : null;
+
     private void ApplyReplayed(StorageRecord record, long offset, int length)
     {
         _index.TryGetValue(record.Key, out StoredEntry? old);
         switch (record.Kind)
         {
             case RecordKind.Put when (old is null || old.Version < record.Version) && !IsDeletedAt(record.Key, record.Version):
-                int keyBytes = length - RecordCodec.HeaderBytes - RecordCodec.FixedBodyBytes - record.Value.Length;
+                int keyBytes = Encoding.UTF8.GetByteCount(record.Key);
                 var entry = new StoredEntry(record.Key, record.Version, record.Expiry, record.Value, offset, length, keyBytes);
                 _index[record.Key] = entry;
                 Interlocked.Add(ref _liveFileBytes, length - (old?.RecordLength ?? 0));

@@ -18,9 +18,9 @@ internal sealed partial class SliceStore
         switch (record.Kind)
         {
             case RecordKind.Put:
-                return Put(record.Key, record.Version, record.Expiry, record.Value);
+                return Put(record.Key, record.Version, record.Expiry, record.Value, record.Answers);
             case RecordKind.Delete:
-                return Delete(record.Key, record.Version);
+                return Delete(record.Key, record.Version, record.Answers);
             case RecordKind.Touch:
                 return ApplyTouch(record.Key, record.Version, record.Expiry.DeadlineMs);
             default:

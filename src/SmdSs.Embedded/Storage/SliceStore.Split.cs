@@ -40,7 +40,7 @@ internal sealed partial class SliceStore
             {
                 if (!entry.IsExpiredAt(nowMs))
                 {
-                    Owner(entry.Key).Put(entry.Key, entry.Version, entry.Expiry, entry.ValueInMemory ?? ReadFromFileLocked(entry));
+                    Owner(entry.Key).Put(entry.Key, entry.Version, entry.Expiry, entry.ValueInMemory ?? ReadFromFileLocked(entry), ReadAnswersLocked(entry));
                 }
             }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
 using SmdSs.Placement;
+using SmdSs.Protocol;
 
 namespace SmdSs.Storage;
 
@@ -54,15 +55,16 @@ internal sealed partial class SliceStore : IDisposable
     /// <summary>
     /// Writes a Put and indexes it, unless the key already holds this or a newer version. The
     /// store keeps <paramref name="owned"/> itself: the caller must never change it afterwards.
+    /// <paramref name="answers"/>: the atomic operations the value holds, written in the record.
     /// </summary>
-    public bool Put(string key, long version, EntryExpiry expiry, byte[] owned)
+    public bool Put(string key, long version, EntryExpiry expiry, byte[] owned, IReadOnlyList<OperationAnswer>? answers = null)
     {
         int keyBytes = Encoding.UTF8.GetByteCount(key);
-        int length = RecordCodec.EncodedLength(keyBytes, owned.Length);
+        int length = RecordCodec.EncodedLength(keyBytes, owned.Length, RecordCodec.TrailerLength(answers));
         byte[] record = ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            RecordCodec.Encode(record.AsSpan(0, length), RecordKind.Put, key, keyBytes, version, expiry, owned);
+            RecordCodec.Encode(record.AsSpan(0, length), RecordKind.Put, key, keyBytes, version, expiry, owned, answers);
             lock (_fileLock)
             {
                 ThrowIfRetired();
@@ -87,7 +89,7 @@ internal sealed partial class SliceStore : IDisposable
     }
 
     /// <summary>Writes a tombstone and drops the key, when it holds an older version. True if a live entry was removed.</summary>
-    public bool Delete(string key, long version)
+    public bool Delete(string key, long version, IReadOnlyList<OperationAnswer>? answers = null)
     {
         lock (_fileLock)
         {
@@ -98,7 +100,7 @@ internal sealed partial class SliceStore : IDisposable
             if (drops || newer)
             {
                 // Durable even without a live entry here: a replica catching up from this file needs it.
-                _file.Append(RecordCodec.Encode(RecordKind.Delete, key, version, EntryExpiry.None, []));
+                _file.Append(RecordCodec.Encode(RecordKind.Delete, key, version, EntryExpiry.None, [], answers));
             }
 
             if (!drops)

@@ -1,4 +1,13 @@
+using SmdSs.Protocol;
+
 namespace SmdSs.Storage;
 
-/// <summary>One decoded record of a slice file. <see cref="Value"/> is empty for Delete and Touch.</summary>
-internal sealed record StorageRecord(RecordKind Kind, string Key, long Version, EntryExpiry Expiry, byte[] Value);
+/// <summary>
+/// One decoded record of a slice file. <see cref="Value"/> is empty for Delete and Touch.
+/// <see cref="Answers"/>: the answers of the atomic operations whose effect the record holds
+/// (written in the record itself, see <see cref="RecordAnswers"/>); null for plain writes.
+/// </summary>
+internal sealed record StorageRecord(RecordKind Kind, string Key, long Version, EntryExpiry Expiry, byte[] Value)
+{
+    public IReadOnlyList<OperationAnswer>? Answers { get; init; }
+}

@@ -4,4 +4,8 @@ namespace SmdSs.Storage;
 internal sealed record StoreLoadReport(IReadOnlyList<SliceLoadReport> Slices, IReadOnlyList<string> AdoptedFiles)
 {
     public int EntriesLoaded => Slices.Sum(s => s.EntriesLive);
+
+    public IEnumerable<Protocol.OperationAnswer> Answers => Slices.SelectMany(s => s.Answers);
+
+    public IEnumerable<(string Key, IReadOnlyList<Protocol.OperationAnswer> Answers)> NewestAnswers => Slices.SelectMany(s => s.NewestAnswers);
 }

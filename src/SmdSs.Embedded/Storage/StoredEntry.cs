@@ -44,6 +44,9 @@ internal sealed class StoredEntry
 
     public int RecordLength { get; }
 
+    /// <summary>A v2 record: it carries operation answers after the value (see <see cref="RecordAnswers"/>).</summary>
+    public bool CarriesAnswers => RecordLength != RecordCodec.EncodedLength(KeyBytes, ValueLength);
+
     public long DeadlineMs => Volatile.Read(ref _deadlineMs);
 
     public EntryExpiry Expiry => new(AbsoluteMs, SlidingMs, DeadlineMs);

@@ -16,7 +16,7 @@ public sealed class InDoubtOperationsTests
         Assert.Equal([1ul, 2ul], inDoubt.Add("k", Answer(2), 10).Select(a => a.Id));
         Assert.Equal([3ul], inDoubt.Add("other", Answer(3), 10).Select(a => a.Id));
 
-        inDoubt.Confirm("k", 1);
+        inDoubt.Confirm("k", [Answer(1)]);
         Assert.Equal([2ul, 4ul], inDoubt.Add("k", Answer(4), 20).Select(a => a.Id));
         Assert.Equal([2ul, 4ul], inDoubt.Of("k").Select(a => a.Id));
     }
@@ -27,7 +27,7 @@ public sealed class InDoubtOperationsTests
         var inDoubt = new InDoubtOperations(1_000);
         inDoubt.Add("k", Answer(1), 0);
         inDoubt.Add("j", Answer(2), 0);
-        inDoubt.Confirm("j", 2);
+        inDoubt.Confirm("j", [Answer(2)]);
         Assert.Empty(inDoubt.Of("j"));
         Assert.Equal(1, inDoubt.Count);
 
@@ -35,5 +35,17 @@ public sealed class InDoubtOperationsTests
         Assert.Equal([1ul, 3ul], inDoubt.Add("k", Answer(3), 1_000).Select(a => a.Id));
         Assert.Equal([3ul], inDoubt.Add("k", Answer(4), 1_001).Select(a => a.Id).Where(id => id == 3));
         Assert.DoesNotContain(1ul, inDoubt.Of("k").Select(a => a.Id));
+    }
+
+    [Fact]
+    public void A_write_that_reached_every_replica_confirms_every_answer_it_carried_and_no_later_one()
+    {
+        var inDoubt = new InDoubtOperations(1_000);
+        inDoubt.Add("k", Answer(1), 0);
+        OperationAnswer[] carried = inDoubt.Add("k", Answer(2), 0);
+        inDoubt.Add("k", Answer(3), 0);
+
+        inDoubt.Confirm("k", carried);
+        Assert.Equal([3ul], inDoubt.Of("k").Select(a => a.Id));
     }
 }

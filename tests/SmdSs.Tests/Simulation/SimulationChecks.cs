@@ -69,18 +69,6 @@ internal static class SimulationChecks
     /// twice: acknowledged &lt;= value &lt;= acknowledged + failed (a failed increment may or may not
     /// have been applied), the same on every node (within the anti-entropy bound). Returns a summary.
     /// </summary>
-    public static async Task<string> DescribeCountersAsync(InProcessCluster cluster, Workload workload)
-    {
-        try
-        {
-            return await AssertCountersAsync(cluster, workload);
-        }
-        catch (InvalidOperationException ex)
-        {
-            return "OUT OF BOUNDS (known gap): " + ex.Message;
-        }
-    }
-
     public static async Task<string> AssertCountersAsync(InProcessCluster cluster, Workload workload)
     {
         var waited = System.Diagnostics.Stopwatch.StartNew();

@@ -106,24 +106,34 @@ internal sealed class Workload(InProcessCluster cluster, WriteModel model)
 
     private async Task IncrementAsync(int node, int counter, int delta, Func<bool> crashed)
     {
+        if (TryNode(node) is not { } target)
+        {
+            return;
+        }
+
         try
         {
-            if (!cluster.IsRunning(node))
-            {
-                return;
-            }
-
-            await cluster.Node(node).IncrementAsync(Counters[counter], delta).ConfigureAwait(false);
+            await target.IncrementAsync(Counters[counter], delta).ConfigureAwait(false);
             Interlocked.Add(ref _counterAcknowledged[counter], delta);
-        }
-        catch (Exception ex) when (ex is NullReferenceException && crashed())
-        {
-            // The node was crashed before the call began: nothing was sent.
         }
         catch (Exception ex) when (IsExpected(ex) || Record(ex, crashed()))
         {
-            // Failed: it may or may not have been applied.
+            // Failed: it may or may not have been applied (also when the node was crashed under
+            // the call, whatever a half-torn-down node threw: it may have forwarded it already).
             Interlocked.Add(ref _counterFailed[counter], delta);
+        }
+    }
+
+    private SmdSsNode? TryNode(int node)
+    {
+        try
+        {
+            return cluster.IsRunning(node) ? cluster.Node(node) : null;
+        }
+        catch (Exception ex) when (ex is NullReferenceException or ObjectDisposedException)
+        {
+            // Crashed by the schedule a moment ago: nothing was sent.
+            return null;
         }
     }
 
