@@ -21,13 +21,6 @@ public sealed class RecordAnswersTests : IDisposable
 
     public void Dispose() => _scratch.Dispose();
 
-    private static StorageRecord DecodeOk(byte[] encoded, int maxBody)
-    {
-        Assert.Equal(DecodeStatus.Ok, RecordCodec.TryDecode(encoded, maxBody, out StorageRecord? record, out int consumed));
-        Assert.Equal(encoded.Length, consumed);
-        return record!;
-    }
-
     private static OperationAnswer Answer(string key, ulong id, int length = 8) => new(id, KeyHash.Of(key), Value(length, (int)id));
 
     [Fact]

@@ -265,14 +265,6 @@ public sealed class RecordCodecTests
         Assert.Equal(-1, RecordCodec.FindNextMagic("xxSMD"u8));
     }
 
-    private static StorageRecord DecodeOk(byte[] encoded, int maxBody)
-    {
-        DecodeStatus status = RecordCodec.TryDecode(encoded, maxBody, out StorageRecord? record, out int consumed);
-        Assert.Equal(DecodeStatus.Ok, status);
-        Assert.Equal(encoded.Length, consumed);
-        return record!;
-    }
-
     private static void FixCrc(byte[] encoded) =>
         BinaryPrimitives.WriteUInt32LittleEndian(encoded.AsSpan(8), Crc32.HashToUInt32(encoded.AsSpan(RecordCodec.HeaderBytes)));
 }

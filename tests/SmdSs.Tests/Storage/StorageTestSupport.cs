@@ -37,6 +37,15 @@ internal static class StorageTestSupport
         new SliceRange(0xC000_0000, 0xFFFF_FFFF),
     ];
 
+    /// <summary>Decodes a buffer that must hold exactly one whole, valid record.</summary>
+    public static StorageRecord DecodeOk(byte[] encoded, int maxBody)
+    {
+        DecodeStatus status = RecordCodec.TryDecode(encoded, maxBody, out StorageRecord? record, out int consumed);
+        Assert.Equal(DecodeStatus.Ok, status);
+        Assert.Equal(encoded.Length, consumed);
+        return record!;
+    }
+
     /// <summary>A value that never contains the byte 'S' (0x53), so no magic can appear inside it.</summary>
     public static byte[] Value(int length, int seed)
     {
