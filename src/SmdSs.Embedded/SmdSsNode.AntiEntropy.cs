@@ -93,12 +93,9 @@ public sealed partial class SmdSsNode
 
         if (push.Count > 0)
         {
-            if (_recentOperations.OfKeys(push) is { Count: > 0 } answers)
-            {
-                await SendSliceMessageAsync(node.Endpoint, MessageType.Replicate, new SliceRecordsMessage(start, slice.Epoch, [], answers), cancellationToken).ConfigureAwait(false);
-            }
-
-            await StreamRecordsAsync(node.Endpoint, start, slice.Epoch, MessageType.Replicate, store.RecordsOf(push, NowMs()), cancellationToken).ConfigureAwait(false);
+            // With the answers behind the pushed values, written into the replica's records.
+            ILookup<uint, OperationAnswer> answersByKey = _recentOperations.OfKeys(push).ToLookup(a => a.KeyHash);
+            await StreamRecordsAsync(node.Endpoint, start, slice.Epoch, MessageType.Replicate, store.RecordsOf(push, NowMs()), cancellationToken, answersByKey).ConfigureAwait(false);
         }
 
         Log.BucketsRepaired(_logger, slice.Range.ToString(), replica.ToString(), differing.Count, push.Count, pull.Count);

@@ -66,10 +66,13 @@ public sealed partial class SmdSsNode
             // Read only after the replica wiped its copy (full): a write between a read and the
             // wipe would reach the replica, be wiped, and be in no chunk. A full copy carries the
             // tombstones too: a later delta from a hint relies on the replica knowing them.
+            // With the answers of recent atomic operations on the slice's keys, each chunk with its
+            // keys' (written into the replica's records, so they outlive a restart) and the end with
+            // all, fresh: the replica may take the slice over, and must answer their retries rather
+            // than apply them again.
             List<StorageRecord> records = RunningStore().SliceFor(sliceStart).ChangesSince(since ?? 0, NowMs());
-            long bytes = await StreamRecordsAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, records, stopping).ConfigureAwait(false);
-            // With the answers of recent atomic operations on the slice's keys: the replica may take
-            // the slice over, and must answer their retries rather than apply them again.
+            ILookup<uint, OperationAnswer> answersByKey = _recentOperations.InRange(slice.Range).ToLookup(a => a.KeyHash);
+            long bytes = await StreamRecordsAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, records, stopping, answersByKey).ConfigureAwait(false);
             List<OperationAnswer> answers = _recentOperations.InRange(slice.Range);
             await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotEnd, new SliceRecordsMessage(sliceStart, slice.Epoch, [], answers), stopping).ConfigureAwait(false);
             if (since is not null)
@@ -109,9 +112,19 @@ public sealed partial class SmdSsNode
         return since is { } v && Replication.HybridClock.PhysicalMsOf(v) > oldestSafeMs ? v : null;
     }
 
-    /// <summary>Streams records of a slice in chunks of about <see cref="ChunkBytes"/>; returns the bytes sent.</summary>
-    private async Task<long> StreamRecordsAsync(string endpoint, uint sliceStart, long epoch, MessageType type, List<StorageRecord> snapshot, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams records of a slice in chunks of about <see cref="ChunkBytes"/>, each chunk with the
+    /// <paramref name="answersByKey"/> of its keys (by key hash); returns the bytes sent.
+    /// </summary>
+    private async Task<long> StreamRecordsAsync(
+        string endpoint, uint sliceStart, long epoch, MessageType type, List<StorageRecord> snapshot, CancellationToken cancellationToken, ILookup<uint, OperationAnswer>? answersByKey = null)
     {
+        SliceRecordsMessage Chunk(List<StorageRecord> records)
+        {
+            List<OperationAnswer>? answers = answersByKey is null ? null : [.. records.SelectMany(r => answersByKey[Hashing.KeyHash.Of(r.Key)])];
+            return new SliceRecordsMessage(sliceStart, epoch, records, answers is { Count: > 0 } ? answers : null);
+        }
+
         var chunk = new List<StorageRecord>();
         long chunkBytes = 0;
         long total = 0;
@@ -121,7 +134,7 @@ public sealed partial class SmdSsNode
             chunkBytes += record.Value.Length + record.Key.Length + 48;
             if (chunkBytes >= ChunkBytes)
             {
-                await SendSliceMessageAsync(endpoint, type, new SliceRecordsMessage(sliceStart, epoch, chunk), cancellationToken).ConfigureAwait(false);
+                await SendSliceMessageAsync(endpoint, type, Chunk(chunk), cancellationToken).ConfigureAwait(false);
                 total += chunkBytes;
                 chunk = [];
                 chunkBytes = 0;
@@ -130,7 +143,7 @@ public sealed partial class SmdSsNode
 
         if (chunk.Count > 0 || type == MessageType.Handoff)
         {
-            await SendSliceMessageAsync(endpoint, type, new SliceRecordsMessage(sliceStart, epoch, chunk), cancellationToken).ConfigureAwait(false);
+            await SendSliceMessageAsync(endpoint, type, Chunk(chunk), cancellationToken).ConfigureAwait(false);
             total += chunkBytes;
         }
 
@@ -169,9 +182,10 @@ public sealed partial class SmdSsNode
                 foreach (StorageRecord record in message.Records)
                 {
                     _clock.Observe(record.Version);
-                    RunningStore().Apply(record);
+                    RunningStore().Apply(RecordAnswers.Attach(record, message.Answers));
                 }
 
+                RememberAnswers(message);
                 RunningStore().EvictIfOverLimit();
                 break;
             default:
