@@ -164,15 +164,10 @@ internal sealed partial class SliceStore
             {
                 StoredEntry entry = live[i];
                 offsets[i] = side.Position;
-                if (entry.CarriesAnswers)
-                {
-                    // A v2 record: copied whole, with the answers it carries.
-                    side.Write(ReadRecordLocked(entry));
-                    continue;
-                }
-
                 byte[] value = entry.ValueInMemory ?? ReadFromFileLocked(entry);
-                side.Write(RecordCodec.Encode(RecordKind.Put, entry.Key, entry.Version, entry.Expiry, value));
+                // The current expiry (a sliding deadline moved by Touch records, which compaction
+                // drops) and, for a v2 record, the answers it carries: the same length as before.
+                side.Write(RecordCodec.Encode(RecordKind.Put, entry.Key, entry.Version, entry.Expiry, value, entry.CarriesAnswers ? ReadAnswersLocked(entry) : null));
             }
 
             foreach ((string key, long version) in deletes)

@@ -139,6 +139,29 @@ public sealed class RecordAnswersTests : IDisposable
     }
 
     [Fact]
+    public void Compaction_keeps_a_v2_records_moved_sliding_deadline_and_its_answers()
+    {
+        var written = new EntryExpiry(0, 60_000, EpochMs + 60_000);
+        using (SliceStore store = OpenWholeSlice(_scratch.Path))
+        {
+            store.Load(EpochMs);
+            store.Put("session", 10, written, Value(30, 1), [Answer("session", 7)]);
+            store.Put("garbage", 11, EntryExpiry.None, Value(3_000, 2));
+            store.Delete("garbage", 12);
+            Assert.True(store.ApplyTouch("session", 10, EpochMs + 90_000));
+            store.FlushTouches();
+            Assert.True(store.Compact(EpochMs) > 0);
+            Assert.Equal(store.FileBytes, store.LiveBytes);
+        }
+
+        using SliceStore reopened = OpenWholeSlice(_scratch.Path);
+        SliceLoadReport report = reopened.Load(EpochMs);
+        Assert.True(reopened.TryGet("session", out StoredEntry? entry));
+        Assert.Equal(EpochMs + 90_000, entry.DeadlineMs);
+        Assert.Equal([7ul], report.Answers.Select(a => a.Id));
+    }
+
+    [Fact]
     public void Compaction_and_a_split_keep_the_answers_and_the_byte_accounting_exact()
     {
         using SliceStore store = OpenWholeSlice(_scratch.Path);
