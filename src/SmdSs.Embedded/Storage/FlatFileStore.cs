@@ -264,10 +264,10 @@ internal sealed class FlatFileStore : IDisposable
                 switch (record.Kind)
                 {
                     case RecordKind.Put:
-                        owner.Put(record.Key, record.Version, record.Expiry, record.Value);
+                        owner.Put(record.Key, record.Version, record.Expiry, record.Value, record.Answers);
                         break;
                     case RecordKind.Delete:
-                        owner.Delete(record.Key, record.Version);
+                        owner.Delete(record.Key, record.Version, record.Answers);
                         break;
                     case RecordKind.Touch when owner.TryGet(record.Key, out StoredEntry? entry) && entry.Version == record.Version:
                         entry.ExtendDeadline(record.Expiry.DeadlineMs);
