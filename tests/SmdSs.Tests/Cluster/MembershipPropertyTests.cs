@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
 using SmdSs.Placement;
@@ -26,7 +27,8 @@ public sealed class MembershipPropertyTests(ITestOutputHelper output)
     {
         var random = new Random(seed);
         var model = new Dictionary<string, string?>();
-        await using InProcessCluster cluster = await InProcessCluster.StartAsync(3);
+        var nodeLogs = new RecentLog(Stopwatch.StartNew());
+        await using InProcessCluster cluster = await InProcessCluster.StartAsync(3, null, null, nodeLogs.For);
         await cluster.WaitSettledAsync(SettleBound);
         int? stopped = null;
         var log = new List<string>();
@@ -44,6 +46,14 @@ public sealed class MembershipPropertyTests(ITestOutputHelper output)
         }
         catch (Exception ex)
         {
+            // The nodes' own account, for a failure seen only on CI: the file, and its end here.
+            string saved = nodeLogs.Save($"membership-seed{seed}-{DateTime.UtcNow:HHmmss}");
+            output.WriteLine($"The nodes' logs: {saved}; the last lines:");
+            foreach (string line in nodeLogs.Tail(300))
+            {
+                output.WriteLine(line);
+            }
+
             throw new InvalidOperationException($"Seed {seed} failed after [{string.Join("; ", log)}]: replay with InlineData({seed}).", ex);
         }
     }

@@ -24,6 +24,9 @@ internal sealed class RecentLog(Stopwatch clock, int capacity = 50_000)
         return path;
     }
 
+    /// <summary>The last <paramref name="count"/> lines, oldest first.</summary>
+    public IEnumerable<string> Tail(int count) => _lines.Skip(Math.Max(0, _lines.Count - count));
+
     private void Add(int node, string line)
     {
         _lines.Enqueue($"+{clock.ElapsedMilliseconds}ms node {node}: {line}");
