@@ -136,7 +136,42 @@ public sealed class FarmProcess : IAsyncDisposable
     public static Task<bool> SettledAsync(IReadOnlyCollection<FarmProcess> serving) => SettledAsync([.. serving.Select(p => p.Http)]);
 
     /// <summary>As <see cref="SettledAsync(IReadOnlyCollection{FarmProcess})"/>, for nodes known by their HTTP clients.</summary>
-    public static async Task<bool> SettledAsync(IReadOnlyCollection<HttpClient> serving)
+    public static async Task<bool> SettledAsync(IReadOnlyCollection<HttpClient> serving) => await SettledMapAsync(serving) is not null;
+
+    /// <summary>
+    /// Waits until the farm has settled and its slice map has stayed the same for
+    /// <paramref name="quiet"/>: settled is a moment between placement moves too (a slice back at
+    /// three replicas before the planner adds the next one), and a node stopped mid-move comes
+    /// back to a whole copy of the slice it was being moved onto.
+    /// </summary>
+    public static async Task WaitQuietAsync(IReadOnlyCollection<FarmProcess> serving, TimeSpan quiet, TimeSpan timeout, string what)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        string? digest = null;
+        TimeSpan since = TimeSpan.Zero;
+        while (true)
+        {
+            string? settled = await SettledMapAsync([.. serving.Select(p => p.Http)]);
+            if (settled is null || settled != digest)
+            {
+                (digest, since) = (settled, waited.Elapsed);
+            }
+            else if (waited.Elapsed - since >= quiet)
+            {
+                return;
+            }
+
+            if (waited.Elapsed > timeout)
+            {
+                throw new TimeoutException($"Not true within {timeout}: {what} (settled with one slice map for {quiet})");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    // The slice-map digest when the farm is settled, else null.
+    private static async Task<string?> SettledMapAsync(IReadOnlyCollection<HttpClient> serving)
     {
         SmdSsStatus?[] statuses;
         try
@@ -145,21 +180,22 @@ public sealed class FarmProcess : IAsyncDisposable
         }
         catch (HttpRequestException)
         {
-            return false;
+            return null;
         }
 
         if (statuses.Any(s => s is null))
         {
-            return false;
+            return null;
         }
 
         HashSet<string> ids = [.. statuses.Select(s => s!.NodeId)];
         int replicas = Math.Min(3, serving.Count);
         SmdSsStatus any = statuses[0]!;
-        return statuses.Select(s => s!.SliceMapDigest).Distinct().Count() == 1
+        bool settled = statuses.Select(s => s!.SliceMapDigest).Distinct().Count() == 1
             && statuses.Select(s => s!.NodeMapDigest).Distinct().Count() == 1
             && ids.SetEquals(any.Nodes.Where(n => n.State == "Up").Select(n => n.Id))
             && any.Slices.All(s => s.Replicas.Count == replicas && s.InSync.Count == replicas && ids.IsSupersetOf(s.Replicas) && s.InSync.All(s.Replicas.Contains));
+        return settled ? any.SliceMapDigest : null;
     }
 
     /// <summary>kill -9: no goodbye, no flush.</summary>
