@@ -42,6 +42,76 @@ public sealed class PlacementPlannerTests
         Assert.All(map.Slices, s => Assert.All(s.Replicas, r => Assert.Contains(r, remaining)));
     }
 
+    // Random node ids (as real nodes draw them), joining one at a time up to 6 as in the membership
+    // property test: every stage must reach a fixed point (no target flipping) with an even spread.
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void Random_node_ids_joining_one_by_one_converge_at_every_stage(int seed)
+    {
+        var random = new Random(seed);
+        List<NodeId> nodes = [.. Enumerable.Range(0, 6).Select(_ => new NodeId((ulong)random.NextInt64(1, long.MaxValue)))];
+        SliceMap map = Settle(SliceMap.CreateInitial(16, [nodes[0]]), nodes[..3]);
+        for (int count = 4; count <= 6; count++)
+        {
+            map = Settle(map, nodes[..count]);
+            AssertEven(map, nodes[..count], 16 * 3);
+        }
+    }
+
+    // As above, but the primaries do not act in lock step: each round a random half of them take
+    // their step, and a replica added catches up at a random later round.
+    [Theory]
+    [InlineData(11)]
+    [InlineData(12)]
+    [InlineData(13)]
+    [InlineData(14)]
+    [InlineData(15)]
+    [InlineData(16)]
+    public void Random_node_ids_joining_with_primaries_out_of_step_converge(int seed)
+    {
+        var random = new Random(seed);
+        List<NodeId> nodes = [.. Enumerable.Range(0, 6).Select(_ => new NodeId((ulong)random.NextInt64(1, long.MaxValue)))];
+        SliceMap map = Settle(SliceMap.CreateInitial(16, [nodes[0]]), nodes[..3]);
+        for (int count = 4; count <= 6; count++)
+        {
+            List<NodeId> present = nodes[..count];
+            int quietRounds = 0;
+            for (int round = 0; quietRounds < 20; round++)
+            {
+                Assert.True(round < 2_000, $"seed {seed}, {count} nodes: no fixed point in 2,000 rounds");
+                ImmutableArray<PlacementTarget> targets = Plan(map, present);
+                SliceMap next = map;
+                for (int i = 0; i < map.Count; i++)
+                {
+                    PieSlice slice = map.Slices[i];
+                    if (slice.Replicas.Length > slice.InSync.Length)
+                    {
+                        if (random.Next(2) == 0)
+                        {
+                            next = next.With(slice.Next(slice.Replicas, slice.Replicas));
+                        }
+                    }
+                    else if (random.Next(2) == 0 && SliceMoves.NextStep(slice, targets[i], slice.Primary!.Value) is { } step)
+                    {
+                        next = next.With(step);
+                    }
+                }
+
+                quietRounds = next.Digest == map.Digest ? quietRounds + 1 : 0;
+                map = next;
+            }
+
+            AssertEven(map, present, 16 * 3);
+        }
+    }
+
     [Fact]
     public void The_target_does_not_move_while_a_move_toward_it_is_under_way()
     {
