@@ -29,6 +29,13 @@ internal sealed class FaultyTransport(IPeerTransport inner, Func<string, Message
 
     private async Task<Frame> SendLaterAsync(TimeSpan hold, string endpoint, MessageType type, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        if (hold >= timeout)
+        {
+            // Held past the sender's timeout: it sees what a slow link shows it, a timeout.
+            await Task.Delay(timeout, cancellationToken);
+            throw new PeerUnavailableException(endpoint, "held back by the test past the timeout");
+        }
+
         await Task.Delay(hold, cancellationToken);
         return await inner.SendAsync(endpoint, type, payload, timeout - hold, cancellationToken);
     }
