@@ -87,7 +87,10 @@ public sealed partial class SmdSsNode
             {
                 // Written here like any write, keeping its version, so that every replica gets it.
                 _clock.Observe(record.Version);
-                await WriteAsPrimaryAsync(SliceMap!.Find(start), record, cancellationToken, fetched.Answers).ConfigureAwait(false);
+                if (await WriteAsPrimaryAsync(SliceMap!.Find(start), record, cancellationToken, fetched.Answers).ConfigureAwait(false))
+                {
+                    ForgetOwnInDoubt(record.Key, fetched.Answers);
+                }
             }
         }
 

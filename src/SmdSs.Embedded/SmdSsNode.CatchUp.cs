@@ -182,7 +182,10 @@ public sealed partial class SmdSsNode
                 foreach (StorageRecord record in message.Records)
                 {
                     _clock.Observe(record.Version);
-                    RunningStore().Apply(RecordAnswers.Attach(record, message.Answers));
+                    if (RunningStore().Apply(RecordAnswers.Attach(record, message.Answers)))
+                    {
+                        ForgetOwnInDoubt(record.Key, message.Answers);
+                    }
                 }
 
                 RememberAnswers(message);

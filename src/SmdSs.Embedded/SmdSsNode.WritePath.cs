@@ -255,13 +255,34 @@ public sealed partial class SmdSsNode
         foreach (StorageRecord record in message.Records)
         {
             _clock.Observe(record.Version);
-            store.Apply(RecordAnswers.Attach(record, message.Answers));
+            if (store.Apply(RecordAnswers.Attach(record, message.Answers)))
+            {
+                ForgetOwnInDoubt(record.Key, message.Answers);
+            }
         }
 
         RememberAnswers(message);
 
         RunningStore().EvictIfOverLimit();
         return (MessageType.Ok, []);
+    }
+
+    /// <summary>
+    /// Another node's value of <paramref name="key"/> replaced this node's: the operations this
+    /// node applied to the key as a primary and never saw reach its replicas (in doubt, also those
+    /// recovered from its files after a restart) are not in that value's history unless its sender
+    /// says so (<paramref name="carried"/>, the answers that came with it). Answering their
+    /// retries would lose them.
+    /// </summary>
+    private void ForgetOwnInDoubt(string key, IReadOnlyList<OperationAnswer>? carried)
+    {
+        foreach (OperationAnswer answer in _inDoubt.Take(key))
+        {
+            if (carried is null || !carried.Any(c => c.Id == answer.Id))
+            {
+                _recentOperations.Remove(answer.Id);
+            }
+        }
     }
 
     /// <summary>Remembers the operation answers a write or a catch-up carried (see <see cref="Compute.RecentOperations"/>).</summary>

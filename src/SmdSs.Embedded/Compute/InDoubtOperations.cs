@@ -41,6 +41,15 @@ internal sealed class InDoubtOperations(long retentionMs)
         }
     }
 
+    /// <summary>Removes and returns the in-doubt answers of <paramref name="key"/>.</summary>
+    public OperationAnswer[] Take(string key)
+    {
+        lock (_lock)
+        {
+            return _byKey.Remove(key, out List<(OperationAnswer Answer, long AtMs)>? pending) ? [.. pending.Select(p => p.Answer)] : [];
+        }
+    }
+
     /// <summary>The in-doubt answers of <paramref name="key"/>.</summary>
     public OperationAnswer[] Of(string key)
     {

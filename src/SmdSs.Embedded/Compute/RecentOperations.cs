@@ -40,6 +40,9 @@ internal sealed class RecentOperations(long retentionMs)
         Trim(nowMs);
     }
 
+    /// <summary>Forgets an answer whose effect the key's value no longer holds (see <c>SmdSsNode.ForgetOwnInDoubt</c>).</summary>
+    public void Remove(ulong operationId) => _answers.TryRemove(operationId, out _);
+
     /// <summary>The answers of operations on keys in <paramref name="range"/> (for a catch-up of that slice).</summary>
     public List<OperationAnswer> InRange(SliceRange range) => [.. _answers.Values.Where(a => range.Contains(a.KeyHash))];
 
