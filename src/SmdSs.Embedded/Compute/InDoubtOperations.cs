@@ -15,6 +15,9 @@ internal sealed class InDoubtOperations(long retentionMs)
     private readonly Lock _lock = new();
     private int _adds;
 
+    // Keys held, readable without the lock: a replica (nothing in doubt) skips the lock on every write it applies.
+    private volatile int _keys;
+
     /// <summary>Adds <paramref name="answer"/> for <paramref name="key"/>; returns every in-doubt answer of the key, this one included.</summary>
     public OperationAnswer[] Add(string key, OperationAnswer answer, long nowMs)
     {
@@ -37,6 +40,7 @@ internal sealed class InDoubtOperations(long retentionMs)
                 }
             }
 
+            _keys = _byKey.Count;
             return [.. pending.Select(p => p.Answer)];
         }
     }
@@ -44,9 +48,16 @@ internal sealed class InDoubtOperations(long retentionMs)
     /// <summary>Removes and returns the in-doubt answers of <paramref name="key"/>.</summary>
     public OperationAnswer[] Take(string key)
     {
+        if (_keys == 0)
+        {
+            return [];
+        }
+
         lock (_lock)
         {
-            return _byKey.Remove(key, out List<(OperationAnswer Answer, long AtMs)>? pending) ? [.. pending.Select(p => p.Answer)] : [];
+            bool found = _byKey.Remove(key, out List<(OperationAnswer Answer, long AtMs)>? pending);
+            _keys = _byKey.Count;
+            return found ? [.. pending!.Select(p => p.Answer)] : [];
         }
     }
 
@@ -75,6 +86,7 @@ internal sealed class InDoubtOperations(long retentionMs)
                 if (pending.Count == 0)
                 {
                     _byKey.Remove(key);
+                    _keys = _byKey.Count;
                 }
             }
         }
