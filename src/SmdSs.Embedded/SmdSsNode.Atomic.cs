@@ -55,9 +55,9 @@ public sealed partial class SmdSsNode
         cancellationToken.ThrowIfCancellationRequested();
         uint hash = KeyRules.ValidateAndHash(key);
         FlatFileStore store = RunningStore();
-        byte[] answer = CanReadLocally(SliceMap!.Find(hash))
-            ? ReadVersioned(store.SliceFor(hash), key)
-            : await AtomicAsync(AtomicKind.ReadVersioned, key, null, 0, "", [], cancellationToken).ConfigureAwait(false);
+        PieSlice slice = SliceMap!.Find(hash);
+        byte[] answer = (CanReadLocally(slice) ? ReadVersioned(store.SliceFor(hash), key, RoleFor(slice)) : null)
+            ?? await AtomicAsync(AtomicKind.ReadVersioned, key, null, 0, "", [], cancellationToken).ConfigureAwait(false);
         var reader = new MessageReader(answer);
         bool found = reader.Bool();
         long version = reader.I64();
@@ -110,7 +110,7 @@ public sealed partial class SmdSsNode
         switch (request.Kind)
         {
             case AtomicKind.ReadVersioned:
-                return (MessageType.Ok, ReadVersioned(RunningStore().SliceFor(hash), request.Key));
+                return (MessageType.Ok, ReadVersioned(RunningStore().SliceFor(hash), request.Key, ReadRole.Primary)!);
             case AtomicKind.Claim:
                 return await OnClaimAsync(request, hash, cancellationToken).ConfigureAwait(false);
             case AtomicKind.Abandon:
@@ -278,14 +278,22 @@ public sealed partial class SmdSsNode
         }
     }
 
-    /// <summary><c>bool found | i64 version | bytes value</c> of this node's copy, both from one entry; slides like a Get.</summary>
-    private byte[] ReadVersioned(SliceStore local, string key)
+    /// <summary>
+    /// <c>bool found | i64 version | bytes value</c> of this node's copy, both from one entry;
+    /// slides like a Get. Null when this replica must leave the read to the primary.
+    /// </summary>
+    private byte[]? ReadVersioned(SliceStore local, string key, ReadRole role)
     {
         byte[]? value = null;
         long version = 0;
-        if (FindLive(local, key, out StoredEntry? entry) && (entry.ValueInMemory ?? local.ReadValue(entry)) is { } stored)
+        LocalLookup found = Lookup(local, key, role, out StoredEntry? entry);
+        if (found == LocalLookup.AskPrimary)
         {
-            Slide(local, entry);
+            return null;
+        }
+
+        if (found == LocalLookup.Live && (entry!.ValueInMemory ?? local.ReadValue(entry)) is { } stored && !Slide(local, entry))
+        {
             value = stored;
             version = entry.Version;
         }

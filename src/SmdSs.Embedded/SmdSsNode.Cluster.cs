@@ -251,6 +251,11 @@ public sealed partial class SmdSsNode
             }
         }
 
+        if (basedOn.Primary == _self!.Id && next.Primary != _self.Id)
+        {
+            await SendPendingTouchesAsync(basedOn).ConfigureAwait(false);
+        }
+
         lock (_stateLock)
         {
             PieSlice current = _sliceMap!.Find(start);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Caching.Distributed;
 using SmdSs.Compute;
+using SmdSs.Placement;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 
@@ -25,7 +26,8 @@ public sealed partial class SmdSsNode
         uint hash = KeyRules.ValidateAndHash(key);
         FlatFileStore store = RunningStore();
         EntryExpiry.FromOptions(options, _time.GetUtcNow());
-        if (CanReadLocally(SliceMap!.Find(hash)) && ReadLocal(store.SliceFor(hash), key, MessageType.Get) is { } local)
+        PieSlice slice = SliceMap!.Find(hash);
+        if (CanReadLocally(slice) && TryReadLocal(store.SliceFor(hash), key, MessageType.Get, RoleFor(slice), out byte[]? local) && local is not null)
         {
             return local;
         }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Caching.Distributed;
+using SmdSs.Placement;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 
@@ -115,9 +116,14 @@ public sealed partial class SmdSsNode
     {
         uint hash = KeyRules.ValidateAndHash(key);
         FlatFileStore store = RunningStore();
-        if (CanReadLocally(SliceMap!.Find(hash)))
+        PieSlice slice = SliceMap!.Find(hash);
+        if (CanReadLocally(slice))
         {
-            return FindLive(store.SliceFor(hash), key, out StoredEntry? entry) ? entry.DeadlineMs : null;
+            LocalLookup here = Lookup(store.SliceFor(hash), key, RoleFor(slice), out StoredEntry? entry);
+            if (here != LocalLookup.AskPrimary)
+            {
+                return here == LocalLookup.Live ? entry!.DeadlineMs : null;
+            }
         }
 
         Frame reply = await ForwardAsync(hash, MessageType.Probe, new ForwardedOperation(key, EntryExpiry.None, []), cancellationToken).ConfigureAwait(false);

@@ -8,7 +8,7 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan MaintenanceInterval = TimeSpan.FromSeconds(1);
     private long _lastSweepMs;
 
-    /// <summary>The background loop: once a second flush and send touches, fsync (EverySecond), sweep and compact.</summary>
+    /// <summary>The background loop: once a second flush and send touches, fsync (EverySecond), expire and compact.</summary>
     private async Task MaintainAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(MaintenanceInterval, _time);
@@ -37,11 +37,6 @@ public sealed partial class SmdSsNode
         {
             long now = NowMs();
             bool sweep = now - _lastSweepMs >= (long)_options.ExpirationScanInterval.TotalMilliseconds;
-            if (sweep)
-            {
-                _lastSweepMs = now;
-            }
-
             if (store.SliceStores.Count != SliceMap!.Count)
             {
                 // A split whose store copy failed (a disk error) is retried here.
@@ -51,12 +46,19 @@ public sealed partial class SmdSsNode
                 }
             }
 
-            var touches = store.Maintain(now, sync: _options.FsyncPolicy == FsyncPolicy.EverySecond, sweepExpired: sweep);
-            foreach ((SliceStore slice, List<StorageRecord> records) in touches)
+            // Touches first, before any disk work: their trip to the primary is on the clock
+            // (SlidingRenewal.PropagationBoundMs).
+            foreach ((SliceStore slice, List<StorageRecord> records) in store.FlushTouches())
             {
-                SendTouches(slice.Range.Start, records);
+                SendTouches(slice, records);
             }
 
+            if (ExpireRound(store, now, sweep) && sweep)
+            {
+                _lastSweepMs = now;
+            }
+
+            store.Maintain(now, sync: _options.FsyncPolicy == FsyncPolicy.EverySecond);
             EvictAndWarn(store);
             _lastMaintenanceError = null;
         }
@@ -71,22 +73,6 @@ public sealed partial class SmdSsNode
 
     /// <summary>The last background failure, cleared by the next round that succeeds.</summary>
     internal Exception? LastMaintenanceError => _lastMaintenanceError;
-
-    /// <summary>Sliding-expiration extensions made by reads here travel to the other replicas, batched once a second.</summary>
-    private void SendTouches(uint sliceStart, List<StorageRecord> touches)
-    {
-        if (_self is null || SliceMap is not { } map)
-        {
-            return;
-        }
-
-        Placement.PieSlice slice = map.Find(sliceStart);
-        byte[] payload = Protocol.Messages.Encode(new Protocol.SliceRecordsMessage(sliceStart, slice.Epoch, touches));
-        foreach (Membership.NodeId replica in slice.Replicas.Where(n => n != _self.Id && IsReachable(n)))
-        {
-            _ = SendToReplicaAsync(replica, Protocol.MessageType.Replicate, payload, CancellationToken.None);
-        }
-    }
 
     private void EvictAndWarn(FlatFileStore store)
     {

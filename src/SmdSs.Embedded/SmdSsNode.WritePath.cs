@@ -252,10 +252,18 @@ public sealed partial class SmdSsNode
         }
 
         FlatFileStore store = RunningStore();
+        List<string>? refusedTouches = null;
         foreach (StorageRecord record in message.Records)
         {
             _clock.Observe(record.Version);
-            if (store.Apply(RecordAnswers.Attach(record, message.Answers)))
+            if (record.Kind == RecordKind.Touch)
+            {
+                if (!ApplyTouch(from, slice, record))
+                {
+                    (refusedTouches ??= []).Add(record.Key);
+                }
+            }
+            else if (store.Apply(RecordAnswers.Attach(record, message.Answers)))
             {
                 ForgetOwnInDoubt(record.Key, message.Answers);
             }
@@ -264,7 +272,7 @@ public sealed partial class SmdSsNode
         RememberAnswers(message);
 
         RunningStore().EvictIfOverLimit();
-        return (MessageType.Ok, []);
+        return (MessageType.Ok, EncodeRefusedTouches(refusedTouches));
     }
 
     /// <summary>

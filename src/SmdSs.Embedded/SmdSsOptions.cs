@@ -62,7 +62,11 @@ public sealed class SmdSsOptions
     /// </summary>
     public long CompactionDeadBytesThreshold { get; set; } = 16L << 20;
 
-    /// <summary>How often expired entries are purged from memory (reads never return them in between). Default 1 minute.</summary>
+    /// <summary>
+    /// How often each primary sweeps its slices for expired entries nobody read, and deletes them
+    /// on every replica (reads never return them in between; an entry a read finds expired is
+    /// deleted within about a second). Default 1 minute.
+    /// </summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>

@@ -60,7 +60,7 @@ internal sealed class SmdSsMetrics : IDisposable
         _misses = _meter.CreateCounter<long>("smdss.cache.misses", "{read}", "Reads that found no live entry.");
         _meter.CreateObservableCounter("smdss.evictions", () => Observe(store()?.Evictions), "{value}", "Values evicted from memory by the MaxMemoryBytes limit.");
         _meter.CreateObservableCounter("smdss.compactions", () => Observe(store()?.Compactions), "{compaction}", "Slice files rewritten by compaction.");
-        _meter.CreateObservableCounter("smdss.expired", () => Observe(store()?.ExpiredRemoved), "{entry}", "Expired entries purged by the background sweep.");
+        _meter.CreateObservableCounter("smdss.expired", () => Observe(store()?.ExpiredRemoved), "{entry}", "Expired entries this node, as their primary, deleted on every replica.");
         _meter.CreateObservableGauge("smdss.memory.bytes", () => Observe(store()?.Memory.UsedBytes), "By", "Bytes of keys, values and index held in memory.");
         _meter.CreateObservableGauge("smdss.disk.bytes", () => Observe(store()?.DiskBytes), "By", "Bytes of slice files on disk.");
         _meter.CreateObservableGauge("smdss.entries", () => Observe(store()?.Count), "{entry}", "Live entries held by this node.");

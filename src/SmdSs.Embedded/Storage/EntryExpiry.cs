@@ -16,6 +16,9 @@ internal readonly record struct EntryExpiry(long AbsoluteMs, long SlidingMs, lon
 
     public bool IsExpiredAt(long nowMs) => DeadlineMs != 0 && nowMs >= DeadlineMs;
 
+    /// <summary>Expired, and no read anywhere can have moved the deadline: no sliding window, or one capped by the absolute expiration.</summary>
+    public bool IsExpiredForGoodAt(long nowMs) => IsExpiredAt(nowMs) && (SlidingMs == 0 || (AbsoluteMs != 0 && DeadlineMs >= AbsoluteMs));
+
     /// <summary>The deadline a read at <paramref name="nowMs"/> moves the entry to.</summary>
     public long SlideAt(long nowMs)
     {

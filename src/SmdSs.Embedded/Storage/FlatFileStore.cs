@@ -31,6 +31,9 @@ internal sealed class FlatFileStore : IDisposable
 
     public long ExpiredRemoved => Interlocked.Read(ref _expiredRemoved);
 
+    /// <summary>Counts entries this node, as their primary, deleted because they expired.</summary>
+    public void CountExpired(int entries) => Interlocked.Add(ref _expiredRemoved, entries);
+
     public long DiskBytes => _slices.Stores.Sum(s => s.FileBytes);
 
     public long Count => _slices.Stores.Sum(s => (long)s.Count);
@@ -180,13 +183,31 @@ internal sealed class FlatFileStore : IDisposable
     }
 
     /// <summary>
-    /// One round of background work: persist sliding-deadline touches, fsync when the policy
-    /// says so, drop expired entries (when <paramref name="sweepExpired"/>), compact files whose
-    /// dead bytes passed the threshold.
+    /// Appends the touch records of every slice and returns, per slice, the ones reads on this
+    /// node made (the node sends those on at once: see <see cref="SlidingRenewal"/>).
     /// </summary>
-    public List<(SliceStore Store, List<StorageRecord> Touches)> Maintain(long nowMs, bool sync, bool sweepExpired)
+    public List<(SliceStore Store, List<StorageRecord> Touches)> FlushTouches()
     {
         var touches = new List<(SliceStore, List<StorageRecord>)>();
+        foreach (SliceStore store in _slices.Stores)
+        {
+            List<StorageRecord> local = store.FlushTouches();
+            if (local.Count > 0)
+            {
+                touches.Add((store, local));
+            }
+        }
+
+        return touches;
+    }
+
+    /// <summary>
+    /// One round of background work after the touches: prune tombstones, compact files whose
+    /// dead bytes passed the threshold, fsync when the policy says so, free split stores.
+    /// Expired entries are the node's job (only a slice's primary expires them: <see cref="SlidingRenewal"/>).
+    /// </summary>
+    public void Maintain(long nowMs, bool sync)
+    {
         // Stores split a round ago: no request that found them before the split is still reading.
         for (int n = _retired.Count; n > 0 && _retired.TryDequeue(out SliceStore? retired); n--)
         {
@@ -203,17 +224,6 @@ internal sealed class FlatFileStore : IDisposable
         foreach (SliceStore store in _slices.Stores)
         {
             store.PruneTombstones(nowMs);
-            List<StorageRecord> local = store.FlushTouches();
-            if (local.Count > 0)
-            {
-                touches.Add((store, local));
-            }
-
-            if (sweepExpired)
-            {
-                Interlocked.Add(ref _expiredRemoved, store.SweepExpired(nowMs));
-            }
-
             if (store.NeedsCompaction(_settings.CompactionDeadBytesThreshold))
             {
                 store.Compact(nowMs);
@@ -225,8 +235,6 @@ internal sealed class FlatFileStore : IDisposable
                 store.Sync();
             }
         }
-
-        return touches;
     }
 
     /// <summary>Persists pending touches and fsyncs every file (host stop).</summary>

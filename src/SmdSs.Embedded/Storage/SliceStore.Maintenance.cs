@@ -7,8 +7,8 @@ namespace SmdSs.Storage;
 internal sealed partial class SliceStore
 {
     /// <summary>
-    /// Replays the file into the index (last writer wins by version), drops entries already
-    /// expired at <paramref name="nowMs"/>, and repairs damage: a torn tail is cut off, damage in
+    /// Replays the file into the index (last writer wins by version), drops entries expired for
+    /// good at <paramref name="nowMs"/>, and repairs damage: a torn tail is cut off, damage in
     /// the middle is removed by compacting the file. Collects the operation answers of records
     /// versioned at or after <paramref name="answersSinceMs"/>.
     /// </summary>
@@ -37,7 +37,9 @@ internal sealed partial class SliceStore
                 });
             }
 
-            foreach (StoredEntry expired in _index.Values.Where(e => e.IsExpiredAt(nowMs)).ToList())
+            // A sliding entry stays: a read on another node may have renewed it while this one
+            // was down; its primary deletes it if not.
+            foreach (StoredEntry expired in _index.Values.Where(e => e.IsExpiredForGoodAt(nowMs)).ToList())
             {
                 DropLocked(expired);
             }
@@ -111,19 +113,59 @@ internal sealed partial class SliceStore
         return local;
     }
 
-    /// <summary>Drops every entry expired at <paramref name="nowMs"/> from the index. Returns how many.</summary>
-    public int SweepExpired(long nowMs)
+    /// <summary>
+    /// The entries expired at <paramref name="nowMs"/> that reads noted since the last call, and
+    /// with <paramref name="sweep"/> every other expired one, at most <paramref name="max"/>.
+    /// Nothing is dropped here: the primary deletes them (a replicated write), which is how they
+    /// leave every replica.
+    /// </summary>
+    public List<StoredEntry> TakeExpired(long nowMs, bool sweep, int max = int.MaxValue)
     {
-        int removed = 0;
-        foreach (StoredEntry entry in _index.Values)
+        var expired = new List<StoredEntry>();
+        foreach (string key in _expiredSeen.Keys)
         {
-            if (entry.IsExpiredAt(nowMs) && RemoveExpired(entry, nowMs))
+            if (expired.Count >= max)
             {
-                removed++;
+                return expired;
+            }
+
+            _expiredSeen.TryRemove(key, out _);
+            if (!sweep && _index.TryGetValue(key, out StoredEntry? entry) && entry.IsExpiredAt(nowMs))
+            {
+                expired.Add(entry);
             }
         }
 
-        return removed;
+        if (sweep)
+        {
+            expired.AddRange(_index.Values.Where(e => e.IsExpiredAt(nowMs)).Take(max));
+        }
+
+        return expired;
+    }
+
+    /// <summary>Forgets the expiries reads noted (this node does not lead the slice: its primary expires entries).</summary>
+    public void ForgetNotedExpiries() => _expiredSeen.Clear();
+
+    /// <summary>
+    /// A replica's safety net: drops entries whose deadline here passed before
+    /// <paramref name="cutoffMs"/> (the tombstone retention ago). By then the primary's delete
+    /// has arrived, or this copy was caught up again; no renewal lags that long. Returns how many.
+    /// </summary>
+    public int DropExpiredBefore(long cutoffMs)
+    {
+        int dropped = 0;
+        lock (_fileLock)
+        {
+            foreach (StoredEntry entry in _index.Values.Where(e => e.IsExpiredAt(cutoffMs)).ToList())
+            {
+                DropLocked(entry);
+                _tombstones.AddOrUpdate(entry.Key, entry.Version, (_, v) => Math.Max(v, entry.Version));
+                dropped++;
+            }
+        }
+
+        return dropped;
     }
 
     public bool NeedsCompaction(long deadBytesThreshold)
@@ -137,7 +179,11 @@ internal sealed partial class SliceStore
         return dead >= deadBytesThreshold && dead * 2 >= _file.Length;
     }
 
-    /// <summary>Rewrites the file with only the live, unexpired entries and the retained tombstones. Returns the bytes reclaimed.</summary>
+    /// <summary>
+    /// Rewrites the file with only the live entries and the retained tombstones. Returns the bytes
+    /// reclaimed. An entry expired for good is dropped; a sliding one whose deadline here has
+    /// passed is kept (a read elsewhere may have renewed it; its primary deletes it otherwise).
+    /// </summary>
     public long Compact(long nowMs)
     {
         lock (_fileLock)
@@ -149,7 +195,7 @@ internal sealed partial class SliceStore
     private long CompactLocked(long nowMs)
     {
         long before = _file.Length;
-        foreach (StoredEntry expired in _index.Values.Where(e => e.IsExpiredAt(nowMs)).ToList())
+        foreach (StoredEntry expired in _index.Values.Where(e => e.IsExpiredForGoodAt(nowMs)).ToList())
         {
             DropLocked(expired);
         }

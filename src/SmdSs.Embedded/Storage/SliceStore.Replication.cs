@@ -28,16 +28,44 @@ internal sealed partial class SliceStore
         }
     }
 
-    /// <summary>Moves the deadline of the entry with this version (a read elsewhere slid it), and persists it.</summary>
-    public bool ApplyTouch(string key, long version, long deadlineMs)
+    /// <summary>
+    /// Moves the deadline of the entry with this version (a read elsewhere slid it), and persists
+    /// it. <paramref name="fromPrimary"/>: the slice's primary sent it, so it holds that deadline.
+    /// <paramref name="refuseExpiredAtMs"/>: the primary's clock, when this node is the primary
+    /// (an entry that already expired here stays expired; see <see cref="SlidingRenewal"/>).
+    /// </summary>
+    public bool ApplyTouch(string key, long version, long deadlineMs, bool fromPrimary = true, long refuseExpiredAtMs = 0)
     {
-        if (!_index.TryGetValue(key, out StoredEntry? entry) || entry.Version != version || !entry.ExtendDeadline(deadlineMs))
+        if (!_index.TryGetValue(key, out StoredEntry? entry) || entry.Version != version
+            || (refuseExpiredAtMs != 0 && entry.IsExpiredAt(refuseExpiredAtMs)))
         {
             return false;
         }
 
-        _persistOnlyTouches.TryAdd(key, 0);
-        return true;
+        bool moved = entry.ExtendDeadline(deadlineMs);
+        if (fromPrimary)
+        {
+            entry.ConfirmDeadline(deadlineMs);
+        }
+
+        if (moved)
+        {
+            _persistOnlyTouches.TryAdd(key, 0);
+        }
+
+        return moved;
+    }
+
+    /// <summary>The primary acknowledged these touches from this node: it holds their deadlines.</summary>
+    public void ConfirmTouches(IEnumerable<StorageRecord> touches)
+    {
+        foreach (StorageRecord touch in touches)
+        {
+            if (_index.TryGetValue(touch.Key, out StoredEntry? entry) && entry.Version == touch.Version)
+            {
+                entry.ConfirmDeadline(touch.Expiry.DeadlineMs);
+            }
+        }
     }
 
     /// <summary>Starts a catch-up: drops everything held for this slice, file included.</summary>

@@ -38,9 +38,14 @@ internal sealed partial class SliceStore
 
             foreach (StoredEntry entry in _index.Values)
             {
-                if (!entry.IsExpiredAt(nowMs))
+                if (!entry.IsExpiredForGoodAt(nowMs))
                 {
-                    Owner(entry.Key).Put(entry.Key, entry.Version, entry.Expiry, entry.ValueInMemory ?? ReadFromFileLocked(entry), ReadAnswersLocked(entry));
+                    SliceStore half = Owner(entry.Key);
+                    half.Put(entry.Key, entry.Version, entry.Expiry, entry.ValueInMemory ?? ReadFromFileLocked(entry), ReadAnswersLocked(entry));
+                    if (half.TryGet(entry.Key, out StoredEntry copy))
+                    {
+                        copy.CopyPrimaryDeadline(entry);
+                    }
                 }
             }
 

@@ -17,6 +17,7 @@ internal sealed partial class SliceStore : IDisposable
     private readonly ConcurrentDictionary<string, StoredEntry> _index = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _touched = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _persistOnlyTouches = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _expiredSeen = new(StringComparer.Ordinal);
     private readonly Lock _fileLock = new();
     private readonly SliceFile _file;
     private readonly MemoryBudget _memory;
@@ -113,25 +114,11 @@ internal sealed partial class SliceStore : IDisposable
         }
     }
 
-    /// <summary>Drops an entry found expired (if it is still the same entry). Its records become dead bytes.</summary>
-    public bool RemoveExpired(StoredEntry entry, long nowMs)
-    {
-        lock (_fileLock)
-        {
-            if (!entry.IsExpiredAt(nowMs) || !_index.TryRemove(new KeyValuePair<string, StoredEntry>(entry.Key, entry)))
-            {
-                return false;
-            }
-
-            Interlocked.Add(ref _liveFileBytes, -entry.RecordLength);
-            _memory.Add(-entry.MemoryBytes);
-            _touched.TryRemove(entry.Key, out _);
-            // An expiry is a delete at the entry's version: a replica still holding an older
-            // version of the key (it missed the newer write) must not get it back from repair.
-            _tombstones.AddOrUpdate(entry.Key, entry.Version, (_, v) => Math.Max(v, entry.Version));
-            return true;
-        }
-    }
+    /// <summary>
+    /// Notes that a read found the entry of <paramref name="key"/> expired. It stays until the
+    /// primary deletes it (<see cref="TakeExpired"/>): only a primary expires entries.
+    /// </summary>
+    public void NoteExpired(string key) => _expiredSeen.TryAdd(key, 0);
 
     /// <summary>Records that a read moved the sliding deadline; written to the file by <see cref="FlushTouches"/>.</summary>
     public void MarkTouched(string key) => _touched.TryAdd(key, 0);

@@ -238,7 +238,7 @@ public sealed class CompactionTests : IDisposable
         }
 
         Dictionary<string, ModelEntry> before = Snapshot(store.SliceStores);
-        store.Maintain(EpochMs, sync: false, sweepExpired: false);
+        store.Maintain(EpochMs, sync: false);
 
         Assert.Equal(1, store.Compactions);
         Assert.Equal(5 * RecordCodec.EncodedLength("key-0".Length, 100), store.DiskBytes);

@@ -72,16 +72,47 @@ public sealed class SliceSplitAndTombstoneTests : IDisposable
     }
 
     [Fact]
-    public void An_expired_entry_leaves_a_tombstone_so_an_older_copy_cannot_come_back()
+    public void An_expired_entry_stays_until_its_primary_deletes_it_and_the_delete_keeps_an_older_copy_out()
     {
         Directory.CreateDirectory(SlicesPath);
         using SliceStore store = OpenWholeSlice(SlicesPath);
         store.Load(EpochMs);
         store.Put("k", V(EpochMs + 10), new EntryExpiry(EpochMs + 1_000, 0, EpochMs + 1_000), [2]);
-        Assert.Equal(1, store.SweepExpired(EpochMs + 2_000));
+        store.Put("sliding", V(EpochMs + 10), new EntryExpiry(0, 500, EpochMs + 500), [3]);
+        store.NoteExpired("k");
 
-        Assert.False(store.Put("k", V(EpochMs), EntryExpiry.None, [1]));
-        Assert.Contains(store.ChangesSince(V(EpochMs + 5), EpochMs + 2_000), r => r.Kind == RecordKind.Delete && r.Key == "k" && r.Version == V(EpochMs + 10));
+        Assert.Equal(["k"], store.TakeExpired(EpochMs + 2_000, sweep: false).Select(e => e.Key));
+        Assert.Equal(["k", "sliding"], store.TakeExpired(EpochMs + 2_000, sweep: true).Select(e => e.Key).Order(StringComparer.Ordinal));
+        Assert.True(store.TryGet("k", out _), "only the primary's delete removes an expired entry");
+
+        // The primary's expiry is a Delete at a newer version.
+        Assert.True(store.Delete("k", V(EpochMs + 2_000)));
+        Assert.False(store.Put("k", V(EpochMs + 10), new EntryExpiry(EpochMs + 1_000, 0, EpochMs + 1_000), [2]));
+        Assert.Contains(store.ChangesSince(V(EpochMs + 5), EpochMs + 2_000), r => r.Kind == RecordKind.Delete && r.Key == "k" && r.Version == V(EpochMs + 2_000));
+    }
+
+    [Fact]
+    public void A_touch_moves_the_deadline_the_primary_holds_only_when_the_primary_sent_or_acknowledged_it()
+    {
+        Directory.CreateDirectory(SlicesPath);
+        using SliceStore store = OpenWholeSlice(SlicesPath);
+        store.Load(EpochMs);
+        store.Put("s", V(EpochMs), new EntryExpiry(0, 10_000, EpochMs + 10_000), [1]);
+        Assert.True(store.TryGet("s", out StoredEntry entry));
+
+        Assert.True(store.ApplyTouch("s", V(EpochMs), EpochMs + 12_000, fromPrimary: false));
+        Assert.Equal((EpochMs + 12_000, EpochMs + 10_000), (entry.DeadlineMs, entry.PrimaryDeadlineMs));
+
+        store.ConfirmTouches([new StorageRecord(RecordKind.Touch, "s", V(EpochMs), new EntryExpiry(0, 10_000, EpochMs + 12_000), [])]);
+        Assert.Equal(EpochMs + 12_000, entry.PrimaryDeadlineMs);
+
+        Assert.True(store.ApplyTouch("s", V(EpochMs), EpochMs + 13_000, fromPrimary: true));
+        Assert.Equal((EpochMs + 13_000, EpochMs + 13_000), (entry.DeadlineMs, entry.PrimaryDeadlineMs));
+
+        // A primary does not bring back an entry that already expired on its clock.
+        Assert.False(store.ApplyTouch("s", V(EpochMs), EpochMs + 30_000, refuseExpiredAtMs: EpochMs + 13_000));
+        Assert.False(store.ApplyTouch("s", V(EpochMs + 1), EpochMs + 30_000), "another version");
+        Assert.Equal(EpochMs + 13_000, entry.DeadlineMs);
     }
 
     [Fact]
@@ -111,8 +142,8 @@ public sealed class SliceSplitAndTombstoneTests : IDisposable
                 Assert.All(half.Entries, e => Assert.True(half.Range.Contains(KeyHash.Of(e.Key))));
             }
 
-            store.Maintain(EpochMs + 4, sync: true, sweepExpired: false);
-            store.Maintain(EpochMs + 5, sync: true, sweepExpired: false);
+            store.Maintain(EpochMs + 4, sync: true);
+            store.Maintain(EpochMs + 5, sync: true);
             Assert.False(File.Exists(Path.Combine(SlicesPath, SliceFile.NameOf(SliceRange.Whole))));
             Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "k7", V(EpochMs), EntryExpiry.None, [9])));
         }

@@ -75,7 +75,9 @@ public sealed class SliceStoreRestartTests : IDisposable
             AssertAccounting(store, memory);
         }
 
-        var expectedAfterLoad = model.Where(p => !p.Value.Expiry.IsExpiredAt(loadNow)).ToDictionary();
+        // Sliding entries stay past their deadline here (a read on another node may have renewed
+        // them; their primary deletes them); the rest are dropped.
+        var expectedAfterLoad = model.Where(p => !p.Value.Expiry.IsExpiredForGoodAt(loadNow)).ToDictionary();
         Assert.True(expectedAfterLoad.Count < model.Count, "some entries must expire between write and restart");
         Assert.True(expectedAfterLoad.Count > 50, "most entries must survive");
 

@@ -46,7 +46,11 @@ public sealed class SlidingTouchPersistenceTests : IDisposable
         Assert.Equal(now + 18_000, entry.DeadlineMs);
         Assert.Equal(5, entry.Version);
         Assert.Equal(10_000, entry.SlidingMs);
-        Assert.False(reopened.TryGet("not-flushed", out _), "an unflushed touch must not outlive the process");
+        // An unflushed touch does not outlive the process: the entry has the deadline it was
+        // written with, passed; it stays for its primary to delete (a replica never drops it).
+        Assert.True(reopened.TryGet("not-flushed", out StoredEntry? stale));
+        Assert.Equal(now + 10_000, stale.DeadlineMs);
+        Assert.True(stale.IsExpiredAt(now + 15_000));
     }
 
     [Fact]

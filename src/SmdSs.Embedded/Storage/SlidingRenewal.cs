@@ -1,0 +1,53 @@
+namespace SmdSs.Storage;
+
+/// <summary>
+/// The sliding-expiration rule across replicas: <b>an entry whose window a read renewed, on any
+/// node that answered the read, does not expire anywhere before that read's deadline.</b>
+/// <list type="bullet">
+/// <item>Only a slice's primary expires entries: it deletes them with a versioned Delete that
+/// it replicates like any write. Replicas never drop an entry on their own clock.</item>
+/// <item>A replica answers a read of a sliding entry from its copy only while the deadline the
+/// primary is known to hold (<see cref="StoredEntry.PrimaryDeadlineMs"/>) is more than
+/// <see cref="PropagationBoundMs"/> away: the touch this read causes reaches the primary
+/// within that bound (batched once a second, sent with the replication timeout), so the
+/// primary cannot expire the entry before it learns of the read. Otherwise the read goes to
+/// the primary, which renews and answers with its own exact clock.</item>
+/// <item>A primary ignores a touch of an entry that has already expired there: an entry that
+/// read as gone never comes back.</item>
+/// <item>A primary about to hand a slice to another node sends its pending touches first.</item>
+/// <item>A copy that may lag renewals still on their way counts a sliding entry as expired only
+/// once its deadline is <see cref="PropagationBoundMs"/> past: a replica cut off from the primary
+/// and the majority (a degraded read), and a primary in its first <see cref="PropagationBoundMs"/>
+/// as primary (its predecessor's last touches may still be travelling, or lost with it).</item>
+/// </list>
+/// A window no longer than the bound is therefore always renewed at the primary: exact time,
+/// as in MemoryDistributedCache, for a network round trip on the other nodes.
+/// </summary>
+internal static class SlidingRenewal
+{
+    /// <summary>
+    /// How long a replica's touch may take to reach the primary: the touch batch interval (1 s),
+    /// the replication acknowledgement timeout (1.5 s), and slack for a busy machine. A touch
+    /// delayed longer (an overloaded node, a partition) may arrive after the primary expired the
+    /// entry, and is then ignored.
+    /// </summary>
+    public const long PropagationBoundMs = 3_000;
+
+    /// <summary>May a replica answer a read of <paramref name="entry"/> from its copy at <paramref name="nowMs"/>?</summary>
+    public static bool ReplicaMayAnswer(StoredEntry entry, long nowMs)
+    {
+        if (entry.SlidingMs == 0)
+        {
+            return true;
+        }
+
+        long primaryDeadline = entry.PrimaryDeadlineMs;
+        // Capped by the absolute expiration: no read can move it any more, every node agrees.
+        bool capped = entry.AbsoluteMs != 0 && primaryDeadline >= entry.AbsoluteMs;
+        return capped || primaryDeadline - nowMs > PropagationBoundMs;
+    }
+
+    /// <summary>Expired, for a copy that may lag renewals made elsewhere (see the rule above).</summary>
+    public static bool IsExpiredAllowingLag(StoredEntry entry, long nowMs) =>
+        entry.IsExpiredForGoodAt(nowMs) || (entry.SlidingMs > 0 && entry.IsExpiredAt(nowMs - PropagationBoundMs));
+}
