@@ -86,9 +86,10 @@ public sealed partial class SmdSsNode
                 }
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or SmdSsUnavailableException or IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is OperationCanceledException or SmdSsUnavailableException or IOException or ObjectDisposedException or InvalidOperationException or SliceRetiredException)
         {
-            // The next round finds what is still expired.
+            // The next round finds what is still expired (a split store's claimed entries stay
+            // behind with it; the halves' copies are new entries).
             Diagnostics.Log.MaintenanceFailed(_logger, ex);
         }
         finally
