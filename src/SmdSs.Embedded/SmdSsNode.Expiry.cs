@@ -48,7 +48,7 @@ public sealed partial class SmdSsNode
                 local.ForgetNotedExpiries();
                 if (sweep && slice.Primary != _self!.Id)
                 {
-                    store.CountExpired(local.DropExpiredBefore(nowMs - (long)_options.TombstoneRetention.TotalMilliseconds));
+                    store.CountExpired(local.DropExpiredHere(nowMs, nowMs - (long)_options.TombstoneRetention.TotalMilliseconds));
                 }
 
                 continue;
@@ -107,9 +107,9 @@ public sealed partial class SmdSsNode
     private async Task ExpireBatchAsync(PieSlice slice, StoredEntry[] expired, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _writesInFlight);
+        var deletes = new List<StorageRecord>();
         try
         {
-            var deletes = new List<StorageRecord>();
             foreach (StoredEntry entry in expired)
             {
                 uint hash = Hashing.KeyHash.Of(entry.Key);
@@ -117,32 +117,48 @@ public sealed partial class SmdSsNode
                 {
                     // Looked up again under the lock: the slice may have been split or handed over.
                     PieSlice now = SliceMap!.Find(hash);
+                    SliceStore local = RunningStore().SliceFor(hash);
                     if (now.Primary != _self!.Id || now.Range != slice.Range
-                        || !RunningStore().SliceFor(hash).TryGet(entry.Key, out StoredEntry current) || !ReferenceEquals(current, entry)
-                        || !entry.TryClaimExpiry(PrimaryExpiryNowMs(now.Range.Start)))
+                        || !local.TryGet(entry.Key, out StoredEntry current) || !ReferenceEquals(current, entry))
                     {
                         continue;
                     }
 
-                    var delete = new StorageRecord(RecordKind.Delete, entry.Key, _clock.Next(NowMs()), EntryExpiry.None, []);
-                    if (ApplyAsPrimary(delete))
+                    long expiryNow = PrimaryExpiryNowMs(now.Range.Start);
+                    if (entry.SlidingMs == 0)
                     {
+                        // Every copy agrees on the deadline: each drops it on its own.
+                        RunningStore().CountExpired(local.DropExpiredForGood(entry, expiryNow) ? 1 : 0);
+                        continue;
+                    }
+
+                    if (entry.TryClaimExpiry(expiryNow))
+                    {
+                        // Sent even if the entry is gone here meanwhile (a compaction dropped the
+                        // claimed entry): the replicas still hold it.
+                        var delete = new StorageRecord(RecordKind.Delete, entry.Key, _clock.Next(NowMs()), EntryExpiry.None, []);
+                        ApplyAsPrimary(delete);
                         deletes.Add(delete);
                     }
                 }
             }
-
-            RunningStore().CountExpired(deletes.Count);
-            PieSlice latest = SliceMap!.Find(slice.Range.Start);
-            if (deletes.Count > 0 && latest.Replicas.Length > 1)
-            {
-                // Replicas that miss them get hints or leave the in-sync set, as for any write.
-                await ReplicateAsync(latest, deletes, [], cancellationToken).ConfigureAwait(false);
-            }
         }
         finally
         {
-            Interlocked.Decrement(ref _writesInFlight);
+            try
+            {
+                RunningStore().CountExpired(deletes.Count);
+                PieSlice latest = SliceMap!.Find(slice.Range.Start);
+                if (deletes.Count > 0 && latest.Replicas.Length > 1)
+                {
+                    // Replicas that miss them get hints or leave the in-sync set, as for any write.
+                    await ReplicateAsync(latest, deletes, [], CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _writesInFlight);
+            }
         }
     }
 
@@ -241,22 +257,36 @@ public sealed partial class SmdSsNode
 
     /// <summary>
     /// Replica and primary side of a touch another node sent (see <see cref="SlidingRenewal"/>).
-    /// False when this node is the slice's primary and does not hold that deadline now (the entry
-    /// is gone, another version, or expired here before the touch came).
+    /// True when this node is the slice's primary and holds that deadline now (false: not the
+    /// primary, or the entry is gone, another version, or expired here before the touch came).
     /// </summary>
     private bool ApplyTouch(NodeId from, PieSlice slice, StorageRecord touch)
     {
         bool selfPrimary = slice.Primary == _self!.Id;
         SliceStore local = RunningStore().SliceFor(Hashing.KeyHash.Of(touch.Key));
+        // A primary passes the renewals it takes on to every replica (as its own touches), so
+        // that every copy's deadline, and what each knows the primary holds, keeps up.
         local.ApplyTouch(
-            touch.Key, touch.Version, touch.Expiry.DeadlineMs, fromPrimary: slice.Primary == from, refuseExpiredAtMs: selfPrimary ? PrimaryExpiryNowMs(slice.Range.Start) : 0);
-        return !selfPrimary
-            || (local.TryGet(touch.Key, out StoredEntry entry) && entry.Version == touch.Version && !entry.IsClaimedForExpiry && entry.DeadlineMs >= touch.Expiry.DeadlineMs);
+            touch.Key, touch.Version, touch.Expiry.DeadlineMs, fromPrimary: slice.Primary == from,
+            refuseExpiredAtMs: selfPrimary ? PrimaryExpiryNowMs(slice.Range.Start) : 0, relay: selfPrimary);
+        return selfPrimary
+            && local.TryGet(touch.Key, out StoredEntry entry) && entry.Version == touch.Version && !entry.IsClaimedForExpiry && entry.DeadlineMs >= touch.Expiry.DeadlineMs;
     }
 
-    /// <summary>The optional payload of a Replicate's <c>Ok</c>: <c>u32 count | count × string key</c>, touches the primary did not take.</summary>
-    private static byte[] EncodeRefusedTouches(List<string>? refused)
+    // The Ok of a node that is not the slice's primary: none of the touches counts as confirmed.
+    private const uint NotPrimaryMarker = uint.MaxValue;
+
+    /// <summary>
+    /// The optional payload of a Replicate's <c>Ok</c>: <c>u32 count | count × string key</c>, the
+    /// touches the primary did not take; <c>u32 0xFFFFFFFF</c> from a node that is not the primary.
+    /// </summary>
+    private static byte[] EncodeRefusedTouches(List<string>? refused, bool notPrimary)
     {
+        if (notPrimary)
+        {
+            return new MessageWriter().U32(NotPrimaryMarker).ToArray();
+        }
+
         if (refused is null or { Count: 0 })
         {
             return [];
@@ -271,7 +301,7 @@ public sealed partial class SmdSsNode
         return writer.ToArray();
     }
 
-    /// <summary>The refused keys; null when the answer is malformed (then nothing is confirmed).</summary>
+    /// <summary>The refused keys; null when the answer is malformed or not the primary's (then nothing is confirmed).</summary>
     private static HashSet<string>? DecodeRefusedTouches(byte[] payload)
     {
         var refused = new HashSet<string>(StringComparer.Ordinal);
@@ -283,6 +313,12 @@ public sealed partial class SmdSsNode
         try
         {
             var reader = new MessageReader(payload);
+            if (payload.Length == 4 && reader.U32() == NotPrimaryMarker)
+            {
+                return null;
+            }
+
+            reader = new MessageReader(payload);
             int count = reader.Count(minItemBytes: 2);
             for (int i = 0; i < count; i++)
             {

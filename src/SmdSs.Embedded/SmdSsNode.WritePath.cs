@@ -253,15 +253,18 @@ public sealed partial class SmdSsNode
 
         FlatFileStore store = RunningStore();
         List<string>? refusedTouches = null;
+        bool touchesSeen = false;
         foreach (StorageRecord record in message.Records)
         {
             _clock.Observe(record.Version);
             if (record.Kind == RecordKind.Touch)
             {
-                if (!ApplyTouch(from, slice, record))
+                if (!ApplyTouch(from, slice, record) && slice.Primary == _self!.Id)
                 {
                     (refusedTouches ??= []).Add(record.Key);
                 }
+
+                touchesSeen = true;
             }
             else if (store.Apply(RecordAnswers.Attach(record, message.Answers)))
             {
@@ -272,7 +275,7 @@ public sealed partial class SmdSsNode
         RememberAnswers(message);
 
         RunningStore().EvictIfOverLimit();
-        return (MessageType.Ok, EncodeRefusedTouches(refusedTouches));
+        return (MessageType.Ok, EncodeRefusedTouches(refusedTouches, notPrimary: touchesSeen && slice.Primary != _self!.Id));
     }
 
     /// <summary>

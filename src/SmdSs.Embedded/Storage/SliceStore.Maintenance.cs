@@ -148,24 +148,51 @@ internal sealed partial class SliceStore
     public void ForgetNotedExpiries() => _expiredSeen.Clear();
 
     /// <summary>
-    /// A replica's safety net: drops entries whose deadline here passed before
-    /// <paramref name="cutoffMs"/> (the tombstone retention ago). By then the primary's delete
-    /// has arrived, or this copy was caught up again; no renewal lags that long. Returns how many.
+    /// A replica's expiry of its own copy: drops entries expired for good at
+    /// <paramref name="nowMs"/> (every copy agrees on their deadline; a tombstone at their
+    /// version keeps an older copy out), and, as a safety net, sliding entries whose deadline
+    /// here passed before <paramref name="slidingCutoffMs"/> (by then the primary's delete has
+    /// come, or this copy lags renewals: no tombstone, so anti-entropy brings a live entry back).
+    /// Returns how many.
     /// </summary>
-    public int DropExpiredBefore(long cutoffMs)
+    public int DropExpiredHere(long nowMs, long slidingCutoffMs)
     {
         int dropped = 0;
         lock (_fileLock)
         {
-            foreach (StoredEntry entry in _index.Values.Where(e => e.IsExpiredAt(cutoffMs)).ToList())
+            foreach (StoredEntry entry in _index.Values.Where(e => e.IsExpiredForGoodAt(nowMs) || e.IsExpiredAt(slidingCutoffMs)).ToList())
             {
                 DropLocked(entry);
-                _tombstones.AddOrUpdate(entry.Key, entry.Version, (_, v) => Math.Max(v, entry.Version));
+                if (entry.IsExpiredForGoodAt(nowMs))
+                {
+                    _tombstones.AddOrUpdate(entry.Key, entry.Version, (_, v) => Math.Max(v, entry.Version));
+                }
+
                 dropped++;
             }
         }
 
         return dropped;
+    }
+
+    /// <summary>
+    /// The primary's expiry of an entry with no sliding window: every copy agrees on its
+    /// deadline, so each drops it on its own (a tombstone at its version keeps an older copy
+    /// out); no delete needs to travel. True when it was still this entry and dropped.
+    /// </summary>
+    public bool DropExpiredForGood(StoredEntry entry, long nowMs)
+    {
+        lock (_fileLock)
+        {
+            if (!entry.Expiry.IsExpiredForGoodAt(nowMs) || !_index.TryGetValue(entry.Key, out StoredEntry? current) || !ReferenceEquals(current, entry))
+            {
+                return false;
+            }
+
+            DropLocked(entry);
+            _tombstones.AddOrUpdate(entry.Key, entry.Version, (_, v) => Math.Max(v, entry.Version));
+            return true;
+        }
     }
 
     public bool NeedsCompaction(long deadBytesThreshold)

@@ -33,8 +33,9 @@ internal sealed partial class SliceStore
     /// it. <paramref name="fromPrimary"/>: the slice's primary sent it, so it holds that deadline.
     /// <paramref name="refuseExpiredAtMs"/>: the primary's clock, when this node is the primary
     /// (an entry that already expired here stays expired; see <see cref="SlidingRenewal"/>).
+    /// <paramref name="relay"/>: this node is the primary and sends it on to the other replicas.
     /// </summary>
-    public bool ApplyTouch(string key, long version, long deadlineMs, bool fromPrimary = true, long refuseExpiredAtMs = 0)
+    public bool ApplyTouch(string key, long version, long deadlineMs, bool fromPrimary = true, long refuseExpiredAtMs = 0, bool relay = false)
     {
         if (!_index.TryGetValue(key, out StoredEntry? entry) || entry.Version != version
             || (refuseExpiredAtMs != 0 && entry.IsExpiredAt(refuseExpiredAtMs)))
@@ -48,7 +49,11 @@ internal sealed partial class SliceStore
             entry.ConfirmDeadline(deadlineMs);
         }
 
-        if (moved)
+        if (moved && relay)
+        {
+            _touched.TryAdd(key, 0);
+        }
+        else if (moved)
         {
             _persistOnlyTouches.TryAdd(key, 0);
         }
