@@ -63,9 +63,9 @@ public sealed class SmdSsOptions
     public long CompactionDeadBytesThreshold { get; set; } = 16L << 20;
 
     /// <summary>
-    /// How often each primary sweeps its slices for expired entries nobody read, and deletes them
-    /// on every replica (reads never return them in between; an entry a read finds expired is
-    /// deleted within about a second). Default 1 minute.
+    /// How often expired entries nobody read are purged: a primary deletes expired sliding
+    /// entries on every replica, and each node drops the others itself (reads never return them in
+    /// between; one a read finds expired at its primary goes within about a second). Default 1 minute.
     /// </summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
 
