@@ -53,23 +53,45 @@ public static class WebFarmApp
         return app;
     }
 
+    // A key the store refuses (empty, too long, or in SMD-SS's reserved smdss: namespace) is the caller's mistake: 400.
     private static async Task<IResult> GetValue(string key, ISmdSsKeyValueStore store, CancellationToken cancellationToken)
     {
-        byte[]? value = await store.GetAsync(key, cancellationToken);
-        return value is null ? Results.NotFound() : Results.Bytes(value, "application/octet-stream");
+        try
+        {
+            byte[]? value = await store.GetAsync(key, cancellationToken);
+            return value is null ? Results.NotFound() : Results.Bytes(value, "application/octet-stream");
+        }
+        catch (ArgumentException ex)
+        {
+            return Results.Problem(ex.Message, statusCode: StatusCodes.Status400BadRequest);
+        }
     }
 
     private static async Task<IResult> PutValue(string key, HttpRequest request, ISmdSsKeyValueStore store, CancellationToken cancellationToken)
     {
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body, cancellationToken);
-        await store.SetAsync(key, body.GetBuffer().AsMemory(0, (int)body.Length), null, cancellationToken);
-        return Results.NoContent();
+        try
+        {
+            await store.SetAsync(key, body.GetBuffer().AsMemory(0, (int)body.Length), null, cancellationToken);
+            return Results.NoContent();
+        }
+        catch (ArgumentException ex)
+        {
+            return Results.Problem(ex.Message, statusCode: StatusCodes.Status400BadRequest);
+        }
     }
 
     private static async Task<IResult> DeleteValue(string key, ISmdSsKeyValueStore store, CancellationToken cancellationToken)
     {
-        bool removed = await store.RemoveAsync(key, cancellationToken);
-        return removed ? Results.NoContent() : Results.NotFound();
+        try
+        {
+            bool removed = await store.RemoveAsync(key, cancellationToken);
+            return removed ? Results.NoContent() : Results.NotFound();
+        }
+        catch (ArgumentException ex)
+        {
+            return Results.Problem(ex.Message, statusCode: StatusCodes.Status400BadRequest);
+        }
     }
 }

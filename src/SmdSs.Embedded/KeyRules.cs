@@ -59,6 +59,19 @@ internal static class KeyRules
         }
     }
 
+    /// <summary>Refuses a key of SMD-SS's own (<see cref="SmdSsLimits.ReservedKeyPrefix"/>) at the public API.</summary>
+    public static void RefuseReserved(string key)
+    {
+        if (IsReserved(key))
+        {
+            throw new ArgumentException(
+                $"Keys starting with '{SmdSsLimits.ReservedKeyPrefix}' are reserved for SMD-SS's own data (the Data Protection key ring) and cannot be read or written through the API.",
+                nameof(key));
+        }
+    }
+
+    public static bool IsReserved(string? key) => key is not null && key.StartsWith(SmdSsLimits.ReservedKeyPrefix, StringComparison.Ordinal);
+
     public static void ValidateValueLength(long length, int maxValueBytes, string paramName = "value")
     {
         if (length > maxValueBytes)

@@ -24,6 +24,7 @@ public sealed partial class SmdSsNode
     /// <inheritdoc />
     public async ValueTask<long> IncrementAsync(string key, long delta = 1, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
+        KeyRules.RefuseReserved(key);
         cancellationToken.ThrowIfCancellationRequested();
         byte[] answer = await AtomicAsync(AtomicKind.Increment, key, options, delta, "", [], cancellationToken).ConfigureAwait(false);
         return new MessageReader(answer).I64();
@@ -32,6 +33,7 @@ public sealed partial class SmdSsNode
     /// <inheritdoc />
     public async ValueTask<long> AppendAsync(string key, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
+        KeyRules.RefuseReserved(key);
         cancellationToken.ThrowIfCancellationRequested();
         KeyRules.ValidateValueLength(value.Length, _options.MaxValueBytes);
         byte[] answer = await AtomicAsync(AtomicKind.Append, key, options, 0, "", value.ToArray(), cancellationToken).ConfigureAwait(false);
@@ -39,7 +41,22 @@ public sealed partial class SmdSsNode
     }
 
     /// <inheritdoc />
-    public async ValueTask<SmdSsSwapResult> CompareAndSwapAsync(string key, long expectedVersion, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    public ValueTask<SmdSsSwapResult> CompareAndSwapAsync(string key, long expectedVersion, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        KeyRules.RefuseReserved(key);
+        return CompareAndSwapInternalAsync(key, expectedVersion, value, options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<SmdSsVersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken = default)
+    {
+        KeyRules.RefuseReserved(key);
+        return GetVersionedInternalAsync(key, cancellationToken);
+    }
+
+    /// <summary><see cref="CompareAndSwapAsync"/> for any key, reserved ones included: for SMD-SS's own data.</summary>
+    internal async ValueTask<SmdSsSwapResult> CompareAndSwapInternalAsync(
+        string key, long expectedVersion, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ArgumentOutOfRangeException.ThrowIfNegative(expectedVersion);
@@ -49,8 +66,8 @@ public sealed partial class SmdSsNode
         return new SmdSsSwapResult(reader.Bool(), reader.I64());
     }
 
-    /// <inheritdoc />
-    public async ValueTask<SmdSsVersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken = default)
+    /// <summary><see cref="GetVersionedAsync"/> for any key, reserved ones included: for SMD-SS's own data.</summary>
+    internal async ValueTask<SmdSsVersionedValue?> GetVersionedInternalAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         uint hash = KeyRules.ValidateAndHash(key);
@@ -68,6 +85,7 @@ public sealed partial class SmdSsNode
     /// <inheritdoc />
     public async ValueTask<byte[]> ExecuteAsync(string key, string processorName, ReadOnlyMemory<byte> argument = default, CancellationToken cancellationToken = default)
     {
+        KeyRules.RefuseReserved(key);
         cancellationToken.ThrowIfCancellationRequested();
         ArgumentException.ThrowIfNullOrEmpty(processorName);
         KeyRules.ValidateValueLength(argument.Length, _options.MaxValueBytes, nameof(argument));

@@ -75,7 +75,7 @@ public sealed partial class SmdSsNode
             throw new InvalidOperationException($"SmdSs:Listen '{_options.Listen}' is not an ip:port endpoint.");
         }
 
-        var handshake = new Handshake(_options.ClusterSecret);
+        var handshake = new Handshake(_options.ClusterSecret, _options.AdditionalClusterSecrets);
         int maxFrameBytes = _options.MaxValueBytes + SmdSsLimits.MaxKeyBytes + (2 << 20);
         _listener = new ClusterListener(listen, directory.NodeId, handshake, maxFrameBytes, new FrameHandler(this), _logger);
         string endpoint = new IPEndPoint(listen.Address, _listener.LocalEndpoint.Port).ToString();
@@ -100,7 +100,13 @@ public sealed partial class SmdSsNode
             _leases.BecamePrimary(slice.Range.Start, MonoMs());
         }
 
+        if (_options.ClusterSecret is null && _options.AllowInsecureCluster)
+        {
+            Log.InsecureCluster(_logger, endpoint);
+        }
+
         _listener.Start();
+
         Log.Listening(_logger, directory.NodeId.ToString(), endpoint, string.Join(",", _options.Friends));
     }
 

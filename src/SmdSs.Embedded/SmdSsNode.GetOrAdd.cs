@@ -21,6 +21,7 @@ public sealed partial class SmdSsNode
     /// <inheritdoc />
     public async ValueTask<byte[]> GetOrAddAsync(string key, Func<CancellationToken, ValueTask<byte[]>> factory, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
+        KeyRules.RefuseReserved(key);
         ArgumentNullException.ThrowIfNull(factory);
         cancellationToken.ThrowIfCancellationRequested();
         uint hash = KeyRules.ValidateAndHash(key);

@@ -18,6 +18,7 @@ public sealed partial class SmdSsNode
     public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        KeyRules.RefuseReserved(key);
         byte[]? value = await ReadAsync(key, MessageType.Get, cancellationToken).ConfigureAwait(false);
         return value;
     }
@@ -26,6 +27,7 @@ public sealed partial class SmdSsNode
     public async ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, DistributedCacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        KeyRules.RefuseReserved(key);
         // The copy happens here, before any await: the caller's memory may change once we return.
         await SetCoreAsync(key, value.ToArray(), options, cancellationToken).ConfigureAwait(false);
     }
@@ -34,6 +36,7 @@ public sealed partial class SmdSsNode
     public async ValueTask<bool> RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        KeyRules.RefuseReserved(key);
         uint hash = KeyRules.ValidateAndHash(key);
         RunningStore();
         var record = new StorageRecord(RecordKind.Delete, key, 0, EntryExpiry.None, []);
@@ -46,6 +49,7 @@ public sealed partial class SmdSsNode
     public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        KeyRules.RefuseReserved(key);
         return await ProbeAsync(key, cancellationToken).ConfigureAwait(false) is not null;
     }
 
@@ -53,6 +57,7 @@ public sealed partial class SmdSsNode
     public async ValueTask<TimeSpan?> GetTimeToLiveAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        KeyRules.RefuseReserved(key);
         long? deadline = await ProbeAsync(key, cancellationToken).ConfigureAwait(false);
         return deadline is > 0 ? TimeSpan.FromMilliseconds(deadline.Value - NowMs()) : null;
     }
@@ -61,13 +66,18 @@ public sealed partial class SmdSsNode
     public async ValueTask<bool> RefreshAsync(string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        KeyRules.RefuseReserved(key);
         bool found = await ReadAsync(key, MessageType.Refresh, cancellationToken).ConfigureAwait(false) is not null;
         _metrics?.Refresh();
         return found;
     }
 
     /// <summary>A copy of the live value, or null. Extends a sliding expiration. Synchronous when the read is local.</summary>
-    internal byte[]? Get(string key) => Sync(ReadAsync(key, MessageType.Get, CancellationToken.None));
+    internal byte[]? Get(string key)
+    {
+        KeyRules.RefuseReserved(key);
+        return Sync(ReadAsync(key, MessageType.Get, CancellationToken.None));
+    }
 
     /// <summary>Writes the live value into <paramref name="destination"/>; false when there is none.</summary>
     internal bool TryGet(string key, IBufferWriter<byte> destination)
@@ -84,6 +94,7 @@ public sealed partial class SmdSsNode
 
     internal void Set(string key, ReadOnlySpan<byte> value, DistributedCacheEntryOptions? options)
     {
+        KeyRules.RefuseReserved(key);
         KeyRules.ValidateValueLength(value.Length, _options.MaxValueBytes);
         Sync(SetCoreAsync(key, value.ToArray(), options, CancellationToken.None));
     }

@@ -161,9 +161,10 @@ public sealed partial class SmdSsNode
         SliceStore store = RunningStore().SliceFor(range.Start);
         long now = NowMs();
         // The store may still be the unsplit parent of this slice: only this range's keys count.
+        // SMD-SS's own keys (the Data Protection key ring) are never shown to app code.
         bool filter = store.Range != range;
         IEnumerable<SmdSsEntry> entries = store.Entries
-            .Where(e => !e.IsExpiredAt(now) && (!filter || range.Contains(Hashing.KeyHash.Of(e.Key))))
+            .Where(e => !e.IsExpiredAt(now) && !KeyRules.IsReserved(e.Key) && (!filter || range.Contains(Hashing.KeyHash.Of(e.Key))))
             .Select(e => new SmdSsEntry(e.Key, e.Version, () => e.ValueInMemory ?? store.ReadValue(e) ?? []));
         byte[] partial;
         try

@@ -42,10 +42,29 @@ public sealed class SmdSsOptions
     public FsyncPolicy FsyncPolicy { get; set; } = FsyncPolicy.EverySecond;
 
     /// <summary>
-    /// Shared secret every node of the cluster must prove (HMAC challenge-response) before it is
-    /// served; at least 16 characters when set. Default: none (no authentication).
+    /// Shared secret of the cluster: every node proves it before it is served, and every frame
+    /// after that proof is encrypted and authenticated (AES-GCM) under keys of its connection
+    /// alone. Either the base64 of 32 random bytes (<c>openssl rand -base64 32</c>), used as the
+    /// key, or a passphrase of at least 16 characters, stretched with PBKDF2 at start. Required
+    /// when <see cref="Listen"/> is not a loopback address, unless
+    /// <see cref="AllowInsecureCluster"/>. Default: none.
     /// </summary>
     public string? ClusterSecret { get; set; }
+
+    /// <summary>
+    /// Further secrets this node accepts from peers, never offers: to roll a new
+    /// <see cref="ClusterSecret"/> in one node at a time, first add the new secret here on every
+    /// node, then make it the <see cref="ClusterSecret"/> (the old one here) on every node, then
+    /// remove the old one. Requires <see cref="ClusterSecret"/>. Default: none.
+    /// </summary>
+    public IList<string> AdditionalClusterSecrets { get; } = [];
+
+    /// <summary>
+    /// Lets a node listen on a non-loopback address with no <see cref="ClusterSecret"/>: anyone
+    /// who reaches the port can then join the cluster and read or change every value, and
+    /// traffic travels in clear. Logged as a warning at every start. Default false.
+    /// </summary>
+    public bool AllowInsecureCluster { get; set; }
 
     /// <summary>Slices the hash space is cut into when a new cluster starts, 1 to 4096. Default 16.</summary>
     public int InitialSliceCount { get; set; } = 16;

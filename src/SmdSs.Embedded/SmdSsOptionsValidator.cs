@@ -52,6 +52,26 @@ public sealed class SmdSsOptionsValidator : IValidateOptions<SmdSsOptions>
         {
             errors.Add("SmdSs:ClusterSecret is shorter than 16 characters.");
         }
+        else if (options.ClusterSecret is null && listen is not null && !System.Net.IPAddress.IsLoopback(listen.Address) && !options.AllowInsecureCluster)
+        {
+            errors.Add(
+                $"SmdSs:ClusterSecret is required: SmdSs:Listen '{options.Listen}' is not a loopback address, and without a secret anyone who reaches it "
+                + "could join the cluster and read every value. Set SmdSs:ClusterSecret on every node (openssl rand -base64 32), "
+                + "or SmdSs:AllowInsecureCluster=true on a network you trust.");
+        }
+
+        for (int i = 0; i < options.AdditionalClusterSecrets.Count; i++)
+        {
+            if (options.AdditionalClusterSecrets[i] is not { Length: >= 16 })
+            {
+                errors.Add($"SmdSs:AdditionalClusterSecrets:{i} is shorter than 16 characters.");
+            }
+        }
+
+        if (options.AdditionalClusterSecrets.Count > 0 && options.ClusterSecret is null)
+        {
+            errors.Add("SmdSs:AdditionalClusterSecrets needs SmdSs:ClusterSecret (the secret this node offers).");
+        }
 
         if (options.WriteQuorum < 0 || options.WriteQuorum > options.ReplicationFactor)
         {

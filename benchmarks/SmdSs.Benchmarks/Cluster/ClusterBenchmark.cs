@@ -32,9 +32,17 @@ internal static class ClusterBenchmark
         string workDirectory = settings.WorkDirectory ?? Path.Combine(Path.GetTempPath(), "smdss-cluster-bench-" + Guid.NewGuid().ToString("N"));
         try
         {
-            Progress.Line($"SMD-SS cluster: starting {FarmProcesses.Count} WebFarm processes and the embedded node");
-            await using ClusterSubject cluster = await ClusterSubject.StartAsync(workDirectory, cancellationToken);
-            await MeasureClusterAsync(cluster, settings, report, setKeys, cancellationToken);
+            Progress.Line($"SMD-SS cluster: starting {FarmProcesses.Count} WebFarm processes and the embedded node, sealed (a cluster secret)");
+            await using (ClusterSubject cluster = await ClusterSubject.StartAsync(workDirectory, "sealed", NewClusterSecret(), cancellationToken))
+            {
+                await MeasureClusterAsync(cluster, settings, report, setKeys, cancellationToken);
+            }
+
+            Progress.Line($"SMD-SS cluster in clear: starting {FarmProcesses.Count} WebFarm processes and the embedded node with no cluster secret");
+            await using (ClusterSubject clear = await ClusterSubject.StartAsync(workDirectory, "clear", null, cancellationToken))
+            {
+                await MeasureClearAsync(clear, settings, report, setKeys, cancellationToken);
+            }
         }
         finally
         {
@@ -103,6 +111,25 @@ internal static class ClusterBenchmark
 
         CheckClusterUnchanged(cluster, settled, report);
     }
+
+    /// <summary>The remote Get and the Set again, on a cluster with no secret: what sealing costs is the difference.</summary>
+    private static async Task MeasureClearAsync(ClusterSubject cluster, BenchmarkSettings settings, ClusterReport report, KeySet setKeys, CancellationToken cancellationToken)
+    {
+        var placement = new KeyPlacement(cluster.Status());
+        (_, KeySet remote) = placement.SplitByHolder("get", KeyCount);
+        await LoadRunner.PrefillAsync(cluster.Cache, remote, ValueBytes, PrefillParallelism, cancellationToken);
+        var cpu = new CpuUsage();
+        foreach (FarmProcess process in cluster.Farm.Processes)
+        {
+            cpu.Add(process.Name, process.Pid);
+        }
+
+        var meter = new ScenarioMeter(new LoadRunner(cluster.Cache, settings.Timing, settings.ClusterCalls), report, cpu);
+        meter.Run(ClusterReport.RemoteGetClear, Get, remote, cancellationToken);
+        meter.Run(ClusterReport.ClusterSetClear, Set, setKeys, cancellationToken);
+    }
+
+    private static string NewClusterSecret() => Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     private static void WarnIfUneven(SmdSsStatus settled, ClusterReport report)
     {

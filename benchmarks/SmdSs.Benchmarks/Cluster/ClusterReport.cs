@@ -14,9 +14,11 @@ internal sealed class ClusterReport(RunTiming timing, CallStyle calls)
     public const string ClusterSet = "SMD-SS";
     public const string SetPrimaryHere = "SMD-SS, primary here";
     public const string SetPrimaryElsewhere = "SMD-SS, primary elsewhere";
+    public const string RemoteGetClear = "SMD-SS remote, in clear";
+    public const string ClusterSetClear = "SMD-SS, in clear";
     public const string Redis = "Redis";
 
-    private static readonly string[] SubjectOrder = [LocalGet, RemoteGet, ClusterSet, SetPrimaryHere, SetPrimaryElsewhere, Redis];
+    private static readonly string[] SubjectOrder = [LocalGet, RemoteGet, ClusterSet, SetPrimaryHere, SetPrimaryElsewhere, RemoteGetClear, ClusterSetClear, Redis];
 
     /// <summary>How the run was set up: printed before the table.</summary>
     public List<string> Facts { get; } = [];
@@ -82,7 +84,9 @@ internal sealed class ClusterReport(RunTiming timing, CallStyle calls)
         text.AppendLine("own memory under a read lease). SMD-SS remote: Get of a key whose slice it does not hold (forwarded to the");
         text.AppendLine("slice's primary in another process, one round trip). SMD-SS Set: goes to the slice's primary (here or one");
         text.AppendLine("round trip away), which writes it and waits for both other replicas; the two rows below it split the same");
-        text.AppendLine("Set by where the key's primary is (diagnostic). ops/s counts calls of all callers");
+        text.AppendLine("Set by where the key's primary is (diagnostic). Every SMD-SS row above them runs sealed (a cluster secret: AES-GCM");
+        text.AppendLine("on every frame between nodes); the two \"in clear\" rows run the same remote Get and Set on a second cluster");
+        text.AppendLine("started with no secret, for the cost of sealing. ops/s counts calls of all callers");
         text.AppendLine("together; latency is per call as the caller sees it, time waiting for a CPU included.");
         text.AppendLine(calls == CallStyle.Async
             ? "alloc B/op is what this whole process allocated per call (the embedded node's and the Redis client's background work included)."
@@ -102,7 +106,23 @@ internal sealed class ClusterReport(RunTiming timing, CallStyle calls)
         Ratio("local Get / Redis Get", LocalGet, CacheOperation.Get, 15),
         Ratio("remote Get / Redis Get", RemoteGet, CacheOperation.Get, 0.8),
         Ratio("Set / Redis Set", ClusterSet, CacheOperation.Set, 0.5),
+        Cost("sealed / in clear, remote Get", RemoteGet, RemoteGetClear, CacheOperation.Get),
+        Cost("sealed / in clear, Set", ClusterSet, ClusterSetClear, CacheOperation.Set),
     ];
+
+    /// <summary>What sealing costs: throughput and CPU per operation of the sealed row against its clear twin.</summary>
+    private string Cost(string label, string sealedSubject, string clearSubject, CacheOperation operation)
+    {
+        ScenarioResult? sealedResult = Results.FirstOrDefault(r => r.Subject == sealedSubject && r.Scenario.Operation == operation);
+        ScenarioResult? clear = Results.FirstOrDefault(r => r.Subject == clearSubject && r.Scenario.Operation == operation);
+        if (sealedResult is null || clear is null || clear.OperationsPerSecond == 0)
+        {
+            return $"{label}: n/a (not measured)";
+        }
+
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{label}: {sealedResult.OperationsPerSecond / clear.OperationsPerSecond:0.00}x throughput; p50 {sealedResult.P50Microseconds:0.0} vs {clear.P50Microseconds:0.0} µs, p99 {sealedResult.P99Microseconds:0.0} vs {clear.P99Microseconds:0.0} µs");
+    }
 
     private ResultTable Table() => new(Results, SubjectOrder, Redis);
 

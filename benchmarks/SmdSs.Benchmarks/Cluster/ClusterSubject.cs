@@ -38,11 +38,16 @@ internal sealed class ClusterSubject : IAsyncDisposable
     /// <summary>How long the cluster took from the first process start to settled.</summary>
     public TimeSpan SettleTime { get; private set; }
 
-    public static async Task<ClusterSubject> StartAsync(string workDirectory, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the cluster in <paramref name="workDirectory"/>/<paramref name="name"/>, with
+    /// <paramref name="clusterSecret"/> on every node (sealed frames) or none (frames in clear).
+    /// </summary>
+    public static async Task<ClusterSubject> StartAsync(string workDirectory, string name, string? clusterSecret, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
-        FarmProcesses farm = await FarmProcesses.StartAsync(workDirectory, cancellationToken).ConfigureAwait(false);
-        string dataDirectory = Path.Combine(workDirectory, "embedded");
+        string clusterDirectory = Path.Combine(workDirectory, name);
+        FarmProcesses farm = await FarmProcesses.StartAsync(clusterDirectory, Path.Combine(workDirectory, "pids"), clusterSecret, cancellationToken).ConfigureAwait(false);
+        string dataDirectory = Path.Combine(clusterDirectory, "embedded");
         var services = new ServiceCollection();
         // Warnings of the embedded node (a replica that failed to answer, a lost lease) go to stderr with the progress.
         services.AddLogging(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));
@@ -53,6 +58,7 @@ internal sealed class ClusterSubject : IAsyncDisposable
             o.DataDirectory = dataDirectory;
             o.FsyncPolicy = FsyncPolicy.EverySecond;
             o.ReplicationFactor = ReplicationFactor;
+            o.ClusterSecret = clusterSecret;
         });
         var cluster = new ClusterSubject(farm, services.BuildServiceProvider(), dataDirectory);
         try

@@ -18,8 +18,11 @@ internal sealed class FarmProcess : IDisposable
     private Process? _process;
     private string? _pidFile;
 
-    public FarmProcess(string name, string webFarmDll, string dataDirectory, string pidDirectory, string? friend)
+    private readonly string? _clusterSecret;
+
+    public FarmProcess(string name, string webFarmDll, string dataDirectory, string pidDirectory, string? friend, string? clusterSecret)
     {
+        _clusterSecret = clusterSecret;
         Name = name;
         WebFarmDll = webFarmDll;
         _pidDirectory = pidDirectory;
@@ -73,6 +76,17 @@ internal sealed class FarmProcess : IDisposable
         }
 
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // In the environment, not on the command line (which the pid file and the progress show);
+        // a farm in clear must not inherit a secret from this process's environment.
+        if (_clusterSecret is null)
+        {
+            start.Environment.Remove("SmdSs__ClusterSecret");
+        }
+        else
+        {
+            start.Environment["SmdSs__ClusterSecret"] = _clusterSecret;
+        }
+
         _process = Process.Start(start) ?? throw new InvalidOperationException("Could not start " + CommandLine);
         Directory.CreateDirectory(_pidDirectory);
         _pidFile = Path.Combine(_pidDirectory, _process.Id.ToString(CultureInfo.InvariantCulture));

@@ -21,18 +21,21 @@ internal sealed class FarmProcesses : IDisposable
     /// <summary>The cluster endpoint other nodes join through.</summary>
     public string FirstEndpoint => _processes[0].ClusterEndpoint;
 
-    /// <summary>Starts the processes, each with a data directory under <paramref name="workDirectory"/>, and waits until each answers /health.</summary>
-    public static async Task<FarmProcesses> StartAsync(string workDirectory, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the processes, each with a data directory under <paramref name="workDirectory"/>
+    /// and <paramref name="clusterSecret"/> (null: none, frames in clear), each writing its pid file to
+    /// <paramref name="pids"/> (where run.sh looks for leftovers), and waits until each answers /health.
+    /// </summary>
+    public static async Task<FarmProcesses> StartAsync(string workDirectory, string pids, string? clusterSecret, CancellationToken cancellationToken)
     {
         string dll = WebFarmDll();
-        string pids = Path.Combine(workDirectory, "pids");
         var farm = new FarmProcesses();
         try
         {
             for (int i = 0; i < Count; i++)
             {
                 string? friend = i == 0 ? null : farm.FirstEndpoint;
-                var process = new FarmProcess($"n{i}", dll, Path.Combine(workDirectory, $"n{i}"), pids, friend);
+                var process = new FarmProcess($"n{i}", dll, Path.Combine(workDirectory, $"n{i}"), pids, friend, clusterSecret);
                 farm._processes.Add(process);
                 process.Start();
                 Progress.Line($"  started {process.Name}: {process.CommandLine}");

@@ -26,6 +26,16 @@ internal sealed record FarmOptions
 
     public string DataDirectory { get; init; } = "data";
 
+    /// <summary>
+    /// The cluster secret every node gets (in its environment, not on its command line, where
+    /// other local users could read it): the launcher's own <c>SmdSs__ClusterSecret</c>, or a new
+    /// random key for each run of the farm. A <c>--SmdSs:ClusterSecret=...</c> setting overrides it.
+    /// </summary>
+    public string ClusterSecret { get; init; } =
+        Environment.GetEnvironmentVariable("SmdSs__ClusterSecret") is { Length: > 0 } given
+            ? given
+            : Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     /// <summary>Settings given to every node as they are (<c>--SmdSs:...</c>).</summary>
     public IReadOnlyList<string> NodeSettings { get; init; } = [];
 

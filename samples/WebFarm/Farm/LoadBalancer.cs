@@ -41,6 +41,17 @@ internal sealed class LoadBalancer(WebApplication app) : IAsyncDisposable
         builder.Services.AddReverseProxy().LoadFromMemory([Route()], [Cluster(nodes)]);
 
         WebApplication app = builder.Build();
+        // Admin endpoints are for the nodes' own addresses, never for visitors of the farm.
+        app.Use((context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/smdss/decommission", StringComparison.OrdinalIgnoreCase))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }
+
+            return next(context);
+        });
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<RetryOnAnotherNode>();

@@ -9,7 +9,8 @@ namespace WebFarm.Farm;
 /// also to the console, prefixed with its name. It is told the launcher's process id, and stops
 /// by itself when the launcher is gone.
 /// </summary>
-internal sealed class NodeProcess(string name, Uri httpUrl, string clusterEndpoint, string dataDirectory, string logFile, IReadOnlyList<string> arguments) : IDisposable
+internal sealed class NodeProcess(
+    string name, Uri httpUrl, string clusterEndpoint, string dataDirectory, string logFile, IReadOnlyList<string> arguments, string clusterSecret) : IDisposable
 {
     private readonly Lock _logGate = new();
     private Process? _process;
@@ -57,7 +58,8 @@ internal sealed class NodeProcess(string name, Uri httpUrl, string clusterEndpoi
         }
 
         arguments.AddRange(options.NodeSettings);
-        return new NodeProcess(FarmOptions.NodeName(index), httpUrl, cluster, options.NodeDataDirectory(index), options.NodeLogFile(index), arguments);
+        return new NodeProcess(
+            FarmOptions.NodeName(index), httpUrl, cluster, options.NodeDataDirectory(index), options.NodeLogFile(index), arguments, options.ClusterSecret);
     }
 
     public void Start()
@@ -82,6 +84,7 @@ internal sealed class NodeProcess(string name, Uri httpUrl, string clusterEndpoi
         }
 
         start.ArgumentList.Add($"--{ParentProcessWatch.ConfigurationKey}={Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}");
+        start.Environment["SmdSs__ClusterSecret"] = clusterSecret;
         Directory.CreateDirectory(Path.GetDirectoryName(LogFile)!);
         _log = new StreamWriter(LogFile, append: false) { AutoFlush = true };
         _process = Process.Start(start) ?? throw new InvalidOperationException($"{Name} did not start.");

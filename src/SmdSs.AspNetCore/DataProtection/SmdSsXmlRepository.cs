@@ -25,8 +25,8 @@ internal sealed class SmdSsXmlRepository(SmdSsNode node, string key) : IXmlRepos
     public IReadOnlyCollection<XElement> GetAllElements()
     {
         EnsureStarted();
-        byte[]? stored = node.GetAsync(key).AsTask().GetAwaiter().GetResult();
-        return stored is null ? [] : new ReadOnlyCollection<XElement>([.. Parse(stored).Root!.Elements()]);
+        SmdSsVersionedValue? stored = node.GetVersionedInternalAsync(key).AsTask().GetAwaiter().GetResult();
+        return stored is null ? [] : new ReadOnlyCollection<XElement>([.. Parse(stored.Value).Root!.Elements()]);
     }
 
     public void StoreElement(XElement element, string friendlyName)
@@ -35,11 +35,11 @@ internal sealed class SmdSsXmlRepository(SmdSsNode node, string key) : IXmlRepos
         EnsureStarted();
         for (int attempt = 0; attempt < MaxSwapAttempts; attempt++)
         {
-            SmdSsVersionedValue? current = node.GetVersionedAsync(key).AsTask().GetAwaiter().GetResult();
+            SmdSsVersionedValue? current = node.GetVersionedInternalAsync(key).AsTask().GetAwaiter().GetResult();
             XDocument ring = current is null ? new XDocument(new XElement(Root)) : Parse(current.Value);
             ring.Root!.Add(new XElement(element));
             byte[] updated = Encoding.UTF8.GetBytes(ring.ToString(SaveOptions.DisableFormatting));
-            if (node.CompareAndSwapAsync(key, current?.Version ?? 0, updated).AsTask().GetAwaiter().GetResult().Swapped)
+            if (node.CompareAndSwapInternalAsync(key, current?.Version ?? 0, updated).AsTask().GetAwaiter().GetResult().Swapped)
             {
                 return;
             }

@@ -3,6 +3,7 @@ using System.IO.Hashing;
 using SmdSs.Membership;
 using SmdSs.Placement;
 using SmdSs.Protocol;
+using SmdSs.Storage;
 
 namespace SmdSs.Cluster;
 
@@ -38,7 +39,7 @@ internal static class ClusterStateFile
         var file = new MessageWriter().Raw("SMDC"u8).U8(FormatVersion).U32(Crc32.HashToUInt32(body.WrittenSpan)).Raw(body.WrittenSpan);
         string path = Path.Combine(directory, FileName);
         string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (FileStream stream = PrivateFiles.Open(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             stream.Write(file.WrittenSpan);
             stream.Flush(flushToDisk: true);

@@ -33,6 +33,10 @@ internal static partial class Log
     [LoggerMessage(302, LogLevel.Error, "Peer {Endpoint} refused or failed the handshake: {Reason} (is SmdSs:ClusterSecret the same on every node?)")]
     public static partial void HandshakeRefused(ILogger logger, string endpoint, string reason);
 
+    [LoggerMessage(303, LogLevel.Warning,
+        "SMD-SS node listening on {Endpoint} with no SmdSs:ClusterSecret (SmdSs:AllowInsecureCluster): anyone who reaches this port can join the cluster and read or change every value, and cluster traffic travels in clear")]
+    public static partial void InsecureCluster(ILogger logger, string endpoint);
+
     [LoggerMessage(301, LogLevel.Information, "SMD-SS node {NodeId} listening on {Endpoint} (friends: {Friends})")]
     public static partial void Listening(ILogger logger, string nodeId, string endpoint, string friends);
 

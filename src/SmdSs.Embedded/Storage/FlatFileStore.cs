@@ -64,7 +64,7 @@ internal sealed class FlatFileStore : IDisposable
     /// </summary>
     public StoreLoadReport Open(IReadOnlyList<SliceRange> ranges, long nowMs, long answersSinceMs = 0)
     {
-        Directory.CreateDirectory(_settings.SlicesDirectory);
+        PrivateFiles.CreateDirectory(_settings.SlicesDirectory);
         SliceFile.DeleteLeftovers(_settings.SlicesDirectory);
         var wanted = ranges.Select(SliceFile.NameOf).ToHashSet(StringComparer.Ordinal);
         List<string> orphans = [.. Directory.EnumerateFiles(_settings.SlicesDirectory, "*" + SliceFile.Extension)

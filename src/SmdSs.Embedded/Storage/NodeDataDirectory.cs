@@ -6,7 +6,7 @@ namespace SmdSs.Storage;
 /// <summary>
 /// The node's data directory: its identity file (<c>node.id</c>: node id and incarnation), a lock
 /// file held while the node runs (two nodes on one directory would corrupt each other's files),
-/// and the <c>slices</c> folder.
+/// and the <c>slices</c> folder, all private to the node's user (<see cref="PrivateFiles"/>).
 /// </summary>
 internal sealed class NodeDataDirectory : IDisposable
 {
@@ -36,11 +36,16 @@ internal sealed class NodeDataDirectory : IDisposable
     public static NodeDataDirectory Open(string configuredPath)
     {
         string path = System.IO.Path.GetFullPath(configuredPath);
+        if (PrivateFiles.Refusal(path) is { } refusal)
+        {
+            throw new InvalidOperationException($"SmdSs:DataDirectory '{path}' is refused: {refusal}.");
+        }
+
         FileStream lockStream;
         try
         {
-            Directory.CreateDirectory(path);
-            lockStream = new FileStream(System.IO.Path.Combine(path, LockFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            PrivateFiles.CreateDirectory(path);
+            lockStream = PrivateFiles.Open(System.IO.Path.Combine(path, LockFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException ex) when (File.Exists(System.IO.Path.Combine(path, LockFile)))
         {
@@ -53,9 +58,11 @@ internal sealed class NodeDataDirectory : IDisposable
 
         try
         {
+            // Files an older release left readable by others become the node's alone.
+            PrivateFiles.Tighten(path);
             (NodeId id, long incarnation) = ReadIdentity(path);
             WriteIdentity(path, id, incarnation + 1);
-            Directory.CreateDirectory(System.IO.Path.Combine(path, "slices"));
+            PrivateFiles.CreateDirectory(System.IO.Path.Combine(path, "slices"));
             return new NodeDataDirectory(path, lockStream, id, incarnation + 1);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException)
@@ -89,7 +96,7 @@ internal sealed class NodeDataDirectory : IDisposable
     {
         string file = System.IO.Path.Combine(path, IdentityFile);
         string temp = file + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (FileStream stream = PrivateFiles.Open(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             stream.Write(System.Text.Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{id} {incarnation}\n")));
             stream.Flush(flushToDisk: true);

@@ -118,7 +118,7 @@ internal sealed class SliceFile : IDisposable
     public void Rewrite(Action<FileStream> write)
     {
         string temp = Path + CompactSuffix;
-        using (var side = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        using (FileStream side = PrivateFiles.Open(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
         {
             write(side);
             side.Flush(flushToDisk: true);
@@ -152,7 +152,7 @@ internal sealed class SliceFile : IDisposable
     }
 
     private static FileStream Open(string path) =>
-        new(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
+        PrivateFiles.Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
 
     private void TryTruncate(long length)
     {

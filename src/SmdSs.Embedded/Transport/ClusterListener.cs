@@ -17,7 +17,6 @@ namespace SmdSs.Transport;
 internal sealed class ClusterListener : IAsyncDisposable
 {
     private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(10);
-    private const int HandshakeFrameBytes = 4096;
     private readonly Socket _socket;
     private readonly NodeId _self;
     private readonly Handshake _handshake;
@@ -100,7 +99,7 @@ internal sealed class ClusterListener : IAsyncDisposable
         string remote = client.RemoteEndPoint?.ToString() ?? "?";
         var stream = new NetworkStream(client, ownsSocket: true);
         // Before the peer proves the secret it may send only handshake-sized frames.
-        var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), HandshakeFrameBytes);
+        var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), Handshake.MaxFrameBytes);
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         var inFlight = new List<Task>();
         try
@@ -174,16 +173,24 @@ internal sealed class ClusterListener : IAsyncDisposable
             }
 
             byte[] serverNonce = Handshake.NewNonce();
-            byte[] challenge = new MessageWriter().U64(_self.Value).Raw(serverNonce).Raw(_handshake.ServerProof(clientNonce, serverNonce, _self, client)).ToArray();
+            byte[] challenge = Handshake.ChallengePayload(_self, serverNonce);
             await pipe.WriteAsync(MessageType.HelloChallenge, hello.RequestId, challenge, timeout.Token).ConfigureAwait(false);
 
             Frame proof = await pipe.ReadAsync(timeout.Token).ConfigureAwait(false) ?? throw new ProtocolException("closed during the handshake");
-            if (proof.Type != MessageType.HelloProof || !Handshake.ProofMatches(_handshake.ClientProof(serverNonce, clientNonce, client, _self), proof.Payload))
+            int keyIndex = proof.Type == MessageType.HelloProof ? _handshake.MatchClientProof(hello.Payload, challenge, proof.Payload) : -1;
+            if (keyIndex < 0)
             {
                 throw new ProtocolException("wrong or missing cluster secret");
             }
 
-            await pipe.WriteAsync(MessageType.HelloOk, proof.RequestId, Array.Empty<byte>(), timeout.Token).ConfigureAwait(false);
+            byte[] serverProof = _handshake.ServerProof(keyIndex, hello.Payload, challenge, proof.Payload);
+            await pipe.WriteAsync(MessageType.HelloOk, proof.RequestId, serverProof, timeout.Token).ConfigureAwait(false);
+            if (_handshake.Seals)
+            {
+                (FrameSealer receive, FrameSealer send) = _handshake.Sealers(keyIndex, clientNonce, serverNonce, hello.Payload, challenge);
+                pipe.Seal(send, receive);
+            }
+
             return new PeerIdentity(client, clientEndpoint, remote);
         }
         catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)

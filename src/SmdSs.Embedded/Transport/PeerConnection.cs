@@ -39,9 +39,10 @@ internal sealed class PeerConnection : IAsyncDisposable
         {
             await socket.ConnectAsync(Resolve(endpoint), cancellationToken).ConfigureAwait(false);
             var stream = new NetworkStream(socket, ownsSocket: false);
-            var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), maxFrameBytes);
+            var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), Handshake.MaxFrameBytes);
             var connection = new PeerConnection(endpoint, socket, pipe);
             await connection.HandshakeAsync(self, selfEndpoint, handshake, cancellationToken).ConfigureAwait(false);
+            pipe.MaxFrameBytes = maxFrameBytes;
             connection._readLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
             return connection;
         }
@@ -106,20 +107,28 @@ internal sealed class PeerConnection : IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Handshake.Timeout);
         byte[] clientNonce = Handshake.NewNonce();
-        await _pipe.WriteAsync(MessageType.Hello, 0, new MessageWriter().U64(self.Value).String(selfEndpoint).Raw(clientNonce).ToArray(), timeout.Token).ConfigureAwait(false);
+        byte[] hello = Handshake.HelloPayload(self, selfEndpoint, clientNonce);
+        await _pipe.WriteAsync(MessageType.Hello, 0, hello, timeout.Token).ConfigureAwait(false);
 
         Frame challenge = await ReadHandshakeFrameAsync(MessageType.HelloChallenge, timeout.Token).ConfigureAwait(false);
         var reader = new MessageReader(challenge.Payload);
-        var server = new NodeId(reader.U64());
+        _ = new NodeId(reader.U64());
         byte[] serverNonce = reader.BytesFixed(Handshake.NonceBytes);
-        byte[] serverProof = reader.BytesFixed(32);
-        if (!Handshake.ProofMatches(handshake.ServerProof(clientNonce, serverNonce, server, self), serverProof))
+        reader.ExpectEnd();
+
+        byte[] proof = handshake.ClientProof(hello, challenge.Payload);
+        await _pipe.WriteAsync(MessageType.HelloProof, 0, proof, timeout.Token).ConfigureAwait(false);
+        Frame ok = await ReadHandshakeFrameAsync(MessageType.HelloOk, timeout.Token).ConfigureAwait(false);
+        if (!handshake.ServerProofMatches(hello, challenge.Payload, proof, ok.Payload))
         {
             throw new ProtocolException("the server's cluster-secret proof is wrong");
         }
 
-        await _pipe.WriteAsync(MessageType.HelloProof, 0, handshake.ClientProof(serverNonce, clientNonce, self, server), timeout.Token).ConfigureAwait(false);
-        await ReadHandshakeFrameAsync(MessageType.HelloOk, timeout.Token).ConfigureAwait(false);
+        if (handshake.Seals)
+        {
+            (FrameSealer send, FrameSealer receive) = handshake.Sealers(0, clientNonce, serverNonce, hello, challenge.Payload);
+            _pipe.Seal(send, receive);
+        }
     }
 
     private async Task<Frame> ReadHandshakeFrameAsync(MessageType expected, CancellationToken cancellationToken)
@@ -152,6 +161,8 @@ internal sealed class PeerConnection : IAsyncDisposable
         }
 
         await CloseAsync().ConfigureAwait(false);
+        // Nothing reads any more and no new write starts (closed): release the pipe and its sealers.
+        await _pipe.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task CloseAsync()

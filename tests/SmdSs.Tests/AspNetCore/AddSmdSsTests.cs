@@ -67,6 +67,7 @@ public sealed class AddSmdSsTests : IDisposable
     [InlineData("InitialSliceCount", "0")]
     [InlineData("MaxValueBytes", "0")]
     [InlineData("ClusterSecret", "short")]
+    [InlineData("AdditionalClusterSecrets:0", "short")]
     [InlineData("ExpirationScanInterval", "-00:00:01")]
     public async Task A_bad_option_fails_the_start_with_a_message_naming_it(string option, string value)
     {
@@ -76,6 +77,32 @@ public sealed class AddSmdSsTests : IDisposable
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartHostAsync(services => services.AddSmdSs(configuration.GetSection("SmdSs"))));
         Assert.Contains($"SmdSs:{option}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("192.0.2.10:7400")]
+    [InlineData("[2001:db8::10]:7400")]
+    public async Task A_node_listening_beyond_loopback_without_a_cluster_secret_is_refused_naming_SmdSs_ClusterSecret(string listen)
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartHostAsync(services => services.AddSmdSs(o => { o.DataDirectory = _directory.Path; o.Listen = listen; })));
+        Assert.Contains("SmdSs:ClusterSecret is required", error.Message, StringComparison.Ordinal);
+        Assert.Contains("SmdSs:AllowInsecureCluster", error.Message, StringComparison.Ordinal);
+
+        var validator = new SmdSsOptionsValidator();
+        Assert.True(validator.Validate(null, new SmdSsOptions { Listen = listen, ClusterSecret = "a-secret-of-16-chars-or-more" }).Succeeded);
+        Assert.True(validator.Validate(null, new SmdSsOptions { Listen = listen, AllowInsecureCluster = true }).Succeeded);
+        Assert.True(validator.Validate(null, new SmdSsOptions { Listen = "127.0.0.1:7400" }).Succeeded);
+        Assert.True(validator.Validate(null, new SmdSsOptions { Listen = "[::1]:7400" }).Succeeded);
+    }
+
+    [Fact]
+    public void Additional_cluster_secrets_without_a_cluster_secret_are_refused()
+    {
+        var options = new SmdSsOptions();
+        options.AdditionalClusterSecrets.Add("an-old-secret-0123456789");
+        ValidateOptionsResult result = new SmdSsOptionsValidator().Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Contains("SmdSs:AdditionalClusterSecrets needs SmdSs:ClusterSecret", result.FailureMessage, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Buffers.Binary;
 using System.Net.Sockets;
 using SmdSs.Membership;
 using SmdSs.Protocol;
@@ -17,8 +17,8 @@ public sealed class AuthenticatedBadInputTests
     public async Task A_malformed_request_gets_a_BadRequest_error_and_the_connection_stays_usable()
     {
         await using LoggedNode node = await LoggedNode.StartAsync();
-        using TcpClient client = await Wire.ConnectAsync(node);
-        (NodeId id, ArrayBufferWriter<byte> pending) = await HandshakeAsync(client, node);
+        using HandClient client = await HandClient.ConnectAsync(node);
+        NodeId id = client.Id;
 
         (MessageType Type, byte[] Payload)[] badRequests =
         [
@@ -39,16 +39,16 @@ public sealed class AuthenticatedBadInputTests
         foreach ((MessageType type, byte[] payload) in badRequests)
         {
             requestId++;
-            await Wire.SendAsync(client, FrameCodec.Encode(type, requestId, payload));
-            Frame reply = await Wire.ReadFrameAsync(client, pending) ?? throw new InvalidOperationException($"connection closed after a bad {type}");
+            await client.SendAsync(type, requestId, payload);
+            Frame reply = await client.ReadFrameAsync() ?? throw new InvalidOperationException($"connection closed after a bad {type}");
             Assert.Equal(requestId, reply.RequestId);
             Assert.Equal(MessageType.Error, reply.Type);
             Assert.Equal(ErrorCode.BadRequest, ErrorReply.Read(reply.Payload).Code);
         }
 
         // Same connection, good request.
-        await Wire.SendAsync(client, FrameCodec.Encode(MessageType.Ping, 999, Messages.EncodeNode(Wire.RecordOf(id))));
-        Frame ok = await Wire.ReadFrameAsync(client, pending) ?? throw new InvalidOperationException("connection closed");
+        await client.SendAsync(MessageType.Ping, 999, Messages.EncodeNode(Wire.RecordOf(id)));
+        Frame ok = await client.ReadFrameAsync() ?? throw new InvalidOperationException("connection closed");
         Assert.Equal(MessageType.Ok, ok.Type);
         Assert.Equal(999UL, ok.RequestId);
         Assert.Equal(node.Node.Self, Messages.DecodeNode(ok.Payload).Id);
@@ -61,53 +61,99 @@ public sealed class AuthenticatedBadInputTests
     [InlineData("version-9")]
     [InlineData("length-0xFFFFFFF0")]
     [InlineData("truncated-then-close")]
+    [InlineData("tampered-ciphertext")]
+    [InlineData("tampered-tag")]
+    [InlineData("tampered-length")]
+    [InlineData("replayed")]
+    [InlineData("reordered")]
+    [InlineData("dropped")]
+    [InlineData("injected-in-clear")]
+    [InlineData("sealed-with-another-connections-keys")]
     public async Task A_broken_frame_after_the_handshake_closes_that_connection_and_the_node_keeps_serving(string scenario)
     {
         await using LoggedNode node = await LoggedNode.StartAsync();
-        using TcpClient client = await Wire.ConnectAsync(node);
-        (NodeId id, ArrayBufferWriter<byte> pending) = await HandshakeAsync(client, node);
-        byte[] ping = FrameCodec.Encode(MessageType.Ping, 5, Messages.EncodeNode(Wire.RecordOf(id)));
+        using HandClient hand = await HandClient.ConnectAsync(node);
+        TcpClient client = hand.Client;
+        byte[] pingPayload = Messages.EncodeNode(Wire.RecordOf(hand.Id));
+        const string NotAuthentic = "a frame failed authentication (modified, replayed, reordered or injected)";
 
-        string reason;
+        string reason = NotAuthentic;
+        int answersBefore = 0;
         switch (scenario)
         {
             case "version-9":
-                ping[4] = 9;
-                await Wire.SendAsync(client, ping);
+            {
+                byte[] body = FrameCodec.Encode(MessageType.Ping, 5, pingPayload)[FrameCodec.PrefixBytes..];
+                body[0] = 9;
+                await Wire.SendAsync(client, hand.EncodeBody(body));
                 reason = "unknown protocol version 9";
                 break;
+            }
+
             case "length-0xFFFFFFF0":
                 await Wire.SendAsync(client, [0xF0, 0xFF, 0xFF, 0xFF]);
                 reason = "frame length 4294967280";
                 break;
-            default:
-                await Wire.SendAsync(client, ping[..^1]);
+            case "truncated-then-close":
+                await Wire.SendAsync(client, hand.Encode(MessageType.Ping, 5, pingPayload)[..^1]);
                 client.Client.Shutdown(SocketShutdown.Send);
                 reason = "connection closed inside a frame";
                 break;
+            case "tampered-ciphertext" or "tampered-tag" or "tampered-length":
+            {
+                byte[] ping = hand.Encode(MessageType.Ping, 5, [.. pingPayload, .. new byte[8]]);
+                if (scenario == "tampered-length")
+                {
+                    // A shorter length still frames a whole (wrong) frame, which then fails its tag.
+                    BinaryPrimitives.WriteUInt32LittleEndian(ping, BinaryPrimitives.ReadUInt32LittleEndian(ping) - 4);
+                }
+                else
+                {
+                    ping[scenario == "tampered-ciphertext" ? 20 : ping.Length - 1] ^= 0x01;
+                }
+
+                await Wire.SendAsync(client, ping);
+                break;
+            }
+
+            case "replayed":
+            {
+                byte[] ping = hand.Encode(MessageType.Ping, 5, pingPayload);
+                await Wire.SendAsync(client, ping);
+                await Wire.SendAsync(client, ping);
+                answersBefore = 1;
+                break;
+            }
+
+            case "reordered" or "dropped":
+            {
+                byte[] first = hand.Encode(MessageType.Ping, 5, pingPayload);
+                byte[] second = hand.Encode(MessageType.Ping, 6, pingPayload);
+                await Wire.SendAsync(client, scenario == "reordered" ? [.. second, .. first] : second);
+                break;
+            }
+
+            case "injected-in-clear":
+                await Wire.SendAsync(client, FrameCodec.Encode(MessageType.Ping, 5, pingPayload));
+                break;
+            default:
+            {
+                using HandClient other = await HandClient.ConnectAsync(node);
+                await Wire.SendAsync(client, other.Encode(MessageType.Ping, 5, pingPayload));
+                break;
+            }
         }
 
-        byte[] before = pending.WrittenSpan.ToArray();
+        byte[] before = hand.Pending.WrittenSpan.ToArray();
         byte[] received = [.. before, .. await Wire.ReadUntilClosedAsync(client)];
         await node.WaitForRefusalAsync(reason);
-        Assert.Contains(reason, Wire.SingleRefusal(received).Message, StringComparison.Ordinal);
+        List<Frame> frames = hand.Frames(received);
+        Assert.Equal(answersBefore + 1, frames.Count);
+        Assert.All(frames.Take(answersBefore), f => Assert.Equal(MessageType.Ok, f.Type));
+        Assert.Equal(MessageType.Error, frames[^1].Type);
+        ErrorReply refusal = ErrorReply.Read(frames[^1].Payload);
+        Assert.Equal(ErrorCode.Refused, refusal.Code);
+        Assert.Contains(reason, refusal.Message, StringComparison.Ordinal);
         await Wire.AssertStillServesAsync(node, LoggedNode.Secret);
-    }
-
-    /// <summary>The client side of the handshake, by hand.</summary>
-    internal static async Task<(NodeId Id, ArrayBufferWriter<byte> Pending)> HandshakeAsync(TcpClient client, LoggedNode node)
-    {
-        NodeId id = NodeId.NewRandom();
-        byte[] nonce = Handshake.NewNonce();
-        var pending = new ArrayBufferWriter<byte>();
-        await Wire.SendAsync(client, FrameCodec.Encode(MessageType.Hello, 1, Wire.HelloPayload(id, "127.0.0.1:1", nonce)));
-        Frame challenge = await Wire.ReadFrameAsync(client, pending) ?? throw new InvalidOperationException("no HelloChallenge");
-        Assert.Equal(MessageType.HelloChallenge, challenge.Type);
-        byte[] serverNonce = BadConnectionTests.ReadChallenge(challenge, node, nonce, id);
-        byte[] proof = new Handshake(LoggedNode.Secret).ClientProof(serverNonce, nonce, id, node.Node.Self);
-        await Wire.SendAsync(client, FrameCodec.Encode(MessageType.HelloProof, 2, proof));
-        Frame ok = await Wire.ReadFrameAsync(client, pending) ?? throw new InvalidOperationException("no HelloOk");
-        Assert.Equal(MessageType.HelloOk, ok.Type);
-        return (id, pending);
     }
 }

@@ -115,11 +115,11 @@ public sealed class BadConnectionTests
         {
             var ex = await Assert.ThrowsAsync<PeerUnavailableException>(() =>
                 wrong.SendAsync(node.Endpoint, MessageType.Ping, Messages.EncodeNode(Wire.RecordOf(id)), TimeSpan.FromSeconds(5), CancellationToken.None));
-            Assert.Contains("cluster-secret proof is wrong", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("refused: wrong or missing cluster secret", ex.Message, StringComparison.Ordinal);
         }
 
-        // The client sees the wrong server proof first and hangs up; the node logs that.
-        await node.WaitForRefusalAsync("closed during the handshake");
+        // The client proves first: the node refuses its proof, and sent it nothing computed from the secret.
+        await node.WaitForRefusalAsync("wrong or missing cluster secret");
         Assert.Null(node.Node.Nodes.Find(id));
         await Wire.AssertStillServesAsync(node, LoggedNode.Secret);
     }
@@ -202,11 +202,12 @@ public sealed class BadConnectionTests
                 var pending = new ArrayBufferWriter<byte>();
                 Frame challenge = await Wire.ReadFrameAsync(client, pending) ?? throw new InvalidOperationException("no HelloChallenge");
                 Assert.Equal(MessageType.HelloChallenge, challenge.Type);
-                byte[] serverNonce = ReadChallenge(challenge, node, nonce, clientId);
+                Wire.ReadChallenge(challenge, node);
+                byte[] helloPayload = Wire.HelloPayload(clientId, "127.0.0.1:1", nonce);
                 byte[] proof = scenario switch
                 {
-                    "wrong-secret-proof" => new Handshake("wrong-secret-0123456789").ClientProof(serverNonce, nonce, clientId, node.Node.Self),
-                    "missing-secret-proof" => new Handshake(null).ClientProof(serverNonce, nonce, clientId, node.Node.Self),
+                    "wrong-secret-proof" => new Handshake("wrong-secret-0123456789").ClientProof(helloPayload, challenge.Payload),
+                    "missing-secret-proof" => new Handshake(null).ClientProof(helloPayload, challenge.Payload),
                     _ => [],
                 };
                 MessageType type = scenario == "ping-instead-of-proof" ? MessageType.Ping : MessageType.HelloProof;
@@ -221,19 +222,5 @@ public sealed class BadConnectionTests
             default:
                 throw new ArgumentOutOfRangeException(nameof(scenario), scenario, "unknown scenario");
         }
-    }
-
-    /// <summary>Checks the node's challenge (its id, and a proof made with the right secret) and returns its nonce.</summary>
-    internal static byte[] ReadChallenge(Frame challenge, LoggedNode node, byte[] clientNonce, NodeId clientId)
-    {
-        var reader = new MessageReader(challenge.Payload);
-        var server = new NodeId(reader.U64());
-        byte[] serverNonce = reader.BytesFixed(Handshake.NonceBytes);
-        byte[] serverProof = reader.BytesFixed(32);
-        reader.ExpectEnd();
-        Assert.Equal(node.Node.Self, server);
-        Assert.True(Handshake.ProofMatches(new Handshake(LoggedNode.Secret).ServerProof(clientNonce, serverNonce, server, clientId), serverProof));
-        Assert.False(Handshake.ProofMatches(new Handshake("wrong-secret-0123456789").ServerProof(clientNonce, serverNonce, server, clientId), serverProof));
-        return serverNonce;
     }
 }

@@ -95,7 +95,7 @@ public sealed class FrameCodecTests
 
     [Theory]
     [InlineData(0)]
-    [InlineData(2)]
+    [InlineData(3)]
     [InlineData(9)]
     [InlineData(255)]
     public void An_unknown_protocol_version_is_refused_as_soon_as_its_byte_arrives(byte version)
@@ -109,6 +109,16 @@ public sealed class FrameCodecTests
             ProtocolException ex = Assert.Throws<ProtocolException>(() => FrameCodec.TryRead(ref buffer, Max, out _));
             Assert.Contains($"unknown protocol version {version}", ex.Message, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public void A_frame_of_protocol_version_1_is_refused_naming_the_upgrade()
+    {
+        byte[] bytes = FrameCodec.Encode(MessageType.Hello, 1, Payload(20, seed: 2));
+        bytes[4] = 1;
+        var buffer = new ReadOnlySequence<byte>(bytes);
+        ProtocolException ex = Assert.Throws<ProtocolException>(() => FrameCodec.TryRead(ref buffer, Max, out _));
+        Assert.Contains("protocol version 1, from a node of a release before sealed frames: upgrade every node", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -228,31 +238,5 @@ public sealed class FrameCodecTests
         return payload;
     }
 
-    private static ReadOnlySequence<byte> Segments(params byte[][] parts)
-    {
-        var first = new Segment(parts[0], 0);
-        Segment last = first;
-        for (int i = 1; i < parts.Length; i++)
-        {
-            last = last.Append(parts[i]);
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    private static ReadOnlySequence<byte> Segments(params byte[][] parts) => BufferSegments.Of(parts);
 }

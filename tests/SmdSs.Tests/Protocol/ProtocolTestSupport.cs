@@ -18,7 +18,8 @@ namespace SmdSs.Tests.Protocol;
 /// </summary>
 internal sealed class LoggedNode : IAsyncDisposable
 {
-    public const string Secret = "protocol-tests-cluster-secret";
+    /// <summary>A random key in base64 (a passphrase would be stretched with PBKDF2 at every node start).</summary>
+    public const string Secret = "cHJvdG9jb2wtdGVzdHMtY2x1c3Rlci1zZWNyZXQtMzI=";
     private const int ConnectionRefusedEventId = 300;
 
     private readonly TempDirectory _directory;
@@ -166,13 +167,13 @@ internal static class Wire
     }
 
     /// <summary>Reads one whole frame (the handshake steps of a hand-made client).</summary>
-    public static async Task<Frame?> ReadFrameAsync(TcpClient client, ArrayBufferWriter<byte> pending, TimeSpan? deadline = null)
+    public static async Task<Frame?> ReadFrameAsync(TcpClient client, ArrayBufferWriter<byte> pending, FrameSealer? sealer = null, TimeSpan? deadline = null)
     {
         using var cts = new CancellationTokenSource(deadline ?? CloseDeadline);
         while (true)
         {
             var buffer = new ReadOnlySequence<byte>(pending.WrittenMemory);
-            if (FrameCodec.TryRead(ref buffer, 1 << 20, out Frame frame))
+            if (sealer is null ? FrameCodec.TryRead(ref buffer, 1 << 20, out Frame frame) : sealer.TryRead(ref buffer, 1 << 20, out frame))
             {
                 byte[] rest = buffer.ToArray();
                 pending.Clear();
@@ -223,8 +224,20 @@ internal static class Wire
         return reply;
     }
 
-    public static byte[] HelloPayload(NodeId id, string endpoint, byte[] nonce) =>
-        new MessageWriter().U64(id.Value).String(endpoint).Raw(nonce).ToArray();
+    public static byte[] HelloPayload(NodeId id, string endpoint, byte[] nonce) => Handshake.HelloPayload(id, endpoint, nonce);
+
+    /// <summary>
+    /// Checks the node's challenge, which carries its id and nonce and nothing computed from the
+    /// secret (the client has proved nothing yet), and returns the nonce.
+    /// </summary>
+    public static byte[] ReadChallenge(Frame challenge, LoggedNode node)
+    {
+        var reader = new MessageReader(challenge.Payload);
+        Assert.Equal(node.Node.Self, new NodeId(reader.U64()));
+        byte[] serverNonce = reader.BytesFixed(Handshake.NonceBytes);
+        reader.ExpectEnd();
+        return serverNonce;
+    }
 
     public static NodeRecord RecordOf(NodeId id) => new(id, "127.0.0.1:1", NodeState.Up, 1L << 20, 0, 0);
 

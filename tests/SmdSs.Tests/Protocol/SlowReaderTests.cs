@@ -23,7 +23,7 @@ public sealed class SlowReaderTests
         try
         {
             await client.ConnectAsync(node.IpEndpoint);
-            (NodeId _, ArrayBufferWriter<byte> _) = await AuthenticatedBadInputTests.HandshakeAsync(client, node);
+            using HandClient hand = await HandClient.HandshakeAsync(client, node);
             await node.Node.SetAsync("big", new byte[1 << 20]);
 
             // 32 MiB of answers that this client never reads: far more than the socket buffers hold.
@@ -31,7 +31,7 @@ public sealed class SlowReaderTests
             var requests = new ArrayBufferWriter<byte>();
             for (ulong id = 10; id < 42; id++)
             {
-                FrameCodec.Write(requests, MessageType.Get, id, get);
+                requests.Write(hand.Encode(MessageType.Get, id, get));
             }
 
             await Wire.SendAsync(client, requests.WrittenSpan.ToArray());

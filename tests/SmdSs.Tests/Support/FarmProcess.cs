@@ -7,6 +7,9 @@ namespace SmdSs.Tests.Support;
 /// <summary>One samples/WebFarm instance as a separate process, configured on its command line.</summary>
 public sealed class FarmProcess : IAsyncDisposable
 {
+    /// <summary>The cluster secret of every farm this test run starts (a random key, passed in the environment).</summary>
+    public static readonly string TestClusterSecret = SmdSs.Transport.ClusterKey.NewRandomSecret();
+
     private readonly StringBuilder _output = new();
     private Process? _process;
 
@@ -92,6 +95,8 @@ public sealed class FarmProcess : IAsyncDisposable
         }
 
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // Every test farm is sealed, as a production farm is; a --SmdSs:ClusterSecret setting overrides it.
+        start.Environment["SmdSs__ClusterSecret"] = TestClusterSecret;
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);

@@ -14,6 +14,7 @@ public sealed class InProcessCluster : IAsyncDisposable
     private readonly TempDirectory _directory = new();
     private readonly List<IHost?> _hosts = [];
     private readonly Action<SmdSsOptions>? _configure;
+    private readonly string _clusterSecret = Transport.ClusterKey.NewRandomSecret();
 
     private InProcessCluster(Action<SmdSsOptions>? configure) => _configure = configure;
 
@@ -96,6 +97,8 @@ public sealed class InProcessCluster : IAsyncDisposable
                     o.DataDirectory = DataDirectory(index);
                     o.Listen = "127.0.0.1:0";
                     o.FsyncPolicy = FsyncPolicy.EverySecond;
+                    // Sealed, as a production cluster is, unless the test configures otherwise.
+                    o.ClusterSecret = _clusterSecret;
                     if (friend is not null)
                     {
                         o.Friends.Add(friend);
