@@ -133,10 +133,12 @@ public sealed partial class SmdSsNode
         }
 
         SliceStore store = RunningStore().SliceFor(query.SliceStart);
+        // A key named many times is sent once, and the values of one reply stay within a value's
+        // limit: one frame naming a large key a million times costs one copy of it.
         List<StorageRecord> records = type == MessageType.BucketVersions
             ? store.VersionsIn(query.Buckets.ToHashSet(), NowMs())
-            : store.RecordsOf(query.Keys, NowMs());
-        List<OperationAnswer>? answers = type == MessageType.FetchRecords ? _recentOperations.OfKeys(query.Keys) : null;
+            : store.RecordsOf(query.Keys, NowMs(), _options.MaxValueBytes);
+        List<OperationAnswer>? answers = type == MessageType.FetchRecords ? _recentOperations.OfKeys(records.Select(r => r.Key)) : null;
         return (MessageType.Ok, Messages.Encode(new SliceRecordsMessage(query.SliceStart, query.Epoch, records, answers)));
     }
 }

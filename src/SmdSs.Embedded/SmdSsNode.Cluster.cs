@@ -30,6 +30,9 @@ public sealed partial class SmdSsNode
 
     internal NodeMap Nodes => Volatile.Read(ref _nodes);
 
+    /// <summary>The cluster listener while the node runs (its bounds are observable to tests).</summary>
+    internal Transport.ClusterListener? Listener => _listener;
+
     internal NodeId Self => _self!.Id;
 
     /// <summary>The endpoint peers reach this node at (the real port when Listen asked for port 0).</summary>

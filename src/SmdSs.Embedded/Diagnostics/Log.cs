@@ -33,6 +33,9 @@ internal static partial class Log
     [LoggerMessage(302, LogLevel.Error, "Peer {Endpoint} refused or failed the handshake: {Reason} (is SmdSs:ClusterSecret the same on every node?)")]
     public static partial void HandshakeRefused(ILogger logger, string endpoint, string reason);
 
+    [LoggerMessage(304, LogLevel.Warning, "{Suppressed} more connections were closed for the reasons above and not logged (at most 10 such events a second are)")]
+    public static partial void ConnectionRefusalsSuppressed(ILogger logger, long suppressed);
+
     [LoggerMessage(303, LogLevel.Warning,
         "SMD-SS node listening on {Endpoint} with no SmdSs:ClusterSecret (SmdSs:AllowInsecureCluster): anyone who reaches this port can join the cluster and read or change every value, and cluster traffic travels in clear")]
     public static partial void InsecureCluster(ILogger logger, string endpoint);

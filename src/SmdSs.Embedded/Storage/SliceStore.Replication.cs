@@ -179,17 +179,41 @@ internal sealed partial class SliceStore
         return records;
     }
 
-    /// <summary>The current record of each key: its live entry as a Put, or its tombstone as a Delete.</summary>
-    public List<StorageRecord> RecordsOf(IEnumerable<string> keys, long nowMs)
+    /// <summary>
+    /// The current record of each key, once however often it is named: its live entry as a Put,
+    /// or its tombstone as a Delete. Stops before the record that would take the values past
+    /// <paramref name="maxValueBytes"/> (the first record always comes): the asker gets the rest
+    /// in a later round.
+    /// </summary>
+    public List<StorageRecord> RecordsOf(IEnumerable<string> keys, long nowMs, long maxValueBytes = long.MaxValue)
     {
         var records = new List<StorageRecord>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        long valueBytes = 0;
         foreach (string key in keys)
         {
-            if (_index.TryGetValue(key, out StoredEntry? entry) && !entry.IsExpiredAt(nowMs) && (entry.ValueInMemory ?? ReadValue(entry)) is { } value)
+            if (!seen.Add(key))
             {
-                records.Add(new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value));
+                continue;
             }
-            else if (_tombstones.TryGetValue(key, out long deleted))
+
+            if (_index.TryGetValue(key, out StoredEntry? entry) && !entry.IsExpiredAt(nowMs))
+            {
+                long size = entry.ValueLength;
+                if (records.Count > 0 && valueBytes + size > maxValueBytes)
+                {
+                    break;
+                }
+
+                if ((entry.ValueInMemory ?? ReadValue(entry)) is { } value)
+                {
+                    valueBytes += value.Length;
+                    records.Add(new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value));
+                    continue;
+                }
+            }
+
+            if (_tombstones.TryGetValue(key, out long deleted))
             {
                 records.Add(new StorageRecord(RecordKind.Delete, key, deleted, EntryExpiry.None, []));
             }

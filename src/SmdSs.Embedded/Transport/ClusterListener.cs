@@ -11,8 +11,10 @@ namespace SmdSs.Transport;
 /// <summary>
 /// The node's TCP listener: many connections, each authenticated by the handshake before any
 /// other frame is read, then serving requests concurrently (responses in any order, matched by
-/// request id). A connection that breaks the protocol is closed with a logged reason; the
-/// listener and every other connection carry on.
+/// request id). A connection that breaks the protocol is closed with a logged reason (at most
+/// ten a second; the rest are counted); the listener and every other connection carry on. Bounded
+/// (<see cref="SmdSsLimits"/>): connections in all and per peer, requests and bytes in flight per
+/// connection (past them it reads no further until answers went out), idle connections.
 /// </summary>
 internal sealed class ClusterListener : IAsyncDisposable
 {
@@ -24,9 +26,14 @@ internal sealed class ClusterListener : IAsyncDisposable
     private readonly IFrameHandler _handler;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private static readonly TimeSpan IdleSweepInterval = TimeSpan.FromSeconds(15);
     private readonly List<Task> _connections = [];
     private readonly Lock _connectionsLock = new();
+    private readonly InboundConnections _limits = new(SmdSsLimits.MaxInboundConnections, SmdSsLimits.MaxConnectionsPerPeer);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ServedConnection, byte> _served = new();
+    private readonly LogRateLimit _refusalLog = new(10);
     private Task _acceptLoop = Task.CompletedTask;
+    private Task _idleSweep = Task.CompletedTask;
 
     public ClusterListener(IPEndPoint endpoint, NodeId self, Handshake handshake, int maxFrameBytes, IFrameHandler handler, ILogger logger)
     {
@@ -53,13 +60,23 @@ internal sealed class ClusterListener : IAsyncDisposable
     /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
     public IPEndPoint LocalEndpoint { get; }
 
-    public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
+    /// <summary>The most requests one connection had in flight at once so far (a figure for tests of the bound).</summary>
+    internal int PeakRequestsInFlight => Volatile.Read(ref _peakInFlight);
+
+    private int _peakInFlight;
+
+    public void Start()
+    {
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+        _idleSweep = Task.Run(SweepIdleAsync);
+    }
 
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         _socket.Dispose();
         await _acceptLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _idleSweep.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Task[] open;
         lock (_connectionsLock)
         {
@@ -84,6 +101,13 @@ internal sealed class ClusterListener : IAsyncDisposable
                 return;
             }
 
+            if (!_limits.TryOpen())
+            {
+                LogRefusal(client.RemoteEndPoint?.ToString() ?? "?", $"{SmdSsLimits.MaxInboundConnections} connections are open, the most this node serves");
+                client.Dispose();
+                continue;
+            }
+
             client.NoDelay = true;
             Task connection = Task.Run(() => ServeAsync(client));
             lock (_connectionsLock)
@@ -101,45 +125,132 @@ internal sealed class ClusterListener : IAsyncDisposable
         // Before the peer proves the secret it may send only handshake-sized frames.
         var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), Handshake.MaxFrameBytes);
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-        var inFlight = new List<Task>();
+        var served = new ServedConnection(closing);
+        var inFlight = new List<(Task Answer, int Bytes)>();
+        PeerIdentity? peer = null;
         try
         {
-            PeerIdentity peer = await AcceptHandshakeAsync(pipe, remote).ConfigureAwait(false);
-            pipe.MaxFrameBytes = _maxFrameBytes;
-            while (await pipe.ReadAsync(closing.Token).ConfigureAwait(false) is { } frame)
+            peer = await AcceptHandshakeAsync(pipe, remote).ConfigureAwait(false);
+            if (_limits.TryClaim(peer.Id, peer.Endpoint) is { } refusal)
             {
-                if (inFlight.Count > 64)
+                peer = null;
+                throw new ProtocolException(refusal);
+            }
+
+            pipe.MaxFrameBytes = _maxFrameBytes;
+            _served[served] = 0;
+            while (true)
+            {
+                await WaitForRoomAsync(inFlight).ConfigureAwait(false);
+                if (await pipe.ReadAsync(closing.Token).ConfigureAwait(false) is not { } frame)
                 {
-                    inFlight.RemoveAll(t => t.IsCompleted);
+                    break;
                 }
+
+                served.Touch();
+                served.BeginRequest();
 
                 // A request runs right here until its first wait (on replicas, or on a slow
                 // reader), with no thread hop; then it finishes in the background. Only the bulk
                 // messages, which do long work without waiting, go to the thread pool at once.
-                Task answer = IsBulk(frame.Type) ? Task.Run(() => AnswerAsync(pipe, frame, peer, closing)) : AnswerAsync(pipe, frame, peer, closing);
+                Task answer = IsBulk(frame.Type) ? Task.Run(() => AnswerAsync(pipe, frame, peer, served)) : AnswerAsync(pipe, frame, peer, served);
                 if (!answer.IsCompleted)
                 {
-                    inFlight.Add(answer);
+                    inFlight.Add((answer, frame.Payload.Length));
+                    NotePeak(inFlight.Count);
                 }
             }
         }
         catch (ProtocolException ex)
         {
-            Log.ConnectionRefused(_logger, remote, ex.Message);
+            LogRefusal(remote, ex.Message);
             await TrySendErrorAsync(pipe, ErrorCode.Refused, ex.Message).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
-            // The peer went away, stopped reading, or the node is stopping.
+            // The peer went away, stopped reading, was idle too long, or the node is stopping.
         }
         finally
         {
+            _served.TryRemove(served, out _);
             // Close first, then wait: answers stuck writing to a peer that stopped reading give up.
             await closing.CancelAsync().ConfigureAwait(false);
             client.Dispose();
-            await Task.WhenAll(inFlight).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll(inFlight.Select(f => f.Answer)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await pipe.DisposeAsync().ConfigureAwait(false);
             await stream.DisposeAsync().ConfigureAwait(false);
+            if (peer is not null)
+            {
+                _limits.Release(peer.Id);
+            }
+
+            _limits.Close();
+        }
+    }
+
+    /// <summary>Waits until the connection's requests in flight are under both bounds.</summary>
+    private static async Task WaitForRoomAsync(List<(Task Answer, int Bytes)> inFlight)
+    {
+        while (true)
+        {
+            inFlight.RemoveAll(f => f.Answer.IsCompleted);
+            long bytes = 0;
+            foreach ((_, int size) in inFlight)
+            {
+                bytes += size;
+            }
+
+            if (inFlight.Count < SmdSsLimits.MaxRequestsInFlightPerConnection && bytes < SmdSsLimits.MaxRequestBytesInFlightPerConnection)
+            {
+                return;
+            }
+
+            // Not reading applies back pressure: the peer's writes wait in its socket buffer.
+            await Task.WhenAny(inFlight.Select(f => f.Answer)).ConfigureAwait(false);
+        }
+    }
+
+    private void NotePeak(int count)
+    {
+        int peak;
+        while (count > (peak = Volatile.Read(ref _peakInFlight)) && Interlocked.CompareExchange(ref _peakInFlight, count, peak) != peak)
+        {
+        }
+    }
+
+    /// <summary>Closes authenticated connections with nothing in flight and no frame for the idle timeout.</summary>
+    private async Task SweepIdleAsync()
+    {
+        using var timer = new PeriodicTimer(IdleSweepInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                long now = Environment.TickCount64;
+                foreach (ServedConnection connection in _served.Keys)
+                {
+                    if (connection.IsIdleSince(now - (long)SmdSsLimits.PeerConnectionIdleTimeout.TotalMilliseconds))
+                    {
+                        await connection.Closing.CancelAsync().ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    private void LogRefusal(string remote, string reason)
+    {
+        if (_refusalLog.TryTake(Environment.TickCount64, out long suppressed))
+        {
+            Log.ConnectionRefused(_logger, remote, reason);
+            if (suppressed > 0)
+            {
+                Log.ConnectionRefusalsSuppressed(_logger, suppressed);
+            }
         }
     }
 
@@ -199,8 +310,9 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
     }
 
-    private async Task AnswerAsync(FramePipe pipe, Frame request, PeerIdentity peer, CancellationTokenSource closing)
+    private async Task AnswerAsync(FramePipe pipe, Frame request, PeerIdentity peer, ServedConnection served)
     {
+        CancellationTokenSource closing = served.Closing;
         MessageType type;
         byte[] payload;
         try
@@ -237,6 +349,10 @@ internal sealed class ClusterListener : IAsyncDisposable
             // The peer is gone or stopped reading: close the connection; it will reconnect.
             await closing.CancelAsync().ConfigureAwait(false);
         }
+        finally
+        {
+            served.EndRequest();
+        }
     }
 
     private static async Task TrySendErrorAsync(FramePipe pipe, ErrorCode code, string message)
@@ -250,5 +366,27 @@ internal sealed class ClusterListener : IAsyncDisposable
         {
             // Closing anyway.
         }
+    }
+
+    /// <summary>One authenticated connection as the idle sweep sees it.</summary>
+    private sealed class ServedConnection(CancellationTokenSource closing)
+    {
+        private long _lastActivityMs = Environment.TickCount64;
+
+        public CancellationTokenSource Closing { get; } = closing;
+
+        private int _inFlight;
+
+        public void BeginRequest() => Interlocked.Increment(ref _inFlight);
+
+        public void EndRequest()
+        {
+            Interlocked.Decrement(ref _inFlight);
+            Touch();
+        }
+
+        public void Touch() => Volatile.Write(ref _lastActivityMs, Environment.TickCount64);
+
+        public bool IsIdleSince(long cutoffMs) => Volatile.Read(ref _lastActivityMs) < cutoffMs && Volatile.Read(ref _inFlight) == 0;
     }
 }

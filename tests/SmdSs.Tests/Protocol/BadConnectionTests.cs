@@ -100,7 +100,8 @@ public sealed class BadConnectionTests
             await Wire.ReadUntilClosedAsync(client);
         }));
 
-        await Eventually.TrueAsync(() => node.RefusalReasons.Count >= inputs.Count, TimeSpan.FromSeconds(5), "every bad connection logged");
+        // Refusals are logged at most ten a second; the rest are counted for the next one logged.
+        await Eventually.TrueAsync(() => node.RefusalReasons.Count >= 10, TimeSpan.FromSeconds(5), "the bad connections logged");
         await Wire.AssertStillServesAsync(node, LoggedNode.Secret);
     }
 

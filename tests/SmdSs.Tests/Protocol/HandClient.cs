@@ -20,19 +20,19 @@ internal sealed class HandClient(TcpClient client, NodeId id, ArrayBufferWriter<
     public ArrayBufferWriter<byte> Pending { get; } = pending;
 
     /// <summary>Handshakes with <paramref name="node"/> as a peer with <paramref name="secret"/>.</summary>
-    public static async Task<HandClient> ConnectAsync(LoggedNode node, string? secret = LoggedNode.Secret)
+    public static async Task<HandClient> ConnectAsync(LoggedNode node, string? secret = LoggedNode.Secret, NodeId? id = null, string endpoint = "127.0.0.1:1")
     {
         TcpClient client = await Wire.ConnectAsync(node);
-        return await HandshakeAsync(client, node, secret);
+        return await HandshakeAsync(client, node, secret, id, endpoint);
     }
 
-    public static async Task<HandClient> HandshakeAsync(TcpClient client, LoggedNode node, string? secret = LoggedNode.Secret)
+    public static async Task<HandClient> HandshakeAsync(TcpClient client, LoggedNode node, string? secret = LoggedNode.Secret, NodeId? claimedId = null, string endpoint = "127.0.0.1:1")
     {
-        NodeId id = NodeId.NewRandom();
+        NodeId id = claimedId ?? NodeId.NewRandom();
         byte[] nonce = Handshake.NewNonce();
         var pending = new ArrayBufferWriter<byte>();
         var handshake = new Handshake(secret);
-        byte[] hello = Handshake.HelloPayload(id, "127.0.0.1:1", nonce);
+        byte[] hello = Handshake.HelloPayload(id, endpoint, nonce);
         await Wire.SendAsync(client, FrameCodec.Encode(MessageType.Hello, 1, hello));
         Frame challenge = await Wire.ReadFrameAsync(client, pending) ?? throw new InvalidOperationException("no HelloChallenge");
         Assert.Equal(MessageType.HelloChallenge, challenge.Type);

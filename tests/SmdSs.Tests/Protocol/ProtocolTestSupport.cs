@@ -173,7 +173,7 @@ internal static class Wire
         while (true)
         {
             var buffer = new ReadOnlySequence<byte>(pending.WrittenMemory);
-            if (sealer is null ? FrameCodec.TryRead(ref buffer, 1 << 20, out Frame frame) : sealer.TryRead(ref buffer, 1 << 20, out frame))
+            if (sealer is null ? FrameCodec.TryRead(ref buffer, 64 << 20, out Frame frame) : sealer.TryRead(ref buffer, 64 << 20, out frame))
             {
                 byte[] rest = buffer.ToArray();
                 pending.Clear();
