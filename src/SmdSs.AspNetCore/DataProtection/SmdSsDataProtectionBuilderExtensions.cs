@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using SmdSs;
 using SmdSs.AspNetCore.DataProtection;
 
@@ -15,9 +17,12 @@ public static class SmdSsDataProtectionBuilderExtensions
     /// Stores the Data Protection key ring in the farm's own SMD-SS cluster (requires
     /// <c>AddSmdSs</c>), so that every node protects and unprotects with the same keys: session
     /// and authentication cookies issued by one node are accepted by all. Give every node the same
-    /// application name (<c>SetApplicationName</c>). The keys are stored unencrypted, as with
-    /// <c>PersistKeysToFileSystem</c>; protect them at rest with <c>ProtectKeysWith...</c> if the
-    /// data directories are not private.
+    /// application name (<c>SetApplicationName</c>). With a <see cref="SmdSsOptions.ClusterSecret"/>
+    /// each key is encrypted before it is stored (AES-GCM under a key derived from the secret),
+    /// unless the app chose another encryptor (<c>ProtectKeysWith...</c>); without a secret the
+    /// keys are stored unencrypted, as with <c>PersistKeysToFileSystem</c>. The key is in SMD-SS's
+    /// reserved namespace (<see cref="SmdSsLimits.ReservedKeyPrefix"/>) by default, where no app
+    /// endpoint can read it.
     /// </summary>
     /// <param name="builder">The Data Protection builder.</param>
     /// <param name="key">The SMD-SS key of the key ring. Default <see cref="DefaultKey"/>.</param>
@@ -27,8 +32,16 @@ public static class SmdSsDataProtectionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrEmpty(key);
+        builder.Services.TryAddSingleton(services => new SmdSsKeyRingKeys(services.GetRequiredService<IOptions<SmdSsOptions>>().Value));
         builder.Services.AddOptions<KeyManagementOptions>()
-            .Configure<SmdSsNode>((options, node) => options.XmlRepository = new SmdSsXmlRepository(node, key));
+            .Configure<SmdSsNode>((options, node) => options.XmlRepository = new SmdSsXmlRepository(node, key))
+            .PostConfigure<SmdSsKeyRingKeys>((options, keys) =>
+            {
+                if (options.XmlEncryptor is null && keys.CanEncrypt)
+                {
+                    options.XmlEncryptor = new SmdSsXmlEncryptor(keys);
+                }
+            });
         return builder;
     }
 }

@@ -74,6 +74,37 @@ public sealed class DataProtectionKeyRingTests
     }
 
     [Fact]
+    public async Task With_a_cluster_secret_the_ring_is_stored_encrypted_and_every_node_reads_it()
+    {
+        await using InProcessCluster cluster = await InProcessCluster.StartWithAsync(2, smdSs =>
+            smdSs.Services.AddDataProtection().SetApplicationName("farm").PersistKeysToSmdSs());
+        await cluster.WaitSettledAsync(replicationFactor: 2);
+        string payload = cluster.Services(0).GetRequiredService<IDataProtectionProvider>().CreateProtector("p").Protect("cookie");
+
+        byte[] stored = (await cluster.Node(1).GetVersionedInternalAsync(SmdSsDataProtectionBuilderExtensions.DefaultKey))!.Value;
+        string xml = System.Text.Encoding.UTF8.GetString(stored);
+        Assert.True(xml.Contains("<smdssEncryptedKey", StringComparison.Ordinal) && xml.Contains("decryptorType=\"SmdSs.AspNetCore.DataProtection.SmdSsXmlDecryptor", StringComparison.Ordinal), xml);
+        Assert.DoesNotContain("<masterKey", xml, StringComparison.Ordinal);
+        Assert.Equal("cookie", cluster.Services(1).GetRequiredService<IDataProtectionProvider>().CreateProtector("p").Unprotect(payload));
+    }
+
+    [Fact]
+    public void A_ring_written_under_the_old_secret_is_read_while_the_old_secret_is_accepted()
+    {
+        var old = new SmdSsOptions { ClusterSecret = "old-cluster-secret-0123456789" };
+        var rolled = new SmdSsOptions { ClusterSecret = "new-cluster-secret-0123456789" };
+        rolled.AdditionalClusterSecrets.Add(old.ClusterSecret);
+        var done = new SmdSsOptions { ClusterSecret = rolled.ClusterSecret };
+
+        string sealedKey = new SmdSs.AspNetCore.DataProtection.SmdSsKeyRingKeys(old).Encrypt("<key id='1'/>");
+        Assert.DoesNotContain("key id", sealedKey, StringComparison.Ordinal);
+        Assert.Equal("<key id='1'/>", new SmdSs.AspNetCore.DataProtection.SmdSsKeyRingKeys(rolled).Decrypt(sealedKey));
+        var error = Assert.Throws<System.Security.Cryptography.CryptographicException>(() => new SmdSs.AspNetCore.DataProtection.SmdSsKeyRingKeys(done).Decrypt(sealedKey));
+        Assert.Contains("SmdSs:AdditionalClusterSecrets", error.Message, StringComparison.Ordinal);
+        Assert.False(new SmdSs.AspNetCore.DataProtection.SmdSsKeyRingKeys(new SmdSsOptions()).CanEncrypt);
+    }
+
+    [Fact]
     public async Task A_node_started_later_uses_the_farms_ring()
     {
         await using InProcessCluster cluster = await InProcessCluster.StartWithAsync(2, smdSs =>
