@@ -17,20 +17,37 @@ public static class SmdSsLimits
     /// </summary>
     public const string ReservedKeyPrefix = "smdss:";
 
-    /// <summary>Connections a node's cluster listener serves at once, authenticated or not: 1024. Past it a new one is closed at once.</summary>
-    public const int MaxInboundConnections = 1024;
+    /// <summary>
+    /// Connections a node's cluster listener lets handshake at once: 256 in all, 16 from one
+    /// address. Past either a new connection is closed at once. (The handshake itself must finish
+    /// within 5 seconds.)
+    /// </summary>
+    public const int MaxHandshakingConnections = 256;
+
+    /// <inheritdoc cref="MaxHandshakingConnections"/>
+    public const int MaxHandshakingConnectionsPerAddress = 16;
+
+    /// <summary>Authenticated peer connections a node serves at once: 1024. Past it a new one is refused after the handshake.</summary>
+    public const int MaxPeerConnections = 1024;
 
     /// <summary>Connections one peer node may hold open to a node at once: 16. Past it a new one is refused after the handshake.</summary>
     public const int MaxConnectionsPerPeer = 16;
 
     /// <summary>
-    /// Requests one peer connection may have in flight: 64. A node reads no further request
-    /// from a connection with this many unanswered (the peer waits; nothing is refused).
+    /// Requests one peer connection may have in flight: 1024, holding at most 64 MiB of request
+    /// bytes (one larger request is still taken alone). A request past either bound is answered
+    /// at once with an "unavailable, busy" error, which the sender retries.
     /// </summary>
-    public const int MaxRequestsInFlightPerConnection = 64;
+    public const int MaxRequestsInFlightPerConnection = 1024;
 
-    /// <summary>Bytes of requests one peer connection may have in flight: 64 MiB (one larger request is still read alone).</summary>
+    /// <inheritdoc cref="MaxRequestsInFlightPerConnection"/>
     public const int MaxRequestBytesInFlightPerConnection = 64 << 20;
+
+    /// <summary>
+    /// Bytes of answers waiting to be written to one peer connection: 64 MiB (one larger answer
+    /// still waits alone). Past it the peer is not reading its answers, and the connection is closed.
+    /// </summary>
+    public const int MaxAnswerBytesPendingPerConnection = 64 << 20;
 
     /// <summary>A peer connection with nothing in flight and no frame for this long is closed: 2 minutes (the peer reconnects when it needs to).</summary>
     public static readonly TimeSpan PeerConnectionIdleTimeout = TimeSpan.FromMinutes(2);

@@ -13,8 +13,11 @@ namespace SmdSs.Transport;
 /// other frame is read, then serving requests concurrently (responses in any order, matched by
 /// request id). A connection that breaks the protocol is closed with a logged reason (at most
 /// ten a second; the rest are counted); the listener and every other connection carry on. Bounded
-/// (<see cref="SmdSsLimits"/>): connections in all and per peer, requests and bytes in flight per
-/// connection (past them it reads no further until answers went out), idle connections.
+/// (<see cref="SmdSsLimits"/>): connections in their handshake (in all and per address), peer
+/// connections (in all and per node), requests and request bytes in flight per connection (past
+/// them a request is answered "busy" at once: the read loop never stops, so no two nodes can wait
+/// on each other), answer bytes waiting for a peer that does not read (the connection is closed),
+/// idle connections; TCP keep-alive ends half-open ones.
 /// </summary>
 internal sealed class ClusterListener : IAsyncDisposable
 {
@@ -29,7 +32,8 @@ internal sealed class ClusterListener : IAsyncDisposable
     private static readonly TimeSpan IdleSweepInterval = TimeSpan.FromSeconds(15);
     private readonly List<Task> _connections = [];
     private readonly Lock _connectionsLock = new();
-    private readonly InboundConnections _limits = new(SmdSsLimits.MaxInboundConnections, SmdSsLimits.MaxConnectionsPerPeer);
+    private readonly InboundConnections _limits = new(
+        SmdSsLimits.MaxHandshakingConnections, SmdSsLimits.MaxHandshakingConnectionsPerAddress, SmdSsLimits.MaxPeerConnections, SmdSsLimits.MaxConnectionsPerPeer);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ServedConnection, byte> _served = new();
     private readonly LogRateLimit _refusalLog = new(10);
     private Task _acceptLoop = Task.CompletedTask;
@@ -101,15 +105,16 @@ internal sealed class ClusterListener : IAsyncDisposable
                 return;
             }
 
-            if (!_limits.TryOpen())
+            string remote = client.RemoteEndPoint?.ToString() ?? "?";
+            string address = (client.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "?";
+            if (_limits.TryBeginHandshake(address) is { } refusal)
             {
-                LogRefusal(client.RemoteEndPoint?.ToString() ?? "?", $"{SmdSsLimits.MaxInboundConnections} connections are open, the most this node serves");
+                LogRefusal(remote, refusal);
                 client.Dispose();
                 continue;
             }
 
-            client.NoDelay = true;
-            Task connection = Task.Run(() => ServeAsync(client));
+            Task connection = Task.Run(() => ServeAsync(client, remote, address));
             lock (_connectionsLock)
             {
                 _connections.RemoveAll(t => t.IsCompleted);
@@ -118,19 +123,34 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
     }
 
-    private async Task ServeAsync(Socket client)
+    private async Task ServeAsync(Socket client, string remote, string address)
     {
-        string remote = client.RemoteEndPoint?.ToString() ?? "?";
-        var stream = new NetworkStream(client, ownsSocket: true);
-        // Before the peer proves the secret it may send only handshake-sized frames.
-        var pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), Handshake.MaxFrameBytes);
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-        var served = new ServedConnection(closing);
-        var inFlight = new List<(Task Answer, int Bytes)>();
+        var served = new ServedConnection(closing, remote);
+        var answers = new List<Task>();
         PeerIdentity? peer = null;
+        NetworkStream? stream = null;
+        FramePipe? pipe = null;
         try
         {
-            peer = await AcceptHandshakeAsync(pipe, remote).ConfigureAwait(false);
+            try
+            {
+                client.NoDelay = true;
+                // A peer that vanished (power, a moved pod) leaves no FIN: keep-alive probes end its connections.
+                client.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+                client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 10);
+                client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 5);
+                client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+                stream = new NetworkStream(client, ownsSocket: true);
+                // Before the peer proves the secret it may send only handshake-sized frames.
+                pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), Handshake.MaxFrameBytes);
+                peer = await AcceptHandshakeAsync(pipe, remote).ConfigureAwait(false);
+            }
+            finally
+            {
+                _limits.EndHandshake(address);
+            }
+
             if (_limits.TryClaim(peer.Id, peer.Endpoint) is { } refusal)
             {
                 peer = null;
@@ -139,32 +159,35 @@ internal sealed class ClusterListener : IAsyncDisposable
 
             pipe.MaxFrameBytes = _maxFrameBytes;
             _served[served] = 0;
-            while (true)
+            while (await pipe.ReadAsync(closing.Token).ConfigureAwait(false) is { } frame)
             {
-                await WaitForRoomAsync(inFlight).ConfigureAwait(false);
-                if (await pipe.ReadAsync(closing.Token).ConfigureAwait(false) is not { } frame)
+                if (answers.Count > 64)
                 {
-                    break;
+                    answers.RemoveAll(t => t.IsCompleted);
                 }
 
-                served.Touch();
-                served.BeginRequest();
+                bool busy = !served.TryBeginRequest(frame.Payload.Length);
+                NotePeak(served.RequestsInFlight);
 
                 // A request runs right here until its first wait (on replicas, or on a slow
                 // reader), with no thread hop; then it finishes in the background. Only the bulk
                 // messages, which do long work without waiting, go to the thread pool at once.
-                Task answer = IsBulk(frame.Type) ? Task.Run(() => AnswerAsync(pipe, frame, peer, served)) : AnswerAsync(pipe, frame, peer, served);
+                Task answer = !busy && IsBulk(frame.Type)
+                    ? Task.Run(() => AnswerAsync(pipe, frame, peer, served, busy))
+                    : AnswerAsync(pipe, frame, peer, served, busy);
                 if (!answer.IsCompleted)
                 {
-                    inFlight.Add((answer, frame.Payload.Length));
-                    NotePeak(inFlight.Count);
+                    answers.Add(answer);
                 }
             }
         }
         catch (ProtocolException ex)
         {
             LogRefusal(remote, ex.Message);
-            await TrySendErrorAsync(pipe, ErrorCode.Refused, ex.Message).ConfigureAwait(false);
+            if (pipe is not null)
+            {
+                await TrySendErrorAsync(pipe, ErrorCode.Refused, ex.Message).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -172,41 +195,26 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
         finally
         {
-            _served.TryRemove(served, out _);
-            // Close first, then wait: answers stuck writing to a peer that stopped reading give up.
-            await closing.CancelAsync().ConfigureAwait(false);
-            client.Dispose();
-            await Task.WhenAll(inFlight.Select(f => f.Answer)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            await pipe.DisposeAsync().ConfigureAwait(false);
-            await stream.DisposeAsync().ConfigureAwait(false);
+            // The node id is free as soon as its connection is: a node back at a new address is not kept out.
             if (peer is not null)
             {
                 _limits.Release(peer.Id);
             }
 
-            _limits.Close();
-        }
-    }
-
-    /// <summary>Waits until the connection's requests in flight are under both bounds.</summary>
-    private static async Task WaitForRoomAsync(List<(Task Answer, int Bytes)> inFlight)
-    {
-        while (true)
-        {
-            inFlight.RemoveAll(f => f.Answer.IsCompleted);
-            long bytes = 0;
-            foreach ((_, int size) in inFlight)
+            _served.TryRemove(served, out _);
+            // Close first, then wait: answers stuck writing to a peer that stopped reading give up.
+            await closing.CancelAsync().ConfigureAwait(false);
+            client.Dispose();
+            await Task.WhenAll(answers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (pipe is not null)
             {
-                bytes += size;
+                await pipe.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (inFlight.Count < SmdSsLimits.MaxRequestsInFlightPerConnection && bytes < SmdSsLimits.MaxRequestBytesInFlightPerConnection)
+            if (stream is not null)
             {
-                return;
+                await stream.DisposeAsync().ConfigureAwait(false);
             }
-
-            // Not reading applies back pressure: the peer's writes wait in its socket buffer.
-            await Task.WhenAny(inFlight.Select(f => f.Answer)).ConfigureAwait(false);
         }
     }
 
@@ -231,7 +239,7 @@ internal sealed class ClusterListener : IAsyncDisposable
                 {
                     if (connection.IsIdleSince(now - (long)SmdSsLimits.PeerConnectionIdleTimeout.TotalMilliseconds))
                     {
-                        await connection.Closing.CancelAsync().ConfigureAwait(false);
+                        connection.Close();
                     }
                 }
             }
@@ -310,14 +318,24 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
     }
 
-    private async Task AnswerAsync(FramePipe pipe, Frame request, PeerIdentity peer, ServedConnection served)
+    private async Task AnswerAsync(FramePipe pipe, Frame request, PeerIdentity peer, ServedConnection served, bool busy)
     {
         CancellationTokenSource closing = served.Closing;
         MessageType type;
         byte[] payload;
+        bool refused = false;
         try
         {
-            (type, payload) = await _handler.HandleAsync(request, peer, closing.Token).ConfigureAwait(false);
+            (type, payload) = busy
+                ? (MessageType.Error, new ErrorReply(ErrorCode.Unavailable, $"busy: {SmdSsLimits.MaxRequestsInFlightPerConnection} requests or {SmdSsLimits.MaxRequestBytesInFlightPerConnection >> 20} MiB in flight on this connection").Encode())
+                : await _handler.HandleAsync(request, peer, closing.Token).ConfigureAwait(false);
+        }
+        catch (PeerRefusedException ex)
+        {
+            // Nothing of it was applied; the peer that sent it is cut off.
+            LogRefusal(served.Remote, ex.Message);
+            (type, payload) = (MessageType.Error, new ErrorReply(ErrorCode.Refused, ex.Message).Encode());
+            refused = true;
         }
         catch (ProtocolException ex)
         {
@@ -337,6 +355,17 @@ internal sealed class ClusterListener : IAsyncDisposable
         {
             (type, payload) = (MessageType.Error, new ErrorReply(ex is ArgumentException ? ErrorCode.BadRequest : ErrorCode.Internal, ex.Message).Encode());
         }
+        finally
+        {
+            served.EndRequest(request.Payload.Length);
+        }
+
+        if (!served.TryQueueAnswer(payload.Length))
+        {
+            LogRefusal(served.Remote, $"the peer does not read its answers: more than {SmdSsLimits.MaxAnswerBytesPendingPerConnection >> 20} MiB of them wait");
+            served.Close();
+            return;
+        }
 
         try
         {
@@ -347,11 +376,16 @@ internal sealed class ClusterListener : IAsyncDisposable
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
             // The peer is gone or stopped reading: close the connection; it will reconnect.
-            await closing.CancelAsync().ConfigureAwait(false);
+            served.Close();
         }
         finally
         {
-            served.EndRequest();
+            served.AnswerWritten(payload.Length);
+        }
+
+        if (refused)
+        {
+            served.Close();
         }
     }
 
@@ -368,25 +402,73 @@ internal sealed class ClusterListener : IAsyncDisposable
         }
     }
 
-    /// <summary>One authenticated connection as the idle sweep sees it.</summary>
-    private sealed class ServedConnection(CancellationTokenSource closing)
+    /// <summary>One authenticated connection: its bounds' counters, and what the idle sweep sees.</summary>
+    private sealed class ServedConnection(CancellationTokenSource closing, string remote)
     {
         private long _lastActivityMs = Environment.TickCount64;
+        private int _requests;
+        private long _requestBytes;
+        private long _answerBytes;
+        private int _answers;
 
         public CancellationTokenSource Closing { get; } = closing;
 
-        private int _inFlight;
+        public string Remote { get; } = remote;
 
-        public void BeginRequest() => Interlocked.Increment(ref _inFlight);
+        public int RequestsInFlight => Volatile.Read(ref _requests);
 
-        public void EndRequest()
+        /// <summary>Counts a request in; false when it is over a bound (it is then answered "busy", and still counted until then).</summary>
+        public bool TryBeginRequest(int bytes)
         {
-            Interlocked.Decrement(ref _inFlight);
+            Touch();
+            int requests = Interlocked.Increment(ref _requests);
+            long requestBytes = Interlocked.Add(ref _requestBytes, bytes);
+            return requests <= SmdSsLimits.MaxRequestsInFlightPerConnection
+                && (requestBytes <= SmdSsLimits.MaxRequestBytesInFlightPerConnection || requests == 1);
+        }
+
+        public void EndRequest(int bytes)
+        {
+            Interlocked.Decrement(ref _requests);
+            Interlocked.Add(ref _requestBytes, -bytes);
+            Touch();
+        }
+
+        /// <summary>Counts an answer waiting to be written; false when the bytes waiting are over the bound.</summary>
+        public bool TryQueueAnswer(int bytes)
+        {
+            int answers = Interlocked.Increment(ref _answers);
+            long waiting = Interlocked.Add(ref _answerBytes, bytes);
+            if (waiting <= SmdSsLimits.MaxAnswerBytesPendingPerConnection || answers == 1)
+            {
+                return true;
+            }
+
+            AnswerWritten(bytes);
+            return false;
+        }
+
+        public void AnswerWritten(int bytes)
+        {
+            Interlocked.Decrement(ref _answers);
+            Interlocked.Add(ref _answerBytes, -bytes);
             Touch();
         }
 
         public void Touch() => Volatile.Write(ref _lastActivityMs, Environment.TickCount64);
 
-        public bool IsIdleSince(long cutoffMs) => Volatile.Read(ref _lastActivityMs) < cutoffMs && Volatile.Read(ref _inFlight) == 0;
+        public bool IsIdleSince(long cutoffMs) => Volatile.Read(ref _lastActivityMs) < cutoffMs && RequestsInFlight == 0;
+
+        public void Close()
+        {
+            try
+            {
+                Closing.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Already closed and gone.
+            }
+        }
     }
 }

@@ -3,36 +3,56 @@ using SmdSs.Membership;
 namespace SmdSs.Transport;
 
 /// <summary>
-/// The connections a node's listener serves, to bound them: how many in all, how many per peer
-/// node, and which endpoint each node id speaks from (one node id is one node: a second live
-/// connection claiming it from another endpoint is refused). Thread-safe; no sockets here.
+/// The connections a node's listener serves, to bound them: connections still in their
+/// handshake (in all and per remote address, so that nobody without the secret can take every
+/// place), authenticated connections in all and per peer node, and which endpoint each node id
+/// speaks from (one node id is one node: a second live connection claiming it from another
+/// endpoint is refused). Thread-safe; no sockets here.
 /// </summary>
-internal sealed class InboundConnections(int maxConnections, int maxPerNode)
+internal sealed class InboundConnections(int maxHandshaking, int maxHandshakingPerAddress, int maxAuthenticated, int maxPerNode)
 {
     private readonly Lock _lock = new();
+    private readonly Dictionary<string, int> _handshakingByAddress = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeId, (string Endpoint, int Count)> _byNode = [];
-    private int _open;
+    private int _handshaking;
+    private int _authenticated;
 
-    /// <summary>Takes a place for a new connection; false when <c>maxConnections</c> are open.</summary>
-    public bool TryOpen()
+    /// <summary>Takes a place for a connection from <paramref name="address"/> to handshake in; the reason it is refused, or null.</summary>
+    public string? TryBeginHandshake(string address)
     {
         lock (_lock)
         {
-            if (_open >= maxConnections)
+            int fromAddress = _handshakingByAddress.GetValueOrDefault(address);
+            if (_handshaking >= maxHandshaking)
             {
-                return false;
+                return $"{maxHandshaking} connections are in their handshake, the most this node serves";
             }
 
-            _open++;
-            return true;
+            if (fromAddress >= maxHandshakingPerAddress)
+            {
+                return $"{maxHandshakingPerAddress} connections from {address} are in their handshake, the most one address may have";
+            }
+
+            _handshaking++;
+            _handshakingByAddress[address] = fromAddress + 1;
+            return null;
         }
     }
 
-    public void Close()
+    public void EndHandshake(string address)
     {
         lock (_lock)
         {
-            _open--;
+            _handshaking--;
+            int left = _handshakingByAddress.GetValueOrDefault(address) - 1;
+            if (left <= 0)
+            {
+                _handshakingByAddress.Remove(address);
+            }
+            else
+            {
+                _handshakingByAddress[address] = left;
+            }
         }
     }
 
@@ -41,9 +61,15 @@ internal sealed class InboundConnections(int maxConnections, int maxPerNode)
     {
         lock (_lock)
         {
+            if (_authenticated >= maxAuthenticated)
+            {
+                return $"{maxAuthenticated} peer connections are open, the most this node serves";
+            }
+
             if (!_byNode.TryGetValue(node, out (string Endpoint, int Count) held))
             {
                 _byNode[node] = (endpoint, 1);
+                _authenticated++;
                 return null;
             }
 
@@ -58,6 +84,7 @@ internal sealed class InboundConnections(int maxConnections, int maxPerNode)
             }
 
             _byNode[node] = (held.Endpoint, held.Count + 1);
+            _authenticated++;
             return null;
         }
     }
@@ -66,16 +93,19 @@ internal sealed class InboundConnections(int maxConnections, int maxPerNode)
     {
         lock (_lock)
         {
-            if (_byNode.TryGetValue(node, out (string Endpoint, int Count) held))
+            if (!_byNode.TryGetValue(node, out (string Endpoint, int Count) held))
             {
-                if (held.Count <= 1)
-                {
-                    _byNode.Remove(node);
-                }
-                else
-                {
-                    _byNode[node] = (held.Endpoint, held.Count - 1);
-                }
+                return;
+            }
+
+            _authenticated--;
+            if (held.Count <= 1)
+            {
+                _byNode.Remove(node);
+            }
+            else
+            {
+                _byNode[node] = (held.Endpoint, held.Count - 1);
             }
         }
     }

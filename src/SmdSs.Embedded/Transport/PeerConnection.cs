@@ -18,6 +18,7 @@ internal sealed class PeerConnection : IAsyncDisposable
     private readonly FramePipe _pipe;
     private readonly CancellationTokenSource _closed = new();
     private long _nextRequestId;
+    private volatile string? _closeReason;
     private Task _readLoop = Task.CompletedTask;
 
     private PeerConnection(string endpoint, Socket socket, FramePipe pipe)
@@ -35,6 +36,10 @@ internal sealed class PeerConnection : IAsyncDisposable
         string endpoint, NodeId self, string selfEndpoint, Handshake handshake, int maxFrameBytes, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 10);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 5);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
         try
         {
             await socket.ConnectAsync(Resolve(endpoint), cancellationToken).ConfigureAwait(false);
@@ -149,6 +154,13 @@ internal sealed class PeerConnection : IAsyncDisposable
         {
             while (await _pipe.ReadAsync(_closed.Token).ConfigureAwait(false) is { } frame)
             {
+                if (frame.RequestId == 0 && frame.Type == MessageType.Error)
+                {
+                    // The server's last word on the connection (no request of ours has id 0).
+                    _closeReason = "refused: " + ErrorReply.Read(frame.Payload).Message;
+                    break;
+                }
+
                 if (_pending.TryRemove(frame.RequestId, out TaskCompletionSource<Frame>? waiter))
                 {
                     waiter.TrySetResult(frame);
@@ -175,7 +187,7 @@ internal sealed class PeerConnection : IAsyncDisposable
         await _closed.CancelAsync().ConfigureAwait(false);
         foreach (TaskCompletionSource<Frame> waiter in _pending.Values)
         {
-            waiter.TrySetException(new PeerUnavailableException(Endpoint, "connection closed"));
+            waiter.TrySetException(new PeerUnavailableException(Endpoint, _closeReason ?? "connection closed"));
         }
 
         try

@@ -20,7 +20,7 @@ namespace SmdSs.Tests.Security;
 public sealed class PeerBoundsTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Ten_thousand_pipelined_requests_on_one_connection_hold_at_most_the_in_flight_bound()
+    public async Task A_peer_that_pipelines_ten_thousand_large_reads_and_reads_no_answer_is_cut_off_with_memory_bounded()
     {
         await using LoggedNode node = await LoggedNode.StartAsync();
         await node.Node.SetAsync("big", new byte[1 << 20]);
@@ -36,17 +36,50 @@ public sealed class PeerBoundsTests(ITestOutputHelper output)
         }
 
         Task sending = Wire.SendAsync(client.Client, frames.WrittenSpan.ToArray());
-        ClusterListener listener = node.Node.Listener!;
-        await Eventually.TrueAsync(() => listener.PeakRequestsInFlight >= SmdSsLimits.MaxRequestsInFlightPerConnection, TimeSpan.FromSeconds(10), "the connection filled its in-flight bound");
-        // Given time to read on, it does not: every answer it holds waits on this client.
-        await Task.Delay(500);
+        await node.WaitForRefusalAsync("the peer does not read its answers", TimeSpan.FromSeconds(20));
         long grown = GC.GetTotalMemory(forceFullCollection: true) - before;
-        output.WriteLine($"peak requests in flight {listener.PeakRequestsInFlight}; managed memory grew by {grown / (1 << 20)} MiB");
-        Assert.Equal(SmdSsLimits.MaxRequestsInFlightPerConnection, listener.PeakRequestsInFlight);
+        output.WriteLine($"cut off; managed memory grew by {grown / (1 << 20)} MiB (bound: {SmdSsLimits.MaxAnswerBytesPendingPerConnection >> 20} MiB of answers waiting)");
         Assert.True(grown < 512L << 20, $"managed memory grew by {grown / (1 << 20)} MiB");
 
         client.Dispose();
         await sending;
+        await Wire.AssertStillServesAsync(node, LoggedNode.Secret);
+    }
+
+    [Fact]
+    public async Task Requests_past_the_in_flight_bound_are_answered_busy_at_once_and_the_connection_goes_on()
+    {
+        // On a fake clock a GetOrAdd claim that finds the key claimed waits for ever: each stays in flight.
+        await using LoggedNode node = await LoggedNode.StartAsync();
+        using HandClient client = await HandClient.ConnectAsync(node);
+        const int Claims = 1_500;
+        var frames = new ArrayBufferWriter<byte>();
+        for (ulong id = 1; id <= Claims; id++)
+        {
+            var claim = new AtomicRequest(AtomicKind.Claim, "hot", id, EntryExpiry.None, 0, "", []);
+            frames.Write(client.Encode(MessageType.Atomic, id, ComputeMessages.Encode(claim)));
+        }
+
+        await Wire.SendAsync(client.Client, frames.WrittenSpan.ToArray());
+        int expected = 1 + Claims - 1 - SmdSsLimits.MaxRequestsInFlightPerConnection;
+        var replies = new List<Frame>();
+        while (replies.Count < expected)
+        {
+            replies.Add(await client.ReadFrameAsync() ?? throw new InvalidOperationException($"closed after {replies.Count} replies"));
+        }
+
+        List<Frame> busy = [.. replies.Where(r => r.Type == MessageType.Error)];
+        output.WriteLine($"{replies.Count - busy.Count} claim answered, {busy.Count} busy; peak in flight {node.Node.Listener!.PeakRequestsInFlight}");
+        Assert.Equal(expected - 1, busy.Count);
+        Assert.All(busy, b => Assert.StartsWith("busy:", ErrorReply.Read(b.Payload).Message, StringComparison.Ordinal));
+        // The peak counts the first request past the bound, which was answered busy.
+        Assert.Equal(SmdSsLimits.MaxRequestsInFlightPerConnection + 1, node.Node.Listener!.PeakRequestsInFlight);
+
+        // The connection stays open and answers at once (busy, while the claims wait), and the node serves everyone else.
+        await client.SendAsync(MessageType.Ping, 99_999, Messages.EncodeNode(Wire.RecordOf(client.Id)));
+        Frame ping = await client.ReadFrameAsync() ?? throw new InvalidOperationException("closed");
+        Assert.Equal((99_999UL, MessageType.Error), (ping.RequestId, ping.Type));
+        Assert.StartsWith("busy:", ErrorReply.Read(ping.Payload).Message, StringComparison.Ordinal);
         await Wire.AssertStillServesAsync(node, LoggedNode.Secret);
     }
 
@@ -101,13 +134,14 @@ public sealed class PeerBoundsTests(ITestOutputHelper output)
     [Fact]
     public void Connections_are_counted_in_all_and_per_node_and_a_node_id_keeps_its_endpoint()
     {
-        var connections = new InboundConnections(maxConnections: 3, maxPerNode: 2);
-        Assert.True(connections.TryOpen());
-        Assert.True(connections.TryOpen());
-        Assert.True(connections.TryOpen());
-        Assert.False(connections.TryOpen());
-        connections.Close();
-        Assert.True(connections.TryOpen());
+        var connections = new InboundConnections(maxHandshaking: 3, maxHandshakingPerAddress: 2, maxAuthenticated: 4, maxPerNode: 2);
+        Assert.Null(connections.TryBeginHandshake("10.0.0.1"));
+        Assert.Null(connections.TryBeginHandshake("10.0.0.1"));
+        Assert.Contains("from 10.0.0.1 are in their handshake", connections.TryBeginHandshake("10.0.0.1"), StringComparison.Ordinal);
+        Assert.Null(connections.TryBeginHandshake("10.0.0.2"));
+        Assert.Contains("3 connections are in their handshake", connections.TryBeginHandshake("10.0.0.3"), StringComparison.Ordinal);
+        connections.EndHandshake("10.0.0.1");
+        Assert.Null(connections.TryBeginHandshake("10.0.0.1"));
 
         var a = new NodeId(1);
         Assert.Null(connections.TryClaim(a, "10.0.0.1:7400"));
@@ -115,6 +149,8 @@ public sealed class PeerBoundsTests(ITestOutputHelper output)
         Assert.Contains("already has 2 connections", connections.TryClaim(a, "10.0.0.1:7400"), StringComparison.Ordinal);
         Assert.Contains("already connected from 10.0.0.1:7400", connections.TryClaim(a, "10.0.0.9:7400"), StringComparison.Ordinal);
         Assert.Null(connections.TryClaim(new NodeId(2), "10.0.0.9:7400"));
+        Assert.Null(connections.TryClaim(new NodeId(3), "10.0.0.8:7400"));
+        Assert.Contains("4 peer connections are open", connections.TryClaim(new NodeId(4), "10.0.0.7:7400"), StringComparison.Ordinal);
         connections.Release(a);
         connections.Release(a);
         Assert.Null(connections.TryClaim(a, "10.0.0.9:7400"));
