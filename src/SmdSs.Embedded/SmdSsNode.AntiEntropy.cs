@@ -80,6 +80,7 @@ public sealed partial class SmdSsNode
         {
             Frame pulled = await AskAsync(node.Endpoint, MessageType.FetchRecords, Messages.Encode(new SliceQueryMessage(start, slice.Epoch, [], [key])), cancellationToken).ConfigureAwait(false);
             SliceRecordsMessage fetched = Messages.DecodeSliceRecords(pulled.Payload);
+            RefuseForgedVersions(fetched.Records);
             // With the answers of the atomic operations behind the value: whoever holds the value
             // must answer their retries, not apply them again.
             RememberAnswers(fetched);

@@ -161,13 +161,21 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Replica side of a catch-up.</summary>
-    private (MessageType, byte[]) OnSnapshot(MessageType type, NodeId from, SliceRecordsMessage message)
+    private async ValueTask<(MessageType, byte[])> OnSnapshotAsync(MessageType type, NodeId from, SliceRecordsMessage message, CancellationToken cancellationToken)
     {
-        PieSlice slice = SliceMap!.Find(message.SliceStart);
-        if (slice.Range.Start != message.SliceStart || (slice.Epoch > message.Epoch && slice.Primary != from))
+        RefuseForgedVersions(message.Records);
+        PieSlice? known = await SliceForDataFromAsync(from, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false);
+        if (known is not { } slice || slice.Range.Start != message.SliceStart || (slice.Epoch > message.Epoch && slice.Primary != from))
         {
-            return Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch}");
+            return Error(ErrorCode.StaleEpoch, $"slice {known?.Range} is at epoch {known?.Epoch}");
         }
+
+        if (slice.Primary == _self!.Id)
+        {
+            throw new PeerRefusedException($"a catch-up stream from {from} for slice {slice.Range}, which this node leads (epoch {slice.Epoch}): its data is never replaced");
+        }
+
+        RefuseDataWithoutAuthority(from, slice, "a catch-up stream");
 
         SliceStore store = RunningStore().SliceFor(message.SliceStart);
         switch (type)
@@ -265,6 +273,7 @@ public sealed partial class SmdSsNode
             return Error(ErrorCode.NotPrimary, $"not the primary of slice {slice.Range}");
         }
 
+        RefuseForgedVersions(message.Records);
         foreach (StorageRecord record in message.Records)
         {
             _clock.Observe(record.Version);

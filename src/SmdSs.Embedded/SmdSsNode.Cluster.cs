@@ -121,8 +121,11 @@ public sealed partial class SmdSsNode
     private bool IsServing(NodeId node) => node == _self!.Id || Nodes.Find(node)?.IsServing == true;
 
     /// <summary>Merges node records from a peer. A record that says this node is suspect or down is refuted.</summary>
-    private void MergeNodes(IEnumerable<NodeRecord> records)
+    /// <exception cref="PeerRefusedException">A record out of <see cref="Replication.PeerClaims"/>' bounds; none is merged.</exception>
+    private void MergeNodes(IEnumerable<NodeRecord> input)
     {
+        IReadOnlyCollection<NodeRecord> records = input as IReadOnlyCollection<NodeRecord> ?? [.. input];
+        RefuseForgedNodes(records);
         List<NodeRecord> changed;
         lock (_stateLock)
         {
@@ -184,8 +187,11 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Merges slice records from a peer (higher epoch wins).</summary>
-    private void MergeSlices(IEnumerable<PieSlice> records)
+    /// <exception cref="PeerRefusedException">A record out of <see cref="Replication.PeerClaims"/>' bounds; none is merged.</exception>
+    private void MergeSlices(IEnumerable<PieSlice> input)
     {
+        IReadOnlyCollection<PieSlice> records = input as IReadOnlyCollection<PieSlice> ?? [.. input];
+        RefuseForgedSlices(records);
         List<PieSlice> changed;
         List<PieSlice> unknown;
         lock (_stateLock)

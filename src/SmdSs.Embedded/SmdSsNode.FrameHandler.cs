@@ -30,11 +30,11 @@ public sealed partial class SmdSsNode
                 case MessageType.Get or MessageType.Set or MessageType.Remove or MessageType.Refresh or MessageType.Probe:
                     return await node.OnForwardedAsync(request.Type, Messages.DecodeForwarded(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.Replicate:
-                    return node.OnReplicate(from.Id, Messages.DecodeSliceRecords(request.Payload));
+                    return await node.OnReplicateAsync(from.Id, Messages.DecodeSliceRecords(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.LeaseRequest:
                     return node.OnLeaseRequest(from.Id, Messages.DecodeStarts(request.Payload));
                 case MessageType.SnapshotBegin or MessageType.DeltaBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd:
-                    return node.OnSnapshot(request.Type, from.Id, Messages.DecodeSliceRecords(request.Payload));
+                    return await node.OnSnapshotAsync(request.Type, from.Id, Messages.DecodeSliceRecords(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.Handoff:
                     return await node.OnHandoffAsync(Messages.DecodeSliceRecords(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.DigestRequest:

@@ -100,6 +100,8 @@ public sealed partial class SmdSsNode
         if (answer.Type == MessageType.SyncDelta)
         {
             SyncDeltaMessage pulled = Messages.DecodeSyncDelta(answer.Payload);
+            RefuseForgedNodes([.. pulled.Nodes]);
+            RefuseForgedSlices([.. pulled.Slices]);
             MergeNodes(pulled.Nodes);
             MergeSlices(pulled.Slices);
             _confirmed.TrySetResult();
@@ -179,6 +181,9 @@ public sealed partial class SmdSsNode
 
     private (MessageType, byte[]) OnSyncDelta(SyncDeltaMessage delta)
     {
+        // The whole message, before any of it is merged.
+        RefuseForgedNodes([.. delta.Nodes]);
+        RefuseForgedSlices([.. delta.Slices]);
         MergeNodes(delta.Nodes);
         MergeSlices(delta.Slices);
         NodeMap nodes = Nodes;

@@ -235,9 +235,14 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Replica side: applies records from the slice's primary, unless the sender was deposed.</summary>
-    private (MessageType, byte[]) OnReplicate(NodeId from, SliceRecordsMessage message)
+    private async ValueTask<(MessageType, byte[])> OnReplicateAsync(NodeId from, SliceRecordsMessage message, CancellationToken cancellationToken)
     {
-        PieSlice slice = SliceMap!.Find(message.SliceStart);
+        RefuseForgedVersions(message.Records);
+        if (await SliceForDataFromAsync(from, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false) is not { } slice)
+        {
+            return Error(ErrorCode.StaleEpoch, $"{from} claims epoch {message.Epoch} of the slice at {message.SliceStart:x8}, newer than this node's, and could not be asked for it");
+        }
+
         // A half of a split this node has not learned yet, from the primary that split it: the
         // records go to the store holding their keys either way.
         bool unknownHalf = slice.Primary == from && message.Epoch > slice.Epoch;
@@ -249,6 +254,12 @@ public sealed partial class SmdSsNode
         if (slice.Epoch > message.Epoch && slice.Primary != from)
         {
             return Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch} with primary {slice.Primary}");
+        }
+
+        // Writes come from the primary only; renewals of sliding entries (touches) also from its replicas.
+        if (message.Records.Any(r => r.Kind != RecordKind.Touch))
+        {
+            RefuseDataWithoutAuthority(from, slice, "replicated writes");
         }
 
         FlatFileStore store = RunningStore();
