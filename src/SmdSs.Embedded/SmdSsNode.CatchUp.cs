@@ -62,7 +62,10 @@ public sealed partial class SmdSsNode
             // never mistakes the incoming copy for data of a slice it lost (and hands it off).
             await _transport!.SendAsync(node.Endpoint, MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage([_self!], [slice], [], [])), StreamTimeout, stopping).ConfigureAwait(false);
             long? since = DeltaBase(sliceStart, replica);
-            await SendSliceMessageAsync(node.Endpoint, since is null ? MessageType.SnapshotBegin : MessageType.DeltaBegin, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping).ConfigureAwait(false);
+            // Later than any session this node started before, restarts included: a stale start
+            // that arrives late is refused by the replica rather than wiping this session's data.
+            long session = _clock.Next(NowMs());
+            await SendSliceMessageAsync(node.Endpoint, since is null ? MessageType.SnapshotBegin : MessageType.DeltaBegin, new SliceRecordsMessage(sliceStart, slice.Epoch, []), stopping, session).ConfigureAwait(false);
             // Read only after the replica wiped its copy (full): a write between a read and the
             // wipe would reach the replica, be wiped, and be in no chunk. A full copy carries the
             // tombstones too: a later delta from a hint relies on the replica knowing them.
@@ -72,9 +75,9 @@ public sealed partial class SmdSsNode
             // than apply them again.
             List<StorageRecord> records = RunningStore().SliceFor(sliceStart).ChangesSince(since ?? 0, NowMs());
             ILookup<uint, OperationAnswer> answersByKey = _recentOperations.InRange(slice.Range).ToLookup(a => a.KeyHash);
-            long bytes = await StreamRecordsAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, records, stopping, answersByKey).ConfigureAwait(false);
+            long bytes = await StreamRecordsAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, records, stopping, answersByKey, session).ConfigureAwait(false);
             List<OperationAnswer> answers = _recentOperations.InRange(slice.Range);
-            await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotEnd, new SliceRecordsMessage(sliceStart, slice.Epoch, [], answers), stopping).ConfigureAwait(false);
+            await SendSliceMessageAsync(node.Endpoint, MessageType.SnapshotEnd, new SliceRecordsMessage(sliceStart, slice.Epoch, [], answers), stopping, session).ConfigureAwait(false);
             if (since is not null)
             {
                 await RepairAsync(slice, replica, stopping).ConfigureAwait(false);
@@ -114,10 +117,11 @@ public sealed partial class SmdSsNode
 
     /// <summary>
     /// Streams records of a slice in chunks of about <see cref="ChunkBytes"/>, each chunk with the
-    /// <paramref name="answersByKey"/> of its keys (by key hash); returns the bytes sent.
+    /// <paramref name="answersByKey"/> of its keys (by key hash), and of catch-up <paramref name="session"/> when one; returns the bytes sent.
     /// </summary>
     private async Task<long> StreamRecordsAsync(
-        string endpoint, uint sliceStart, long epoch, MessageType type, List<StorageRecord> snapshot, CancellationToken cancellationToken, ILookup<uint, OperationAnswer>? answersByKey = null)
+        string endpoint, uint sliceStart, long epoch, MessageType type, List<StorageRecord> snapshot, CancellationToken cancellationToken,
+        ILookup<uint, OperationAnswer>? answersByKey = null, long? session = null)
     {
         SliceRecordsMessage Chunk(List<StorageRecord> records)
         {
@@ -134,7 +138,7 @@ public sealed partial class SmdSsNode
             chunkBytes += record.Value.Length + record.Key.Length + 48;
             if (chunkBytes >= ChunkBytes)
             {
-                await SendSliceMessageAsync(endpoint, type, Chunk(chunk), cancellationToken).ConfigureAwait(false);
+                await SendSliceMessageAsync(endpoint, type, Chunk(chunk), cancellationToken, session).ConfigureAwait(false);
                 total += chunkBytes;
                 chunk = [];
                 chunkBytes = 0;
@@ -143,7 +147,7 @@ public sealed partial class SmdSsNode
 
         if (chunk.Count > 0 || type == MessageType.Handoff)
         {
-            await SendSliceMessageAsync(endpoint, type, Chunk(chunk), cancellationToken).ConfigureAwait(false);
+            await SendSliceMessageAsync(endpoint, type, Chunk(chunk), cancellationToken, session).ConfigureAwait(false);
             total += chunkBytes;
         }
 
@@ -151,9 +155,10 @@ public sealed partial class SmdSsNode
         return total;
     }
 
-    private async Task SendSliceMessageAsync(string endpoint, MessageType type, SliceRecordsMessage message, CancellationToken cancellationToken)
+    private async Task SendSliceMessageAsync(string endpoint, MessageType type, SliceRecordsMessage message, CancellationToken cancellationToken, long? session = null)
     {
-        Frame reply = await _transport!.SendAsync(endpoint, type, Messages.Encode(message), StreamTimeout, cancellationToken).ConfigureAwait(false);
+        byte[] payload = session is { } id ? Messages.EncodeCatchUp(id, message) : Messages.Encode(message);
+        Frame reply = await _transport!.SendAsync(endpoint, type, payload, StreamTimeout, cancellationToken).ConfigureAwait(false);
         if (reply.Type != MessageType.Ok)
         {
             throw new SmdSsUnavailableException($"{type} refused by {endpoint}: {ErrorReply.Read(reply.Payload).Message}");
@@ -161,7 +166,12 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Replica side of a catch-up.</summary>
-    private async ValueTask<(MessageType, byte[])> OnSnapshotAsync(MessageType type, NodeId from, SliceRecordsMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// The replica's side of a catch-up session: only from the slice's primary, never for a slice
+    /// this node leads, and only the records of the session under way (a stale start or chunk of
+    /// an older session is refused, not applied).
+    /// </summary>
+    private async ValueTask<(MessageType, byte[])> OnCatchUpAsync(MessageType type, NodeId from, long session, SliceRecordsMessage message, CancellationToken cancellationToken)
     {
         RefuseForgedVersions(message.Records);
         PieSlice? known = await SliceForDataFromAsync(from, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false);
@@ -176,17 +186,22 @@ public sealed partial class SmdSsNode
         }
 
         RefuseDataWithoutAuthority(from, slice, "a catch-up stream");
-
         SliceStore store = RunningStore().SliceFor(message.SliceStart);
         switch (type)
         {
-            case MessageType.SnapshotBegin:
-                store.BeginCatchUp();
-                break;
-            case MessageType.DeltaBegin:
-                store.BeginDelta();
+            case MessageType.SnapshotBegin or MessageType.DeltaBegin:
+                if (!store.TryBeginCatchUp(message.Epoch, session, full: type == MessageType.SnapshotBegin))
+                {
+                    return Error(ErrorCode.StaleEpoch, $"catch-up session {session} of slice {slice.Range} at epoch {message.Epoch} is not newer than the last one started");
+                }
+
                 break;
             case MessageType.SnapshotChunk:
+                if (!store.IsCatchUpSession(message.Epoch, session))
+                {
+                    return Error(ErrorCode.StaleEpoch, $"catch-up session {session} of slice {slice.Range} is not the one under way");
+                }
+
                 foreach (StorageRecord record in message.Records)
                 {
                     _clock.Observe(record.Version);
@@ -200,7 +215,11 @@ public sealed partial class SmdSsNode
                 RunningStore().EvictIfOverLimit();
                 break;
             default:
-                store.EndCatchUp();
+                if (!store.TryEndCatchUp(message.Epoch, session))
+                {
+                    return Error(ErrorCode.StaleEpoch, $"catch-up session {session} of slice {slice.Range} is not the one under way");
+                }
+
                 RememberAnswers(message);
                 break;
         }

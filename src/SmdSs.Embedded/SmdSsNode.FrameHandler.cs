@@ -34,7 +34,11 @@ public sealed partial class SmdSsNode
                 case MessageType.LeaseRequest:
                     return node.OnLeaseRequest(from.Id, Messages.DecodeStarts(request.Payload));
                 case MessageType.SnapshotBegin or MessageType.DeltaBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd:
-                    return await node.OnSnapshotAsync(request.Type, from.Id, Messages.DecodeSliceRecords(request.Payload), cancellationToken).ConfigureAwait(false);
+                {
+                    (long session, SliceRecordsMessage message) = Messages.DecodeCatchUp(request.Payload);
+                    return await node.OnCatchUpAsync(request.Type, from.Id, session, message, cancellationToken).ConfigureAwait(false);
+                }
+
                 case MessageType.Handoff:
                     return await node.OnHandoffAsync(Messages.DecodeSliceRecords(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.DigestRequest:

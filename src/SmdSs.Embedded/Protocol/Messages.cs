@@ -164,7 +164,19 @@ internal static partial class Messages
         return w.ToArray();
     }
 
-    public static SliceRecordsMessage DecodeSliceRecords(byte[] payload)
+    /// <summary>A catch-up message (SnapshotBegin, DeltaBegin, SnapshotChunk, SnapshotEnd): <c>i64 session | slice records</c>.</summary>
+    public static byte[] EncodeCatchUp(long session, SliceRecordsMessage m) => [.. new MessageWriter().I64(session).WrittenSpan, .. Encode(m)];
+
+    public static (long Session, SliceRecordsMessage Message) DecodeCatchUp(byte[] payload)
+    {
+        var r = new MessageReader(payload);
+        long session = r.I64();
+        return (session, DecodeSliceRecords(payload.AsSpan(8)));
+    }
+
+    public static SliceRecordsMessage DecodeSliceRecords(byte[] payload) => DecodeSliceRecords(payload.AsSpan());
+
+    public static SliceRecordsMessage DecodeSliceRecords(ReadOnlySpan<byte> payload)
     {
         var r = new MessageReader(payload);
         uint start = r.U32();

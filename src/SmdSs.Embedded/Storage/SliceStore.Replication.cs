@@ -11,6 +11,7 @@ internal sealed partial class SliceStore
     // them), because a replica back from a restart catches up on the deletes it missed from them.
     private readonly ConcurrentDictionary<string, long> _tombstones = new(StringComparer.Ordinal);
     private volatile bool _catchingUp;
+    private (long Epoch, long Session) _catchUpSession;
 
     /// <summary>Applies one record from the primary, last writer wins by version. True when it changed something.</summary>
     public bool Apply(StorageRecord record)
@@ -73,21 +74,57 @@ internal sealed partial class SliceStore
         }
     }
 
-    /// <summary>Starts a catch-up: drops everything held for this slice, file included.</summary>
-    public void BeginCatchUp()
+    /// <summary>
+    /// Starts catch-up session <paramref name="session"/> of the primary at <paramref name="epoch"/>:
+    /// a full one drops everything held for this slice, file included; a delta keeps the copy (the
+    /// primary sends what changed since it was complete). False, and nothing done, when this
+    /// session is not newer than the last one started (a later primary's, or a later one of the
+    /// same primary): a stale start must not wipe what a newer session sent.
+    /// </summary>
+    public bool TryBeginCatchUp(long epoch, long session, bool full)
     {
         lock (_fileLock)
         {
+            if ((epoch, session).CompareTo(_catchUpSession) <= 0)
+            {
+                return false;
+            }
+
             ThrowIfRetired();
-            WipeLocked();
+            if (full)
+            {
+                WipeLocked();
+            }
+
+            _catchUpSession = (epoch, session);
             _catchingUp = true;
+            return true;
         }
     }
 
-    /// <summary>Starts a delta catch-up: the copy stays, the primary sends what changed since it was complete.</summary>
-    public void BeginDelta() => _catchingUp = true;
+    /// <summary>Whether <paramref name="session"/> is the catch-up session under way: only its records are applied.</summary>
+    public bool IsCatchUpSession(long epoch, long session)
+    {
+        lock (_fileLock)
+        {
+            return _catchingUp && _catchUpSession == (epoch, session);
+        }
+    }
 
-    public void EndCatchUp() => _catchingUp = false;
+    /// <summary>Ends the catch-up session under way; false when <paramref name="session"/> is not it.</summary>
+    public bool TryEndCatchUp(long epoch, long session)
+    {
+        lock (_fileLock)
+        {
+            if (!_catchingUp || _catchUpSession != (epoch, session))
+            {
+                return false;
+            }
+
+            _catchingUp = false;
+            return true;
+        }
+    }
 
     public bool IsCatchingUp => _catchingUp;
 

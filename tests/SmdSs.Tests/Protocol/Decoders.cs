@@ -41,6 +41,13 @@ internal static class Decoders
             ["Messages.DecodeSliceRecords"] = (
                 Messages.Encode(new SliceRecordsMessage(0x1000_0000, 12, [Record1, Record2, Record3])),
                 p => Messages.Encode(Messages.DecodeSliceRecords(p))),
+            ["Messages.DecodeCatchUp"] = (
+                Messages.EncodeCatchUp(0x0102_0304_0506_0708, new SliceRecordsMessage(0x1000_0000, 12, [Record1, Record2])),
+                p =>
+                {
+                    (long session, SliceRecordsMessage message) = Messages.DecodeCatchUp(p);
+                    return Messages.EncodeCatchUp(session, message);
+                }),
             ["Messages.DecodeForwarded"] = (
                 Messages.Encode(new ForwardedOperation("cart:\u00fc", new EntryExpiry(5, 6, 7), [9, 8, 7])),
                 p => Messages.Encode(Messages.DecodeForwarded(p))),

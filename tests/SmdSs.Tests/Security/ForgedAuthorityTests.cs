@@ -45,8 +45,8 @@ public sealed class ForgedAuthorityTests
 
         (MessageType type, byte[] payload, string reason) = forgery switch
         {
-            "snapshot-wiping-a-slice-the-node-leads" => (MessageType.SnapshotBegin, Records(slice, slice.Epoch + 1), "which this node leads"),
-            "delta-begin-on-a-slice-the-node-leads" => (MessageType.DeltaBegin, Records(slice, slice.Epoch), "which this node leads"),
+            "snapshot-wiping-a-slice-the-node-leads" => (MessageType.SnapshotBegin, CatchUp(slice, slice.Epoch + 1), "which this node leads"),
+            "delta-begin-on-a-slice-the-node-leads" => (MessageType.DeltaBegin, CatchUp(slice, slice.Epoch), "which this node leads"),
             "replicated-write-from-a-node-that-is-not-primary" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(fairVersion)), "which is not its primary"),
             "replicated-write-claiming-a-newer-epoch" => (MessageType.Replicate, Records(slice, slice.Epoch + 5, Put(fairVersion)), "which is not its primary"),
             "write-version-far-ahead-of-the-clock" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(HybridClock.FirstVersionAt(nowMs + (2 * 3600 * 1000)))), "ahead of this node's clock"),
@@ -76,6 +76,8 @@ public sealed class ForgedAuthorityTests
     }
 
     private static StorageRecord Put(long version) => new(RecordKind.Put, Key, version, EntryExpiry.None, [6, 6, 6]);
+
+    private static byte[] CatchUp(PieSlice slice, long epoch) => Messages.EncodeCatchUp(long.MaxValue, new SliceRecordsMessage(slice.Range.Start, epoch, []));
 
     private static byte[] Records(PieSlice slice, long epoch, params StorageRecord[] records) =>
         Messages.Encode(new SliceRecordsMessage(slice.Range.Start, epoch, records));

@@ -80,7 +80,7 @@ public sealed class SliceStoreReplicationTests : IDisposable
         store.Load(EpochMs);
         store.Put("stale", 1, EntryExpiry.None, [1]);
 
-        store.BeginCatchUp();
+        Assert.True(store.TryBeginCatchUp(epoch: 3, session: 100, full: true));
         Assert.True(store.IsCatchingUp);
         Assert.Equal(0, store.Count);
 
@@ -88,10 +88,35 @@ public sealed class SliceStoreReplicationTests : IDisposable
         Assert.False(store.Apply(new StorageRecord(RecordKind.Delete, "k", 10, EntryExpiry.None, [])));
         Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "k", 9, EntryExpiry.None, [9])));
         Assert.True(store.Apply(new StorageRecord(RecordKind.Put, "k", 11, EntryExpiry.None, [11])));
-        store.EndCatchUp();
+        Assert.True(store.TryEndCatchUp(3, 100));
 
         Assert.False(store.IsCatchingUp);
         Assert.Equal(["k"], store.Entries.Select(e => e.Key));
         Assert.Equal(11, Assert.Single(store.Snapshot(EpochMs)).Version);
+    }
+
+    [Fact]
+    public void A_stale_catch_up_start_cannot_wipe_what_a_newer_session_sent()
+    {
+        using SliceStore store = OpenWholeSlice(_scratch.Path);
+        store.Load(EpochMs);
+        Assert.True(store.TryBeginCatchUp(epoch: 5, session: 200, full: true));
+        Assert.True(store.IsCatchUpSession(5, 200));
+        store.Apply(new StorageRecord(RecordKind.Put, "sent-by-the-newer-session", 11, EntryExpiry.None, [1]));
+
+        // The older session of the same primary, and an earlier primary's, arrive late: refused, nothing wiped.
+        Assert.False(store.TryBeginCatchUp(5, 100, full: true));
+        Assert.False(store.TryBeginCatchUp(4, 900, full: true));
+        Assert.False(store.TryBeginCatchUp(5, 200, full: true));
+        Assert.False(store.IsCatchUpSession(5, 100));
+        Assert.False(store.TryEndCatchUp(5, 100));
+        Assert.Equal(["sent-by-the-newer-session"], store.Entries.Select(e => e.Key));
+        Assert.True(store.IsCatchingUp);
+
+        Assert.True(store.TryEndCatchUp(5, 200));
+        Assert.False(store.IsCatchUpSession(5, 200));
+        // A later primary's session starts, also with a lower session number of its own clock.
+        Assert.True(store.TryBeginCatchUp(6, 50, full: false));
+        Assert.Equal(["sent-by-the-newer-session"], store.Entries.Select(e => e.Key));
     }
 }
