@@ -281,11 +281,7 @@ internal sealed class ClusterListener : IAsyncDisposable
                 throw new ProtocolException($"expected Hello first, got message type {(byte)hello.Type}");
             }
 
-            var reader = new MessageReader(hello.Payload);
-            var client = new NodeId(reader.U64());
-            string clientEndpoint = reader.String();
-            byte[] clientNonce = reader.BytesFixed(Handshake.NonceBytes);
-            reader.ExpectEnd();
+            (NodeId client, string clientEndpoint, byte[] clientNonce) = Handshake.ReadHello(hello.Payload);
             if (client == _self)
             {
                 throw new ProtocolException($"the peer at {remote} has this node's own id {_self}: two nodes share one node id (a copied data directory?)");

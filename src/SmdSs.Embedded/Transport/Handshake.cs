@@ -63,6 +63,27 @@ internal sealed class Handshake
     public static byte[] ChallengePayload(NodeId server, ReadOnlySpan<byte> serverNonce) =>
         new MessageWriter().U64(server.Value).Raw(serverNonce).ToArray();
 
+    /// <exception cref="ProtocolException">Not a whole Hello payload.</exception>
+    public static (NodeId Client, string Endpoint, byte[] Nonce) ReadHello(ReadOnlySpan<byte> payload)
+    {
+        var reader = new MessageReader(payload);
+        var client = new NodeId(reader.U64());
+        string endpoint = reader.String();
+        byte[] nonce = reader.BytesFixed(NonceBytes);
+        reader.ExpectEnd();
+        return (client, endpoint, nonce);
+    }
+
+    /// <exception cref="ProtocolException">Not a whole HelloChallenge payload.</exception>
+    public static (NodeId Server, byte[] Nonce) ReadChallenge(ReadOnlySpan<byte> payload)
+    {
+        var reader = new MessageReader(payload);
+        var server = new NodeId(reader.U64());
+        byte[] nonce = reader.BytesFixed(NonceBytes);
+        reader.ExpectEnd();
+        return (server, nonce);
+    }
+
     /// <summary>The client's proof, with the secret it offers.</summary>
     public byte[] ClientProof(ReadOnlySpan<byte> hello, ReadOnlySpan<byte> challenge) => Mac(_authKeys[0], ClientRole, hello, challenge, []);
 

@@ -116,10 +116,7 @@ internal sealed class PeerConnection : IAsyncDisposable
         await _pipe.WriteAsync(MessageType.Hello, 0, hello, timeout.Token).ConfigureAwait(false);
 
         Frame challenge = await ReadHandshakeFrameAsync(MessageType.HelloChallenge, timeout.Token).ConfigureAwait(false);
-        var reader = new MessageReader(challenge.Payload);
-        _ = new NodeId(reader.U64());
-        byte[] serverNonce = reader.BytesFixed(Handshake.NonceBytes);
-        reader.ExpectEnd();
+        (_, byte[] serverNonce) = Handshake.ReadChallenge(challenge.Payload);
 
         byte[] proof = handshake.ClientProof(hello, challenge.Payload);
         await _pipe.WriteAsync(MessageType.HelloProof, 0, proof, timeout.Token).ConfigureAwait(false);

@@ -1,0 +1,135 @@
+using System.Buffers;
+using SmdSs.Membership;
+using SmdSs.Protocol;
+using SmdSs.Storage;
+using SmdSs.Transport;
+
+namespace SmdSs.Fuzz;
+
+/// <summary>
+/// Every parser of bytes from outside, as one fuzz target: the input's first byte picks the
+/// parser, the rest is its input. A parser may refuse its input only with the exception its
+/// contract documents (<see cref="ProtocolException"/>; the slice-file reader reports damage and
+/// throws nothing); anything else escapes and is a crash the fuzzer keeps.
+/// </summary>
+internal static class FuzzTargets
+{
+    private const int MaxFrameBytes = 1 << 20;
+    private static readonly byte[] Key = [.. Enumerable.Range(1, 32).Select(i => (byte)i)];
+    private static readonly Handshake Secured = new(Convert.ToBase64String(Key), ["another-accepted-secret-0123"]);
+
+    private static readonly Func<byte[], object?>[] Decoders =
+    [
+        p => Messages.DecodeSyncDigest(p),
+        p => Messages.DecodeSyncSummary(p),
+        p => Messages.DecodeSyncDelta(p),
+        p => Messages.DecodeSliceRecords(p),
+        p => Messages.DecodeCatchUp(p),
+        p => Messages.DecodeSliceQuery(p),
+        p => Messages.DecodeDigests(p),
+        p => Messages.DecodeForwarded(p),
+        p => Messages.DecodeNode(p),
+        p => Messages.DecodeStarts(p),
+        p => Messages.DecodeNodeStats(p),
+        p => ComputeMessages.DecodeAtomic(p),
+        p => ComputeMessages.DecodeMapSlice(p),
+        p => ComputeMessages.DecodeClaim(p),
+        p => ErrorReply.Read(p),
+    ];
+
+    public const int Count = 5;
+
+    public static void Run(ReadOnlySpan<byte> input)
+    {
+        if (input.IsEmpty)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> data = input[1..];
+        try
+        {
+            switch (input[0] % Count)
+            {
+                case 0:
+                    Frames(data);
+                    break;
+                case 1:
+                    SealedBody(data);
+                    break;
+                case 2:
+                    Decode(data);
+                    break;
+                case 3:
+                    Handshakes(data);
+                    break;
+                default:
+                    SliceFile(data);
+                    break;
+            }
+        }
+        catch (ProtocolException)
+        {
+            // The documented refusal.
+        }
+    }
+
+    /// <summary>Clear frames, as a listener reads them before and without a secret.</summary>
+    private static void Frames(ReadOnlySpan<byte> data)
+    {
+        var buffer = new ReadOnlySequence<byte>(data.ToArray());
+        while (FrameCodec.TryRead(ref buffer, MaxFrameBytes, out Frame frame))
+        {
+            _ = frame.Payload.Length;
+        }
+    }
+
+    /// <summary>
+    /// Any body (version, type, request id, payload), sealed by one end and opened by the other:
+    /// what a peer holding the secret can make a node decode.
+    /// </summary>
+    private static void SealedBody(ReadOnlySpan<byte> data)
+    {
+        using var send = new FrameSealer(Key);
+        using var receive = new FrameSealer(Key);
+        var wire = new ArrayBufferWriter<byte>();
+        send.WriteBody(wire, data);
+        var buffer = new ReadOnlySequence<byte>(wire.WrittenMemory);
+        receive.TryRead(ref buffer, MaxFrameBytes, out _);
+    }
+
+    private static void Decode(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        Decoders[data[0] % Decoders.Length](data[1..].ToArray());
+    }
+
+    /// <summary>Both sides' parsing of the handshake, and the proofs over whatever was parsed.</summary>
+    private static void Handshakes(ReadOnlySpan<byte> data)
+    {
+        int split = data.IsEmpty ? 0 : data[0] % (data.Length);
+        ReadOnlySpan<byte> hello = data[..split];
+        ReadOnlySpan<byte> rest = data[split..];
+        (NodeId client, string endpoint, byte[] nonce) = Handshake.ReadHello(hello);
+        _ = (client, endpoint.Length, nonce.Length);
+        int proofAt = Math.Max(0, rest.Length - 32);
+        int matched = Secured.MatchClientProof(hello, rest[..proofAt], rest[proofAt..]);
+        if (matched >= 0)
+        {
+            throw new InvalidOperationException("a fuzzed proof matched the cluster secret");
+        }
+
+        Handshake.ReadChallenge(rest);
+    }
+
+    /// <summary>A slice file of any content: damage is skipped and reported, never thrown.</summary>
+    private static void SliceFile(ReadOnlySpan<byte> data)
+    {
+        using var file = new MemoryStream(data.ToArray(), writable: false);
+        SliceFileReader.Replay(file, MaxFrameBytes, (record, offset, length) => _ = (record.Key.Length, offset, length));
+    }
+}
