@@ -42,6 +42,11 @@ public sealed partial class SmdSsNode
                     {
                         // The next round tries again; failure detection deals with a dead replica.
                     }
+                    catch (PeerRefusedException ex)
+                    {
+                        // Records out of bounds from this replica: none applied; the other slices and replicas go on.
+                        LogRefusedAnswer(replica.ToString(), ex.Message);
+                    }
                 }
             }
         }

@@ -102,6 +102,11 @@ public sealed partial class SmdSsNode
         {
             // Retried by the next placement round.
         }
+        catch (PeerRefusedException ex)
+        {
+            // The replica's anti-entropy answer was out of bounds: this catch-up does not complete.
+            LogRefusedAnswer(replica.ToString(), ex.Message);
+        }
     }
 
     /// <summary>
@@ -171,21 +176,29 @@ public sealed partial class SmdSsNode
     /// this node leads, and only the records of the session under way (a stale start or chunk of
     /// an older session is refused, not applied).
     /// </summary>
-    private async ValueTask<(MessageType, byte[])> OnCatchUpAsync(MessageType type, NodeId from, long session, SliceRecordsMessage message, CancellationToken cancellationToken)
+    private async ValueTask<(MessageType, byte[])> OnCatchUpAsync(MessageType type, PeerIdentity peer, long session, SliceRecordsMessage message, CancellationToken cancellationToken)
     {
+        NodeId from = peer.Id;
         RefuseForgedVersions(message.Records);
-        PieSlice? known = await SliceForDataFromAsync(from, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false);
-        if (known is not { } slice || slice.Range.Start != message.SliceStart || (slice.Epoch > message.Epoch && slice.Primary != from))
+        if (await SliceForDataFromAsync(peer, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false) is not { } slice)
         {
-            return Error(ErrorCode.StaleEpoch, $"slice {known?.Range} is at epoch {known?.Epoch}");
+            return Error(ErrorCode.StaleEpoch, $"{from} claims epoch {message.Epoch} of the slice at {message.SliceStart:x8}, newer than this node's, and could not be asked for it");
         }
 
-        if (slice.Primary == _self!.Id)
+        if (slice.Range.Start != message.SliceStart || (slice.Epoch > message.Epoch && slice.Primary != from))
         {
-            throw new PeerRefusedException($"a catch-up stream from {from} for slice {slice.Range}, which this node leads (epoch {slice.Epoch}): its data is never replaced");
+            return Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch}");
         }
 
-        RefuseDataWithoutAuthority(from, slice, "a catch-up stream");
+        if (slice.Primary != from)
+        {
+            // Never for a slice this node leads, never from a node that does not lead it: a
+            // deposed primary is told so; a sender claiming a newer record than it could show is cut off.
+            string whose = slice.Primary == _self!.Id ? "which this node leads" : $"whose primary is {slice.Primary}";
+            return message.Epoch <= slice.Epoch
+                ? Error(ErrorCode.StaleEpoch, $"a catch-up stream from {from} for slice {slice.Range} (epoch {slice.Epoch}), {whose}")
+                : throw new PeerRefusedException($"a catch-up stream from {from} for slice {slice.Range}, {whose}, claiming epoch {message.Epoch} past {slice.Epoch}: its data is never replaced");
+        }
         SliceStore store = RunningStore().SliceFor(message.SliceStart);
         switch (type)
         {

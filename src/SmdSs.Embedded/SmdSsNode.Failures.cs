@@ -90,6 +90,11 @@ public sealed partial class SmdSsNode
         {
             // A peer that answers garbage is as good as silent.
         }
+        catch (PeerRefusedException ex)
+        {
+            // Its own record is out of bounds: as good as silent, and said (here, not as the fault of whoever asked for this ping).
+            LogRefusedAnswer(peer.Endpoint, ex.Message);
+        }
 
         return false;
     }

@@ -30,13 +30,13 @@ public sealed partial class SmdSsNode
                 case MessageType.Get or MessageType.Set or MessageType.Remove or MessageType.Refresh or MessageType.Probe:
                     return await node.OnForwardedAsync(request.Type, Messages.DecodeForwarded(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.Replicate:
-                    return await node.OnReplicateAsync(from.Id, Messages.DecodeSliceRecords(request.Payload), cancellationToken).ConfigureAwait(false);
+                    return await node.OnReplicateAsync(from, Messages.DecodeSliceRecords(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.LeaseRequest:
                     return node.OnLeaseRequest(from.Id, Messages.DecodeStarts(request.Payload));
                 case MessageType.SnapshotBegin or MessageType.DeltaBegin or MessageType.SnapshotChunk or MessageType.SnapshotEnd:
                 {
                     (long session, SliceRecordsMessage message) = Messages.DecodeCatchUp(request.Payload);
-                    return await node.OnCatchUpAsync(request.Type, from.Id, session, message, cancellationToken).ConfigureAwait(false);
+                    return await node.OnCatchUpAsync(request.Type, from, session, message, cancellationToken).ConfigureAwait(false);
                 }
 
                 case MessageType.Handoff:

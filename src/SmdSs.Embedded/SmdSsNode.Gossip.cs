@@ -81,6 +81,19 @@ public sealed partial class SmdSsNode
     /// <summary>One digest exchange with <paramref name="endpoint"/>, and the delta if the digests differ.</summary>
     internal async Task SyncWithAsync(string endpoint, CancellationToken cancellationToken)
     {
+        try
+        {
+            await ExchangeDigestsAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PeerRefusedException ex)
+        {
+            // Its answer held records out of bounds: nothing of it merged.
+            LogRefusedAnswer(endpoint, ex.Message);
+        }
+    }
+
+    private async Task ExchangeDigestsAsync(string endpoint, CancellationToken cancellationToken)
+    {
         var digest = new SyncDigestMessage(_self!, Nodes.Digest, SliceMap!.Digest);
         Frame reply = await _transport!.SendAsync(endpoint, MessageType.SyncDigest, Messages.Encode(digest), GossipTimeout, cancellationToken).ConfigureAwait(false);
         if (reply.Type == MessageType.Ok)

@@ -16,6 +16,17 @@ namespace SmdSs;
 /// </summary>
 public sealed partial class SmdSsNode
 {
+    private readonly Diagnostics.LogRateLimit _refusedAnswerLog = new(10);
+
+    /// <summary>An answer to this node's own request held what it refuses: nothing of it was applied. Rate-limited.</summary>
+    private void LogRefusedAnswer(string peer, string reason)
+    {
+        if (_refusedAnswerLog.TryTake(MonoMs(), out long suppressed))
+        {
+            Diagnostics.Log.AnswerRefused(_logger, peer, reason, suppressed);
+        }
+    }
+
     private void RefuseForgedNodes(IReadOnlyCollection<NodeRecord> records)
     {
         NodeMap nodes = Nodes;
@@ -56,25 +67,29 @@ public sealed partial class SmdSsNode
     /// <summary>
     /// This node's record of the slice starting at <paramref name="start"/>, once it is sure
     /// whether <paramref name="from"/> may send its data: when the peer claims an epoch newer than
-    /// the record held, its record is fetched and merged first (a new primary's writes may arrive
-    /// before its record does). Null when the newer record could not be fetched now.
+    /// the record held, its record is fetched from it (at the endpoint it authenticated with) and
+    /// merged first (a new primary's writes may arrive before its record does). Null when the
+    /// newer record could not be fetched now: the sender is told to retry.
     /// </summary>
-    private async ValueTask<PieSlice?> SliceForDataFromAsync(NodeId from, uint start, long claimedEpoch, CancellationToken cancellationToken)
+    private async ValueTask<PieSlice?> SliceForDataFromAsync(Transport.PeerIdentity from, uint start, long claimedEpoch, CancellationToken cancellationToken)
     {
         PieSlice slice = SliceMap!.Find(start);
-        if (slice.Primary == from || claimedEpoch <= slice.Epoch || Nodes.Find(from) is not { } sender)
+        if (slice.Primary == from.Id || claimedEpoch <= slice.Epoch)
         {
             return slice;
         }
 
+        string endpoint = Nodes.Find(from.Id)?.Endpoint ?? from.Endpoint;
         try
         {
             var ask = new SyncDeltaMessage([_self!], [], [], [start]);
-            Frame reply = await _transport!.SendAsync(sender.Endpoint, MessageType.SyncDelta, Messages.Encode(ask), GossipTimeout, cancellationToken).ConfigureAwait(false);
-            if (reply.Type == MessageType.SyncDelta)
+            Frame reply = await _transport!.SendAsync(endpoint, MessageType.SyncDelta, Messages.Encode(ask), GossipTimeout, cancellationToken).ConfigureAwait(false);
+            if (reply.Type != MessageType.SyncDelta)
             {
-                MergeSlices(Messages.DecodeSyncDelta(reply.Payload).Slices);
+                return null;
             }
+
+            MergeSlices(Messages.DecodeSyncDelta(reply.Payload).Slices);
         }
         catch (Transport.PeerUnavailableException)
         {
@@ -82,14 +97,5 @@ public sealed partial class SmdSsNode
         }
 
         return SliceMap!.Find(start);
-    }
-
-    /// <summary>Refuses slice data from <paramref name="from"/> unless it leads <paramref name="slice"/> (or the data is for a half of it the sender split).</summary>
-    private static void RefuseDataWithoutAuthority(NodeId from, PieSlice slice, string what)
-    {
-        if (slice.Primary != from)
-        {
-            throw new PeerRefusedException($"{what} for slice {slice.Range} from {from}, which is not its primary ({slice.Primary}, epoch {slice.Epoch})");
-        }
     }
 }

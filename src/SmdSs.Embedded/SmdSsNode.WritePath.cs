@@ -132,7 +132,8 @@ public sealed partial class SmdSsNode
         NodeId self = _self!.Id;
         byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, records, answers));
         List<NodeId> targets = [.. slice.Replicas.Union(alsoTo).Where(n => n != self && IsReachable(n))];
-        bool[] acked = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
+        bool?[] replies = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
+        bool[] acked = [.. replies.Select(r => r == true)];
 
         NoteMissedWrites(slice, records, alsoTo, targets, acked);
         var failedInSync = new List<NodeId>();
@@ -150,9 +151,15 @@ public sealed partial class SmdSsNode
                 continue;
             }
 
-            if (slice.IsInSync(targets[i]))
+            // A replica that knows a newer record of the slice (this node was deposed) did not fail:
+            // the write is not acknowledged here (see ReplicateWriteAsync) and is retried at the new primary.
+            if (slice.IsInSync(targets[i]) && replies[i] is not null)
             {
                 failedInSync.Add(targets[i]);
+            }
+            else if (slice.IsInSync(targets[i]))
+            {
+                continue;
             }
             else
             {
@@ -191,7 +198,8 @@ public sealed partial class SmdSsNode
         }
     }
 
-    private async Task<bool> SendToReplicaAsync(NodeId replica, MessageType type, byte[] payload, CancellationToken cancellationToken)
+    /// <summary>True when the replica holds the records; null when it refused them because it knows a newer record of the slice; false when it failed.</summary>
+    private async Task<bool?> SendToReplicaAsync(NodeId replica, MessageType type, byte[] payload, CancellationToken cancellationToken)
     {
         if (Nodes.Find(replica) is not { } node)
         {
@@ -201,7 +209,12 @@ public sealed partial class SmdSsNode
         try
         {
             Frame reply = await _transport!.SendAsync(node.Endpoint, type, payload, AckTimeout, cancellationToken).ConfigureAwait(false);
-            return reply.Type == MessageType.Ok;
+            if (reply.Type == MessageType.Ok)
+            {
+                return true;
+            }
+
+            return reply.Type == MessageType.Error && ErrorReply.Read(reply.Payload).Code == ErrorCode.StaleEpoch ? null : false;
         }
         catch (PeerUnavailableException ex)
         {
@@ -235,10 +248,11 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Replica side: applies records from the slice's primary, unless the sender was deposed.</summary>
-    private async ValueTask<(MessageType, byte[])> OnReplicateAsync(NodeId from, SliceRecordsMessage message, CancellationToken cancellationToken)
+    private async ValueTask<(MessageType, byte[])> OnReplicateAsync(Transport.PeerIdentity peer, SliceRecordsMessage message, CancellationToken cancellationToken)
     {
+        NodeId from = peer.Id;
         RefuseForgedVersions(message.Records);
-        if (await SliceForDataFromAsync(from, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false) is not { } slice)
+        if (await SliceForDataFromAsync(peer, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false) is not { } slice)
         {
             return Error(ErrorCode.StaleEpoch, $"{from} claims epoch {message.Epoch} of the slice at {message.SliceStart:x8}, newer than this node's, and could not be asked for it");
         }
@@ -251,15 +265,19 @@ public sealed partial class SmdSsNode
             return Error(ErrorCode.BadRequest, $"no slice starts at {message.SliceStart:x8}");
         }
 
+        // Writes come from the primary only; renewals of sliding entries (touches) also from its replicas.
+        if (slice.Primary != from && message.Records.Any(r => r.Kind != RecordKind.Touch))
+        {
+            // A deposed primary (a handover raced its write) is told so; a sender claiming a
+            // newer record than it could show is cut off.
+            return message.Epoch <= slice.Epoch
+                ? Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch} with primary {slice.Primary}")
+                : throw new PeerRefusedException($"replicated writes for slice {slice.Range} from {from}, which claims epoch {message.Epoch} but is not its primary ({slice.Primary}, epoch {slice.Epoch})");
+        }
+
         if (slice.Epoch > message.Epoch && slice.Primary != from)
         {
             return Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch} with primary {slice.Primary}");
-        }
-
-        // Writes come from the primary only; renewals of sliding entries (touches) also from its replicas.
-        if (message.Records.Any(r => r.Kind != RecordKind.Touch))
-        {
-            RefuseDataWithoutAuthority(from, slice, "replicated writes");
         }
 
         FlatFileStore store = RunningStore();

@@ -36,6 +36,9 @@ internal static partial class Log
     [LoggerMessage(304, LogLevel.Warning, "{Suppressed} more connections were closed for the reasons above and not logged (at most 10 such events a second are)")]
     public static partial void ConnectionRefusalsSuppressed(ILogger logger, long suppressed);
 
+    [LoggerMessage(305, LogLevel.Warning, "Peer {Peer} answered with what this node refuses, and none of it was applied: {Reason} ({Suppressed} more such answers not logged)")]
+    public static partial void AnswerRefused(ILogger logger, string peer, string reason, long suppressed);
+
     [LoggerMessage(303, LogLevel.Warning,
         "SMD-SS node listening on {Endpoint} with no SmdSs:ClusterSecret (SmdSs:AllowInsecureCluster): anyone who reaches this port can join the cluster and read or change every value, and cluster traffic travels in clear")]
     public static partial void InsecureCluster(ILogger logger, string endpoint);

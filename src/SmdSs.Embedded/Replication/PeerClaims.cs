@@ -20,8 +20,8 @@ internal static class PeerClaims
     /// <summary>The highest incarnation: 2^52 (a restart adds 2^20: four billion restarts).</summary>
     public const long MaxIncarnation = 1L << 52;
 
-    /// <summary>The most a node's incarnation may move in one step past the record held: 2^40 (a million restarts).</summary>
-    public const long MaxIncarnationStep = 1L << 40;
+    /// <summary>The most a node's incarnation may move in one step past the record held: 2^44 (16 million restarts, every start counting).</summary>
+    public const long MaxIncarnationStep = 1L << 44;
 
     /// <summary>The highest heartbeat: 2^62.</summary>
     public const long MaxHeartbeat = 1L << 62;
@@ -38,7 +38,7 @@ internal static class PeerClaims
 
         if (held is not null && record.Incarnation - held.Incarnation > MaxIncarnationStep)
         {
-            return $"node {record.Id}: incarnation {record.Incarnation} jumps more than 2^40 past {held.Incarnation}";
+            return $"node {record.Id}: incarnation {record.Incarnation} jumps more than 2^44 past {held.Incarnation}";
         }
 
         return record.Heartbeat is < 0 or > MaxHeartbeat ? $"node {record.Id}: heartbeat {record.Heartbeat} outside 0..2^62" : null;

@@ -11,8 +11,9 @@ namespace SmdSs.Tests.Security;
 
 /// <summary>
 /// A peer that knows the cluster secret is authenticated, not omnipotent: each forged-authority
-/// message is refused with a logged reason, its connection closed, nothing of it applied, and the
-/// node's data stays readable.
+/// message is refused (numbers out of bounds: with a logged reason and the connection closed;
+/// slice data without the authority to send it: answered "stale epoch"), nothing of it applied,
+/// and the node's data stays readable.
 /// </summary>
 public sealed class ForgedAuthorityTests
 {
@@ -43,34 +44,43 @@ public sealed class ForgedAuthorityTests
         long nowMs = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
         long fairVersion = HybridClock.FirstVersionAt(nowMs + 1);
 
-        (MessageType type, byte[] payload, string reason) = forgery switch
+        // Bounds are refused with the connection closed; slice data without authority is answered
+        // "stale epoch" (what a deposed primary hears too: a handover can race its writes).
+        (MessageType type, byte[] payload, string reason, bool closes) = forgery switch
         {
-            "snapshot-wiping-a-slice-the-node-leads" => (MessageType.SnapshotBegin, CatchUp(slice, slice.Epoch + 1), "which this node leads"),
-            "delta-begin-on-a-slice-the-node-leads" => (MessageType.DeltaBegin, CatchUp(slice, slice.Epoch), "which this node leads"),
-            "replicated-write-from-a-node-that-is-not-primary" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(fairVersion)), "which is not its primary"),
-            "replicated-write-claiming-a-newer-epoch" => (MessageType.Replicate, Records(slice, slice.Epoch + 5, Put(fairVersion)), "which is not its primary"),
-            "write-version-far-ahead-of-the-clock" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(HybridClock.FirstVersionAt(nowMs + (2 * 3600 * 1000)))), "ahead of this node's clock"),
-            "write-version-long-max" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(long.MaxValue)), "ahead of this node's clock"),
-            "incarnation-long-max" => (MessageType.Ping, Messages.EncodeNode(Wire.RecordOf(client.Id) with { Incarnation = long.MaxValue }), "outside 0..2^52"),
+            "snapshot-wiping-a-slice-the-node-leads" => (MessageType.SnapshotBegin, CatchUp(slice, slice.Epoch + 1), "could not be asked", false),
+            "delta-begin-on-a-slice-the-node-leads" => (MessageType.DeltaBegin, CatchUp(slice, slice.Epoch), "which this node leads", false),
+            "replicated-write-from-a-node-that-is-not-primary" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(fairVersion)), $"with primary {node.Node.Self}", false),
+            "replicated-write-claiming-a-newer-epoch" => (MessageType.Replicate, Records(slice, slice.Epoch + 5, Put(fairVersion)), "could not be asked", false),
+            "write-version-far-ahead-of-the-clock" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(HybridClock.FirstVersionAt(nowMs + (2 * 3600 * 1000)))), "ahead of this node's clock", true),
+            "write-version-long-max" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(long.MaxValue)), "ahead of this node's clock", true),
+            "incarnation-long-max" => (MessageType.Ping, Messages.EncodeNode(Wire.RecordOf(client.Id) with { Incarnation = long.MaxValue }), "outside 0..2^52", true),
             "incarnation-jump-about-the-node-itself" => (MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage(
-                [Wire.RecordOf(client.Id), new NodeRecord(node.Node.Self, node.Endpoint, NodeState.Down, PeerClaims.MaxIncarnation, 0, 0)], [], [], [])), "jumps more than 2^40"),
+                [Wire.RecordOf(client.Id), new NodeRecord(node.Node.Self, node.Endpoint, NodeState.Down, PeerClaims.MaxIncarnation, 0, 0)], [], [], [])), "jumps more than 2^44", true),
             _ => (MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage(
-                [Wire.RecordOf(client.Id)], [slice with { Epoch = long.MaxValue, Replicas = [client.Id], InSync = [client.Id] }], [], [])), "outside 0..2^48"),
+                [Wire.RecordOf(client.Id)], [slice with { Epoch = long.MaxValue, Replicas = [client.Id], InSync = [client.Id] }], [], [])), "outside 0..2^48", true),
         };
 
         await client.SendAsync(type, 5, payload);
         Frame refusal = await client.ReadFrameAsync() ?? throw new InvalidOperationException("closed without an answer");
         Assert.Equal(MessageType.Error, refusal.Type);
         ErrorReply error = ErrorReply.Read(refusal.Payload);
-        Assert.Equal(ErrorCode.Refused, error.Code);
+        Assert.Equal(closes ? ErrorCode.Refused : ErrorCode.StaleEpoch, error.Code);
         Assert.Contains(reason, error.Message, StringComparison.Ordinal);
-        await node.WaitForRefusalAsync(reason);
-        Assert.Null(await client.ReadFrameAsync());
+        if (closes)
+        {
+            await node.WaitForRefusalAsync(reason);
+            Assert.Null(await client.ReadFrameAsync());
+        }
+        else
+        {
+            await client.SendAsync(MessageType.Ping, 6, Messages.EncodeNode(Wire.RecordOf(client.Id)));
+            Assert.Equal(MessageType.Ok, (await client.ReadFrameAsync())!.Value.Type);
+        }
 
         // Nothing of it applied: the value, the slice, the node's own record are as they were.
         Assert.Equal(Value, await node.Node.GetAsync(Key));
         Assert.Equal(slice, node.Node.SliceMap!.Find(KeyHash.Of(Key)));
-        Assert.Null(node.Node.Nodes.Find(client.Id));
         Assert.Equal(NodeState.Up, node.Node.Nodes.Find(node.Node.Self)!.State);
         await Wire.AssertStillServesAsync(node, LoggedNode.Secret);
     }

@@ -38,7 +38,8 @@ public sealed class FarmProcess : IAsyncDisposable
 
     public IReadOnlyList<string> Friends { get; }
 
-    public IReadOnlyList<string> Settings { get; }
+    /// <summary>Command-line settings; a change takes effect at the next start.</summary>
+    public IReadOnlyList<string> Settings { get; set; }
 
     public int HttpPort { get; }
 
