@@ -225,7 +225,7 @@ public sealed partial class SmdSsNode
                 }
 
                 RememberAnswers(message);
-                RunningStore().EvictIfOverLimit();
+                RunningStore().RequestEviction();
                 break;
             default:
                 if (!store.TryEndCatchUp(message.Epoch, session))

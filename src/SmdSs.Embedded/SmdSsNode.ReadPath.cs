@@ -171,7 +171,7 @@ public sealed partial class SmdSsNode
     private byte[]? ReadEvicted(SliceStore slice, StoredEntry entry)
     {
         byte[]? value = slice.ReadValue(entry);
-        RunningStore().EvictIfOverLimit();
+        RunningStore().RequestEviction();
         return value;
     }
 

@@ -81,7 +81,7 @@ public sealed partial class SmdSsNode
         bool changed = RunningStore().Apply(versioned);
         if (versioned.Kind == RecordKind.Put)
         {
-            RunningStore().EvictIfOverLimit();
+            RunningStore().RequestEviction();
         }
 
         return changed;
@@ -303,7 +303,7 @@ public sealed partial class SmdSsNode
 
         RememberAnswers(message);
 
-        RunningStore().EvictIfOverLimit();
+        RunningStore().RequestEviction();
         return (MessageType.Ok, EncodeRefusedTouches(refusedTouches, notPrimary: touchesSeen && slice.Primary != _self!.Id));
     }
 

@@ -215,6 +215,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
                 (long)_options.TombstoneRetention.TotalMilliseconds);
             (NodeMap savedNodes, SliceMap map, _) = InitialMaps(directory);
             store = new FlatFileStore(settings);
+            _recentOperations.CountAgainst(store.Memory);
             StoreLoadReport report = store.Open([.. map.Slices.Select(s => s.Range)], NowMs(), NowMs() - _recentOperations.RetentionMs);
             ReportLoad(report);
             RecoverAnswers(report);

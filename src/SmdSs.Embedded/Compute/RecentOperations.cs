@@ -11,17 +11,34 @@ namespace SmdSs.Compute;
 /// the operation and sends it with the write to the replicas, which record it too; a catch-up
 /// sends a new replica the answers of its slice's keys. So a node that takes a slice over knows
 /// the operations behind the values it holds. Kept for <see cref="RetentionMs"/>, longer than any
-/// caller retries (RequestTimeout), and at most <see cref="MaxEntries"/>.
+/// caller retries (RequestTimeout), at most <see cref="MaxEntries"/> and <see cref="MaxBytes"/>
+/// (answers come from peers too), and counted against the node's memory budget.
 /// </summary>
 internal sealed class RecentOperations(long retentionMs)
 {
     public const int MaxEntries = 200_000;
+
+    /// <summary>The most bytes of answers kept: 32 MiB (the oldest go first).</summary>
+    public const long MaxBytes = 32L << 20;
+
     private readonly ConcurrentDictionary<ulong, OperationAnswer> _answers = new();
     private readonly ConcurrentQueue<(ulong Id, long AtMs)> _order = new();
+    private Storage.MemoryBudget? _budget;
+    private long _bytes;
 
     public long RetentionMs { get; } = retentionMs;
 
     public int Count => _answers.Count;
+
+    /// <summary>Bytes of the answers kept, with their bookkeeping.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Counts the answers' bytes against <paramref name="budget"/> from now on (the node's store, once it is open).</summary>
+    public void CountAgainst(Storage.MemoryBudget budget)
+    {
+        _budget = budget;
+        budget.Add(Bytes);
+    }
 
     public bool TryGet(ulong operationId, out byte[] answer)
     {
@@ -35,13 +52,20 @@ internal sealed class RecentOperations(long retentionMs)
         if (_answers.TryAdd(answer.Id, answer))
         {
             _order.Enqueue((answer.Id, nowMs));
+            CountBytes(SizeOf(answer));
         }
 
         Trim(nowMs);
     }
 
     /// <summary>Forgets an answer whose effect the key's value no longer holds (see <c>SmdSsNode.ForgetOwnInDoubt</c>).</summary>
-    public void Remove(ulong operationId) => _answers.TryRemove(operationId, out _);
+    public void Remove(ulong operationId)
+    {
+        if (_answers.TryRemove(operationId, out OperationAnswer removed))
+        {
+            CountBytes(-SizeOf(removed));
+        }
+    }
 
     /// <summary>The answers of operations on keys in <paramref name="range"/> (for a catch-up of that slice).</summary>
     public List<OperationAnswer> InRange(SliceRange range) => [.. _answers.Values.Where(a => range.Contains(a.KeyHash))];
@@ -53,15 +77,24 @@ internal sealed class RecentOperations(long retentionMs)
         return hashes.Count == 0 ? [] : [.. _answers.Values.Where(a => hashes.Contains(a.KeyHash))];
     }
 
-    /// <summary>Forgets answers older than the retention, and the oldest beyond the size bound.</summary>
+    /// <summary>Forgets answers older than the retention, and the oldest beyond the size bounds.</summary>
     public void Trim(long nowMs)
     {
-        while (_order.TryPeek(out (ulong Id, long AtMs) oldest) && (oldest.AtMs < nowMs - RetentionMs || _order.Count > MaxEntries))
+        while (_order.TryPeek(out (ulong Id, long AtMs) oldest) && (oldest.AtMs < nowMs - RetentionMs || _order.Count > MaxEntries || Bytes > MaxBytes))
         {
             if (_order.TryDequeue(out oldest))
             {
-                _answers.TryRemove(oldest.Id, out _);
+                Remove(oldest.Id);
             }
         }
+    }
+
+    // The answer, its id and key hash, and the dictionary's and queue's own entries.
+    private static long SizeOf(OperationAnswer answer) => answer.Answer.Length + 64;
+
+    private void CountBytes(long bytes)
+    {
+        Interlocked.Add(ref _bytes, bytes);
+        _budget?.Add(bytes);
     }
 }

@@ -143,12 +143,42 @@ internal sealed class FlatFileStore : IDisposable
         return new SliceStore(range, _settings.SlicesDirectory, _settings.FsyncPolicy, Memory, _settings.MaxBodyBytes, _settings.TombstoneRetentionMs);
     }
 
+    private int _evictionScheduled;
+
     /// <summary>
     /// Keeps memory under <see cref="StoreSettings.MaxMemoryBytes"/>: drops the least recently
     /// used values (down to 90% of the limit, so passes are rare). Keys and the index are the
     /// node's bookkeeping and are never evicted; an evicted value stays in its slice file and a
     /// read brings it back.
     /// </summary>
+    /// <summary>
+    /// When memory is over the budget, has <see cref="EvictIfOverLimit"/> run on the thread pool
+    /// (one pass at a time): a request that passes the budget never pays for the pass.
+    /// </summary>
+    public void RequestEviction()
+    {
+        if (!Memory.IsOver || Interlocked.CompareExchange(ref _evictionScheduled, 1, 0) != 0)
+        {
+            return;
+        }
+
+        _ = Task.Run(() =>
+        {
+            try
+            {
+                EvictIfOverLimit();
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or IOException or SliceRetiredException)
+            {
+                // The node is stopping, or a slice was split under the pass: the next request asks again.
+            }
+            finally
+            {
+                Volatile.Write(ref _evictionScheduled, 0);
+            }
+        });
+    }
+
     public void EvictIfOverLimit()
     {
         if (!Memory.IsOver || !_evictionLock.TryEnter())

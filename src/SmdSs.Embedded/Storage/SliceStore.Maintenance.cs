@@ -165,7 +165,7 @@ internal sealed partial class SliceStore
                 DropLocked(entry);
                 if (entry.IsExpiredForGoodAt(nowMs))
                 {
-                    _tombstones.AddOrUpdate(entry.Key, entry.Version, (_, v) => Math.Max(v, entry.Version));
+                    NoteTombstone(entry.Key, entry.Version);
                 }
 
                 dropped++;
@@ -190,7 +190,7 @@ internal sealed partial class SliceStore
             }
 
             DropLocked(entry);
-            _tombstones.AddOrUpdate(entry.Key, entry.Version, (_, v) => Math.Max(v, entry.Version));
+            NoteTombstone(entry.Key, entry.Version);
             return true;
         }
     }
@@ -296,7 +296,7 @@ internal sealed partial class SliceStore
                 _memory.Add(entry.MemoryBytes - (old?.MemoryBytes ?? 0));
                 break;
             case RecordKind.Delete:
-                _tombstones.AddOrUpdate(record.Key, record.Version, (_, v) => Math.Max(v, record.Version));
+                NoteTombstone(record.Key, record.Version);
                 if (old is not null && old.Version < record.Version)
                 {
                     DropLocked(old);

@@ -133,12 +133,46 @@ internal sealed partial class SliceStore
     {
         foreach ((string key, long version) in _tombstones)
         {
-            if (IsPurgeable(version, nowMs))
+            if (IsPurgeable(version, nowMs) && _tombstones.TryRemove(new KeyValuePair<string, long>(key, version)))
             {
-                _tombstones.TryRemove(new KeyValuePair<string, long>(key, version));
+                _memory.Add(-TombstoneBytes(key));
             }
         }
     }
+
+    /// <summary>Remembers a delete of <paramref name="key"/> at <paramref name="version"/> (or keeps a newer one), counted against the memory budget.</summary>
+    private void NoteTombstone(string key, long version)
+    {
+        while (true)
+        {
+            if (_tombstones.TryGetValue(key, out long held))
+            {
+                if (version <= held || _tombstones.TryUpdate(key, version, held))
+                {
+                    return;
+                }
+            }
+            else if (_tombstones.TryAdd(key, version))
+            {
+                _memory.Add(TombstoneBytes(key));
+                return;
+            }
+        }
+    }
+
+    private void ForgetAllTombstones()
+    {
+        foreach (string key in _tombstones.Keys)
+        {
+            if (_tombstones.TryRemove(key, out _))
+            {
+                _memory.Add(-TombstoneBytes(key));
+            }
+        }
+    }
+
+    // The key's characters, the version and the dictionary's own entry.
+    private static long TombstoneBytes(string key) => (2L * key.Length) + 64;
 
     /// <summary>Drops every entry and empties the file (the slice moved away and its data was handed over).</summary>
     public void Wipe()
@@ -271,7 +305,7 @@ internal sealed partial class SliceStore
 
         _index.Clear();
         // A full copy brings the tombstones too (and they go back into the file with it).
-        _tombstones.Clear();
+        ForgetAllTombstones();
         _touched.Clear();
         _persistOnlyTouches.Clear();
         _file.Truncate(0);

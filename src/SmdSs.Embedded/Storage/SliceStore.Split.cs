@@ -70,6 +70,7 @@ internal sealed partial class SliceStore
             }
 
             _index.Clear();
+            ForgetAllTombstones();
             _file.Delete();
         }
     }
@@ -79,7 +80,7 @@ internal sealed partial class SliceStore
     {
         lock (_fileLock)
         {
-            _tombstones[key] = version;
+            NoteTombstone(key, version);
             _file.Append(RecordCodec.Encode(RecordKind.Delete, key, version, EntryExpiry.None, []));
         }
     }

@@ -96,7 +96,7 @@ internal sealed partial class SliceStore : IDisposable
         {
             ThrowIfRetired();
             bool newer = !_tombstones.TryGetValue(key, out long known) || known < version;
-            _tombstones.AddOrUpdate(key, version, (_, v) => Math.Max(v, version));
+            NoteTombstone(key, version);
             bool drops = _index.TryGetValue(key, out StoredEntry? old) && old.Version < version;
             if (drops || newer)
             {
