@@ -38,6 +38,7 @@ public sealed partial class FarmLauncherTests(ITestOutputHelper output) : IAsync
         await RunAsync(async launcher =>
         {
             await SessionSpansNodesAsync(launcher);
+            await VisitorsCannotMisuseTheFarmAsync(launcher);
 
             await launcher.SignalAsync("TERM");
             await launcher.WaitForExitAsync(StopTimeout);
@@ -64,6 +65,36 @@ public sealed partial class FarmLauncherTests(ITestOutputHelper output) : IAsync
                 await Eventually.TrueAsync(() => !FarmLauncherProcess.IsRunning(id), StopTimeout, $"{name} (pid {id}) stopped after its launcher was killed");
             }
         });
+    }
+
+    /// <summary>
+    /// Through the load balancer, as any visitor: an anonymous decommission is not forwarded
+    /// (and not mapped by the nodes), the Data Protection key ring cannot be read through /kv, and
+    /// the nodes run with the cluster secret the launcher made for them (their processes show no
+    /// secret on their command line).
+    /// </summary>
+    private static async Task VisitorsCannotMisuseTheFarmAsync(FarmLauncherProcess launcher)
+    {
+        using var visitor = new HttpClient { BaseAddress = launcher.LoadBalancer, Timeout = TimeSpan.FromSeconds(30) };
+        using (HttpResponseMessage decommission = await visitor.PostAsync("/smdss/decommission", new StringContent("{}", System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, decommission.StatusCode);
+        }
+
+        using (HttpResponseMessage ring = await visitor.GetAsync("/kv/" + Uri.EscapeDataString("smdss:data-protection:keys")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, ring.StatusCode);
+            Assert.DoesNotContain("<key", await ring.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        foreach ((string name, _, int id) in launcher.Nodes)
+        {
+            Assert.True(FarmLauncherProcess.IsRunning(id), $"{name} stopped");
+            string commandLine = (await File.ReadAllTextAsync($"/proc/{id}/cmdline")).Replace('\0', ' ');
+            Assert.DoesNotContain("ClusterSecret", commandLine, StringComparison.Ordinal);
+            string environment = await File.ReadAllTextAsync($"/proc/{id}/environ");
+            Assert.Contains("SmdSs__ClusterSecret=", environment, StringComparison.Ordinal);
+        }
     }
 
     private async Task RunAsync(Func<FarmLauncherProcess, Task> test)
