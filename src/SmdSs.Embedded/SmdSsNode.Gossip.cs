@@ -22,8 +22,14 @@ public sealed partial class SmdSsNode
     private async Task GossipLoopAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(GossipInterval, _time);
+        long rounds = 0;
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
+            if (++rounds % 50 == 0)
+            {
+                ForgetUnlistedPeers();
+            }
+
             string? target = PickGossipTarget();
             if (target is null)
             {
@@ -76,6 +82,14 @@ public sealed partial class SmdSsNode
         }
 
         return peers[Random.Shared.Next(peers.Count)];
+    }
+
+    /// <summary>Closes connections to endpoints that are neither a friend nor a node in the map (other than a Left one).</summary>
+    private void ForgetUnlistedPeers()
+    {
+        HashSet<string> listed = new(_options.Friends, StringComparer.OrdinalIgnoreCase);
+        listed.UnionWith(Nodes.Nodes.Where(n => n.State != Membership.NodeState.Left).Select(n => n.Endpoint));
+        _transport!.ForgetUnlisted(listed.Contains);
     }
 
     /// <summary>One digest exchange with <paramref name="endpoint"/>, and the delta if the digests differ.</summary>

@@ -13,4 +13,9 @@ internal interface IPeerTransport : IAsyncDisposable
 
     /// <summary>Closes pooled connections to <paramref name="endpoint"/> (it said goodbye, or failed).</summary>
     void Forget(string endpoint);
+
+    /// <summary>Closes the pools of endpoints that <paramref name="isListed"/> no longer names and nobody used for a minute.</summary>
+    void ForgetUnlisted(Func<string, bool> isListed)
+    {
+    }
 }

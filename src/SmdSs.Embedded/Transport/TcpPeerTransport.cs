@@ -6,7 +6,8 @@ namespace SmdSs.Transport;
 
 /// <summary>
 /// Pooled client connections: a few per peer endpoint, opened on first use, replaced when they
-/// break. Requests multiplex over them round-robin.
+/// break. Requests multiplex over them round-robin. Pools of endpoints nobody lists any more are
+/// closed after a minute unused.
 /// </summary>
 internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, Handshake handshake, int maxFrameBytes) : IPeerTransport
 {
@@ -45,6 +46,26 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
         return await connection.SendAsync(type, payload, left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>How long a pool of an endpoint nobody lists any more is kept after its last use.</summary>
+    internal static readonly TimeSpan UnlistedPoolIdle = TimeSpan.FromMinutes(1);
+
+    /// <summary>The endpoints this transport holds connections to.</summary>
+    internal IReadOnlyCollection<string> PooledEndpoints => [.. _pools.Keys];
+
+    public void ForgetUnlisted(Func<string, bool> isListed) => ForgetUnlisted(isListed, UnlistedPoolIdle);
+
+    internal void ForgetUnlisted(Func<string, bool> isListed, TimeSpan idle)
+    {
+        long cutoff = Environment.TickCount64 - (long)idle.TotalMilliseconds;
+        foreach ((string endpoint, Pool pool) in _pools)
+        {
+            if (!isListed(endpoint) && pool.LastUsedMs <= cutoff)
+            {
+                Forget(endpoint);
+            }
+        }
+    }
+
     public void Forget(string endpoint)
     {
         if (_pools.TryRemove(endpoint, out Pool? pool))
@@ -72,9 +93,13 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
         private readonly PeerConnection?[] _slots = new PeerConnection?[ConnectionsPerPeer];
         private readonly SemaphoreSlim _connectLock = new(1, 1);
         private int _next;
+        private long _lastUsedMs = Environment.TickCount64;
+
+        public long LastUsedMs => Volatile.Read(ref _lastUsedMs);
 
         public async ValueTask<PeerConnection> GetAsync(CancellationToken cancellationToken)
         {
+            Volatile.Write(ref _lastUsedMs, Environment.TickCount64);
             int slot = (int)((uint)Interlocked.Increment(ref _next) % ConnectionsPerPeer);
             if (Volatile.Read(ref _slots[slot]) is { IsOpen: true } open)
             {

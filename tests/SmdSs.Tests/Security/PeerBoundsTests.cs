@@ -132,6 +132,27 @@ public sealed class PeerBoundsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Connections_to_an_endpoint_nobody_lists_any_more_are_closed_once_unused()
+    {
+        await using LoggedNode node = await LoggedNode.StartAsync();
+        NodeId id = NodeId.NewRandom();
+        await using TcpPeerTransport transport = Wire.Transport(id, LoggedNode.Secret);
+        await Wire.PingAsync(transport, id, node);
+        Assert.Equal([node.Endpoint], transport.PooledEndpoints);
+
+        transport.ForgetUnlisted(endpoint => endpoint == node.Endpoint, TimeSpan.Zero);
+        Assert.Equal([node.Endpoint], transport.PooledEndpoints);
+        transport.ForgetUnlisted(_ => false, TimeSpan.FromMinutes(1));
+        Assert.Equal([node.Endpoint], transport.PooledEndpoints);
+        transport.ForgetUnlisted(_ => false, TimeSpan.Zero);
+        Assert.Empty(transport.PooledEndpoints);
+
+        // Listed again later: a new pool, as on first use.
+        await Wire.PingAsync(transport, id, node);
+        Assert.Equal([node.Endpoint], transport.PooledEndpoints);
+    }
+
+    [Fact]
     public void Connections_are_counted_in_all_and_per_node_and_a_node_id_keeps_its_endpoint()
     {
         var connections = new InboundConnections(maxHandshaking: 3, maxHandshakingPerAddress: 2, maxAuthenticated: 4, maxPerNode: 2);
