@@ -39,11 +39,12 @@ internal static class FuzzTargets
 
     public const int Count = 5;
 
-    public static void Run(ReadOnlySpan<byte> input)
+    /// <summary>Runs the parser the input picks; false when it refused the input (as documented).</summary>
+    public static bool Run(ReadOnlySpan<byte> input)
     {
         if (input.IsEmpty)
         {
-            return;
+            return true;
         }
 
         ReadOnlySpan<byte> data = input[1..];
@@ -71,7 +72,10 @@ internal static class FuzzTargets
         catch (ProtocolException)
         {
             // The documented refusal.
+            return false;
         }
+
+        return true;
     }
 
     /// <summary>Clear frames, as a listener reads them before and without a secret.</summary>
@@ -108,22 +112,32 @@ internal static class FuzzTargets
         Decoders[data[0] % Decoders.Length](data[1..].ToArray());
     }
 
-    /// <summary>Both sides' parsing of the handshake, and the proofs over whatever was parsed.</summary>
+    /// <summary>
+    /// Both sides' parsing of the handshake, and the proofs over what was parsed: the first byte
+    /// is the Hello's length, then the Hello, the HelloChallenge (24 bytes) and a proof.
+    /// </summary>
     private static void Handshakes(ReadOnlySpan<byte> data)
     {
-        int split = data.IsEmpty ? 0 : data[0] % (data.Length);
-        ReadOnlySpan<byte> hello = data[..split];
-        ReadOnlySpan<byte> rest = data[split..];
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        int helloLength = Math.Min(data[0], data.Length - 1);
+        ReadOnlySpan<byte> hello = data.Slice(1, helloLength);
+        ReadOnlySpan<byte> rest = data[(1 + helloLength)..];
+        ReadOnlySpan<byte> challenge = rest[..Math.Min(rest.Length, 8 + Handshake.NonceBytes)];
+        ReadOnlySpan<byte> proof = rest[challenge.Length..];
         (NodeId client, string endpoint, byte[] nonce) = Handshake.ReadHello(hello);
         _ = (client, endpoint.Length, nonce.Length);
-        int proofAt = Math.Max(0, rest.Length - 32);
-        int matched = Secured.MatchClientProof(hello, rest[..proofAt], rest[proofAt..]);
-        if (matched >= 0)
+        (NodeId server, byte[] serverNonce) = Handshake.ReadChallenge(challenge);
+        _ = (server, serverNonce.Length);
+        if (Secured.MatchClientProof(hello, challenge, proof) >= 0)
         {
             throw new InvalidOperationException("a fuzzed proof matched the cluster secret");
         }
 
-        Handshake.ReadChallenge(rest);
+        _ = Secured.ServerProofMatches(hello, challenge, proof, proof);
     }
 
     /// <summary>A slice file of any content: damage is skipped and reported, never thrown.</summary>

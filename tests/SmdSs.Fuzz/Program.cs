@@ -11,7 +11,7 @@ if (args is ["--seeds", string folder])
     foreach ((string name, byte[] input) in Seeds.All())
     {
         File.WriteAllBytes(Path.Combine(folder, name), input);
-        FuzzTargets.Run(input);
+        _ = FuzzTargets.Run(input);
     }
 
     Console.WriteLine($"wrote the seeds to {folder}");
@@ -22,7 +22,7 @@ if (args.Length > 0)
 {
     foreach (string path in args.SelectMany(a => Directory.Exists(a) ? Directory.EnumerateFiles(a) : [a]))
     {
-        FuzzTargets.Run(File.ReadAllBytes(path));
+        _ = FuzzTargets.Run(File.ReadAllBytes(path));
     }
 
     Console.WriteLine($"replayed {args.Length} path(s): no crash");
@@ -33,5 +33,5 @@ Fuzzer.OutOfProcess.Run(stream =>
 {
     using var memory = new MemoryStream();
     stream.CopyTo(memory);
-    FuzzTargets.Run(memory.ToArray());
+    _ = FuzzTargets.Run(memory.ToArray());
 });

@@ -33,11 +33,11 @@ internal static class Seeds
             Messages.Encode(records),
             Messages.EncodeCatchUp(42, records),
             Messages.Encode(new SliceQueryMessage(0, 7, [1, 2], ["k", "user:42"])),
-            Messages.EncodeDigests([1, 2, 3]),
+            Messages.EncodeDigests([.. Enumerable.Range(0, KeyBuckets.Count).Select(i => (ulong)i)]),
             Messages.Encode(new ForwardedOperation("cart", new EntryExpiry(5, 6, 7), [9])),
             ping,
             Messages.EncodeStarts([(0u, 1L), (0x4000_0000u, 2L)]),
-            [],
+            Messages.Encode(new NodeStatsMessage(a, 4, 123_456, 3_000, 1_000, 5L << 30, 1L << 20, 6, 10, 99, new UInt128(7, 8), new UInt128(9, 10))),
             ComputeMessages.Encode(new AtomicRequest(AtomicKind.Increment, "counter", 9, EntryExpiry.None, 1, "", [])),
             ComputeMessages.Encode(new MapSliceRequest("smdss.count", [], 0, 0x0FFF_FFFF)),
             ComputeMessages.EncodeClaim(ClaimOutcome.Found, 17, [1, 2, 3]),
@@ -51,6 +51,7 @@ internal static class Seeds
         byte[] hello = Handshake.HelloPayload(a, "127.0.0.1:7400", new byte[Handshake.NonceBytes]);
         byte[] challenge = Handshake.ChallengePayload(b, new byte[Handshake.NonceBytes]);
         yield return ("handshake", [3, (byte)hello.Length, .. hello, .. challenge, .. new byte[32]]);
+        yield return ("handshake-no-proof", [3, (byte)hello.Length, .. hello, .. challenge]);
 
         yield return ("slice-file", [4, .. RecordCodec.Encode(put.Kind, put.Key, put.Version, put.Expiry, put.Value), .. RecordCodec.Encode(delete.Kind, delete.Key, delete.Version, delete.Expiry, delete.Value)]);
     }

@@ -6,8 +6,8 @@
 #
 # Runs afl-fuzz for SECONDS (default 60) from the corpus in tests/SmdSs.Fuzz/corpus, prints the
 # executions and paths found, and fails when an input crashed the harness (an exception other
-# than the documented refusal): the crashing inputs are copied to tests/SmdSs.Fuzz/crashes, to be
-# fixed and kept as tests. --keep adds the new corpus entries the run found to the corpus.
+# than the documented refusal) or hung (over 10 s): those inputs are copied to
+# tests/SmdSs.Fuzz/crashes, to be fixed and kept as tests. --keep adds the new corpus entries the run found to the corpus.
 # Needs afl-fuzz (Debian: apt-get install afl++) and the sharpfuzz tool (dotnet tool restore).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -34,10 +34,11 @@ afl-fuzz -i tests/SmdSs.Fuzz/corpus -o "$work/findings" -V "$seconds" -t 10000 -
 stats="$work/findings/default/fuzzer_stats"
 execs="$(awk -F' *: *' '$1=="execs_done"{print $2}' "$stats")"
 paths="$(awk -F' *: *' '$1=="corpus_count"{print $2}' "$stats")"
-crashes=("$work/findings/default/crashes"/id:*)
+# Crashes (an exception escaped a parser) and hangs (an input took over 10 s) both fail the run.
+crashes=("$work/findings/default/crashes"/id:* "$work/findings/default/hangs"/id:*)
 found=0
-[[ -e "${crashes[0]}" ]] && found="${#crashes[@]}"
-echo "fuzzing: ${seconds} s, ${execs} executions, ${paths} corpus entries, ${found} crashes"
+for crash in "${crashes[@]}"; do [[ -e "$crash" ]] && found=$((found + 1)); done
+echo "fuzzing: ${seconds} s, ${execs} executions, ${paths} corpus entries, ${found} crashes or hangs"
 
 if $keep; then
   for entry in "$work/findings/default/queue"/id:*; do
@@ -48,7 +49,7 @@ fi
 if [[ $found -gt 0 ]]; then
   mkdir -p tests/SmdSs.Fuzz/crashes
   for crash in "${crashes[@]}"; do
-    cp "$crash" "tests/SmdSs.Fuzz/crashes/$(sha1sum "$crash" | cut -c1-16)"
+    [[ -e "$crash" ]] && cp "$crash" "tests/SmdSs.Fuzz/crashes/$(sha1sum "$crash" | cut -c1-16)"
   done
   echo "crashing inputs copied to tests/SmdSs.Fuzz/crashes; replay one with: dotnet run --project tests/SmdSs.Fuzz -- FILE" >&2
   exit 1

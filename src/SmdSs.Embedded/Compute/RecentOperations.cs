@@ -18,8 +18,12 @@ internal sealed class RecentOperations(long retentionMs)
 {
     public const int MaxEntries = 200_000;
 
-    /// <summary>The most bytes of answers kept: 32 MiB (the oldest go first).</summary>
-    public const long MaxBytes = 32L << 20;
+    /// <summary>
+    /// The most bytes of answers kept: 256 MiB (the oldest go first; a retry of an operation
+    /// whose answer went early may apply it again). Answers are small but for entry processors'
+    /// (up to <see cref="SmdSsLimits.MaxReplyBytes"/>), and peers send them too.
+    /// </summary>
+    public const long MaxBytes = 256L << 20;
 
     private readonly ConcurrentDictionary<ulong, OperationAnswer> _answers = new();
     private readonly ConcurrentQueue<(ulong Id, long AtMs)> _order = new();

@@ -25,20 +25,29 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
             throw new PeerUnavailableException(endpoint, "this node's transport is closed");
         }
 
-        Pool pool = _pools.GetOrAdd(endpoint, e => new Pool(e, ConnectAsync));
         long started = Environment.TickCount64;
-        PeerConnection connection;
+        PeerConnection? connection = null;
         // Waiting for a connection (behind other connect attempts) counts against the timeout.
         using (var connectDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             connectDeadline.CancelAfter(timeout);
-            try
+            while (connection is null)
             {
-                connection = await pool.GetAsync(connectDeadline.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new PeerUnavailableException(endpoint, $"no connection within {timeout.TotalMilliseconds:0} ms", ex);
+                Pool pool = _pools.GetOrAdd(endpoint, e => new Pool(e, ConnectAsync));
+                try
+                {
+                    // Null when the pool was closed meanwhile (forgotten): the next one is made.
+                    connection = await pool.GetAsync(connectDeadline.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new PeerUnavailableException(endpoint, $"no connection within {timeout.TotalMilliseconds:0} ms", ex);
+                }
+
+                if (connection is null && _disposed)
+                {
+                    throw new PeerUnavailableException(endpoint, "this node's transport is closed");
+                }
             }
         }
 
@@ -57,11 +66,12 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
     internal void ForgetUnlisted(Func<string, bool> isListed, TimeSpan idle)
     {
         long cutoff = Environment.TickCount64 - (long)idle.TotalMilliseconds;
-        foreach ((string endpoint, Pool pool) in _pools)
+        foreach (KeyValuePair<string, Pool> entry in _pools)
         {
-            if (!isListed(endpoint) && pool.LastUsedMs <= cutoff)
+            // Only this very pool: a new one made for the endpoint meanwhile stays.
+            if (!isListed(entry.Key) && entry.Value.LastUsedMs <= cutoff && _pools.TryRemove(entry))
             {
-                Forget(endpoint);
+                _ = entry.Value.DisposeAsync().AsTask();
             }
         }
     }
@@ -94,14 +104,16 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
         private readonly SemaphoreSlim _connectLock = new(1, 1);
         private int _next;
         private long _lastUsedMs = Environment.TickCount64;
+        private volatile bool _closed;
 
         public long LastUsedMs => Volatile.Read(ref _lastUsedMs);
 
-        public async ValueTask<PeerConnection> GetAsync(CancellationToken cancellationToken)
+        /// <summary>An open connection of this pool, or null once the pool is closed.</summary>
+        public async ValueTask<PeerConnection?> GetAsync(CancellationToken cancellationToken)
         {
             Volatile.Write(ref _lastUsedMs, Environment.TickCount64);
             int slot = (int)((uint)Interlocked.Increment(ref _next) % ConnectionsPerPeer);
-            if (Volatile.Read(ref _slots[slot]) is { IsOpen: true } open)
+            if (!_closed && Volatile.Read(ref _slots[slot]) is { IsOpen: true } open)
             {
                 return open;
             }
@@ -109,6 +121,11 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
             await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
+                if (_closed)
+                {
+                    return null;
+                }
+
                 if (_slots[slot] is { IsOpen: true } raced)
                 {
                     return raced;
@@ -126,8 +143,20 @@ internal sealed class TcpPeerTransport(NodeId self, Func<string> selfEndpoint, H
             }
         }
 
+        /// <summary>Closes the pool: no connection is made in it any more, and those it holds close.</summary>
         public async ValueTask DisposeAsync()
         {
+            // Under the connect lock: a connection being made now is stored before this closes it.
+            await _connectLock.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                _closed = true;
+            }
+            finally
+            {
+                _connectLock.Release();
+            }
+
             foreach (PeerConnection? connection in _slots)
             {
                 if (connection is not null)
