@@ -8,6 +8,16 @@ if (args is [IncrementWorker.Flag, ..])
     return await IncrementWorker.RunAsync(args[1..]);
 }
 
+if (args is [FrameCost.Flag])
+{
+    foreach (int bytes in new[] { 100, 1024, 64 * 1024 })
+    {
+        Console.WriteLine(FrameCost.Measure(bytes));
+    }
+
+    return 0;
+}
+
 MarkdownReport.CaptureLoadAtStart();
 
 if (BenchmarkSettings.Parse(args, out string? error) is not { } settings)

@@ -24,6 +24,7 @@ internal static class ClusterBenchmark
         string methods = settings.ClusterCalls == CallStyle.Async ? "awaited IDistributedCache.GetAsync / SetAsync" : "synchronous IDistributedCache.Get / Set";
         report.Facts.Add(Format($"Calls: {methods}, {Threads} concurrent callers, {ValueBytes / 1024} KiB values, 1 h absolute expiry; Set overwrites {KeyCount:N0} keys in rotation"));
         report.Facts.Add(ReadyThreadPool());
+        report.Facts.Add(FrameCost.Measure(ValueBytes));
         var setKeys = new KeySet("set", KeyCount);
 
         // Redis first, with no WebFarm process on the machine yet.
