@@ -171,6 +171,9 @@ internal sealed partial class SliceStore
         }
     }
 
+    /// <summary>What this slice's tombstones count against the memory budget.</summary>
+    public long TombstoneMemoryBytes => _tombstones.Keys.Sum(TombstoneBytes);
+
     // The key's characters, the version and the dictionary's own entry.
     private static long TombstoneBytes(string key) => (2L * key.Length) + 64;
 

@@ -100,7 +100,7 @@ public sealed class CompactionTests : IDisposable
         Assert.Equal(0, store.DeadFileBytes);
         Assert.False(store.NeedsCompaction(0));
         AssertSameContent(model, Snapshot([store]), "after compaction");
-        Assert.Equal(store.Entries.Sum(e => e.MemoryBytes), memory.UsedBytes);
+        Assert.Equal(store.Entries.Sum(e => e.MemoryBytes) + store.TombstoneMemoryBytes, memory.UsedBytes);
 
         // The file now holds one Put per live entry and nothing else.
         (var records, List<ReplayDamage> damage) = ReplayFile(SliceFilePath);
@@ -172,7 +172,7 @@ public sealed class CompactionTests : IDisposable
         Assert.Equal(live.Order(StringComparer.Ordinal), store.Entries.Select(e => e.Key).Order(StringComparer.Ordinal));
         Assert.Equal(store.Entries.Sum(e => (long)e.RecordLength), store.FileBytes);
         Assert.Equal(Enumerable.Range(0, 30).Where(i => i % 3 == 0).Sum(i => (long)RecordCodec.EncodedLength($"key-{i}".Length, 64)), reclaimed);
-        Assert.Equal(store.Entries.Sum(e => e.MemoryBytes), memory.UsedBytes);
+        Assert.Equal(store.Entries.Sum(e => e.MemoryBytes) + store.TombstoneMemoryBytes, memory.UsedBytes);
 
         (var records, List<ReplayDamage> damage) = ReplayFile(SliceFilePath);
         Assert.Empty(damage);

@@ -238,7 +238,7 @@ public sealed class SliceStoreRestartTests : IDisposable
 
     private static void AssertAccounting(SliceStore store, MemoryBudget memory)
     {
-        Assert.Equal(store.Entries.Sum(e => e.MemoryBytes), memory.UsedBytes);
+        Assert.Equal(store.Entries.Sum(e => e.MemoryBytes) + store.TombstoneMemoryBytes, memory.UsedBytes);
         Assert.Equal(store.FileBytes - store.Entries.Sum(e => (long)e.RecordLength), store.DeadFileBytes);
     }
 
