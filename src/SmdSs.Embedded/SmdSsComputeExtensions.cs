@@ -34,44 +34,65 @@ public static class SmdSsComputeExtensions
         store.MapReduceAsync(BuiltInMapFunctions.Count, Prefix(prefix), partials => partials.Sum(p => new MessageReader(p).I64()), cancellationToken);
 
     /// <summary>The live keys starting with <paramref name="prefix"/>, in ordinal order.</summary>
-    /// <remarks>Each slice's keys travel in one message: a scan is for prefixes that select at most MaxValueBytes of keys per slice.</remarks>
-    public static ValueTask<IReadOnlyList<string>> ScanKeysAsync(this ISmdSsKeyValueStore store, string prefix, CancellationToken cancellationToken = default) =>
-        store.MapReduceAsync(BuiltInMapFunctions.Keys, Prefix(prefix), partials =>
-        {
-            var keys = new List<string>();
-            foreach (byte[] partial in partials)
-            {
-                var reader = new MessageReader(partial);
-                int count = reader.Count(4);
-                for (int i = 0; i < count; i++)
-                {
-                    keys.Add(reader.String());
-                }
-            }
-
-            keys.Sort(StringComparer.Ordinal);
-            return (IReadOnlyList<string>)keys;
-        }, cancellationToken);
+    /// <remarks>Fetched in pages of about 1 MiB per slice: no frame and no node's memory grows with the slice.</remarks>
+    public static async ValueTask<IReadOnlyList<string>> ScanKeysAsync(this ISmdSsKeyValueStore store, string prefix, CancellationToken cancellationToken = default) =>
+        [.. (await ScanPagesAsync(store, BuiltInMapFunctions.Keys, prefix, withValues: false, ScanPageBytes, cancellationToken).ConfigureAwait(false)).Select(e => e.Key)];
 
     /// <summary>The live entries whose keys start with <paramref name="prefix"/>, in ordinal key order.</summary>
-    /// <remarks>Each slice's entries travel in one message: a scan is for prefixes that select at most MaxValueBytes of entries per slice.</remarks>
-    public static ValueTask<IReadOnlyList<KeyValuePair<string, byte[]>>> ScanAsync(this ISmdSsKeyValueStore store, string prefix, CancellationToken cancellationToken = default) =>
-        store.MapReduceAsync(BuiltInMapFunctions.Scan, Prefix(prefix), partials =>
+    /// <remarks>Fetched in pages of about 1 MiB per slice (one larger entry travels alone): no frame and no node's memory grows with the slice.</remarks>
+    public static async ValueTask<IReadOnlyList<KeyValuePair<string, byte[]>>> ScanAsync(this ISmdSsKeyValueStore store, string prefix, CancellationToken cancellationToken = default) =>
+        await ScanPagesAsync(store, BuiltInMapFunctions.Scan, prefix, withValues: true, ScanPageBytes, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The most bytes of keys (and values) one slice sends in one page of a scan: 1 MiB.</summary>
+    internal const int ScanPageBytes = 1 << 20;
+
+    /// <summary>
+    /// A scan as a merge of every slice's sorted pages behind one cursor: each round asks every
+    /// slice for its lowest keys past the cursor, keeps those up to the lowest last key of a slice
+    /// that has more, and moves the cursor there (each round moves it by at least one key).
+    /// </summary>
+    internal static async ValueTask<IReadOnlyList<KeyValuePair<string, byte[]>>> ScanPagesAsync(
+        ISmdSsKeyValueStore store, string function, string prefix, bool withValues, int pageBytes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(prefix);
+        var found = new List<KeyValuePair<string, byte[]>>();
+        string? after = null;
+        while (true)
         {
-            var entries = new List<KeyValuePair<string, byte[]>>();
+            IReadOnlyList<byte[]> partials = await store.MapAsync(function, BuiltInMapFunctions.PageArgument(prefix, after, pageBytes), cancellationToken).ConfigureAwait(false);
+            var round = new List<KeyValuePair<string, byte[]>>();
+            string? boundary = null;
             foreach (byte[] partial in partials)
             {
                 var reader = new MessageReader(partial);
-                int count = reader.Count(8);
+                bool more = reader.Bool();
+                int count = reader.Count(withValues ? 6 : 2);
+                string? last = null;
                 for (int i = 0; i < count; i++)
                 {
-                    entries.Add(new KeyValuePair<string, byte[]>(reader.String(), reader.Bytes()));
+                    last = reader.String();
+                    round.Add(new KeyValuePair<string, byte[]>(last, withValues ? reader.Bytes() : []));
+                }
+
+                if (more && last is not null && (boundary is null || string.CompareOrdinal(last, boundary) < 0))
+                {
+                    boundary = last;
                 }
             }
 
-            entries.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
-            return (IReadOnlyList<KeyValuePair<string, byte[]>>)entries;
-        }, cancellationToken);
+            found.AddRange(boundary is null ? round : round.Where(e => string.CompareOrdinal(e.Key, boundary) <= 0));
+            if (boundary is null)
+            {
+                break;
+            }
+
+            after = boundary;
+        }
+
+        found.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return found;
+    }
 
     private static byte[] Prefix(string prefix)
     {

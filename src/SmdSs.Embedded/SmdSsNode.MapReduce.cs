@@ -178,7 +178,11 @@ public sealed partial class SmdSsNode
             return Error(ErrorCode.ProcessorFailed, $"Map function '{request.Function}' failed on slice {range}: {ex.GetType().Name}: {ex.Message}");
         }
 
-        if (partial.Length > _options.MaxValueBytes)
+        // A built-in scan page may pass MaxValueBytes by its page size (1 MiB): it still fits a frame.
+        int limit = request.Function.StartsWith(Compute.BuiltInMapFunctions.ReservedPrefix, StringComparison.Ordinal)
+            ? _options.MaxValueBytes + SmdSsLimits.MaxKeyBytes + SmdSsComputeExtensions.ScanPageBytes + 1024
+            : _options.MaxValueBytes;
+        if (partial.Length > limit)
         {
             return Error(ErrorCode.ProcessorFailed, $"Map function '{request.Function}' returned {partial.Length} bytes for slice {range}; SmdSs:MaxValueBytes is {_options.MaxValueBytes}.");
         }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Options;
+using SmdSs.Compute;
 using SmdSs.Protocol;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;
@@ -96,12 +97,41 @@ public sealed class MapReduceTests(ITestOutputHelper output)
             Assert.Equal(allKeys, await store.ScanKeysAsync(""));
             Assert.Equal(allKeys.Where(k => k.StartsWith("a:", StringComparison.Ordinal)), await store.ScanKeysAsync("a:"));
             Assert.Empty(await store.ScanKeysAsync("zzz"));
+            // In pages of a few keys per slice: many rounds behind one cursor, the same keys once each.
+            IReadOnlyList<KeyValuePair<string, byte[]>> paged = await SmdSsComputeExtensions.ScanPagesAsync(store, BuiltInMapFunctions.Keys, "", withValues: false, pageBytes: 64, CancellationToken.None);
+            Assert.Equal(allKeys, paged.Select(kv => kv.Key));
+            IReadOnlyList<KeyValuePair<string, byte[]>> pagedEntries = await SmdSsComputeExtensions.ScanPagesAsync(store, BuiltInMapFunctions.Scan, "a", withValues: true, pageBytes: 1, CancellationToken.None);
+            Assert.Equal(data.Where(kv => kv.Key.StartsWith('a')).Select(kv => (kv.Key, kv.Value.ToString(CultureInfo.InvariantCulture))), pagedEntries.Select(kv => (kv.Key, Encoding.ASCII.GetString(kv.Value))));
 
             IReadOnlyList<KeyValuePair<string, byte[]>> scanned = await store.ScanAsync(node % 2 == 0 ? "ab:" : "");
             KeyValuePair<string, long>[] expected = [.. data.Where(kv => kv.Key.StartsWith(node % 2 == 0 ? "ab:" : "", StringComparison.Ordinal))];
             Assert.Equal(expected.Select(kv => kv.Key), scanned.Select(kv => kv.Key));
             Assert.Equal(expected.Select(kv => kv.Value.ToString(CultureInfo.InvariantCulture)), scanned.Select(kv => Encoding.ASCII.GetString(kv.Value)));
         }
+    }
+
+    [Fact]
+    public async Task A_scan_of_more_than_MaxValueBytes_per_slice_travels_in_pages()
+    {
+        using var directory = new TempDirectory();
+        await using SmdSsNode node = await TestNodes.StartAsync(directory.Path, configure: o =>
+        {
+            o.MaxValueBytes = 16 << 10;
+            o.InitialSliceCount = 2;
+        });
+        var written = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
+        for (int i = 0; i < 5_000; i++)
+        {
+            string key = $"scan:{i:D5}";
+            written[key] = Encoding.ASCII.GetBytes($"value-{i}-{new string('x', 40)}");
+            await node.SetAsync(key, written[key]);
+        }
+
+        // About 150 KiB of entries per slice, ten times MaxValueBytes: one partial could not carry them.
+        IReadOnlyList<KeyValuePair<string, byte[]>> scanned = await node.ScanAsync("scan:");
+        Assert.Equal(written.Keys, scanned.Select(kv => kv.Key));
+        Assert.Equal(written.Values, scanned.Select(kv => kv.Value));
+        Assert.Equal(written.Keys, await node.ScanKeysAsync(""));
     }
 
     [Fact]
