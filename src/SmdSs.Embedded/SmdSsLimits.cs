@@ -49,13 +49,6 @@ public static class SmdSsLimits
     /// </summary>
     public const int MaxAnswerBytesPendingPerConnection = 64 << 20;
 
-    /// <summary>
-    /// A node that left the cluster for good (decommissioned) is forgotten this long after a node
-    /// learned it left: one hour. Its record is dropped from the node map, and a record of it at
-    /// that incarnation or before is not taken back (it may come back only as a new start).
-    /// </summary>
-    public static readonly TimeSpan LeftNodeRetention = TimeSpan.FromHours(1);
-
     /// <summary>A peer connection with nothing in flight and no frame for this long is closed: 2 minutes (the peer reconnects when it needs to).</summary>
     public static readonly TimeSpan PeerConnectionIdleTimeout = TimeSpan.FromMinutes(2);
 

@@ -30,8 +30,6 @@ public sealed partial class SmdSsNode
 
     internal NodeMap Nodes => Volatile.Read(ref _nodes);
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, (long Incarnation, long AtMs)> _forgottenNodes = new();
-
     /// <summary>The cluster listener while the node runs (its bounds are observable to tests).</summary>
     internal Transport.ClusterListener? Listener => _listener;
 
@@ -131,7 +129,7 @@ public sealed partial class SmdSsNode
         List<NodeRecord> changed;
         lock (_stateLock)
         {
-            NodeMap merged = _nodes.Merge(records.Where(r => r.Id != _self!.Id && !IsForgotten(r)), out changed);
+            NodeMap merged = _nodes.Merge(records.Where(r => r.Id != _self!.Id), out changed);
             NodeRecord? aboutMe = records.Where(r => r.Id == _self!.Id).FirstOrDefault(r => r.Supersedes(_self!));
             if (aboutMe is not null && !_goingDown && !_stopping!.IsCancellationRequested)
             {
@@ -165,47 +163,6 @@ public sealed partial class SmdSsNode
             WarnOnDuplicateEndpoint(record);
         }
     }
-
-    /// <summary>
-    /// Drops the records of nodes that left for good once <see cref="SmdSsLimits.LeftNodeRetention"/>
-    /// has passed since this node learned it (or since it started, for one it loaded), and refuses
-    /// them back at that incarnation for twice as long, by when every node forgot them too.
-    /// </summary>
-    private void ForgetLeftNodes()
-    {
-        long now = MonoMs();
-        long retentionMs = (long)SmdSsLimits.LeftNodeRetention.TotalMilliseconds;
-        foreach (NodeRecord left in Nodes.Nodes.Where(n => n.State == NodeState.Left))
-        {
-            long since = _downSinceMs.GetOrAdd(left.Id, now);
-            if (now - since < retentionMs)
-            {
-                continue;
-            }
-
-            lock (_stateLock)
-            {
-                if (_nodes.Find(left.Id) is { State: NodeState.Left } current)
-                {
-                    _nodes = _nodes.Without(left.Id);
-                    _forgottenNodes[left.Id] = (current.Incarnation, now);
-                    _downSinceMs.TryRemove(left.Id, out _);
-                    PersistState();
-                }
-            }
-        }
-
-        foreach ((NodeId id, (long _, long forgottenMs)) in _forgottenNodes)
-        {
-            if (now - forgottenMs > 2 * retentionMs)
-            {
-                _forgottenNodes.TryRemove(id, out _);
-            }
-        }
-    }
-
-    private bool IsForgotten(NodeRecord record) =>
-        _forgottenNodes.TryGetValue(record.Id, out (long Incarnation, long AtMs) forgotten) && record.Incarnation <= forgotten.Incarnation;
 
     private void TrackDown(NodeRecord record)
     {

@@ -61,7 +61,6 @@ public sealed partial class SmdSsNode
             store.Maintain(now, sync: _options.FsyncPolicy == FsyncPolicy.EverySecond);
             // Also on a node that runs no atomic operation now: answers past their retention leave the budget.
             _recentOperations.Trim(MonoMs());
-            ForgetLeftNodes();
             EvictAndWarn(store);
             _lastMaintenanceError = null;
         }

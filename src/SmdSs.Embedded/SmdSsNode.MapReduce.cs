@@ -184,7 +184,7 @@ public sealed partial class SmdSsNode
             : _options.MaxValueBytes;
         if (partial.Length > limit)
         {
-            return Error(ErrorCode.ProcessorFailed, $"Map function '{request.Function}' returned {partial.Length} bytes for slice {range}; SmdSs:MaxValueBytes is {_options.MaxValueBytes}.");
+            return Error(ErrorCode.ProcessorFailed, $"Map function '{request.Function}' returned {partial.Length} bytes for slice {range}, over its limit of {limit} (SmdSs:MaxValueBytes is {_options.MaxValueBytes}).");
         }
 
         _metrics?.Operation("map_slice");

@@ -50,9 +50,6 @@ internal sealed class NodeMap
         return changed.Count == 0 ? this : new NodeMap(builder.ToImmutable());
     }
 
-    /// <summary>Drops a node's record (a node that left for good, after the retention).</summary>
-    public NodeMap Without(NodeId id) => _sorted.ContainsKey(id) ? new(_sorted.Remove(id)) : this;
-
     /// <summary>Sets a record unconditionally (the node's own record, or a local state change).</summary>
     public NodeMap With(NodeRecord record) => new(_sorted.SetItem(record.Id, record));
 
