@@ -182,7 +182,7 @@ public sealed partial class SmdSsNode
         RefuseForgedVersions(message.Records);
         if (await SliceForDataFromAsync(peer, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false) is not { } slice)
         {
-            return Error(ErrorCode.StaleEpoch, $"{from} claims epoch {message.Epoch} of the slice at {message.SliceStart:x8}, newer than this node's, and could not be asked for it");
+            return NewerRecordNotFetched(from, message.SliceStart, message.Epoch);
         }
 
         if (slice.Range.Start != message.SliceStart || (slice.Epoch > message.Epoch && slice.Primary != from))
@@ -190,15 +190,12 @@ public sealed partial class SmdSsNode
             return Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch}");
         }
 
+        // Never for a slice this node leads, never from a node that does not lead it.
         if (slice.Primary != from)
         {
-            // Never for a slice this node leads, never from a node that does not lead it: a
-            // deposed primary is told so; a sender claiming a newer record than it could show is cut off.
-            string whose = slice.Primary == _self!.Id ? "which this node leads" : $"whose primary is {slice.Primary}";
-            return message.Epoch <= slice.Epoch
-                ? Error(ErrorCode.StaleEpoch, $"a catch-up stream from {from} for slice {slice.Range} (epoch {slice.Epoch}), {whose}")
-                : throw new PeerRefusedException($"a catch-up stream from {from} for slice {slice.Range}, {whose}, claiming epoch {message.Epoch} past {slice.Epoch}: its data is never replaced");
+            return NotFromPrimary(from, slice, message.Epoch, "a catch-up stream");
         }
+
         SliceStore store = RunningStore().SliceFor(message.SliceStart);
         switch (type)
         {

@@ -98,4 +98,22 @@ public sealed partial class SmdSsNode
 
         return SliceMap!.Find(start);
     }
+
+    /// <summary>
+    /// The answer to slice data (<paramref name="what"/>) from a node that does not lead the
+    /// slice: "stale epoch" when it claims no newer epoch than this node's record (a deposed
+    /// primary whose write raced a handover), a refusal that cuts it off when it claims one it
+    /// could not show.
+    /// </summary>
+    private (MessageType, byte[]) NotFromPrimary(NodeId from, PieSlice slice, long claimedEpoch, string what)
+    {
+        string whose = slice.Primary == _self!.Id ? "which this node leads" : "which it does not lead";
+        return claimedEpoch <= slice.Epoch
+            ? Error(ErrorCode.StaleEpoch, $"{what} from {from}: slice {slice.Range} is at epoch {slice.Epoch} with primary {slice.Primary}, {whose}")
+            : throw new PeerRefusedException($"{what} from {from}: slice {slice.Range}, {whose}, claimed at epoch {claimedEpoch} past {slice.Epoch}: only its primary sends its data");
+    }
+
+    /// <summary>The answer when a sender's newer record could not be fetched: retry.</summary>
+    private static (MessageType, byte[]) NewerRecordNotFetched(NodeId from, uint start, long claimedEpoch) =>
+        Error(ErrorCode.StaleEpoch, $"{from} claims epoch {claimedEpoch} of the slice at {start:x8}, newer than this node's, and could not be asked for it");
 }

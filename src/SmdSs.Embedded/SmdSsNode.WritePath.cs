@@ -254,7 +254,7 @@ public sealed partial class SmdSsNode
         RefuseForgedVersions(message.Records);
         if (await SliceForDataFromAsync(peer, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false) is not { } slice)
         {
-            return Error(ErrorCode.StaleEpoch, $"{from} claims epoch {message.Epoch} of the slice at {message.SliceStart:x8}, newer than this node's, and could not be asked for it");
+            return NewerRecordNotFetched(from, message.SliceStart, message.Epoch);
         }
 
         // A half of a split this node has not learned yet, from the primary that split it: the
@@ -268,11 +268,7 @@ public sealed partial class SmdSsNode
         // Writes come from the primary only; renewals of sliding entries (touches) also from its replicas.
         if (slice.Primary != from && message.Records.Any(r => r.Kind != RecordKind.Touch))
         {
-            // A deposed primary (a handover raced its write) is told so; a sender claiming a
-            // newer record than it could show is cut off.
-            return message.Epoch <= slice.Epoch
-                ? Error(ErrorCode.StaleEpoch, $"slice {slice.Range} is at epoch {slice.Epoch} with primary {slice.Primary}")
-                : throw new PeerRefusedException($"replicated writes for slice {slice.Range} from {from}, which claims epoch {message.Epoch} but is not its primary ({slice.Primary}, epoch {slice.Epoch})");
+            return NotFromPrimary(from, slice, message.Epoch, "replicated writes");
         }
 
         if (slice.Epoch > message.Epoch && slice.Primary != from)

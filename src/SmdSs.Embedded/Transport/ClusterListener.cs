@@ -135,12 +135,7 @@ internal sealed class ClusterListener : IAsyncDisposable
         {
             try
             {
-                client.NoDelay = true;
-                // A peer that vanished (power, a moved pod) leaves no FIN: keep-alive probes end its connections.
-                client.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-                client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 10);
-                client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 5);
-                client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+                PeerSockets.Configure(client);
                 stream = new NetworkStream(client, ownsSocket: true);
                 // Before the peer proves the secret it may send only handshake-sized frames.
                 pipe = new FramePipe(PipeReader.Create(stream), PipeWriter.Create(stream), Handshake.MaxFrameBytes);

@@ -35,11 +35,8 @@ internal sealed class PeerConnection : IAsyncDisposable
     public static async Task<PeerConnection> ConnectAsync(
         string endpoint, NodeId self, string selfEndpoint, Handshake handshake, int maxFrameBytes, CancellationToken cancellationToken)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 10);
-        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 5);
-        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        PeerSockets.Configure(socket);
         try
         {
             await socket.ConnectAsync(Resolve(endpoint), cancellationToken).ConfigureAwait(false);

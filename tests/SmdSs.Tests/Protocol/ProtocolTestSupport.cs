@@ -232,10 +232,8 @@ internal static class Wire
     /// </summary>
     public static byte[] ReadChallenge(Frame challenge, LoggedNode node)
     {
-        var reader = new MessageReader(challenge.Payload);
-        Assert.Equal(node.Node.Self, new NodeId(reader.U64()));
-        byte[] serverNonce = reader.BytesFixed(Handshake.NonceBytes);
-        reader.ExpectEnd();
+        (NodeId server, byte[] serverNonce) = Handshake.ReadChallenge(challenge.Payload);
+        Assert.Equal(node.Node.Self, server);
         return serverNonce;
     }
 
