@@ -48,7 +48,7 @@ public sealed partial class SmdSsNode
 
     private async Task PingAsync(NodeRecord peer, byte[] ping, CancellationToken stopping)
     {
-        if (await TryPingAsync(peer, ping, stopping).ConfigureAwait(false))
+        if (await TryPingAsync(peer, ping, ProbeTimeout, stopping).ConfigureAwait(false))
         {
             return;
         }
@@ -66,11 +66,11 @@ public sealed partial class SmdSsNode
         }
     }
 
-    private async Task<bool> TryPingAsync(NodeRecord peer, byte[] ping, CancellationToken stopping)
+    private async Task<bool> TryPingAsync(NodeRecord peer, byte[] ping, TimeSpan timeout, CancellationToken stopping)
     {
         try
         {
-            Frame pong = await _transport!.SendAsync(peer.Endpoint, MessageType.Ping, ping, ProbeTimeout, stopping).ConfigureAwait(false);
+            Frame pong = await _transport!.SendAsync(peer.Endpoint, MessageType.Ping, ping, timeout, stopping).ConfigureAwait(false);
             if (pong.Type == MessageType.Ok && pong.Payload.Length > 0)
             {
                 NodeRecord record = Messages.DecodeNode(pong.Payload);
@@ -103,7 +103,7 @@ public sealed partial class SmdSsNode
     {
         try
         {
-            Frame reply = await _transport!.SendAsync(helper.Endpoint, MessageType.PingRequest, target, ProbeTimeout * 2, stopping).ConfigureAwait(false);
+            Frame reply = await _transport!.SendAsync(helper.Endpoint, MessageType.PingRequest, target, IndirectProbeTimeout, stopping).ConfigureAwait(false);
             return reply.Type == MessageType.Ok && reply.Payload.Length == 1 && reply.Payload[0] == 1;
         }
         catch (PeerUnavailableException)
@@ -115,9 +115,15 @@ public sealed partial class SmdSsNode
     /// <summary>A peer could not reach <paramref name="target"/> itself and asks this node to try.</summary>
     private async Task<(MessageType, byte[])> OnPingRequestAsync(NodeRecord target, CancellationToken cancellationToken)
     {
-        bool reached = target.Id != _self!.Id && await TryPingAsync(target, Messages.EncodeNode(_self), cancellationToken).ConfigureAwait(false);
+        bool reached = target.Id != _self!.Id && await TryPingAsync(target, Messages.EncodeNode(_self), IndirectPingTimeout, cancellationToken).ConfigureAwait(false);
         return (MessageType.Ok, [reached ? (byte)1 : (byte)0]);
     }
 
     private TimeSpan ProbeTimeout => _options.FailureDetectionTimeout * 0.2;
+
+    // The asker waits 40% of the timeout for a helper's answer; the helper gives its own ping 30%,
+    // so a helper slowed by its machine still answers in time rather than report a miss.
+    private TimeSpan IndirectProbeTimeout => _options.FailureDetectionTimeout * 0.4;
+
+    private TimeSpan IndirectPingTimeout => _options.FailureDetectionTimeout * 0.3;
 }
