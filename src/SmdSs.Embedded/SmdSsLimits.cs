@@ -52,6 +52,13 @@ public static class SmdSsLimits
     /// <summary>A peer connection with nothing in flight and no frame for this long is closed: 2 minutes (the peer reconnects when it needs to).</summary>
     public static readonly TimeSpan PeerConnectionIdleTimeout = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// Nodes one node map holds, counting those down or left within <see cref="SmdSsOptions.NodeRetention"/>:
+    /// 4096. A peer's message that would take the map past it is refused whole. (A farm that
+    /// replaces its nodes with new ones very often shortens the retention.)
+    /// </summary>
+    public const int MaxNodes = 4096;
+
     /// <summary>The largest answer an entry processor may return, in bytes: 1 MiB.</summary>
     public const int MaxReplyBytes = 1 << 20;
 }

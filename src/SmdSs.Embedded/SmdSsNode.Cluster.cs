@@ -22,6 +22,7 @@ public sealed partial class SmdSsNode
     private readonly ConcurrentDictionary<NodeId, long> _downSinceMs = new();
     private readonly ConcurrentDictionary<uint, byte> _bootstrapOrphans = new();
     private NodeMap _nodes = NodeMap.Empty;
+
     private NodeRecord? _self;
     private ClusterListener? _listener;
     private IPeerTransport? _transport;
@@ -53,8 +54,13 @@ public sealed partial class SmdSsNode
     {
         if (ClusterStateFile.TryRead(directory.Path) is { } saved)
         {
-            return (saved.Nodes, saved.Slices, true);
+            NodeMap nodes = NodeRetention.Restored(
+                saved.Nodes, directory.NodeId, saved.SavedAtMs, saved.Contacts, saved.Slices.NamedNodes(), NowMs(), _options.NodeRetention, out List<string> contacts);
+            _contacts = [.. contacts.Where(c => !_options.Friends.Contains(c, StringComparer.OrdinalIgnoreCase))];
+            return (nodes, saved.Slices, true);
         }
+
+        _contacts = [];
 
         ImmutableArray<NodeId> self = [directory.NodeId];
         // A node with friends starts at epoch 0, so that any established cluster's map wins
@@ -83,6 +89,7 @@ public sealed partial class SmdSsNode
         _listener = new ClusterListener(listen, directory.NodeId, handshake, maxFrameBytes, new FrameHandler(this), _logger);
         string endpoint = new IPEndPoint(listen.Address, _listener.LocalEndpoint.Port).ToString();
         _self = new NodeRecord(directory.NodeId, endpoint, NodeState.Up, directory.Incarnation << 20, 0, 0);
+        _startedAtMs = NowMs();
         lock (_stateLock)
         {
             _nodes = savedNodes.With(_self);
@@ -92,7 +99,7 @@ public sealed partial class SmdSsNode
         _transport = TransportDecorator?.Invoke(transport) ?? transport;
         _detector = new FailureDetector(_options.FailureDetectionTimeout * 0.4, _options.FailureDetectionTimeout);
         _confirmed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (_options.Friends.Count == 0 && !Peers().Any())
+        if (_options.Friends.Count == 0 && _contacts.Count == 0 && !Peers().Any())
         {
             _confirmed.TrySetResult();
         }
@@ -129,7 +136,8 @@ public sealed partial class SmdSsNode
         List<NodeRecord> changed;
         lock (_stateLock)
         {
-            NodeMap merged = _nodes.Merge(records.Where(r => r.Id != _self!.Id), out changed);
+            List<NodeRecord> admissible = AdmissibleNodes(records);
+            NodeMap merged = _nodes.Merge(admissible, out changed);
             NodeRecord? aboutMe = records.Where(r => r.Id == _self!.Id).FirstOrDefault(r => r.Supersedes(_self!));
             if (aboutMe is not null && !_goingDown && !_stopping!.IsCancellationRequested)
             {
@@ -359,7 +367,8 @@ public sealed partial class SmdSsNode
     {
         if (_directory is { } directory)
         {
-            ClusterStateFile.Write(directory.Path, _nodes, _sliceMap!);
+            _savedAtMs = NowMs();
+            ClusterStateFile.Write(directory.Path, _nodes, _sliceMap!, _savedAtMs, _contacts);
         }
     }
 

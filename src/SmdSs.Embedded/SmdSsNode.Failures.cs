@@ -36,11 +36,13 @@ public sealed partial class SmdSsNode
                 }
             }
 
-            List<NodeRecord> verdicts = [.. _detector!.Evaluate(Nodes, _self!.Id, MonoMs())];
+            List<NodeRecord> verdicts = [.. _detector!.Evaluate(Nodes, _self!.Id, MonoMs(), NowMs())];
             if (verdicts.Count > 0)
             {
                 MergeNodes(verdicts);
             }
+
+            TendNodeMap();
         }
     }
 

@@ -68,9 +68,11 @@ public sealed partial class SmdSsNode
     {
         int round = Interlocked.Increment(ref _gossipRound);
         List<string> peers = [.. Peers().Where(n => n.IsReachable).Select(n => n.Endpoint)];
-        if (_options.Friends.Count > 0 && (peers.Count == 0 || round % 4 == 0))
+        IReadOnlyList<string> contacts = _contacts;
+        List<string> friends = [.. _options.Friends, .. contacts];
+        if (friends.Count > 0 && (peers.Count == 0 || round % 4 == 0))
         {
-            string friend = _options.Friends[Random.Shared.Next(_options.Friends.Count)];
+            string friend = friends[Random.Shared.Next(friends.Count)];
             return string.Equals(friend, _self!.Endpoint, StringComparison.OrdinalIgnoreCase) ? null : friend;
         }
 
@@ -87,7 +89,7 @@ public sealed partial class SmdSsNode
     /// <summary>Closes connections to endpoints that are neither a friend nor a node in the map (other than a Left one).</summary>
     private void ForgetUnlistedPeers()
     {
-        HashSet<string> listed = new(_options.Friends, StringComparer.OrdinalIgnoreCase);
+        HashSet<string> listed = new([.. _options.Friends, .. _contacts], StringComparer.OrdinalIgnoreCase);
         listed.UnionWith(Nodes.Nodes.Where(n => n.State != Membership.NodeState.Left).Select(n => n.Endpoint));
         _transport!.ForgetUnlisted(listed.Contains);
     }
@@ -112,7 +114,7 @@ public sealed partial class SmdSsNode
         Frame reply = await _transport!.SendAsync(endpoint, MessageType.SyncDigest, Messages.Encode(digest), GossipTimeout, cancellationToken).ConfigureAwait(false);
         if (reply.Type == MessageType.Ok)
         {
-            _confirmed.TrySetResult();
+            Confirm(endpoint);
             return;
         }
 
@@ -131,8 +133,14 @@ public sealed partial class SmdSsNode
             RefuseForgedSlices([.. pulled.Slices]);
             MergeNodes(pulled.Nodes);
             MergeSlices(pulled.Slices);
-            _confirmed.TrySetResult();
+            Confirm(endpoint);
         }
+    }
+
+    private void Confirm(string endpoint)
+    {
+        DropContact(endpoint);
+        _confirmed.TrySetResult();
     }
 
     /// <summary>What this node holds newer than <paramref name="peer"/>, and what it wants from it.</summary>
@@ -142,7 +150,7 @@ public sealed partial class SmdSsNode
         SliceMap slices = SliceMap!;
         var peerNodes = peer.Nodes.ToDictionary(n => n.Id);
         List<NodeRecord> pushNodes = [.. nodes.Nodes.Where(n => !peerNodes.TryGetValue(n.Id, out NodeSummary s) || s.IsOlderThan(n))];
-        List<NodeId> wantNodes = [.. peer.Nodes.Where(s => nodes.Find(s.Id) is not { } mine || !mine.Supersedes(new NodeRecord(s.Id, "", s.State, s.Incarnation, s.Heartbeat, 0)) && Differs(mine, s)).Select(s => s.Id)];
+        List<NodeId> wantNodes = [.. peer.Nodes.Where(s => nodes.Find(s.Id) is not { } mine || !mine.Supersedes(s.AsRecord()) && Differs(mine, s)).Select(s => s.Id)];
 
         var pushSlices = new List<PieSlice>();
         var wantSlices = new List<uint>();
@@ -185,7 +193,7 @@ public sealed partial class SmdSsNode
     }
 
     private static bool Differs(NodeRecord mine, NodeSummary theirs) =>
-        mine.Incarnation != theirs.Incarnation || mine.State != theirs.State || mine.Heartbeat != theirs.Heartbeat;
+        mine.Incarnation != theirs.Incarnation || mine.State != theirs.State || mine.Heartbeat != theirs.Heartbeat || mine.GoneSinceMs != theirs.GoneSinceMs;
 
     internal static SliceSummary Summarize(PieSlice slice)
     {

@@ -118,7 +118,7 @@ public sealed partial class SmdSsNode
     {
         lock (_stateLock)
         {
-            _self = _self! with { State = state, Incarnation = _self.Incarnation + (bumpIncarnation ? 1 : 0), Heartbeat = _self.Heartbeat + 1 };
+            _self = _self!.InState(state, NowMs()) with { Incarnation = _self.Incarnation + (bumpIncarnation ? 1 : 0), Heartbeat = _self.Heartbeat + 1 };
             _nodes = _nodes.With(_self);
             PersistState();
         }

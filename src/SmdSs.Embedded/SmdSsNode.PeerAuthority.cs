@@ -30,10 +30,11 @@ public sealed partial class SmdSsNode
     private void RefuseForgedNodes(IReadOnlyCollection<NodeRecord> records)
     {
         NodeMap nodes = Nodes;
+        long now = NowMs();
         foreach (NodeRecord record in records)
         {
             NodeRecord? held = record.Id == _self?.Id ? _self : nodes.Find(record.Id);
-            if (PeerClaims.RefuseNode(record, held) is { } reason)
+            if (PeerClaims.RefuseNode(record, held, now) is { } reason)
             {
                 throw new PeerRefusedException(reason);
             }

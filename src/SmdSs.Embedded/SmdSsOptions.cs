@@ -108,6 +108,14 @@ public sealed class SmdSsOptions
     public TimeSpan ReplacementGracePeriod { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// How long the node map remembers a node that left the cluster or went down: past it (by
+    /// the time stamped when the node went, on the wall clock) the node is forgotten, unless a
+    /// slice record still names it. A forgotten node that comes back simply joins again.
+    /// Default 24 hours; at least <see cref="ReplacementGracePeriod"/> and one minute.
+    /// </summary>
+    public TimeSpan NodeRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>
     /// How long a request may wait for a slice's primary (routing, failover, start-up sync)
     /// before it fails with <see cref="SmdSsUnavailableException"/>. Default 10 seconds.
     /// </summary>

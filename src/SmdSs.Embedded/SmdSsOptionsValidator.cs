@@ -80,6 +80,11 @@ public sealed class SmdSsOptionsValidator : IValidateOptions<SmdSsOptions>
 
         AddIfShorter(errors, "FailureDetectionTimeout", options.FailureDetectionTimeout, TimeSpan.FromSeconds(1));
         AddIfShorter(errors, "ReplacementGracePeriod", options.ReplacementGracePeriod, TimeSpan.Zero);
+        if (options.NodeRetention < TimeSpan.FromMinutes(1) || options.NodeRetention < options.ReplacementGracePeriod)
+        {
+            errors.Add($"SmdSs:NodeRetention '{options.NodeRetention}' must be at least a minute and at least SmdSs:ReplacementGracePeriod ('{options.ReplacementGracePeriod}').");
+        }
+
         AddIfShorter(errors, "RequestTimeout", options.RequestTimeout, TimeSpan.FromSeconds(1));
         AddIfShorter(errors, "TombstoneRetention", options.TombstoneRetention, TimeSpan.FromMinutes(1));
         AddIfShorter(errors, "AntiEntropyInterval", options.AntiEntropyInterval, TimeSpan.FromMilliseconds(100));

@@ -28,7 +28,7 @@ internal static class Seeds
         byte[][] payloads =
         [
             Messages.Encode(new SyncDigestMessage(node, new UInt128(1, 2), new UInt128(3, 4))),
-            Messages.Encode(new SyncSummaryMessage([new NodeSummary(a, 1, NodeState.Up, 2)], [new SliceSummary(0, 5, a.Value, 6)])),
+            Messages.Encode(new SyncSummaryMessage([new NodeSummary(a, 1, NodeState.Up, 2, 0)], [new SliceSummary(0, 5, a.Value, 6)])),
             Messages.Encode(new SyncDeltaMessage([node], [slice], [a], [0u])),
             Messages.Encode(records),
             Messages.EncodeCatchUp(42, records),

@@ -13,17 +13,28 @@ namespace SmdSs.Cluster;
 /// or the new one.
 /// </summary>
 /// <remarks>
-/// FORMAT (v2; v2 slice records carry hints, a v1 file is ignored and the maps relearned): <c>"SMDC" | u8 version=2 | u32 CRC-32 of the rest | u32 n | n × NodeRecord | u32 m | m × PieSlice</c>
-/// (records as in <see cref="WireFormat"/>).
+/// FORMAT (v3): <c>"SMDC" | u8 version=3 | u32 CRC-32 of the rest | i64 savedAtMs | u32 c | c × string contact | u32 n | n × NodeRecord | u32 m | m × PieSlice</c>
+/// (records as in <see cref="WireFormat"/>; savedAtMs in Unix milliseconds, refreshed at least
+/// every quarter of NodeRetention; contacts: endpoints to ask for the maps, see <see cref="NodeRetention.Restored"/>).
+/// v2 (the previous release) has no savedAtMs and node records without their time gone: it is
+/// read as saved at the file's last write, its Down and Left nodes gone since then. A v1 file is
+/// ignored and the maps relearned.
 /// </remarks>
 internal static class ClusterStateFile
 {
-    public const byte FormatVersion = 2;
+    public const byte FormatVersion = 3;
+    private const byte PreviousFormatVersion = 2;
     private const string FileName = "cluster.state";
 
-    public static void Write(string directory, NodeMap nodes, SliceMap slices)
+    public static void Write(string directory, NodeMap nodes, SliceMap slices, long savedAtMs, IReadOnlyList<string> contacts)
     {
         var body = new MessageWriter();
+        body.I64(savedAtMs).U32((uint)contacts.Count);
+        foreach (string contact in contacts)
+        {
+            body.String(contact);
+        }
+
         body.U32((uint)nodes.Count);
         foreach (NodeRecord node in nodes.Nodes)
         {
@@ -48,8 +59,8 @@ internal static class ClusterStateFile
         File.Move(temp, path, overwrite: true);
     }
 
-    /// <summary>The saved maps, or null when there are none or the file is damaged (the node then starts fresh).</summary>
-    public static (NodeMap Nodes, SliceMap Slices)? TryRead(string directory)
+    /// <summary>The saved maps and when they were saved, or null when there are none or the file is damaged (the node then starts fresh).</summary>
+    public static (NodeMap Nodes, SliceMap Slices, long SavedAtMs, List<string> Contacts)? TryRead(string directory)
     {
         string path = Path.Combine(directory, FileName);
         if (!File.Exists(path))
@@ -58,7 +69,7 @@ internal static class ClusterStateFile
         }
 
         byte[] bytes = File.ReadAllBytes(path);
-        if (bytes.Length < 9 || !bytes.AsSpan(0, 4).SequenceEqual("SMDC"u8) || bytes[4] != FormatVersion
+        if (bytes.Length < 9 || !bytes.AsSpan(0, 4).SequenceEqual("SMDC"u8) || bytes[4] is not (FormatVersion or PreviousFormatVersion)
             || BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(5)) != Crc32.HashToUInt32(bytes.AsSpan(9)))
         {
             return null;
@@ -67,11 +78,19 @@ internal static class ClusterStateFile
         try
         {
             var reader = new MessageReader(bytes.AsSpan(9));
-            int nodeCount = reader.Count(WireFormat.MinNodeRecordBytes);
+            bool previous = bytes[4] == PreviousFormatVersion;
+            long savedAtMs = previous ? new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeMilliseconds() : reader.I64();
+            int contactCount = previous ? 0 : reader.Count(2);
+            var contacts = new List<string>(contactCount);
+            for (int i = 0; i < contactCount; i++)
+            {
+                contacts.Add(reader.String());
+            }
+            int nodeCount = reader.Count(WireFormat.MinNodeRecordBytes - (previous ? 8 : 0));
             var nodes = new List<NodeRecord>(nodeCount);
             for (int i = 0; i < nodeCount; i++)
             {
-                nodes.Add(WireFormat.ReadNodeRecord(ref reader));
+                nodes.Add(previous ? WithTimeGone(WireFormat.ReadNodeRecordWithoutGoneSince(ref reader), savedAtMs) : WireFormat.ReadNodeRecord(ref reader));
             }
 
             int sliceCount = reader.Count(WireFormat.MinSliceBytes);
@@ -81,11 +100,14 @@ internal static class ClusterStateFile
                 slices.Add(WireFormat.ReadSlice(ref reader));
             }
 
-            return (NodeMap.Of(nodes), SliceMap.FromSlices(slices));
+            return (NodeMap.Of(nodes), SliceMap.FromSlices(slices), savedAtMs, contacts);
         }
         catch (Exception ex) when (ex is ProtocolException or InvalidOperationException)
         {
             return null;
         }
     }
+
+    private static NodeRecord WithTimeGone(NodeRecord record, long savedAtMs) =>
+        record.State is NodeState.Down or NodeState.Left ? record with { GoneSinceMs = savedAtMs } : record;
 }

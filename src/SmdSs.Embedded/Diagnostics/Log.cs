@@ -75,4 +75,10 @@ internal static partial class Log
 
     [LoggerMessage(409, LogLevel.Information, "Slice {Range} holds {Bytes} bytes in {Keys} keys, past the split threshold: split at {Middle:x8}")]
     public static partial void SliceSplit(ILogger logger, string range, long bytes, long keys, uint middle);
+
+    [LoggerMessage(410, LogLevel.Information, "Node {PeerId} at {Endpoint} forgotten: {State} since {GoneSince:u}, longer than SmdSs:NodeRetention")]
+    public static partial void NodeForgotten(ILogger logger, string peerId, string endpoint, string state, DateTimeOffset goneSince);
+
+    [LoggerMessage(411, LogLevel.Warning, "The node map is full (SmdSsLimits.MaxNodes = {MaxNodes}): gave up {Evicted} gone nodes and left out {LeftOut} new ones; shorten SmdSs:NodeRetention if nodes are replaced this often")]
+    public static partial void NodeMapFull(ILogger logger, int maxNodes, int evicted, int leftOut);
 }

@@ -33,8 +33,8 @@ internal sealed class FailureDetector(TimeSpan suspectAfter, TimeSpan downAfter)
         _lastProbeFailedMs.TryRemove(node, out _);
     }
 
-    /// <summary>The records to publish for nodes whose silence crossed a threshold.</summary>
-    public IEnumerable<NodeRecord> Evaluate(NodeMap map, NodeId self, long nowMs)
+    /// <summary>The records to publish for nodes whose silence crossed a threshold (a Down one stamped with <paramref name="wallNowMs"/>).</summary>
+    public IEnumerable<NodeRecord> Evaluate(NodeMap map, NodeId self, long nowMs, long wallNowMs)
     {
         foreach (NodeRecord node in map.Nodes)
         {
@@ -48,12 +48,12 @@ internal sealed class FailureDetector(TimeSpan suspectAfter, TimeSpan downAfter)
             long silentMs = nowMs - last;
             if (silentMs >= DownAfter.TotalMilliseconds)
             {
-                yield return node with { State = NodeState.Down };
+                yield return node.InState(NodeState.Down, wallNowMs);
             }
             else if (silentMs >= SuspectAfter.TotalMilliseconds && ProbeFailedSince(node.Id, last)
                 && node.State != NodeState.Suspect && node.State != NodeState.Leaving)
             {
-                yield return node with { State = NodeState.Suspect };
+                yield return node.InState(NodeState.Suspect, wallNowMs);
             }
         }
     }

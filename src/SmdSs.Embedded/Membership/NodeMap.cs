@@ -53,8 +53,11 @@ internal sealed class NodeMap
     /// <summary>Sets a record unconditionally (the node's own record, or a local state change).</summary>
     public NodeMap With(NodeRecord record) => new(_sorted.SetItem(record.Id, record));
 
+    /// <summary>The map without <paramref name="ids"/> (nodes forgotten after their retention).</summary>
+    public NodeMap Without(IReadOnlyCollection<NodeId> ids) => ids.Count == 0 ? this : new(_sorted.RemoveRange(ids));
+
     /// <summary>One small summary per node, for a digest mismatch: what the peer holds, not the records themselves.</summary>
-    public IEnumerable<NodeSummary> Summaries => _sorted.Values.Select(r => new NodeSummary(r.Id, r.Incarnation, r.State, r.Heartbeat));
+    public IEnumerable<NodeSummary> Summaries => _sorted.Values.Select(r => new NodeSummary(r.Id, r.Incarnation, r.State, r.Heartbeat, r.GoneSinceMs));
 
     private static UInt128 ComputeDigest(IEnumerable<NodeRecord> records)
     {
@@ -71,8 +74,10 @@ internal sealed class NodeMap
 }
 
 /// <summary>What a node-map entry's version is, without its body.</summary>
-internal readonly record struct NodeSummary(NodeId Id, long Incarnation, NodeState State, long Heartbeat)
+internal readonly record struct NodeSummary(NodeId Id, long Incarnation, NodeState State, long Heartbeat, long GoneSinceMs)
 {
-    public bool IsOlderThan(NodeRecord record) =>
-        record.Supersedes(new NodeRecord(Id, string.Empty, State, Incarnation, Heartbeat, 0));
+    /// <summary>The summary as a record without endpoint or load, for comparing versions.</summary>
+    public NodeRecord AsRecord() => new(Id, string.Empty, State, Incarnation, Heartbeat, 0, GoneSinceMs);
+
+    public bool IsOlderThan(NodeRecord record) => record.Supersedes(AsRecord());
 }

@@ -54,6 +54,20 @@ internal sealed class SliceMap
     public static SliceMap FromSlices(IEnumerable<PieSlice> slices) =>
         new([.. slices.OrderBy(s => s.Range.Start)]);
 
+    /// <summary>Every node a slice record names: replicas, in-sync replicas, hinted ones.</summary>
+    public HashSet<NodeId> NamedNodes()
+    {
+        var named = new HashSet<NodeId>();
+        foreach (PieSlice slice in _slices)
+        {
+            named.UnionWith(slice.Replicas.IsDefault ? [] : slice.Replicas);
+            named.UnionWith(slice.InSync.IsDefault ? [] : slice.InSync);
+            named.UnionWith(slice.Hints.IsDefault ? [] : slice.Hints.Select(h => h.Replica));
+        }
+
+        return named;
+    }
+
     /// <summary>The index of the one slice whose range holds <paramref name="hash"/> (binary search).</summary>
     public int IndexOf(uint hash) => RangeSearch.IndexOf(_starts, hash);
 

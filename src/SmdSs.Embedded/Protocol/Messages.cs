@@ -57,7 +57,7 @@ internal static partial class Messages
         var w = new MessageWriter().U32((uint)m.Nodes.Count);
         foreach (NodeSummary n in m.Nodes)
         {
-            w.U64(n.Id.Value).I64(n.Incarnation).U8((byte)n.State).I64(n.Heartbeat);
+            w.U64(n.Id.Value).I64(n.Incarnation).U8((byte)n.State).I64(n.Heartbeat).I64(n.GoneSinceMs);
         }
 
         w.U32((uint)m.Slices.Count);
@@ -72,11 +72,11 @@ internal static partial class Messages
     public static SyncSummaryMessage DecodeSyncSummary(byte[] payload)
     {
         var r = new MessageReader(payload);
-        int nodeCount = r.Count(25);
+        int nodeCount = r.Count(33);
         var nodes = new List<NodeSummary>(nodeCount);
         for (int i = 0; i < nodeCount; i++)
         {
-            nodes.Add(new NodeSummary(new NodeId(r.U64()), r.I64(), (NodeState)Math.Min(r.U8(), (byte)NodeState.Left), r.I64()));
+            nodes.Add(new NodeSummary(new NodeId(r.U64()), r.I64(), (NodeState)Math.Min(r.U8(), (byte)NodeState.Left), r.I64(), r.I64()));
         }
 
         int sliceCount = r.Count(28);

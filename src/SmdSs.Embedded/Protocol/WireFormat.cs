@@ -10,9 +10,9 @@ namespace SmdSs.Protocol;
 /// state file alike.
 /// </summary>
 /// <remarks>
-/// FORMAT (v1):
+/// FORMAT (protocol v2, cluster.state v3; until then a NodeRecord ended at its load):
 /// <code>
-///   NodeRecord: u64 id | string endpoint | u8 state | i64 incarnation | i64 heartbeat | i64 load
+///   NodeRecord: u64 id | string endpoint | u8 state | i64 incarnation | i64 heartbeat | i64 load | i64 goneSinceMs
 ///   PieSlice:   u32 start | u32 end | i64 epoch | u32 n | n × u64 replica | u32 m | m × u64 in-sync |
 ///               u32 h | h × (u64 replica | i64 since)
 ///   Record:     u8 kind | string key | i64 version | i64 absoluteMs | i64 slidingMs | i64 deadlineMs | bytes value
@@ -20,14 +20,22 @@ namespace SmdSs.Protocol;
 /// </remarks>
 internal static class WireFormat
 {
-    public const int MinNodeRecordBytes = 8 + 2 + 1 + 24;
+    public const int MinNodeRecordBytes = 8 + 2 + 1 + 32;
     public const int MinSliceBytes = 4 + 4 + 8 + 4 + 4 + 4;
     public const int MinRecordBytes = 1 + 2 + 32 + 4;
 
     public static void Write(MessageWriter writer, NodeRecord record) =>
-        writer.U64(record.Id.Value).String(record.Endpoint).U8((byte)record.State).I64(record.Incarnation).I64(record.Heartbeat).I64(record.Load);
+        writer.U64(record.Id.Value).String(record.Endpoint).U8((byte)record.State).I64(record.Incarnation).I64(record.Heartbeat).I64(record.Load).I64(record.GoneSinceMs);
 
     public static NodeRecord ReadNodeRecord(ref MessageReader reader)
+    {
+        NodeRecord record = ReadNodeRecordWithoutGoneSince(ref reader);
+        long goneSinceMs = reader.I64();
+        return goneSinceMs < 0 ? throw new ProtocolException($"node {record.Id}: negative time gone {goneSinceMs}") : record with { GoneSinceMs = goneSinceMs };
+    }
+
+    /// <summary>A node record as cluster.state v2 holds it (no time gone).</summary>
+    public static NodeRecord ReadNodeRecordWithoutGoneSince(ref MessageReader reader)
     {
         var id = new NodeId(reader.U64());
         string endpoint = reader.String();

@@ -29,7 +29,10 @@ internal static class PeerClaims
     /// <summary>How far a write version may run ahead of this node's clock: one hour.</summary>
     public const long MaxVersionAheadMs = 60 * 60 * 1000;
 
-    public static string? RefuseNode(NodeRecord record, NodeRecord? held)
+    /// <summary>How far a node's time gone may run ahead of this node's clock: one hour (it would keep the node in every map).</summary>
+    public const long MaxGoneSinceAheadMs = 60 * 60 * 1000;
+
+    public static string? RefuseNode(NodeRecord record, NodeRecord? held, long wallNowMs)
     {
         if (record.Incarnation is < 0 or > MaxIncarnation)
         {
@@ -41,7 +44,19 @@ internal static class PeerClaims
             return $"node {record.Id}: incarnation {record.Incarnation} jumps more than 2^44 past {held.Incarnation}";
         }
 
-        return record.Heartbeat is < 0 or > MaxHeartbeat ? $"node {record.Id}: heartbeat {record.Heartbeat} outside 0..2^62" : null;
+        if (record.Heartbeat is < 0 or > MaxHeartbeat)
+        {
+            return $"node {record.Id}: heartbeat {record.Heartbeat} outside 0..2^62";
+        }
+
+        if (record.GoneSinceMs - wallNowMs > MaxGoneSinceAheadMs)
+        {
+            return $"node {record.Id}: gone since {record.GoneSinceMs}, more than an hour ahead of this node's clock ({wallNowMs})";
+        }
+
+        // A gone node without the time it went would never be forgotten; a serving one has none.
+        bool gone = record.State is NodeState.Down or NodeState.Left;
+        return gone == (record.GoneSinceMs == 0) ? $"node {record.Id}: {record.State} with time gone {record.GoneSinceMs}" : null;
     }
 
     /// <param name="record">The peer's record.</param>

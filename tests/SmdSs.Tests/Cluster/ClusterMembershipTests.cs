@@ -123,6 +123,51 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output)
         await AssertReadableEverywhereAsync(cluster, 0, 300);
     }
 
+    [Fact]
+    public async Task Nodes_gone_past_the_retention_are_forgotten_and_a_node_back_from_longer_away_does_not_bring_them_back()
+    {
+        var clock = new ShiftedClock();
+        await using InProcessCluster cluster = await InProcessCluster.StartAsync(0, o =>
+        {
+            o.NodeRetention = TimeSpan.FromMinutes(1);
+            o.ReplacementGracePeriod = TimeSpan.FromSeconds(1);
+        });
+        cluster.Time = clock;
+        for (int i = 0; i < 3; i++)
+        {
+            await cluster.AddNodeAsync();
+        }
+
+        await cluster.WaitSettledAsync();
+        await WriteAsync(cluster, 0, 100);
+        string away = cluster.Node(0).GetStatus().NodeId;
+        string leaving = cluster.Node(2).GetStatus().NodeId;
+
+        // Node 0 stops; while it is away node 2 leaves for good. Node 0's saved map still has node 2 Up.
+        await cluster.StopNodeAsync(0);
+        await cluster.WaitSettledAsync();
+        await cluster.Node(2).DecommissionAsync(TimeSpan.FromSeconds(30));
+        await cluster.StopNodeAsync(2);
+
+        // Two minutes later by the wall clock: node 1 forgets both (node 0 down, node 2 left).
+        clock.Shift(TimeSpan.FromMinutes(2));
+        await Eventually.TrueAsync(() => cluster.Node(1).GetStatus().Nodes.Count == 1, TimeSpan.FromSeconds(20), "node 1 forgot the nodes gone past the retention");
+
+        // Node 0 comes back with no friend configured: it passes on nothing it remembered and
+        // finds the cluster through the endpoints it remembered.
+        cluster.ConfigureNode = (index, o) => o.Friends.Clear();
+        await cluster.StartNodeAsync(0);
+        Assert.Equal([away], cluster.Node(0).GetStatus().Nodes.Select(n => n.Id));
+        await cluster.WaitSettledAsync();
+        foreach (int node in cluster.Running)
+        {
+            Assert.DoesNotContain(cluster.Node(node).GetStatus().Nodes, n => n.Id == leaving);
+            Assert.Equal(2, cluster.Node(node).GetStatus().Nodes.Count);
+        }
+
+        await AssertReadableEverywhereAsync(cluster, 0, 100);
+    }
+
     private static async Task WriteAsync(InProcessCluster cluster, int from, int count)
     {
         List<int> running = [.. cluster.Running];

@@ -7,6 +7,7 @@ public sealed class FailureDetectorTests
 {
     private static readonly NodeId Self = new(1);
     private static readonly NodeId Peer = new(2);
+    private const long Wall = 1_800_000_000_000;
     private static readonly NodeMap Map = NodeMap.Of([
         new NodeRecord(Self, "127.0.0.1:1", NodeState.Up, 1, 1, 0),
         new NodeRecord(Peer, "127.0.0.1:2", NodeState.Up, 1, 1, 0)]);
@@ -20,7 +21,7 @@ public sealed class FailureDetectorTests
         detector.Heard(Peer, 0);
 
         // A probe round still running (an indirect ping slowed by a busy machine) is no verdict.
-        Assert.Empty(detector.Evaluate(Map, Self, 1_500));
+        Assert.Empty(detector.Evaluate(Map, Self, 1_500, Wall));
     }
 
     [Fact]
@@ -30,8 +31,8 @@ public sealed class FailureDetectorTests
         detector.Heard(Peer, 0);
         detector.ProbeFailed(Peer, 700);
 
-        Assert.Empty(detector.Evaluate(Map, Self, 700));
-        NodeRecord verdict = Assert.Single(detector.Evaluate(Map, Self, 800));
+        Assert.Empty(detector.Evaluate(Map, Self, 700, Wall));
+        NodeRecord verdict = Assert.Single(detector.Evaluate(Map, Self, 800, Wall));
         Assert.Equal(NodeState.Suspect, verdict.State);
     }
 
@@ -42,7 +43,7 @@ public sealed class FailureDetectorTests
         detector.ProbeFailed(Peer, 100);
         detector.Heard(Peer, 200);
 
-        Assert.Empty(detector.Evaluate(Map, Self, 1_100));
+        Assert.Empty(detector.Evaluate(Map, Self, 1_100, Wall));
     }
 
     [Fact]
@@ -51,8 +52,9 @@ public sealed class FailureDetectorTests
         FailureDetector detector = Detector();
         detector.Heard(Peer, 0);
 
-        NodeRecord verdict = Assert.Single(detector.Evaluate(Map, Self, 2_000));
+        NodeRecord verdict = Assert.Single(detector.Evaluate(Map, Self, 2_000, Wall));
         Assert.Equal(NodeState.Down, verdict.State);
+        Assert.Equal(Wall, verdict.GoneSinceMs);
     }
 
     [Fact]
@@ -62,11 +64,11 @@ public sealed class FailureDetectorTests
         NodeMap suspected = Map.With(Map.Find(Peer)! with { State = NodeState.Suspect });
         detector.Heard(Peer, 0);
         detector.ProbeFailed(Peer, 900);
-        Assert.Empty(detector.Evaluate(suspected, Self, 1_000));
+        Assert.Empty(detector.Evaluate(suspected, Self, 1_000, Wall));
 
         FailureDetector fresh = Detector();
-        Assert.Empty(fresh.Evaluate(Map, Self, 10_000));
-        Assert.Empty(fresh.Evaluate(Map, Self, 11_999));
-        Assert.Equal(NodeState.Down, Assert.Single(fresh.Evaluate(Map, Self, 12_000)).State);
+        Assert.Empty(fresh.Evaluate(Map, Self, 10_000, Wall));
+        Assert.Empty(fresh.Evaluate(Map, Self, 11_999, Wall));
+        Assert.Equal(NodeState.Down, Assert.Single(fresh.Evaluate(Map, Self, 12_000, Wall)).State);
     }
 }

@@ -18,6 +18,7 @@ internal static class Decoders
 
     private static readonly NodeRecord Node1 = new(A, "127.0.0.1:7400", NodeState.Up, 3L << 20, 17, 1234);
     private static readonly NodeRecord Node2 = new(B, "10.0.0.2:7401 \u00e9\u4e2d", NodeState.Suspect, 5L << 20, 2, 0);
+    private static readonly NodeRecord Node3 = new(C, "10.0.0.3:7400", NodeState.Left, 2L << 20, 9, 0, 1_800_000_000_000);
     private static readonly PieSlice Slice1 = new(new SliceRange(0, 0x0FFF_FFFF), 7, [A, B, C], [A, B]);
     private static readonly PieSlice Slice2 = new(new SliceRange(0x1000_0000, uint.MaxValue), 0, [C], [C]);
     private static readonly StorageRecord Record1 = new(RecordKind.Put, "user:42 caf\u00e9", 99, new EntryExpiry(1_000, 2_000, 3_000), [1, 2, 3, 4, 5]);
@@ -32,11 +33,11 @@ internal static class Decoders
                 p => Messages.Encode(Messages.DecodeSyncDigest(p))),
             ["Messages.DecodeSyncSummary"] = (
                 Messages.Encode(new SyncSummaryMessage(
-                    [new NodeSummary(A, 1, NodeState.Up, 2), new NodeSummary(B, 3, NodeState.Down, 4)],
+                    [new NodeSummary(A, 1, NodeState.Up, 2, 0), new NodeSummary(B, 3, NodeState.Down, 4, 1_800_000_000_000)],
                     [new SliceSummary(0, 5, A.Value, 6), new SliceSummary(0x8000_0000, 7, 0, 8)])),
                 p => Messages.Encode(Messages.DecodeSyncSummary(p))),
             ["Messages.DecodeSyncDelta"] = (
-                Messages.Encode(new SyncDeltaMessage([Node1, Node2], [Slice1, Slice2], [A, C], [0u, 0x1000_0000u])),
+                Messages.Encode(new SyncDeltaMessage([Node1, Node2, Node3], [Slice1, Slice2], [A, C], [0u, 0x1000_0000u])),
                 p => Messages.Encode(Messages.DecodeSyncDelta(p))),
             ["Messages.DecodeSliceRecords"] = (
                 Messages.Encode(new SliceRecordsMessage(0x1000_0000, 12, [Record1, Record2, Record3])),

@@ -30,6 +30,8 @@ public sealed class ForgedAuthorityTests
         "write-version-long-max",
         "incarnation-long-max",
         "incarnation-jump-about-the-node-itself",
+        "node-gone-since-far-ahead-of-the-clock",
+        "node-down-without-the-time-it-went",
         "slice-epoch-long-max",
     };
 
@@ -57,6 +59,10 @@ public sealed class ForgedAuthorityTests
             "incarnation-long-max" => (MessageType.Ping, Messages.EncodeNode(Wire.RecordOf(client.Id) with { Incarnation = long.MaxValue }), "outside 0..2^52", true),
             "incarnation-jump-about-the-node-itself" => (MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage(
                 [Wire.RecordOf(client.Id), new NodeRecord(node.Node.Self, node.Endpoint, NodeState.Down, PeerClaims.MaxIncarnation, 0, 0)], [], [], [])), "jumps more than 2^44", true),
+            "node-gone-since-far-ahead-of-the-clock" => (MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage(
+                [Wire.RecordOf(client.Id), new NodeRecord(new NodeId(77), "127.0.0.1:2", NodeState.Left, 1L << 20, 0, 0, nowMs + (2 * 3600 * 1000))], [], [], [])), "more than an hour ahead", true),
+            "node-down-without-the-time-it-went" => (MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage(
+                [Wire.RecordOf(client.Id), new NodeRecord(new NodeId(78), "127.0.0.1:3", NodeState.Down, 1L << 20, 0, 0)], [], [], [])), "Down with time gone 0", true),
             _ => (MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage(
                 [Wire.RecordOf(client.Id)], [slice with { Epoch = long.MaxValue, Replicas = [client.Id], InSync = [client.Id] }], [], [])), "outside 0..2^48", true),
         };

@@ -27,6 +27,12 @@ public sealed class InProcessCluster : IAsyncDisposable
     /// <summary>A log provider for each node started from now on (gets the node's index); it gets the node's logs from Information up.</summary>
     internal Func<int, ILoggerProvider>? LogTo { get; set; }
 
+    /// <summary>The clock of the nodes started from now on (the system clock when null).</summary>
+    public TimeProvider? Time { get; set; }
+
+    /// <summary>Options for one node (gets its index), applied after the cluster's for each node started from now on.</summary>
+    public Action<int, SmdSsOptions>? ConfigureNode { get; set; }
+
     public int Count => _hosts.Count;
 
     public static async Task<InProcessCluster> StartAsync(int nodes, Action<SmdSsOptions>? configure = null) =>
@@ -92,6 +98,11 @@ public sealed class InProcessCluster : IAsyncDisposable
             })
             .ConfigureServices(services =>
             {
+                if (Time is { } time)
+                {
+                    services.AddSingleton(time);
+                }
+
                 SmdSsBuilder smdSs = services.AddSmdSs(o =>
                 {
                     o.DataDirectory = DataDirectory(index);
@@ -105,6 +116,7 @@ public sealed class InProcessCluster : IAsyncDisposable
                     }
 
                     _configure?.Invoke(o);
+                    ConfigureNode?.Invoke(index, o);
                 });
                 Register?.Invoke(smdSs);
             })
