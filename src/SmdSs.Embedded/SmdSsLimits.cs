@@ -54,8 +54,9 @@ public static class SmdSsLimits
 
     /// <summary>
     /// Nodes one node map holds, counting those down or left within <see cref="SmdSsOptions.NodeRetention"/>:
-    /// 4096. A peer's message that would take the map past it is refused whole. (A farm that
-    /// replaces its nodes with new ones very often shortens the retention.)
+    /// 4096. Past it the nodes gone longest (that no slice names) are given up, and new nodes that
+    /// still do not fit are left out, with a warning (event 411). (A farm that replaces its nodes
+    /// with new ones very often shortens the retention.)
     /// </summary>
     public const int MaxNodes = 4096;
 

@@ -52,15 +52,17 @@ public sealed partial class SmdSsNode
     /// <summary>The maps to start from: the saved ones, else the files' layout, else a fresh pie.</summary>
     private (NodeMap Nodes, SliceMap Slices, bool Saved) InitialMaps(NodeDataDirectory directory)
     {
-        if (ClusterStateFile.TryRead(directory.Path) is { } saved)
+        if (ClusterStateFile.TryRead(directory.Path, NowMs()) is { } saved)
         {
             NodeMap nodes = NodeRetention.Restored(
-                saved.Nodes, directory.NodeId, saved.SavedAtMs, saved.Contacts, saved.Slices.NamedNodes(), NowMs(), _options.NodeRetention, out List<string> contacts);
+                saved.Nodes, directory.NodeId, saved.SavedAtMs, saved.Contacts, saved.ContactsUntilMs, saved.Slices.NamedNodes(), NowMs(), _options.NodeRetention,
+                out List<string> contacts, out _contactsUntilMs);
             _contacts = [.. contacts.Where(c => !_options.Friends.Contains(c, StringComparer.OrdinalIgnoreCase))];
             return (nodes, saved.Slices, true);
         }
 
         _contacts = [];
+        _contactsUntilMs = 0;
 
         ImmutableArray<NodeId> self = [directory.NodeId];
         // A node with friends starts at epoch 0, so that any established cluster's map wins
@@ -89,7 +91,8 @@ public sealed partial class SmdSsNode
         _listener = new ClusterListener(listen, directory.NodeId, handshake, maxFrameBytes, new FrameHandler(this), _logger);
         string endpoint = new IPEndPoint(listen.Address, _listener.LocalEndpoint.Port).ToString();
         _self = new NodeRecord(directory.NodeId, endpoint, NodeState.Up, directory.Incarnation << 20, 0, 0);
-        _startedAtMs = NowMs();
+        // The node's own address is no contact (an old id of this node may have had it).
+        _contacts = [.. _contacts.Where(c => !string.Equals(c, endpoint, StringComparison.OrdinalIgnoreCase))];
         lock (_stateLock)
         {
             _nodes = savedNodes.With(_self);
@@ -368,7 +371,7 @@ public sealed partial class SmdSsNode
         if (_directory is { } directory)
         {
             _savedAtMs = NowMs();
-            ClusterStateFile.Write(directory.Path, _nodes, _sliceMap!, _savedAtMs, _contacts);
+            ClusterStateFile.Write(directory.Path, _nodes, _sliceMap!, _savedAtMs, _contacts, _contactsUntilMs);
         }
     }
 

@@ -13,10 +13,11 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan NodeCapWarningInterval = TimeSpan.FromMinutes(1);
 
     // Endpoints a node back from longer than NodeRetention remembered, asked like friends until
-    // each is in the map or answered (or a retention has passed); saved with the maps.
+    // each is in the map or answered, or until _contactsUntilMs (a retention after they were
+    // made: the peers they named are forgotten by then); saved with the maps.
     private IReadOnlyList<string> _contacts = [];
+    private long _contactsUntilMs;
     private long _savedAtMs;
-    private long _startedAtMs;
     private long _nodeCapWarnedMs = long.MinValue / 2;
 
     /// <summary>The records of <paramref name="records"/> this map takes; called under the state lock.</summary>
@@ -53,10 +54,14 @@ public sealed partial class SmdSsNode
             return admissible;
         }
 
-        int room = NodeRetention.MakeRoom(_nodes, _self!.Id, named ?? _sliceMap!.NamedNodes(), fresh.Count, SmdSsLimits.MaxNodes, out List<NodeId> evict);
+        // Neither a node a slice names nor one this message brings news of is given up.
+        var keep = new HashSet<NodeId>(named ?? _sliceMap!.NamedNodes());
+        keep.UnionWith(records.Select(r => r.Id));
+        int room = NodeRetention.MakeRoom(_nodes, _self!.Id, keep, fresh.Count, SmdSsLimits.MaxNodes, out List<NodeId> evict);
         foreach (NodeId id in evict)
         {
             ForgetSideState(id);
+            Log.NodeForgotten(_logger, id.ToString(), _nodes.Find(id)!.Endpoint, _nodes.Find(id)!.State.ToString(), DateTimeOffset.FromUnixTimeMilliseconds(_nodes.Find(id)!.GoneSinceMs));
         }
 
         _nodes = _nodes.Without(evict);
@@ -78,8 +83,9 @@ public sealed partial class SmdSsNode
     private void TendNodeMap()
     {
         long now = NowMs();
+        IReadOnlyList<string> contacts = Volatile.Read(ref _contacts);
         bool anyExpired = Nodes.Nodes.Any(n => NodeRetention.IsExpired(n, now, _options.NodeRetention));
-        bool contactsDone = _contacts.Count > 0 && (ContactsExpired(now) || _contacts.Any(IsNodeEndpoint));
+        bool contactsDone = contacts.Count > 0 && (now >= _contactsUntilMs || contacts.Any(IsNodeEndpoint));
         bool saveIsOld = now - Volatile.Read(ref _savedAtMs) >= (long)(_options.NodeRetention.TotalMilliseconds / 4);
         if (!anyExpired && !contactsDone && !saveIsOld)
         {
@@ -89,21 +95,23 @@ public sealed partial class SmdSsNode
         List<NodeRecord> forgotten = [];
         lock (_stateLock)
         {
-            if (anyExpired)
+            // A node a slice still names stays: it is expired but not forgotten, and no reason to save.
+            List<NodeId> expired = anyExpired ? NodeRetention.Expired(_nodes, _self!.Id, _sliceMap!.NamedNodes(), now, _options.NodeRetention) : [];
+            if (expired.Count == 0 && !contactsDone && !saveIsOld)
             {
-                List<NodeId> expired = NodeRetention.Expired(_nodes, _self!.Id, _sliceMap!.NamedNodes(), now, _options.NodeRetention);
-                forgotten = [.. expired.Select(id => _nodes.Find(id)!)];
-                foreach (NodeId id in expired)
-                {
-                    ForgetSideState(id);
-                }
-
-                _nodes = _nodes.Without(expired);
+                return;
             }
 
+            forgotten = [.. expired.Select(id => _nodes.Find(id)!)];
+            foreach (NodeId id in expired)
+            {
+                ForgetSideState(id);
+            }
+
+            _nodes = _nodes.Without(expired);
             if (contactsDone)
             {
-                _contacts = ContactsExpired(now) ? [] : [.. _contacts.Where(c => !IsNodeEndpoint(c))];
+                _contacts = now >= _contactsUntilMs ? [] : [.. _contacts.Where(c => !IsNodeEndpoint(c))];
             }
 
             PersistState();
@@ -124,7 +132,7 @@ public sealed partial class SmdSsNode
     /// <summary>A peer at <paramref name="endpoint"/> answered a map exchange: it is no contact any more.</summary>
     private void DropContact(string endpoint)
     {
-        if (_contacts.Count == 0 || !_contacts.Contains(endpoint, StringComparer.OrdinalIgnoreCase))
+        if (!Volatile.Read(ref _contacts).Contains(endpoint, StringComparer.OrdinalIgnoreCase))
         {
             return;
         }
@@ -138,9 +146,6 @@ public sealed partial class SmdSsNode
 
     private bool IsNodeEndpoint(string endpoint) =>
         Nodes.Nodes.Any(n => n.Id != _self!.Id && string.Equals(n.Endpoint, endpoint, StringComparison.OrdinalIgnoreCase));
-
-    // Contacts are tried for one retention after the start, then given up (the peers they named are forgotten by then).
-    private bool ContactsExpired(long wallNowMs) => wallNowMs - _startedAtMs >= (long)_options.NodeRetention.TotalMilliseconds;
 
     private void ForgetSideState(NodeId id)
     {

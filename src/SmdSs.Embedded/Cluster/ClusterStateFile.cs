@@ -13,12 +13,12 @@ namespace SmdSs.Cluster;
 /// or the new one.
 /// </summary>
 /// <remarks>
-/// FORMAT (v3): <c>"SMDC" | u8 version=3 | u32 CRC-32 of the rest | i64 savedAtMs | u32 c | c × string contact | u32 n | n × NodeRecord | u32 m | m × PieSlice</c>
+/// FORMAT (v3): <c>"SMDC" | u8 version=3 | u32 CRC-32 of the rest | i64 savedAtMs | u32 c | c × string contact | i64 contactsUntilMs | u32 n | n × NodeRecord | u32 m | m × PieSlice</c>
 /// (records as in <see cref="WireFormat"/>; savedAtMs in Unix milliseconds, refreshed at least
 /// every quarter of NodeRetention; contacts: endpoints to ask for the maps, see <see cref="NodeRetention.Restored"/>).
 /// v2 (the previous release) has no savedAtMs and node records without their time gone: it is
-/// read as saved at the file's last write, its Down and Left nodes gone since then. A v1 file is
-/// ignored and the maps relearned.
+/// read as saved now (a v2 cluster forgot no node, so its map brings none back), its Down and
+/// Left nodes gone since the file's last write. A v1 file is ignored and the maps relearned.
 /// </remarks>
 internal static class ClusterStateFile
 {
@@ -26,7 +26,7 @@ internal static class ClusterStateFile
     private const byte PreviousFormatVersion = 2;
     private const string FileName = "cluster.state";
 
-    public static void Write(string directory, NodeMap nodes, SliceMap slices, long savedAtMs, IReadOnlyList<string> contacts)
+    public static void Write(string directory, NodeMap nodes, SliceMap slices, long savedAtMs, IReadOnlyList<string> contacts, long contactsUntilMs)
     {
         var body = new MessageWriter();
         body.I64(savedAtMs).U32((uint)contacts.Count);
@@ -35,6 +35,7 @@ internal static class ClusterStateFile
             body.String(contact);
         }
 
+        body.I64(contactsUntilMs);
         body.U32((uint)nodes.Count);
         foreach (NodeRecord node in nodes.Nodes)
         {
@@ -60,7 +61,7 @@ internal static class ClusterStateFile
     }
 
     /// <summary>The saved maps and when they were saved, or null when there are none or the file is damaged (the node then starts fresh).</summary>
-    public static (NodeMap Nodes, SliceMap Slices, long SavedAtMs, List<string> Contacts)? TryRead(string directory)
+    public static (NodeMap Nodes, SliceMap Slices, long SavedAtMs, List<string> Contacts, long ContactsUntilMs)? TryRead(string directory, long nowMs)
     {
         string path = Path.Combine(directory, FileName);
         if (!File.Exists(path))
@@ -79,18 +80,20 @@ internal static class ClusterStateFile
         {
             var reader = new MessageReader(bytes.AsSpan(9));
             bool previous = bytes[4] == PreviousFormatVersion;
-            long savedAtMs = previous ? new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeMilliseconds() : reader.I64();
+            long lastWriteMs = new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeMilliseconds();
+            long savedAtMs = previous ? nowMs : reader.I64();
             int contactCount = previous ? 0 : reader.Count(2);
             var contacts = new List<string>(contactCount);
             for (int i = 0; i < contactCount; i++)
             {
                 contacts.Add(reader.String());
             }
-            int nodeCount = reader.Count(WireFormat.MinNodeRecordBytes - (previous ? 8 : 0));
+
+            long contactsUntilMs = previous ? 0 : reader.I64();            int nodeCount = reader.Count(WireFormat.MinNodeRecordBytes - (previous ? 8 : 0));
             var nodes = new List<NodeRecord>(nodeCount);
             for (int i = 0; i < nodeCount; i++)
             {
-                nodes.Add(previous ? WithTimeGone(WireFormat.ReadNodeRecordWithoutGoneSince(ref reader), savedAtMs) : WireFormat.ReadNodeRecord(ref reader));
+                nodes.Add(previous ? WithTimeGone(WireFormat.ReadNodeRecordWithoutGoneSince(ref reader), lastWriteMs) : WireFormat.ReadNodeRecord(ref reader));
             }
 
             int sliceCount = reader.Count(WireFormat.MinSliceBytes);
@@ -100,7 +103,7 @@ internal static class ClusterStateFile
                 slices.Add(WireFormat.ReadSlice(ref reader));
             }
 
-            return (NodeMap.Of(nodes), SliceMap.FromSlices(slices), savedAtMs, contacts);
+            return (NodeMap.Of(nodes), SliceMap.FromSlices(slices), savedAtMs, contacts, contactsUntilMs);
         }
         catch (Exception ex) when (ex is ProtocolException or InvalidOperationException)
         {
@@ -108,6 +111,6 @@ internal static class ClusterStateFile
         }
     }
 
-    private static NodeRecord WithTimeGone(NodeRecord record, long savedAtMs) =>
-        record.State is NodeState.Down or NodeState.Left ? record with { GoneSinceMs = savedAtMs } : record;
+    private static NodeRecord WithTimeGone(NodeRecord record, long goneSinceMs) =>
+        record.State is NodeState.Down or NodeState.Left ? record with { GoneSinceMs = goneSinceMs } : record;
 }

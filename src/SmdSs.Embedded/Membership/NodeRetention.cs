@@ -20,21 +20,25 @@ internal static class NodeRetention
 
     /// <summary>
     /// The records of a map saved <paramref name="savedAtMs"/> that a restarting node may keep,
-    /// and the endpoints it should ask for the maps besides its friends (<paramref name="contacts"/>).
+    /// and the endpoints it should ask for the maps besides its friends, until <paramref name="contactsUntilMs"/>.
     /// Back after longer than the retention, it knows nothing it may pass on about others (they
     /// may have been forgotten since, and its copy would bring them back): it keeps only their
-    /// endpoints to ask. Otherwise it drops what has expired and keeps the contacts it had saved.
+    /// endpoints to ask, for one retention. Otherwise it drops what has expired and keeps the
+    /// contacts it had saved, until the time saved with them.
     /// </summary>
     public static NodeMap Restored(
-        NodeMap saved, NodeId self, long savedAtMs, IReadOnlyList<string> savedContacts, IReadOnlySet<NodeId> named, long wallNowMs, TimeSpan retention, out List<string> contacts)
+        NodeMap saved, NodeId self, long savedAtMs, IReadOnlyList<string> savedContacts, long savedContactsUntilMs, IReadOnlySet<NodeId> named,
+        long wallNowMs, TimeSpan retention, out List<string> contacts, out long contactsUntilMs)
     {
         if (wallNowMs - savedAtMs >= (long)retention.TotalMilliseconds)
         {
             contacts = [.. savedContacts.Concat(saved.Nodes.Where(n => n.Id != self && n.State != NodeState.Left).Select(n => n.Endpoint)).Distinct(StringComparer.OrdinalIgnoreCase)];
+            contactsUntilMs = wallNowMs + (long)retention.TotalMilliseconds;
             return NodeMap.Empty;
         }
 
-        contacts = [.. savedContacts];
+        contacts = wallNowMs < savedContactsUntilMs ? [.. savedContacts] : [];
+        contactsUntilMs = savedContactsUntilMs;
         return saved.Without([.. saved.Nodes.Where(n => n.Id != self && !named.Contains(n.Id) && IsExpired(n, wallNowMs, retention)).Select(n => n.Id)]);
     }
 

@@ -79,10 +79,15 @@ public sealed class NodeRetentionTests
     {
         NodeMap saved = NodeMap.Of([Record(Self, NodeState.Down, Now - 60_000), Record(Gone, NodeState.Left, Now - Day - 1), Record(Other, NodeState.Up)]);
 
-        NodeMap restored = NodeRetention.Restored(saved, Self, Now - 60_000, ["10.0.0.9:7400"], new HashSet<NodeId>(), Now, Retention, out List<string> contacts);
+        NodeMap restored = NodeRetention.Restored(saved, Self, Now - 60_000, ["10.0.0.9:7400"], Now + 5, new HashSet<NodeId>(), Now, Retention, out List<string> contacts, out long until);
 
         Assert.Equal([Self, Other], restored.Nodes.Select(n => n.Id));
         Assert.Equal(["10.0.0.9:7400"], contacts);
+        Assert.Equal(Now + 5, until);
+
+        // Contacts whose time is up are given up, however often the node restarts.
+        NodeRetention.Restored(saved, Self, Now - 60_000, ["10.0.0.9:7400"], Now, new HashSet<NodeId>(), Now, Retention, out List<string> expired, out _);
+        Assert.Empty(expired);
     }
 
     [Fact]
@@ -91,10 +96,12 @@ public sealed class NodeRetentionTests
         NodeMap saved = NodeMap.Of([
             Record(Self, NodeState.Down, Now - Day - 1), Record(Gone, NodeState.Left, Now - (2 * Day)), Record(Other, NodeState.Up), Record(new NodeId(4), NodeState.Down, Now - (2 * Day))]);
 
-        NodeMap restored = NodeRetention.Restored(saved, Self, Now - Day - 1, ["10.0.0.4:7400", "10.0.0.9:7400"], new HashSet<NodeId> { Other }, Now, Retention, out List<string> contacts);
+        NodeMap restored = NodeRetention.Restored(
+            saved, Self, Now - Day - 1, ["10.0.0.4:7400", "10.0.0.9:7400"], Now - 1, new HashSet<NodeId> { Other }, Now, Retention, out List<string> contacts, out long until);
 
         Assert.Equal(0, restored.Count);
         Assert.Equal(["10.0.0.4:7400", "10.0.0.9:7400", "10.0.0.3:7400"], contacts);
+        Assert.Equal(Now + Day, until);
     }
 
     [Fact]

@@ -76,12 +76,12 @@ public sealed class NodeMapBoundsTests
             // A quarter of the retention on, with nothing changed, the file is saved again.
             time.Advance(TimeSpan.FromSeconds(15));
             await Eventually.TrueAsync(
-                () => Tick(time) && ClusterStateFile.TryRead(directory.Path)?.SavedAtMs >= StartMs + 15_000, TimeSpan.FromSeconds(10), "the state re-saved with the time");
-            long first = ClusterStateFile.TryRead(directory.Path)!.Value.SavedAtMs;
+                () => Tick(time) && ClusterStateFile.TryRead(directory.Path, 0)?.SavedAtMs >= StartMs + 15_000, TimeSpan.FromSeconds(10), "the state re-saved with the time");
+            long first = ClusterStateFile.TryRead(directory.Path, 0)!.Value.SavedAtMs;
             time.Advance(TimeSpan.FromSeconds(10));
-            Assert.Equal(first, ClusterStateFile.TryRead(directory.Path)!.Value.SavedAtMs);
+            Assert.Equal(first, ClusterStateFile.TryRead(directory.Path, 0)!.Value.SavedAtMs);
             await Eventually.TrueAsync(
-                () => Tick(time) && ClusterStateFile.TryRead(directory.Path)?.SavedAtMs >= first + 15_000, TimeSpan.FromSeconds(10), "and again a quarter retention later");
+                () => Tick(time) && ClusterStateFile.TryRead(directory.Path, 0)?.SavedAtMs >= first + 15_000, TimeSpan.FromSeconds(10), "and again a quarter retention later");
         }
         finally
         {
@@ -101,17 +101,17 @@ public sealed class NodeMapBoundsTests
 
         // Its map, saved two minutes ago, names a peer that cannot be reached now.
         var peer = new NodeRecord(new NodeId(0xBEEF), "127.0.0.1:1", NodeState.Up, 1L << 20, 4, 0);
-        (_, var slices, _, _) = ClusterStateFile.TryRead(directory.Path)!.Value;
-        ClusterStateFile.Write(directory.Path, NodeMap.Of([self, peer]), slices, StartMs - 120_000, []);
+        (_, var slices, _, _, _) = ClusterStateFile.TryRead(directory.Path, 0)!.Value;
+        ClusterStateFile.Write(directory.Path, NodeMap.Of([self, peer]), slices, StartMs - 120_000, [], 0);
 
         node = await TestNodes.StartAsync(directory.Path, time, retention);
         Assert.Equal([node.Self], node.Nodes.Nodes.Select(n => n.Id));
         await node.DisposeAsync();
-        Assert.Equal(["127.0.0.1:1"], ClusterStateFile.TryRead(directory.Path)!.Value.Contacts);
+        Assert.Equal(["127.0.0.1:1"], ClusterStateFile.TryRead(directory.Path, 0)!.Value.Contacts);
 
         // Stopped before it reached anyone, it still has them at the next start.
         node = await TestNodes.StartAsync(directory.Path, time, retention);
         await node.DisposeAsync();
-        Assert.Equal(["127.0.0.1:1"], ClusterStateFile.TryRead(directory.Path)!.Value.Contacts);
+        Assert.Equal(["127.0.0.1:1"], ClusterStateFile.TryRead(directory.Path, 0)!.Value.Contacts);
     }
 }

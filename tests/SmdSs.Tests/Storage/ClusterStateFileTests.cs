@@ -28,18 +28,19 @@ public sealed class ClusterStateFileTests
     public void The_maps_and_the_time_they_were_saved_come_back_as_written()
     {
         using var directory = new TempDirectory();
-        ClusterStateFile.Write(directory.Path, Nodes, Slices, SavedAt, ["10.0.0.7:7400", "host.example:7400"]);
+        ClusterStateFile.Write(directory.Path, Nodes, Slices, SavedAt, ["10.0.0.7:7400", "host.example:7400"], SavedAt + 99);
 
-        (NodeMap nodes, SliceMap slices, long savedAt, List<string> contacts) = ClusterStateFile.TryRead(directory.Path)!.Value;
+        (NodeMap nodes, SliceMap slices, long savedAt, List<string> contacts, long until) = ClusterStateFile.TryRead(directory.Path, SavedAt + 5)!.Value;
 
         Assert.Equal(Nodes.Nodes, nodes.Nodes);
         Assert.Equal(Slices.Digest, slices.Digest);
         Assert.Equal(SavedAt, savedAt);
         Assert.Equal(["10.0.0.7:7400", "host.example:7400"], contacts);
+        Assert.Equal(SavedAt + 99, until);
     }
 
     [Fact]
-    public void A_file_of_the_previous_release_is_read_as_saved_at_its_last_write_its_gone_nodes_gone_since_then()
+    public void A_file_of_the_previous_release_is_read_as_saved_now_its_gone_nodes_gone_since_its_last_write()
     {
         using var directory = new TempDirectory();
         string path = Path.Combine(directory.Path, "cluster.state");
@@ -48,9 +49,10 @@ public sealed class ClusterStateFileTests
         File.SetLastWriteTimeUtc(path, lastWrite);
         long lastWriteMs = new DateTimeOffset(lastWrite).ToUnixTimeMilliseconds();
 
-        (NodeMap nodes, SliceMap slices, long savedAt, List<string> contacts) = ClusterStateFile.TryRead(directory.Path)!.Value;
+        (NodeMap nodes, SliceMap slices, long savedAt, List<string> contacts, _) = ClusterStateFile.TryRead(directory.Path, SavedAt)!.Value;
 
-        Assert.Equal(lastWriteMs, savedAt);
+        // A cluster of that release forgot no node: its map is passed on as if just saved.
+        Assert.Equal(SavedAt, savedAt);
         Assert.Empty(contacts);
         Assert.Equal(0, nodes.Find(A)!.GoneSinceMs);
         Assert.Equal(Nodes.Find(A), nodes.Find(A));
@@ -59,9 +61,9 @@ public sealed class ClusterStateFileTests
         Assert.Equal(Slices.Digest, slices.Digest);
 
         // Written back in this release's format.
-        ClusterStateFile.Write(directory.Path, nodes, slices, SavedAt, []);
+        ClusterStateFile.Write(directory.Path, nodes, slices, SavedAt, [], 0);
         Assert.Equal(ClusterStateFile.FormatVersion, File.ReadAllBytes(path)[4]);
-        Assert.Equal(nodes.Nodes, ClusterStateFile.TryRead(directory.Path)!.Value.Nodes.Nodes);
+        Assert.Equal(nodes.Nodes, ClusterStateFile.TryRead(directory.Path, SavedAt)!.Value.Nodes.Nodes);
     }
 
     [Theory]
@@ -71,7 +73,7 @@ public sealed class ClusterStateFileTests
     public void A_damaged_or_unknown_file_is_no_saved_state(string damage)
     {
         using var directory = new TempDirectory();
-        ClusterStateFile.Write(directory.Path, Nodes, Slices, SavedAt, []);
+        ClusterStateFile.Write(directory.Path, Nodes, Slices, SavedAt, [], 0);
         string path = Path.Combine(directory.Path, "cluster.state");
         byte[] bytes = File.ReadAllBytes(path);
         switch (damage)
@@ -88,7 +90,7 @@ public sealed class ClusterStateFileTests
         }
 
         File.WriteAllBytes(path, bytes);
-        Assert.Null(ClusterStateFile.TryRead(directory.Path));
+        Assert.Null(ClusterStateFile.TryRead(directory.Path, SavedAt));
     }
 
     // cluster.state v2: no saved time, node records end at their load.
