@@ -19,7 +19,6 @@ public sealed partial class SmdSsNode
 {
     private static readonly TimeSpan StartupSyncTimeout = TimeSpan.FromSeconds(3);
     private readonly Lock _stateLock = new();
-    private readonly ConcurrentDictionary<NodeId, long> _downSinceMs = new();
     private readonly ConcurrentDictionary<uint, byte> _bootstrapOrphans = new();
     private NodeMap _nodes = NodeMap.Empty;
 
@@ -155,11 +154,6 @@ public sealed partial class SmdSsNode
             }
 
             _nodes = merged;
-            foreach (NodeRecord record in changed)
-            {
-                TrackDown(record);
-            }
-
             PersistState();
         }
 
@@ -172,18 +166,6 @@ public sealed partial class SmdSsNode
             }
 
             WarnOnDuplicateEndpoint(record);
-        }
-    }
-
-    private void TrackDown(NodeRecord record)
-    {
-        if (record.State is NodeState.Down or NodeState.Left)
-        {
-            _downSinceMs.TryAdd(record.Id, MonoMs());
-        }
-        else
-        {
-            _downSinceMs.TryRemove(record.Id, out _);
         }
     }
 

@@ -150,7 +150,6 @@ public sealed partial class SmdSsNode
     private void ForgetSideState(NodeId id)
     {
         _detector?.Forget(id);
-        _downSinceMs.TryRemove(id, out _);
         _probes.TryRemove(id, out _);
     }
 }

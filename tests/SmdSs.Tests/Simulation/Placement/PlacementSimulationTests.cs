@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using SmdSs.Placement;
+using SmdSs.Tests.Support;
+using Xunit.Abstractions;
+
+namespace SmdSs.Tests.Simulation.Placement;
+
+/// <summary>
+/// Placement settles after every change of membership, in virtual time: joins, crashes with a
+/// restart within the grace period, crashes for good; after each, once all news has arrived and
+/// no commit or catch-up is under way, every running node holds the same map, every slice has
+/// RF in-sync replicas on running nodes, replicas are spread evenly, and nothing is committed
+/// for 30 s more (no churn). A failing seed prints its trace; pin it in <see cref="Pinned"/>.
+/// More seeds: <c>SMDSS_PLACEMENT_SEEDS=100000 dotnet test --filter "FullyQualifiedName~PlacementSimulationTests.Placement_settles"</c>.
+/// </summary>
+// CPU-bound for seconds: kept off the wall-clock cluster tests' time.
+[Collection(ClusterTestGroup.Name)]
+public sealed class PlacementSimulationTests(ITestOutputHelper output)
+{
+    private const long SettleBoundMs = PlacementSimulation.GraceMs + 60_000;
+    private const long QuietMs = 30_000;
+
+    [Fact]
+    public void Placement_settles_after_every_membership_change_for_many_seeds()
+    {
+        int seeds = int.TryParse(Environment.GetEnvironmentVariable("SMDSS_PLACEMENT_SEEDS"), CultureInfo.InvariantCulture, out int n) ? n : 300;
+        var failures = new ConcurrentDictionary<int, string>();
+        long simulatedMs = 0;
+        var clock = Stopwatch.StartNew();
+        Parallel.For(1, seeds + 1, (seed, state) =>
+        {
+            if (Run(seed, out PlacementSimulation sim) is { } failure)
+            {
+                failures[seed] = failure;
+                if (failures.Count >= 5)
+                {
+                    state.Stop();
+                }
+            }
+
+            Interlocked.Add(ref simulatedMs, sim.NowMs);
+        });
+
+        output.WriteLine($"{seeds} seeds, {simulatedMs / 3_600_000.0:0.0} h simulated in {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures.OrderBy(f => f.Key).Select(f => $"seed {f.Key}: {f.Value} (replay: Pinned({f.Key}))")));
+    }
+
+    [Fact]
+    public void The_same_seed_gives_the_same_trace()
+    {
+        Run(7, out PlacementSimulation first);
+        Run(7, out PlacementSimulation second);
+        Assert.Equal(first.TraceHash, second.TraceHash);
+        Assert.True(first.Commits > 100, $"{first.Commits} commits");
+    }
+
+    /// <summary>
+    /// Seeds that failed once, replayed with their trace. 37, 83, 92, 217, 283: a node that joined after
+    /// another had crashed for good counted the grace period from when it heard of the crash,
+    /// so for a minute it planned with one more candidate than everyone else and its moves undid
+    /// theirs (the churn seen on CI as MembershipPropertyTests seeds 11 and 37).
+    /// </summary>
+    [Theory]
+    [InlineData(37)]
+    [InlineData(83)]
+    [InlineData(92)]
+    [InlineData(217)]
+    [InlineData(283)]
+    public void Pinned(int seed)
+    {
+        string? failure = Run(seed, out PlacementSimulation sim);
+        foreach (string line in sim.TraceTail(failure is null ? 20 : 600))
+        {
+            output.WriteLine(line);
+        }
+
+        Assert.Null(failure);
+    }
+
+    private static string? Run(int seed, out PlacementSimulation sim)
+    {
+        sim = new PlacementSimulation(seed);
+        return Scenario(sim);
+    }
+
+    // Three nodes form the cluster; then twelve random changes, each left to settle.
+    private static string? Scenario(PlacementSimulation sim)
+    {
+        sim.Bootstrap();
+        sim.RunUntil(sim.Random.Next(0, 3_000));
+        sim.Join();
+        sim.RunUntil(sim.NowMs + sim.Random.Next(0, 3_000));
+        sim.Join();
+        if (Settle(sim, "formation") is { } failure)
+        {
+            return failure;
+        }
+
+        for (int step = 0; step < 12; step++)
+        {
+            string change = Change(sim);
+            sim.Note($"step {step}: {change}");
+            if (Settle(sim, change) is { } stepFailure)
+            {
+                return $"step {step}: {stepFailure}";
+            }
+        }
+
+        return null;
+    }
+
+    private static string Change(PlacementSimulation sim)
+    {
+        var running = sim.Running.ToList();
+        var choices = new List<string>();
+        if (sim.Nodes.Count() < 8)
+        {
+            choices.Add("join");
+        }
+
+        if (running.Count > 3)
+        {
+            choices.Add("crash for good");
+        }
+
+        if (running.Count >= 3)
+        {
+            choices.Add("crash and restart");
+        }
+
+        string change = choices[sim.Random.Next(choices.Count)];
+        switch (change)
+        {
+            case "join":
+                sim.Join();
+                break;
+            case "crash for good":
+                sim.Crash(running[sim.Random.Next(running.Count)]);
+                break;
+            default:
+                var victim = running[sim.Random.Next(running.Count)];
+                sim.Crash(victim);
+                sim.After(sim.Random.Next(1_000, 30_000), () => sim.Restart(victim));
+                break;
+        }
+
+        return change;
+    }
+
+    private static string? Settle(PlacementSimulation sim, string change)
+    {
+        long deadline = sim.NowMs + SettleBoundMs;
+        while (sim.NowMs < deadline)
+        {
+            sim.RunUntil(sim.NowMs + 1_000);
+            if (sim.NewsInFlight == 0 && sim.WorkInFlight == 0 && sim.Unsettled().Count == 0 && sim.NowMs - sim.LastCommitMs > 5_000)
+            {
+                int commits = sim.Commits;
+                sim.Note($"settled after {change}");
+                sim.RunUntil(sim.NowMs + QuietMs);
+                return sim.Commits == commits && sim.Unsettled().Count == 0
+                    ? null
+                    : $"after {change}, settled and then changed again ({sim.Commits - commits} commits in {QuietMs / 1000} s)";
+            }
+        }
+
+        return $"after {change}, not settled in {SettleBoundMs / 1000} s: {string.Join("; ", sim.Unsettled().Take(5))}";
+    }
+}
