@@ -60,7 +60,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     /// Seeds that failed once, replayed with their trace. 37, 83, 92, 217, 283: a node that joined after
     /// another had crashed for good counted the grace period from when it heard of the crash,
     /// so for a minute it planned with one more candidate than everyone else and its moves undid
-    /// theirs (the churn seen on CI as MembershipPropertyTests seeds 11 and 37).
+    /// theirs (the likely cause of the churn seen on CI in MembershipPropertyTests seeds 11 and 37).
     /// </summary>
     [Theory]
     [InlineData(37)]
