@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using SmdSs;
+using SmdSs.Model;
 
 namespace WebFarm;
 

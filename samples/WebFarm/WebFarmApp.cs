@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using SmdSs;
+using SmdSs.Model;
 
 namespace WebFarm;
 

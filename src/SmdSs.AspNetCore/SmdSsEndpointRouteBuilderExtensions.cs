@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
 using SmdSs;
 using SmdSs.AspNetCore;
+using SmdSs.Model;
 
 namespace Microsoft.AspNetCore.Builder;
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using SmdSs.Model;
 
 namespace SmdSs.AspNetCore;
 

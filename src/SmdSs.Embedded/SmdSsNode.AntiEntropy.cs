@@ -1,6 +1,5 @@
 using SmdSs.Diagnostics;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Replication;
 using SmdSs.Storage;

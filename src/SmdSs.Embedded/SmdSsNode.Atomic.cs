@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Caching.Distributed;
 using SmdSs.Compute;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 

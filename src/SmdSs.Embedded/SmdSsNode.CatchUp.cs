@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using SmdSs.Diagnostics;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 using SmdSs.Transport;
@@ -117,7 +116,7 @@ public sealed partial class SmdSsNode
     {
         long? since = SliceMap!.Find(sliceStart).HintFor(replica) is { } hint ? Math.Min(hint, _missed.Since(sliceStart, replica) ?? long.MaxValue) : null;
         long oldestSafeMs = NowMs() - (long)(_options.TombstoneRetention - TimeSpan.FromMinutes(1)).TotalMilliseconds;
-        return since is { } v && Replication.HybridClock.PhysicalMsOf(v) > oldestSafeMs ? v : null;
+        return since is { } v && HybridTimestamp.PhysicalMsOf(v) > oldestSafeMs ? v : null;
     }
 
     /// <summary>

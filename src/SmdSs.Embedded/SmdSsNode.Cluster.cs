@@ -4,8 +4,7 @@ using System.Net;
 using SmdSs.Cluster;
 using SmdSs.Diagnostics;
 using SmdSs.Membership;
-using SmdSs.Placement;
-using SmdSs.Protocol;
+using SmdSs.Model;
 using SmdSs.Storage;
 using SmdSs.Transport;
 
@@ -130,7 +129,7 @@ public sealed partial class SmdSsNode
     private bool IsServing(NodeId node) => node == _self!.Id || Nodes.Find(node)?.IsServing == true;
 
     /// <summary>Merges node records from a peer. A record that says this node is suspect or down is refuted.</summary>
-    /// <exception cref="PeerRefusedException">A record out of <see cref="Replication.PeerClaims"/>' bounds; none is merged.</exception>
+    /// <exception cref="Protocol.PeerRefusedException">A record out of <see cref="Replication.PeerClaims"/>' bounds; none is merged.</exception>
     private void MergeNodes(IEnumerable<NodeRecord> input)
     {
         IReadOnlyCollection<NodeRecord> records = input as IReadOnlyCollection<NodeRecord> ?? [.. input];
@@ -180,7 +179,7 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Merges slice records from a peer (higher epoch wins).</summary>
-    /// <exception cref="PeerRefusedException">A record out of <see cref="Replication.PeerClaims"/>' bounds; none is merged.</exception>
+    /// <exception cref="Protocol.PeerRefusedException">A record out of <see cref="Replication.PeerClaims"/>' bounds; none is merged.</exception>
     private void MergeSlices(IEnumerable<PieSlice> input)
     {
         IReadOnlyCollection<PieSlice> records = input as IReadOnlyCollection<PieSlice> ?? [.. input];
@@ -303,7 +302,7 @@ public sealed partial class SmdSsNode
         uint start = next.Range.Start;
         var hints = new List<ReplicaHint>();
         long inFlightMs = (long)(_options.RequestTimeout + AckTimeout + LeaseDuration).TotalMilliseconds;
-        long fromNow = Replication.HybridClock.FirstVersionAt(NowMs() - inFlightMs);
+        long fromNow = HybridTimestamp.FirstVersionAt(NowMs() - inFlightMs);
         foreach (NodeId replica in current.InSync.Where(n => next.IsHeldBy(n) && !next.IsInSync(n)))
         {
             hints.Add(new ReplicaHint(replica, Math.Min(_missed.Since(start, replica) ?? long.MaxValue, fromNow)));

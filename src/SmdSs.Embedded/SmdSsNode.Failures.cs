@@ -1,4 +1,4 @@
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Transport;
 

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Caching.Distributed;
 using SmdSs.Compute;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 

@@ -1,6 +1,5 @@
 using System.IO.Hashing;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Transport;
 
@@ -90,7 +89,7 @@ public sealed partial class SmdSsNode
     private void ForgetUnlistedPeers()
     {
         HashSet<string> listed = new([.. _options.Friends, .. _contacts], StringComparer.OrdinalIgnoreCase);
-        listed.UnionWith(Nodes.Nodes.Where(n => n.State != Membership.NodeState.Left).Select(n => n.Endpoint));
+        listed.UnionWith(Nodes.Nodes.Where(n => n.State != NodeState.Left).Select(n => n.Endpoint));
         _transport!.ForgetUnlisted(listed.Contains);
     }
 

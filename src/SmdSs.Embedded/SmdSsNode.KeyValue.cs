@@ -1,6 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Caching.Distributed;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 

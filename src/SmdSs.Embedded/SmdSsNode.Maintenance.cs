@@ -1,4 +1,5 @@
 using SmdSs.Diagnostics;
+using SmdSs.Model;
 using SmdSs.Storage;
 
 namespace SmdSs;

@@ -1,6 +1,5 @@
 using SmdSs.Compute;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 using SmdSs.Transport;

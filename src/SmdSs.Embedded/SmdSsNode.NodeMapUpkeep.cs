@@ -1,5 +1,6 @@
 using SmdSs.Diagnostics;
 using SmdSs.Membership;
+using SmdSs.Model;
 
 namespace SmdSs;
 

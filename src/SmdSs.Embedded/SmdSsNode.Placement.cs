@@ -1,5 +1,5 @@
 using SmdSs.Diagnostics;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Placement;
 
 namespace SmdSs;

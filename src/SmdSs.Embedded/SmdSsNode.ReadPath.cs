@@ -1,6 +1,5 @@
-using SmdSs.Membership;
 using System.Diagnostics;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 

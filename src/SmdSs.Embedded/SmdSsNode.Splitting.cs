@@ -1,6 +1,5 @@
 using SmdSs.Diagnostics;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Storage;
 
 namespace SmdSs;

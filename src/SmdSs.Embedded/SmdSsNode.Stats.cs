@@ -1,7 +1,6 @@
 using System.Globalization;
 using SmdSs.Diagnostics;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 using SmdSs.Transport;

@@ -5,8 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SmdSs.Diagnostics;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Replication;
 using SmdSs.Storage;
 

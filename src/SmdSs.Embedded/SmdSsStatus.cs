@@ -1,3 +1,5 @@
+using SmdSs.Model;
+
 namespace SmdSs;
 
 /// <summary>A snapshot of one node's view of the cluster (what <c>GET /smdss/status</c> returns).</summary>

@@ -1,5 +1,5 @@
 using System.Buffers;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 using SmdSs.Transport;

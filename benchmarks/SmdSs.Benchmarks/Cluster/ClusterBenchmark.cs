@@ -1,5 +1,6 @@
 using System.Globalization;
 using SmdSs.Benchmarks.Subjects;
+using SmdSs.Model;
 
 namespace SmdSs.Benchmarks.Cluster;
 

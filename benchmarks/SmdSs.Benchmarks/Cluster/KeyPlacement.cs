@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Hashing;
 using System.Text;
+using SmdSs.Model;
 
 namespace SmdSs.Benchmarks.Cluster;
 

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
 
@@ -15,7 +14,7 @@ namespace SmdSs.Cluster;
 /// <remarks>
 /// FORMAT (v3): <c>"SMDC" | u8 version=3 | u32 CRC-32 of the rest | i64 savedAtMs | u32 c | c × string contact | i64 contactsUntilMs | u32 n | n × NodeRecord | u32 m | m × PieSlice</c>
 /// (records as in <see cref="WireFormat"/>; savedAtMs in Unix milliseconds, refreshed at least
-/// every quarter of NodeRetention; contacts: endpoints to ask for the maps, see <see cref="NodeRetention.Restored"/>).
+/// every quarter of NodeRetention; contacts: endpoints to ask for the maps, see <see cref="Membership.NodeRetention.Restored"/>).
 /// v2 (the previous release) has no savedAtMs and node records without their time gone: it is
 /// read as saved now (a v2 cluster forgot no node, so its map brings none back), its Down and
 /// Left nodes gone since the file's last write. A v1 file is ignored and the maps relearned.

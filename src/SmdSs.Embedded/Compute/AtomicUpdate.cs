@@ -1,5 +1,5 @@
+using SmdSs.Model;
 using SmdSs.Protocol;
-using SmdSs.Storage;
 
 namespace SmdSs.Compute;
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
-using SmdSs.Placement;
-using SmdSs.Protocol;
+using SmdSs.Model;
 
 namespace SmdSs.Compute;
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using SmdSs.Model;
 
 namespace SmdSs.Membership;
 

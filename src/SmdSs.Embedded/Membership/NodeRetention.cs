@@ -1,3 +1,5 @@
+using SmdSs.Model;
+
 namespace SmdSs.Membership;
 
 /// <summary>

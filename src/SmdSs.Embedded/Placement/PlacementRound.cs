@@ -1,4 +1,4 @@
-using SmdSs.Membership;
+using SmdSs.Model;
 
 namespace SmdSs.Placement;
 

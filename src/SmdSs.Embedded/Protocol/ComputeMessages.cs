@@ -1,4 +1,4 @@
-using SmdSs.Storage;
+using SmdSs.Model;
 
 namespace SmdSs.Protocol;
 

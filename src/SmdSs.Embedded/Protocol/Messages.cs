@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Storage;
 
 namespace SmdSs.Protocol;
@@ -22,9 +21,6 @@ internal readonly record struct SliceSummary(uint Start, long Epoch, ulong Prima
 /// a write of a non-idempotent operation carries its answer too (see <c>Compute.RecentOperations</c>).
 /// </summary>
 internal sealed record SliceRecordsMessage(uint SliceStart, long Epoch, IReadOnlyList<StorageRecord> Records, IReadOnlyList<OperationAnswer>? Answers = null);
-
-/// <summary>The answer a primary gave to operation <paramref name="Id"/> on a key with hash <paramref name="KeyHash"/>.</summary>
-internal readonly record struct OperationAnswer(ulong Id, uint KeyHash, byte[] Answer);
 
 /// <summary>An anti-entropy question about one slice: the versions in some buckets, or the records of some keys.</summary>
 internal sealed record SliceQueryMessage(uint SliceStart, long Epoch, IReadOnlyList<int> Buckets, IReadOnlyList<string> Keys);

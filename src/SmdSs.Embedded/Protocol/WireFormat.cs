@@ -1,7 +1,5 @@
 using System.Collections.Immutable;
-using SmdSs.Membership;
-using SmdSs.Placement;
-using SmdSs.Storage;
+using SmdSs.Model;
 
 namespace SmdSs.Protocol;
 

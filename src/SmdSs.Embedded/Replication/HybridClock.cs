@@ -1,13 +1,13 @@
+using SmdSs.Model;
+
 namespace SmdSs.Replication;
 
 /// <summary>
-/// Hybrid logical clock that versions writes. A version is <c>physicalMs &lt;&lt; 16 | logical</c>:
-/// it follows wall-clock milliseconds, never goes backwards (also when the wall clock does), and
+/// Hybrid logical clock that versions writes (<see cref="HybridTimestamp"/>): it follows wall-clock milliseconds, never goes backwards (also when the wall clock does), and
 /// orders writes within one millisecond by the logical counter. Pure: the caller passes the time.
 /// </summary>
 internal sealed class HybridClock
 {
-    private const int LogicalBits = 16;
     private long _last;
 
     public long Last => Interlocked.Read(ref _last);
@@ -15,7 +15,7 @@ internal sealed class HybridClock
     /// <summary>A version greater than every version this clock has issued or observed.</summary>
     public long Next(long physicalMs)
     {
-        long physical = physicalMs << LogicalBits;
+        long physical = HybridTimestamp.FirstVersionAt(physicalMs);
         while (true)
         {
             long last = Interlocked.Read(ref _last);
@@ -42,9 +42,4 @@ internal sealed class HybridClock
             last = seen;
         }
     }
-
-    public static long PhysicalMsOf(long version) => version >> LogicalBits;
-
-    /// <summary>The lowest version issued at <paramref name="physicalMs"/>.</summary>
-    public static long FirstVersionAt(long physicalMs) => physicalMs << LogicalBits;
 }

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using SmdSs.Membership;
+using SmdSs.Model;
 
 namespace SmdSs.Replication;
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using SmdSs.Membership;
+using SmdSs.Model;
 
 namespace SmdSs.Replication;
 
@@ -10,7 +10,7 @@ namespace SmdSs.Replication;
 /// (and deletes in its retained tombstones), so when the replica returns it is sent only what
 /// changed since that version — a delta catch-up — instead of the whole slice. A replica whose
 /// copy was never complete here (no hint) gets a full catch-up. These are the hints between two
-/// records: the next record this primary commits carries them (<see cref="Placement.PieSlice.Hints"/>),
+/// records: the next record this primary commits carries them (<see cref="Model.PieSlice.Hints"/>),
 /// so they outlive this node's leadership. Pure bookkeeping.
 /// </summary>
 internal sealed class MissedWrites

@@ -1,5 +1,4 @@
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 
 namespace SmdSs.Replication;
 
@@ -78,7 +77,7 @@ internal static class PeerClaims
             return $"write version {version} is negative";
         }
 
-        long aheadMs = HybridClock.PhysicalMsOf(version) - nowMs;
+        long aheadMs = HybridTimestamp.PhysicalMsOf(version) - nowMs;
         return aheadMs > MaxVersionAheadMs ? $"write version {version} is {aheadMs} ms ahead of this node's clock (at most {MaxVersionAheadMs} ms)" : null;
     }
 }

@@ -1,4 +1,4 @@
-using SmdSs.Placement;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using SmdSs.Membership;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 
@@ -79,7 +79,7 @@ internal sealed class NodeDataDirectory : IDisposable
         string file = System.IO.Path.Combine(path, IdentityFile);
         if (!File.Exists(file))
         {
-            return (NodeId.NewRandom(), 0);
+            return (NodeId.NewRandom(Random.Shared), 0);
         }
 
         string[] parts = File.ReadAllText(file).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using SmdSs.Protocol;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 

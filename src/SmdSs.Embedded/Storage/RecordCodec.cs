@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
-using SmdSs.Protocol;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 

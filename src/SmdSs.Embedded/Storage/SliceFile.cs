@@ -1,5 +1,5 @@
 using System.Globalization;
-using SmdSs.Placement;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 

@@ -1,4 +1,4 @@
-using SmdSs.Protocol;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 

@@ -1,3 +1,5 @@
+using SmdSs.Model;
+
 namespace SmdSs.Storage;
 
 /// <summary>What anti-entropy compares: per-bucket digests of the live entries, and the versions in chosen buckets.</summary>

@@ -1,5 +1,5 @@
 using System.Text;
-using SmdSs.Protocol;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 
@@ -26,7 +26,7 @@ internal sealed partial class SliceStore
                 {
                     records++;
                     ApplyReplayed(record, offset, length);
-                    if (record.Answers is { } held && Replication.HybridClock.PhysicalMsOf(record.Version) >= answersSinceMs)
+                    if (record.Answers is { } held && HybridTimestamp.PhysicalMsOf(record.Version) >= answersSinceMs)
                     {
                         answers.AddRange(held);
                         if (!newestAnswered.TryGetValue(record.Key, out var known) || known.Version < record.Version)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 
@@ -219,7 +220,7 @@ internal sealed partial class SliceStore
     /// </summary>
     public List<StorageRecord> ChangesSince(long since, long nowMs)
     {
-        long sinceMs = Replication.HybridClock.PhysicalMsOf(since);
+        long sinceMs = HybridTimestamp.PhysicalMsOf(since);
         var records = new List<StorageRecord>();
         foreach (StoredEntry entry in _index.Values)
         {
@@ -297,7 +298,7 @@ internal sealed partial class SliceStore
     }
 
     private bool IsPurgeable(long tombstoneVersion, long nowMs) =>
-        Replication.HybridClock.PhysicalMsOf(tombstoneVersion) < nowMs - _tombstoneRetentionMs;
+        HybridTimestamp.PhysicalMsOf(tombstoneVersion) < nowMs - _tombstoneRetentionMs;
 
     private void WipeLocked()
     {

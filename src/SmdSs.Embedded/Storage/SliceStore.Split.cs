@@ -1,3 +1,5 @@
+using SmdSs.Model;
+
 namespace SmdSs.Storage;
 
 /// <summary>
@@ -95,4 +97,4 @@ internal sealed partial class SliceStore
 }
 
 /// <summary>A write reached the store of a slice that was split meanwhile; route it again.</summary>
-internal sealed class SliceRetiredException(Placement.SliceRange range) : Exception($"slice store {range} was split");
+internal sealed class SliceRetiredException(SliceRange range) : Exception($"slice store {range} was split");

@@ -1,8 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
-using SmdSs.Placement;
-using SmdSs.Protocol;
+using SmdSs.Model;
 
 namespace SmdSs.Storage;
 

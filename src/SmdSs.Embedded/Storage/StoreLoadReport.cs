@@ -1,3 +1,5 @@
+using SmdSs.Model;
+
 namespace SmdSs.Storage;
 
 /// <summary>What opening the store found: every slice file replayed, and files adopted from an older layout.</summary>
@@ -5,7 +7,7 @@ internal sealed record StoreLoadReport(IReadOnlyList<SliceLoadReport> Slices, IR
 {
     public int EntriesLoaded => Slices.Sum(s => s.EntriesLive);
 
-    public IEnumerable<Protocol.OperationAnswer> Answers => Slices.SelectMany(s => s.Answers);
+    public IEnumerable<OperationAnswer> Answers => Slices.SelectMany(s => s.Answers);
 
-    public IEnumerable<(string Key, IReadOnlyList<Protocol.OperationAnswer> Answers)> NewestAnswers => Slices.SelectMany(s => s.NewestAnswers);
+    public IEnumerable<(string Key, IReadOnlyList<OperationAnswer> Answers)> NewestAnswers => Slices.SelectMany(s => s.NewestAnswers);
 }

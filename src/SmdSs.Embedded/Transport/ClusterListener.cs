@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SmdSs.Diagnostics;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 
 namespace SmdSs.Transport;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 
 namespace SmdSs.Transport;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 
 namespace SmdSs.Transport;

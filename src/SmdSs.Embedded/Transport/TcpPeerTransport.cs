@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 
 namespace SmdSs.Transport;

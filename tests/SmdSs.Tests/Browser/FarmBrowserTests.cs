@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using Microsoft.Playwright;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;
 

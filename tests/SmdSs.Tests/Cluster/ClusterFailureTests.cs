@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
 using SmdSs.Hashing;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Storage;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;
 

@@ -1,3 +1,4 @@
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Tests.Support;
 using SmdSs.Transport;

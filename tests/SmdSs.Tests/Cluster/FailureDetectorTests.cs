@@ -1,4 +1,5 @@
 using SmdSs.Membership;
+using SmdSs.Model;
 
 namespace SmdSs.Tests.Cluster;
 

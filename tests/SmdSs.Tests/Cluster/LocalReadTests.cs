@@ -4,7 +4,7 @@ using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using SmdSs.Hashing;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 
 namespace SmdSs.Tests.Cluster;

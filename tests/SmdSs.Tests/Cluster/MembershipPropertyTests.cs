@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;
 

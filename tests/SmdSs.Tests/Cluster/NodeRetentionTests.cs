@@ -1,5 +1,5 @@
 using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 
 namespace SmdSs.Tests.Cluster;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Caching.Distributed;
 using SmdSs.Hashing;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Storage;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;

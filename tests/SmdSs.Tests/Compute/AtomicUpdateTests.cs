@@ -1,8 +1,8 @@
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
 using SmdSs.Compute;
+using SmdSs.Model;
 using SmdSs.Protocol;
-using SmdSs.Storage;
 
 namespace SmdSs.Tests.Compute;
 

@@ -1,4 +1,5 @@
 using SmdSs.Hashing;
+using SmdSs.Model;
 using SmdSs.Storage;
 using SmdSs.Tests.Storage;
 using SmdSs.Tests.Support;

@@ -1,5 +1,5 @@
 using SmdSs.Compute;
-using SmdSs.Protocol;
+using SmdSs.Model;
 
 namespace SmdSs.Tests.Compute;
 

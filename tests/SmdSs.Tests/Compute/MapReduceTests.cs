@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Options;
 using SmdSs.Compute;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;

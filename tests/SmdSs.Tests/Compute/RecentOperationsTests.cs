@@ -1,6 +1,5 @@
 using SmdSs.Compute;
-using SmdSs.Placement;
-using SmdSs.Protocol;
+using SmdSs.Model;
 
 namespace SmdSs.Tests.Compute;
 

@@ -1,7 +1,6 @@
 using SmdSs.Hashing;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
-using SmdSs.Storage;
 using SmdSs.Tests.Protocol;
 using SmdSs.Tests.Support;
 using SmdSs.Transport;
@@ -23,7 +22,7 @@ public sealed class RestartedPrimaryRetryTests
     {
         using var scratch = new TempDirectory();
         string directory = scratch.Sub("node");
-        NodeId caller = NodeId.NewRandom();
+        NodeId caller = NodeId.NewRandom(Random.Shared);
         byte[] increment = ComputeMessages.Encode(new AtomicRequest(AtomicKind.Increment, Key, 0x5EED_0002, EntryExpiry.None, 5, "", []));
         byte[] other = ComputeMessages.Encode(new AtomicRequest(AtomicKind.Increment, Key, 0x5EED_0003, EntryExpiry.None, 1, "", []));
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 
 namespace SmdSs.Tests.Dashboard;

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;
 
@@ -73,7 +74,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         // in-sync sets, and the slices it leads kept their epochs (other records changed only by
         // moves it learned before the cut).
         Assert.Equal(0, minorityWrites);
-        SmdSs.Membership.NodeId minority = cluster.Node(0).Self;
+        SmdSs.Model.NodeId minority = cluster.Node(0).Self;
         Assert.All(cluster.Node(0).SliceMap!.Slices, s => Assert.Equal(3, s.InSync.Length));
         Assert.All(cluster.Node(0).SliceMap!.Slices.Where(s => s.Primary == minority), s => Assert.Equal(epochsBefore[s.Range.Start], s.Epoch));
 

@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
 using SmdSs.Hashing;
+using SmdSs.Model;
 using SmdSs.Storage;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;

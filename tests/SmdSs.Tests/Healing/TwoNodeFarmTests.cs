@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Caching.Distributed;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;
 
@@ -27,7 +28,7 @@ public sealed class TwoNodeFarmTests(ITestOutputHelper output)
             await cluster.Cache(i % 2).SetStringAsync("k" + i, "before" + i);
         }
 
-        SmdSs.Membership.NodeId lost = cluster.Node(victim).Self;
+        SmdSs.Model.NodeId lost = cluster.Node(victim).Self;
         output.WriteLine($"the crashed node leads {cluster.Node(survivor).SliceMap!.Slices.Count(s => s.Primary == lost)} of 16 slices");
         await cluster.CrashNodeAsync(victim);
         var sinceCrash = Stopwatch.StartNew();

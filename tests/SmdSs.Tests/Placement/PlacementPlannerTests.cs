@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Placement;
 
 namespace SmdSs.Tests.Placement;

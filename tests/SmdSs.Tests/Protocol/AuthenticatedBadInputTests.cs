@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Transport;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Tests.Support;
 using SmdSs.Transport;
@@ -49,7 +49,7 @@ public sealed class BadConnectionTests
         await using LoggedNode node = await LoggedNode.StartAsync(o => o.MaxValueBytes = MaxValueBytes);
 
         // A peer that is connected before the bad input arrives (both pooled connections open).
-        NodeId earlierId = NodeId.NewRandom();
+        NodeId earlierId = NodeId.NewRandom(Random.Shared);
         await using TcpPeerTransport earlier = Wire.Transport(earlierId, LoggedNode.Secret);
         await Wire.PingAsync(earlier, earlierId, node);
         await Wire.PingAsync(earlier, earlierId, node);
@@ -111,7 +111,7 @@ public sealed class BadConnectionTests
     public async Task A_peer_with_a_wrong_or_missing_secret_is_refused_and_the_node_keeps_serving(string? secret)
     {
         await using LoggedNode node = await LoggedNode.StartAsync();
-        NodeId id = NodeId.NewRandom();
+        NodeId id = NodeId.NewRandom(Random.Shared);
         await using (TcpPeerTransport wrong = Wire.Transport(id, secret))
         {
             var ex = await Assert.ThrowsAsync<PeerUnavailableException>(() =>
@@ -127,7 +127,7 @@ public sealed class BadConnectionTests
 
     private static async Task<(string Reason, bool LastWordIsAnError, byte[] AlreadyRead)> PlayAsync(string scenario, TcpClient client, LoggedNode node)
     {
-        NodeId clientId = NodeId.NewRandom();
+        NodeId clientId = NodeId.NewRandom(Random.Shared);
         byte[] nonce = Handshake.NewNonce();
         byte[] hello = FrameCodec.Encode(MessageType.Hello, 1, Wire.HelloPayload(clientId, "127.0.0.1:1", nonce));
         switch (scenario)

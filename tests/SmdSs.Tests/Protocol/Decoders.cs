@@ -1,8 +1,6 @@
 using System.Collections.Immutable;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
-using SmdSs.Storage;
 
 namespace SmdSs.Tests.Protocol;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Transport;
 
@@ -28,7 +28,7 @@ internal sealed class HandClient(TcpClient client, NodeId id, ArrayBufferWriter<
 
     public static async Task<HandClient> HandshakeAsync(TcpClient client, LoggedNode node, string? secret = LoggedNode.Secret, NodeId? claimedId = null, string endpoint = "127.0.0.1:1")
     {
-        NodeId id = claimedId ?? NodeId.NewRandom();
+        NodeId id = claimedId ?? NodeId.NewRandom(Random.Shared);
         byte[] nonce = Handshake.NewNonce();
         var pending = new ArrayBufferWriter<byte>();
         var handshake = new Handshake(secret);

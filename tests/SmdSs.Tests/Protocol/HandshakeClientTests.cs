@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Transport;
 
@@ -28,7 +28,7 @@ public sealed class HandshakeClientTests
 
         var handshake = new Handshake(LoggedNode.Secret);
         var error = await Assert.ThrowsAsync<PeerUnavailableException>(() =>
-            PeerConnection.ConnectAsync(endpoint.ToString(), NodeId.NewRandom(), "127.0.0.1:1", handshake, 1 << 20, CancellationToken.None));
+            PeerConnection.ConnectAsync(endpoint.ToString(), NodeId.NewRandom(Random.Shared), "127.0.0.1:1", handshake, 1 << 20, CancellationToken.None));
         Assert.Contains(reason, error.Message, StringComparison.Ordinal);
 
         // After the proof it refused, the client sent nothing more: no request reached the fake server.
@@ -42,7 +42,7 @@ public sealed class HandshakeClientTests
         var pending = new ArrayBufferWriter<byte>();
         Frame hello = await Wire.ReadFrameAsync(client, pending) ?? throw new InvalidOperationException("no Hello");
         Assert.Equal(MessageType.Hello, hello.Type);
-        byte[] challenge = Handshake.ChallengePayload(NodeId.NewRandom(), Handshake.NewNonce());
+        byte[] challenge = Handshake.ChallengePayload(NodeId.NewRandom(Random.Shared), Handshake.NewNonce());
         switch (scenario)
         {
             case "large-frame-before-proof":

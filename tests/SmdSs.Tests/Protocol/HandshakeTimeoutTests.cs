@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Net.Sockets;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Tests.Support;
 using SmdSs.Transport;
@@ -28,7 +28,7 @@ public sealed class HandshakeTimeoutTests
         await Wire.SendAsync(stalled, [14, 0]);
 
         using TcpClient quietAfterHello = await Wire.ConnectAsync(node);
-        NodeId clientId = NodeId.NewRandom();
+        NodeId clientId = NodeId.NewRandom(Random.Shared);
         byte[] nonce = Handshake.NewNonce();
         await Wire.SendAsync(quietAfterHello, FrameCodec.Encode(MessageType.Hello, 1, Wire.HelloPayload(clientId, "127.0.0.1:1", nonce)));
         var pending = new ArrayBufferWriter<byte>();

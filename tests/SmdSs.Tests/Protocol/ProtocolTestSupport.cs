@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Tests.Support;
 using SmdSs.Transport;
@@ -260,7 +260,7 @@ internal static class Wire
             await PingAsync(open.Transport, open.Id, node);
         }
 
-        NodeId id = NodeId.NewRandom();
+        NodeId id = NodeId.NewRandom(Random.Shared);
         await using (TcpPeerTransport transport = Transport(id, secret))
         {
             for (int i = 0; i < 3; i++)

@@ -1,8 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
-using SmdSs.Storage;
 
 namespace SmdSs.Tests.Protocol;
 

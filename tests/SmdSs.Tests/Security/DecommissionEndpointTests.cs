@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SmdSs.AspNetCore;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 using WebFarm;
 

@@ -1,9 +1,7 @@
 using SmdSs.Hashing;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Replication;
-using SmdSs.Storage;
 using SmdSs.Tests.Protocol;
 using SmdSs.Transport;
 
@@ -44,7 +42,7 @@ public sealed class ForgedAuthorityTests
         PieSlice slice = node.Node.SliceMap!.Find(KeyHash.Of(Key));
         using HandClient client = await HandClient.ConnectAsync(node);
         long nowMs = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
-        long fairVersion = HybridClock.FirstVersionAt(nowMs + 1);
+        long fairVersion = HybridTimestamp.FirstVersionAt(nowMs + 1);
 
         // Bounds are refused with the connection closed; slice data without authority is answered
         // "stale epoch" (what a deposed primary hears too: a handover can race its writes).
@@ -54,7 +52,7 @@ public sealed class ForgedAuthorityTests
             "delta-begin-on-a-slice-the-node-leads" => (MessageType.DeltaBegin, CatchUp(slice, slice.Epoch), "which this node leads", false),
             "replicated-write-from-a-node-that-is-not-primary" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(fairVersion)), $"with primary {node.Node.Self}", false),
             "replicated-write-claiming-a-newer-epoch" => (MessageType.Replicate, Records(slice, slice.Epoch + 5, Put(fairVersion)), "could not be asked", false),
-            "write-version-far-ahead-of-the-clock" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(HybridClock.FirstVersionAt(nowMs + (2 * 3600 * 1000)))), "ahead of this node's clock", true),
+            "write-version-far-ahead-of-the-clock" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(HybridTimestamp.FirstVersionAt(nowMs + (2 * 3600 * 1000)))), "ahead of this node's clock", true),
             "write-version-long-max" => (MessageType.Replicate, Records(slice, slice.Epoch, Put(long.MaxValue)), "ahead of this node's clock", true),
             "incarnation-long-max" => (MessageType.Ping, Messages.EncodeNode(Wire.RecordOf(client.Id) with { Incarnation = long.MaxValue }), "outside 0..2^52", true),
             "incarnation-jump-about-the-node-itself" => (MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage(

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
 using SmdSs.Compute;
-using SmdSs.Protocol;
+using SmdSs.Model;
 using SmdSs.Storage;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;

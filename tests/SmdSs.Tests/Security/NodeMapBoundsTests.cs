@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using SmdSs.Cluster;
 using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Tests.Protocol;
 using SmdSs.Tests.Support;

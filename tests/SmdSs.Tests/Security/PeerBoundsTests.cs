@@ -1,10 +1,8 @@
 using System.Buffers;
 using SmdSs.Diagnostics;
 using SmdSs.Hashing;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
-using SmdSs.Storage;
 using SmdSs.Tests.Protocol;
 using SmdSs.Tests.Support;
 using SmdSs.Transport;
@@ -105,7 +103,7 @@ public sealed class PeerBoundsTests(ITestOutputHelper output)
     public async Task A_second_connection_claiming_a_connected_node_id_from_another_endpoint_is_refused()
     {
         await using LoggedNode node = await LoggedNode.StartAsync();
-        NodeId id = NodeId.NewRandom();
+        NodeId id = NodeId.NewRandom(Random.Shared);
         using HandClient first = await HandClient.ConnectAsync(node, id: id, endpoint: "127.0.0.1:7001");
         using HandClient sameEndpoint = await HandClient.ConnectAsync(node, id: id, endpoint: "127.0.0.1:7001");
         using HandClient impostor = await HandClient.ConnectAsync(node, id: id, endpoint: "127.0.0.1:7002");
@@ -135,7 +133,7 @@ public sealed class PeerBoundsTests(ITestOutputHelper output)
     public async Task Connections_to_an_endpoint_nobody_lists_any_more_are_closed_once_unused()
     {
         await using LoggedNode node = await LoggedNode.StartAsync();
-        NodeId id = NodeId.NewRandom();
+        NodeId id = NodeId.NewRandom(Random.Shared);
         await using TcpPeerTransport transport = Wire.Transport(id, LoggedNode.Secret);
         await Wire.PingAsync(transport, id, node);
         Assert.Equal([node.Endpoint], transport.PooledEndpoints);

@@ -1,4 +1,4 @@
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 
 namespace SmdSs.Tests.Simulation;

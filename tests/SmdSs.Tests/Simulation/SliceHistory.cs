@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Tests.Support;
 
 namespace SmdSs.Tests.Simulation;

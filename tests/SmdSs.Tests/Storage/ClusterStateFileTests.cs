@@ -1,7 +1,6 @@
 using System.IO.Hashing;
 using SmdSs.Cluster;
-using SmdSs.Membership;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Tests.Support;
 

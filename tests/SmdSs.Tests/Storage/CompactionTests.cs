@@ -1,4 +1,4 @@
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 

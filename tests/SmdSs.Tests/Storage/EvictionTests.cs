@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using SmdSs.Hashing;
+using SmdSs.Model;
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 

@@ -1,5 +1,5 @@
 using SmdSs.Hashing;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 

@@ -1,9 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using SmdSs.Hashing;
-using SmdSs.Placement;
-using SmdSs.Protocol;
-using SmdSs.Replication;
+using SmdSs.Model;
 using SmdSs.Storage;
 using SmdSs.Tests.Support;
 using static SmdSs.Tests.Storage.StorageTestSupport;
@@ -114,7 +112,7 @@ public sealed class RecordAnswersTests : IDisposable
     public void A_reopened_store_reports_the_recent_answers_and_those_of_each_keys_newest_record()
     {
         long old = EpochMs;
-        static long Version(long ms) => HybridClock.FirstVersionAt(ms);
+        static long Version(long ms) => HybridTimestamp.FirstVersionAt(ms);
         using (SliceStore store = OpenWholeSlice(_scratch.Path))
         {
             store.Load(EpochMs);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using SmdSs.Model;
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 

@@ -1,7 +1,6 @@
 using System.Text;
 using SmdSs.Hashing;
-using SmdSs.Placement;
-using SmdSs.Replication;
+using SmdSs.Model;
 using SmdSs.Storage;
 using SmdSs.Tests.Support;
 using static SmdSs.Tests.Storage.StorageTestSupport;

@@ -1,3 +1,4 @@
+using SmdSs.Model;
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 

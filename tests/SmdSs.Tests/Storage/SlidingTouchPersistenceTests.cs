@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Caching.Distributed;
+using SmdSs.Model;
 using SmdSs.Storage;
 using static SmdSs.Tests.Storage.StorageTestSupport;
 

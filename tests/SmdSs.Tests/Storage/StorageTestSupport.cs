@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using SmdSs.Placement;
+using SmdSs.Model;
 using SmdSs.Storage;
 
 namespace SmdSs.Tests.Storage;

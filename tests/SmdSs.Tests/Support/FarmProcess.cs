@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
+using SmdSs.Model;
 
 namespace SmdSs.Tests.Support;
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.IO.Hashing;
 using System.Text;
-using SmdSs.Membership;
+using SmdSs.Model;
 using SmdSs.Placement;
 
 namespace SmdSs.Tests.Simulation.Placement;

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using SmdSs.Placement;
 using SmdSs.Tests.Support;
 using Xunit.Abstractions;
 

@@ -1,16 +1,16 @@
 using System.Globalization;
 
-namespace SmdSs.Membership;
+namespace SmdSs.Model;
 
 /// <summary>A node's stable identity: 64 random bits, created once and kept in its data directory.</summary>
 internal readonly record struct NodeId(ulong Value) : IComparable<NodeId>
 {
-    public static NodeId NewRandom()
+    public static NodeId NewRandom(Random random)
     {
         ulong value;
         do
         {
-            value = (ulong)Random.Shared.NextInt64() ^ ((ulong)Random.Shared.Next() << 63);
+            value = (ulong)random.NextInt64() ^ ((ulong)random.Next() << 63);
         }
         while (value == 0);
         return new NodeId(value);

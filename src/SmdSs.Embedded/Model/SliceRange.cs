@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace SmdSs.Placement;
+namespace SmdSs.Model;
 
 /// <summary>An inclusive range <c>[Start, End]</c> of the 32-bit key-hash space.</summary>
 internal readonly record struct SliceRange(uint Start, uint End)

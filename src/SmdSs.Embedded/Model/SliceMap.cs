@@ -1,9 +1,6 @@
 using System.Collections.Immutable;
-using System.IO.Hashing;
-using SmdSs.Membership;
-using SmdSs.Protocol;
 
-namespace SmdSs.Placement;
+namespace SmdSs.Model;
 
 /// <summary>
 /// The pie-slice map: every slice sorted by <see cref="SliceRange.Start"/>, covering
@@ -25,7 +22,7 @@ internal sealed class SliceMap
 
         _slices = slices;
         _starts = [.. slices.Select(s => s.Range.Start)];
-        Digest = ComputeDigest(slices);
+        Digest = MapDigest.Of(slices);
     }
 
     /// <summary>XxHash128 of every record in range order: equal digests mean equal maps.</summary>
@@ -230,16 +227,5 @@ internal sealed class SliceMap
         }
 
         return null;
-    }
-
-    private static UInt128 ComputeDigest(ImmutableArray<PieSlice> slices)
-    {
-        var writer = new MessageWriter();
-        foreach (PieSlice slice in slices)
-        {
-            WireFormat.Write(writer, slice);
-        }
-
-        return XxHash128.HashToUInt128(writer.WrittenSpan);
     }
 }

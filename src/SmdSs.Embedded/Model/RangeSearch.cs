@@ -1,4 +1,4 @@
-namespace SmdSs.Placement;
+namespace SmdSs.Model;
 
 /// <summary>Binary search over the sorted start hashes of a gap-free range list.</summary>
 internal static class RangeSearch

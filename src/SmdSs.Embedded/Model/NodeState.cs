@@ -1,4 +1,4 @@
-namespace SmdSs.Membership;
+namespace SmdSs.Model;
 
 /// <summary>
 /// A node's state in the node map. At equal incarnation a record with a later state in this

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Caching.Distributed;
 
-namespace SmdSs.Storage;
+namespace SmdSs.Model;
 
 /// <summary>
 /// Expiration of one entry, in Unix milliseconds (0 = none). <see cref="DeadlineMs"/> is the

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
-using SmdSs.Membership;
 
-namespace SmdSs.Placement;
+namespace SmdSs.Model;
 
 /// <summary>
 /// One slice of the pie: a hash range, the epoch of its record, its ordered replica list

@@ -1,4 +1,4 @@
-namespace SmdSs.Storage;
+namespace SmdSs.Model;
 
 /// <summary>What a record in a slice file does to its key.</summary>
 internal enum RecordKind : byte

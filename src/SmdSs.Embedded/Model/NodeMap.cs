@@ -1,8 +1,6 @@
 using System.Collections.Immutable;
-using System.IO.Hashing;
-using SmdSs.Protocol;
 
-namespace SmdSs.Membership;
+namespace SmdSs.Model;
 
 /// <summary>
 /// Every node known: a hash table by id for lookups and a sorted tree for the canonical order
@@ -20,7 +18,7 @@ internal sealed class NodeMap
     {
         _sorted = sorted;
         _byId = sorted.ToImmutableDictionary();
-        Digest = ComputeDigest(sorted.Values);
+        Digest = MapDigest.Of(sorted.Values);
     }
 
     public UInt128 Digest { get; }
@@ -58,19 +56,6 @@ internal sealed class NodeMap
 
     /// <summary>One small summary per node, for a digest mismatch: what the peer holds, not the records themselves.</summary>
     public IEnumerable<NodeSummary> Summaries => _sorted.Values.Select(r => new NodeSummary(r.Id, r.Incarnation, r.State, r.Heartbeat, r.GoneSinceMs));
-
-    private static UInt128 ComputeDigest(IEnumerable<NodeRecord> records)
-    {
-        var hash = new XxHash128();
-        var writer = new MessageWriter();
-        foreach (NodeRecord record in records)
-        {
-            WireFormat.Write(writer, record);
-        }
-
-        hash.Append(writer.WrittenSpan);
-        return hash.GetCurrentHashAsUInt128();
-    }
 }
 
 /// <summary>What a node-map entry's version is, without its body.</summary>

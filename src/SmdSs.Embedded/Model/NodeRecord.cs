@@ -1,4 +1,4 @@
-namespace SmdSs.Membership;
+namespace SmdSs.Model;
 
 /// <summary>
 /// One node as the node map knows it. Ordered for merging by (incarnation, state, heartbeat):
@@ -6,7 +6,7 @@ namespace SmdSs.Membership;
 /// after a restart; other nodes may only raise its state (Suspect, Down) at the incarnation they saw.
 /// <c>GoneSinceMs</c> is the wall-clock time (Unix ms) at which the node went Down or Left (0
 /// while it serves), stamped by whoever first saw it go; the map forgets the node a retention
-/// after it (<see cref="NodeRetention"/>). Of two otherwise equal records the earlier time wins,
+/// after it (<c>Membership.NodeRetention</c>). Of two otherwise equal records the earlier time wins,
 /// so every map converges on one.
 /// </summary>
 internal sealed record NodeRecord(NodeId Id, string Endpoint, NodeState State, long Incarnation, long Heartbeat, long Load, long GoneSinceMs = 0)
