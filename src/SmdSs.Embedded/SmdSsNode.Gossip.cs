@@ -1,4 +1,5 @@
 using System.IO.Hashing;
+using SmdSs.Membership;
 using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Transport;
@@ -17,6 +18,7 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan GossipTimeout = TimeSpan.FromSeconds(2);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _refusalsLoggedMs = new(StringComparer.OrdinalIgnoreCase);
     private int _gossipRound;
+    private int _downSyncRunning;
 
     private async Task GossipLoopAsync(CancellationToken stopping)
     {
@@ -29,24 +31,57 @@ public sealed partial class SmdSsNode
                 ForgetUnlistedPeers();
             }
 
-            string? target = PickGossipTarget();
+            string? target = PickGossipTarget(out bool isDown);
             if (target is null)
             {
                 continue;
             }
 
-            try
+            if (isDown)
             {
-                await SyncWithAsync(target, stopping).ConfigureAwait(false);
+                // A node held Down may be gone for good, its address with it: a connection attempt
+                // can take the whole connect timeout, so it runs aside, one at a time.
+                if (Interlocked.CompareExchange(ref _downSyncRunning, 1, 0) == 0)
+                {
+                    _ = SyncWithDownNodeAsync(target, stopping);
+                }
+
+                continue;
             }
-            catch (PeerUnavailableException ex) when (ex.IsRefusal)
-            {
-                ReportRefusal(ex);
-            }
-            catch (PeerUnavailableException)
-            {
-                // Unreachable now; the failure detector decides whether it is down.
-            }
+
+            await TrySyncWithAsync(target, stopping).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SyncWithDownNodeAsync(string endpoint, CancellationToken stopping)
+    {
+        try
+        {
+            await TrySyncWithAsync(endpoint, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+        finally
+        {
+            Volatile.Write(ref _downSyncRunning, 0);
+        }
+    }
+
+    private async Task TrySyncWithAsync(string endpoint, CancellationToken stopping)
+    {
+        try
+        {
+            await SyncWithAsync(endpoint, stopping).ConfigureAwait(false);
+        }
+        catch (PeerUnavailableException ex) when (ex.IsRefusal)
+        {
+            ReportRefusal(ex);
+        }
+        catch (PeerUnavailableException)
+        {
+            // Unreachable now; the failure detector decides whether it is down.
         }
     }
 
@@ -61,28 +96,14 @@ public sealed partial class SmdSsNode
         }
     }
 
-    // Friends every fourth round (they are how a node finds the cluster, and how a partitioned
-    // cluster finds itself again), otherwise a random reachable peer.
-    private string? PickGossipTarget()
+    private string? PickGossipTarget(out bool isDown)
     {
         int round = Interlocked.Increment(ref _gossipRound);
-        List<string> peers = [.. Peers().Where(n => n.IsReachable).Select(n => n.Endpoint)];
-        IReadOnlyList<string> contacts = _contacts;
-        List<string> friends = [.. _options.Friends, .. contacts];
-        if (friends.Count > 0 && (peers.Count == 0 || round % 4 == 0))
-        {
-            string friend = friends[Random.Shared.Next(friends.Count)];
-            return string.Equals(friend, _self!.Endpoint, StringComparison.OrdinalIgnoreCase) ? null : friend;
-        }
-
-        if (peers.Count == 0)
-        {
-            // Nobody reachable: retry a node that is down now and then, to notice its return.
-            List<string> down = [.. Peers().Select(n => n.Endpoint)];
-            return down.Count > 0 && round % 5 == 0 ? down[Random.Shared.Next(down.Count)] : null;
-        }
-
-        return peers[Random.Shared.Next(peers.Count)];
+        string self = _self!.Endpoint;
+        List<string> reachable = [.. Peers().Where(n => n.IsReachable).Select(n => n.Endpoint)];
+        List<string> down = [.. Peers().Where(n => !n.IsReachable).Select(n => n.Endpoint)];
+        List<string> friends = [.. _options.Friends.Concat(_contacts).Where(f => !string.Equals(f, self, StringComparison.OrdinalIgnoreCase))];
+        return GossipTarget.TryPick(round, reachable, friends, down, Random.Shared, out string? target, out isDown) ? target : null;
     }
 
     /// <summary>Closes connections to endpoints that are neither a friend nor a node in the map (other than a Left one).</summary>

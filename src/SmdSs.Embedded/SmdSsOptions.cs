@@ -103,7 +103,10 @@ public sealed class SmdSsOptions
 
     /// <summary>
     /// How long a Down node keeps its slice assignments (a restart usually brings it back);
-    /// after it, its slices get new replicas. Default 60 seconds.
+    /// after it, its slices get new replicas. Counted from the wall-clock time the node went
+    /// down, as its record carries it, so that every node decides alike (keep the farm's clocks
+    /// in step, as NTP does: a node whose clock is off moves its own boundary by as much).
+    /// Default 60 seconds.
     /// </summary>
     public TimeSpan ReplacementGracePeriod { get; set; } = TimeSpan.FromSeconds(60);
 

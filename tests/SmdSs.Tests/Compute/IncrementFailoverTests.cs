@@ -45,11 +45,18 @@ public sealed class IncrementFailoverTests
             }
         }))];
 
-        await Eventually.TrueAsync(() => Volatile.Read(ref done) >= 100 || workers.Any(t => t.IsCompleted), TimeSpan.FromSeconds(30), "100 increments done");
-        await cluster.CrashNodeAsync(2);
-        int doneAtCrash = Volatile.Read(ref done);
-        await Eventually.TrueAsync(() => Volatile.Read(ref done) >= doneAtCrash + 200 || workers.Any(t => t.IsCompleted), TimeSpan.FromSeconds(60), "200 increments done after the crash");
-        await stop.CancelAsync();
+        try
+        {
+            await Eventually.TrueAsync(() => Volatile.Read(ref done) >= 100 || workers.Any(t => t.IsCompleted), TimeSpan.FromSeconds(30), "100 increments done");
+            await cluster.CrashNodeAsync(2);
+            int doneAtCrash = Volatile.Read(ref done);
+            await Eventually.TrueAsync(() => Volatile.Read(ref done) >= doneAtCrash + 200 || workers.Any(t => t.IsCompleted), TimeSpan.FromSeconds(60), "200 increments done after the crash");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+        }
+
         await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(90));
 
         int total = Volatile.Read(ref done);

@@ -13,8 +13,8 @@ namespace SmdSs.Tests.Simulation.Placement;
 /// replica leaves the in-sync set only after its read lease ran out; catch-ups take their
 /// time and are committed by the primary), and views travel as they do between nodes (a
 /// record pushed to its replicas on commit, gossip with a random peer every 200 ms), late or
-/// lost. Membership news reaches each node after its own delay. The same seed gives the same
-/// trace.
+/// lost or cut off by a partition; membership is gossiped and failures detected by silence, as
+/// the node does (<see cref="SimPlacementNode"/>). The same seed gives the same trace.
 /// </summary>
 internal sealed class PlacementSimulation
 {
@@ -23,6 +23,9 @@ internal sealed class PlacementSimulation
     public const int LeaseMs = 2_000;
     public const int GraceMs = 60_000;
     public const int DetectionMs = 4_000;
+
+    private readonly HashSet<(NodeId From, NodeId To)> _cut = [];
+    private NodeId? _first;
 
     private readonly PriorityQueue<Action, (long At, long Sequence)> _events = new();
     private readonly Dictionary<NodeId, SimPlacementNode> _nodes = [];
@@ -50,9 +53,6 @@ internal sealed class PlacementSimulation
     public long LastCommitMs { get; private set; }
 
     public int Commits { get; private set; }
-
-    /// <summary>Membership news not yet heard by every node: nothing is settled before it is.</summary>
-    public int NewsInFlight { get; private set; }
 
     /// <summary>Commits waiting out a lease and catch-ups under way.</summary>
     public int WorkInFlight { get; set; }
@@ -84,12 +84,22 @@ internal sealed class PlacementSimulation
 
     public void After(long delayMs, Action action) => At(NowMs + delayMs, action);
 
+    /// <summary>A change of the scenario's (a restart, a heal) due later: nothing counts as settled before it and its detection.</summary>
+    public void Later(long delayMs, Action change)
+    {
+        ChangesUntilMs = Math.Max(ChangesUntilMs, NowMs + delayMs);
+        After(delayMs, change);
+    }
+
+    public long ChangesUntilMs { get; private set; }
+
     public void RunUntil(long endMs)
     {
         while (_events.TryPeek(out _, out var when) && when.At <= endMs)
         {
-            _events.Dequeue().Invoke();
+            Action next = _events.Dequeue();
             NowMs = Math.Max(NowMs, when.At);
+            next();
         }
 
         NowMs = endMs;
@@ -99,46 +109,61 @@ internal sealed class PlacementSimulation
     public SimPlacementNode Bootstrap()
     {
         var node = NewNode();
-        node.Start(SliceMap.CreateInitial(SliceCount, [node.Id]));
-        foreach (SimPlacementNode other in _nodes.Values.Where(n => n != node))
-        {
-            other.Learn(Record(node.Id, NodeState.Up, node.Incarnation, 0));
-        }
-
+        _first = node.Id;
+        node.Start(SliceMap.CreateInitial(SliceCount, [node.Id]), NodeMap.Empty, alone: true);
         return node;
     }
 
-    /// <summary>A new node: it learns the map from a running node and every node hears of it after its own delay.</summary>
+    /// <summary>A new node with a running node as its friend: a bootstrap map at epoch 0 (any cluster's map wins over it), nobody else known.</summary>
     public SimPlacementNode Join()
     {
+        List<SimPlacementNode> running = [.. Running];
+        SimPlacementNode friend = running[Random.Next(running.Count)];
         var node = NewNode();
-        SimPlacementNode friend = Running.ElementAt(Random.Next(Running.Count()));
-        foreach (SimPlacementNode other in _nodes.Values.Where(n => n != node))
-        {
-            node.Learn(other.Running ? Record(other.Id, NodeState.Up, other.Incarnation, 0) : Record(other.Id, NodeState.Down, other.Incarnation, other.StoppedAtMs + DetectionMs));
-        }
-
-        node.Start(friend.View);
-        Announce(node.Id, NodeState.Up, maxDelayMs: 1_500);
-        Note($"{node.Id} joins");
+        SliceMap bootstrap = SliceMap.FromSlices(SliceMap.CreateInitial(SliceCount, [node.Id]).Slices.Select(s => s with { Epoch = 0 }));
+        node.JoinedThrough = friend.Id;
+        node.Start(bootstrap, NodeMap.Empty, alone: false);
+        Note($"{node.Id} joins through {friend.Id}");
         return node;
     }
 
-    /// <summary>Kill -9: the node stops at once; others see it Down after the failure detection timeout.</summary>
+    /// <summary>Kill -9: the node stops at once; the others find out by its silence.</summary>
     public void Crash(SimPlacementNode node)
     {
         node.Stop();
-        Announce(node.Id, NodeState.Down, minDelayMs: DetectionMs, maxDelayMs: DetectionMs + 2_000);
         Note($"{node.Id} crashes");
     }
 
-    /// <summary>A restart on its files: the map it saved, a higher incarnation, Up again.</summary>
+    /// <summary>A restart on its files: the maps it saved, a higher incarnation, a peer it knew as its friend.</summary>
     public void Restart(SimPlacementNode node)
     {
-        node.Start(node.View);
-        Announce(node.Id, NodeState.Up, maxDelayMs: 1_500);
+        node.Start(node.View, node.Nodes, alone: false);
         Note($"{node.Id} restarts");
     }
+
+    /// <summary>Cuts every link between <paramref name="node"/> and the others, both ways, until <see cref="Heal"/>.</summary>
+    public void Isolate(SimPlacementNode node)
+    {
+        foreach (SimPlacementNode other in _nodes.Values.Where(n => n != node))
+        {
+            _cut.Add((node.Id, other.Id));
+            _cut.Add((other.Id, node.Id));
+        }
+
+        Note($"{node.Id} cut off");
+    }
+
+    public void Heal()
+    {
+        _cut.Clear();
+        Note("links healed");
+    }
+
+    public bool IsCut(NodeId from, NodeId to) => _cut.Contains((from, to));
+
+    /// <summary>A node's configured friends: the first node, as in a farm where every node lists it, and the node it joined through.</summary>
+    public IEnumerable<NodeId> Friends(SimPlacementNode node) =>
+        new[] { _first, node.JoinedThrough }.OfType<NodeId>().Where(f => f != node.Id).Distinct();
 
     public void Committed(SimPlacementNode node, SliceChange change)
     {
@@ -148,29 +173,26 @@ internal sealed class PlacementSimulation
         Note($"{node.Id} commits {next.Range.Start:x8} e{next.Epoch} [{string.Join(",", next.Replicas)}] in-sync [{string.Join(",", next.InSync)}] ({change.Reason})");
     }
 
-    /// <summary>A message that arrives after a few milliseconds, or (one in twenty) never.</summary>
-    public void Send(SimPlacementNode to, Action<SimPlacementNode> deliver)
+    /// <summary>A message that arrives after a few milliseconds, or (one in twenty, or over a cut link, or at a process that died meanwhile) never; its arrival counts as contact.</summary>
+    public void Send(SimPlacementNode from, NodeId toId, Action<SimPlacementNode> deliver)
     {
-        if (Random.Next(20) == 0)
+        if (!_nodes.TryGetValue(toId, out SimPlacementNode? to) || IsCut(from.Id, toId) || Random.Next(20) == 0)
         {
             return;
         }
 
-        long incarnation = to.Incarnation;
+        long life = to.Life;
         After(Random.Next(1, 30), () =>
         {
-            if (to.Running && to.Incarnation == incarnation)
+            if (to.Running && to.Life == life && !IsCut(from.Id, toId))
             {
+                to.HeardFrom(from.Id);
                 deliver(to);
             }
         });
     }
 
     public SimPlacementNode? Find(NodeId id) => _nodes.GetValueOrDefault(id);
-
-    /// <summary>A node record as gossip carries it: only the fields placement reads matter here.</summary>
-    public static NodeRecord Record(NodeId id, NodeState state, long incarnation, long goneSinceMs) =>
-        new(id, "sim", state, incarnation, Heartbeat: 0, Load: 0, goneSinceMs);
 
     private SimPlacementNode NewNode()
     {
@@ -181,24 +203,10 @@ internal sealed class PlacementSimulation
         }
         while (_nodes.ContainsKey(id));
 
-        var node = new SimPlacementNode(this, id);
+        // Each node's wall clock is off by up to a second, as NTP leaves machines.
+        var node = new SimPlacementNode(this, id, Random.Next(-1_000, 1_001));
         _nodes[id] = node;
         return node;
-    }
-
-    private void Announce(NodeId id, NodeState state, long minDelayMs = 0, long maxDelayMs = 0)
-    {
-        long incarnation = _nodes[id].Incarnation;
-        long goneSinceMs = state == NodeState.Down ? NowMs + DetectionMs : 0;
-        foreach (SimPlacementNode other in _nodes.Values.Where(n => n.Id != id))
-        {
-            NewsInFlight++;
-            After(Random.NextInt64(minDelayMs, maxDelayMs + 1), () =>
-            {
-                NewsInFlight--;
-                other.Learn(Record(id, state, incarnation, goneSinceMs));
-            });
-        }
     }
 
     /// <summary>Every way the cluster is not settled, empty when it is: equal views, every slice at rf in-sync replicas on running nodes, an even spread.</summary>
@@ -207,9 +215,18 @@ internal sealed class PlacementSimulation
         var problems = new List<string>();
         List<SimPlacementNode> running = [.. Running];
         SliceMap map = running[0].View;
-        foreach (SimPlacementNode node in running.Where(n => n.View.Digest != map.Digest))
+        foreach (SimPlacementNode node in running.Where(n => n.View.Digest != map.Digest || n.Nodes.Digest != running[0].Nodes.Digest))
         {
-            problems.Add($"{node.Id}'s map differs from {running[0].Id}'s");
+            problems.Add($"{node.Id}'s maps differ from {running[0].Id}'s");
+        }
+
+        foreach (SimPlacementNode node in _nodes.Values)
+        {
+            NodeState? seen = running[0].Nodes.Find(node.Id)?.State;
+            if (node.Running ? seen != NodeState.Up : seen is not (NodeState.Down or null))
+            {
+                problems.Add($"{running[0].Id} sees {node.Id} {seen?.ToString() ?? "nowhere"}");
+            }
         }
 
         int rf = Math.Min(ReplicationFactor, running.Count);

@@ -1,40 +1,72 @@
+using SmdSs.Membership;
 using SmdSs.Model;
 using SmdSs.Placement;
 
 namespace SmdSs.Tests.Simulation.Placement;
 
 /// <summary>
-/// One node's placement host, as <c>SmdSsNode.Placement</c> runs it, in virtual time: rounds of
-/// <see cref="PlacementRound"/> (repairs committed, then steps committed, then catch-ups
-/// started), commits that wait out the read leases of replicas they drop and are refused when
+/// One node's host, as <c>SmdSsNode</c> runs membership and placement, in virtual time.
+/// Membership: gossip with a random peer every 200 ms (node and slice maps, merged as the node
+/// merges them, a suspicion about itself refuted with a higher incarnation), a probe of every
+/// reachable peer every 500 ms (direct, then through two helpers), and the real
+/// <see cref="FailureDetector"/>'s verdicts; any message counts as contact. Placement: rounds of
+/// <see cref="PlacementRound"/> once the maps are confirmed (repairs committed, then steps
+/// committed, then catch-ups started), commits that need a majority of the voters
+/// (<see cref="Quorum"/>), wait out the read leases of replicas they drop and are refused when
 /// the record they were based on changed, catch-ups committed by the primary when they end,
-/// records pushed to their replicas and gossiped.
+/// records pushed to their replicas.
 /// </summary>
-internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
+internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long clockOffsetMs)
 {
-    private NodeMap _members = NodeMap.Empty;
+    private const int ProbeMs = 500;
+    private const int DirectPingMs = 800;
+    private const int IndirectPingMs = 1_600;
+    private const int StartupSyncMs = 3_000;
+
     private readonly Dictionary<uint, long> _primarySinceMs = [];
     private readonly HashSet<(uint Start, NodeId Replica)> _catchUps = [];
+    private readonly HashSet<NodeId> _probing = [];
+    private FailureDetector _detector = null!;
+    private NodeRecord _self = null!;
+    private bool _confirmed;
     private bool _inRound;
     private bool _roundPending;
     private string? _quietInputs;
+    private long _restarts;
+    private int _gossipRound;
 
     public NodeId Id => id;
 
     public SliceMap View { get; private set; } = null!;
 
+    public NodeMap Nodes { get; private set; } = NodeMap.Empty;
+
     public bool Running { get; private set; }
 
-    public long Incarnation { get; private set; }
+    /// <summary>Counts the process's lives: a message sent to an earlier life is lost with its connection.</summary>
+    public long Life { get; private set; }
 
     public long StoppedAtMs { get; private set; }
 
-    public void Start(SliceMap view)
+    /// <summary>This node's wall clock: the simulation's time off by this node's own offset.</summary>
+    private long WallNowMs => sim.NowMs + clockOffsetMs;
+
+    /// <summary>The node this one was told to join through (one of its friends, with the first node).</summary>
+    public NodeId? JoinedThrough { get; set; }
+
+    /// <summary>Starts (or restarts) the process on these maps; unless <paramref name="alone"/>, it places slices once one exchange confirmed its maps, or after 3 s.</summary>
+    public void Start(SliceMap view, NodeMap nodes, bool alone)
     {
+        _restarts++;
+        _self = new NodeRecord(Id, "sim", NodeState.Up, _restarts << 20, 0, 0);
+        Nodes = nodes.With(_self);
         View = view;
+        _confirmed = alone;
+        _detector = new FailureDetector(TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs * 0.4), TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs));
         Running = true;
-        Incarnation++;
+        Life++;
         _catchUps.Clear();
+        _probing.Clear();
         _quietInputs = null;
         _inRound = false;
         _roundPending = false;
@@ -44,9 +76,11 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
             _primarySinceMs[slice.Range.Start] = sim.NowMs;
         }
 
-        long incarnation = Incarnation;
-        sim.After(sim.Random.Next(1, PlacementSimulation.RoundMs), () => Tick(incarnation));
-        sim.After(sim.Random.Next(1, PlacementSimulation.GossipMs), () => Gossip(incarnation));
+        long life = Life;
+        sim.After(sim.Random.Next(1, PlacementSimulation.RoundMs), () => Tick(life));
+        sim.After(sim.Random.Next(1, PlacementSimulation.GossipMs), () => Gossip(life));
+        sim.After(sim.Random.Next(1, ProbeMs), () => Probe(life));
+        sim.After(StartupSyncMs, () => _confirmed |= Alive(life));
     }
 
     public void Stop()
@@ -55,17 +89,24 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
         StoppedAtMs = sim.NowMs;
     }
 
-    /// <summary>News of a node: its record, merged as node maps merge (a higher incarnation wins; at the same one, Down over Up).</summary>
-    public void Learn(NodeRecord record)
+    /// <summary>Any message from a node is a sign of life.</summary>
+    public void HeardFrom(NodeId node) => _detector.Heard(node, sim.NowMs);
+
+    /// <summary>Node records from a peer, merged as the node merges them: a record saying this node is suspect or down is refuted.</summary>
+    public void MergeNodes(NodeMap theirs)
     {
-        if (record.Id != Id)
+        NodeMap merged = Nodes.Merge(theirs.Nodes, out _);
+        if (theirs.Find(Id) is { } aboutMe && aboutMe.Supersedes(_self))
         {
-            _members = _members.Merge([record], out _);
+            _self = _self with { Incarnation = aboutMe.Incarnation + 1, State = NodeState.Up };
+            merged = merged.With(_self);
         }
+
+        Nodes = merged;
     }
 
-    /// <summary>Takes every record that supersedes the one held (a push or a gossip exchange).</summary>
-    public void Merge(IEnumerable<PieSlice> records)
+    /// <summary>Takes every slice record that supersedes the one held (a push or a gossip exchange).</summary>
+    public void MergeSlices(IEnumerable<PieSlice> records)
     {
         SliceMap merged = View.Merge(records, out List<PieSlice> changed, out _);
         foreach (PieSlice record in changed)
@@ -76,40 +117,55 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
         View = merged;
     }
 
-    private bool IsUp(NodeId node) => node == Id || _members.Find(node)?.State == NodeState.Up;
+    private bool IsServing(NodeId node) => node == Id || Nodes.Find(node)?.IsServing == true;
 
-    private bool Alive(long incarnation) => Running && Incarnation == incarnation;
+    private bool IsReachable(NodeId node) => node == Id || Nodes.Find(node)?.IsReachable == true;
 
-    private void Tick(long incarnation)
+    private bool Alive(long life) => Running && Life == life;
+
+    private IEnumerable<NodeRecord> Peers() => Nodes.Nodes.Where(n => n.Id != Id && n.IsReachable);
+
+    private bool HasCommitQuorum()
     {
-        if (!Alive(incarnation))
+        IEnumerable<NodeId> voters = Nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(View.Slices.SelectMany(s => s.Replicas));
+        return Quorum.Holds(Id, voters, n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
+    }
+
+    private void Tick(long life)
+    {
+        if (!Alive(life))
         {
             return;
         }
 
-        sim.After(PlacementSimulation.RoundMs, () => Tick(incarnation));
+        sim.After(PlacementSimulation.RoundMs, () => Tick(life));
+        if (!_confirmed)
+        {
+            return;
+        }
+
         if (_inRound)
         {
             _roundPending = true;
             return;
         }
 
-        RunRound(incarnation);
+        RunRound(life);
     }
 
-    private void RunRound(long incarnation)
+    private void RunRound(long life)
     {
         _inRound = true;
-        CommitAll(PlacementRound.Repairs(View, Id, IsUp, IsUp), incarnation, () =>
+        CommitAll(PlacementRound.Repairs(View, Id, IsServing, IsReachable), life, () =>
         {
-            CommitAll(Steps(), incarnation, () =>
+            CommitAll(Steps(), life, () =>
             {
-                StartCatchUps(incarnation);
+                StartCatchUps(life);
                 _inRound = false;
                 if (_roundPending)
                 {
                     _roundPending = false;
-                    RunRound(incarnation);
+                    RunRound(life);
                 }
             });
         });
@@ -119,20 +175,19 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
     // same inputs as the last quiet one is quiet too, and is not planned again (speed only).
     private List<SliceChange> Steps()
     {
-        NodeMap nodes = _members.With(PlacementSimulation.Record(Id, NodeState.Up, Incarnation, 0));
         var grace = TimeSpan.FromMilliseconds(PlacementSimulation.GraceMs);
-        string inputs = $"{View.Digest}/{nodes.Digest}/{string.Join(",", nodes.Nodes.Where(n => PlacementRound.IsKeepable(n, sim.NowMs, grace)).Select(n => n.Id))}";
+        string inputs = $"{View.Digest}/{Nodes.Digest}/{string.Join(",", Nodes.Nodes.Where(n => PlacementRound.IsKeepable(n, WallNowMs, grace)).Select(n => n.Id))}";
         if (inputs == _quietInputs)
         {
             return [];
         }
 
-        List<SliceChange> steps = PlacementRound.Steps(View, nodes, Id, sim.NowMs, grace, sim.ReplicationFactor);
+        List<SliceChange> steps = PlacementRound.Steps(View, Nodes, Id, WallNowMs, grace, sim.ReplicationFactor);
         _quietInputs = steps.Count == 0 ? inputs : null;
         return steps;
     }
 
-    private void CommitAll(List<SliceChange> changes, long incarnation, Action then)
+    private void CommitAll(List<SliceChange> changes, long life, Action then)
     {
         int pending = changes.Count;
         if (pending == 0)
@@ -143,7 +198,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
 
         foreach (SliceChange change in changes)
         {
-            Commit(change, incarnation, () =>
+            Commit(change, life, () =>
             {
                 if (--pending == 0)
                 {
@@ -154,8 +209,9 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
     }
 
     // As CommitSliceAsync: a replica leaving the in-sync set is dropped only once the lease this
-    // node granted it ran out (and a lease's length after this node became primary).
-    private void Commit(SliceChange change, long incarnation, Action done)
+    // node granted it ran out (and a lease's length after this node became primary); the record
+    // is committed only if it is still the one the change was based on, with a majority in contact.
+    private void Commit(SliceChange change, long life, Action done)
     {
         uint start = change.BasedOn.Range.Start;
         long waitUntil = sim.NowMs;
@@ -168,13 +224,13 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
         sim.At(waitUntil, () =>
         {
             sim.WorkInFlight--;
-            if (!Alive(incarnation))
+            if (!Alive(life))
             {
                 return;
             }
 
             PieSlice current = View.Find(start);
-            if (current.ContentEquals(change.BasedOn) && change.Next.Supersedes(current))
+            if (current.ContentEquals(change.BasedOn) && change.Next.Supersedes(current) && HasCommitQuorum())
             {
                 View = View.With(change.Next);
                 NoteRecordChange(current, change.Next);
@@ -204,20 +260,17 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
 
     private void Push(PieSlice record)
     {
-        foreach (NodeId replica in record.Replicas.Where(n => n != Id && IsUp(n)))
+        foreach (NodeId replica in record.Replicas.Where(n => n != Id && IsReachable(n)))
         {
-            if (sim.Find(replica) is { } node)
-            {
-                sim.Send(node, n => n.Merge([record]));
-            }
+            sim.Send(this, replica, n => n.MergeSlices([record]));
         }
     }
 
-    private void StartCatchUps(long incarnation)
+    private void StartCatchUps(long life)
     {
         foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
         {
-            foreach (NodeId replica in slice.Replicas.Where(n => n != Id && !slice.IsInSync(n) && IsUp(n)))
+            foreach (NodeId replica in slice.Replicas.Where(n => n != Id && !slice.IsInSync(n) && Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining))
             {
                 uint start = slice.Range.Start;
                 if (!_catchUps.Add((start, replica)))
@@ -225,64 +278,130 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id)
                     continue;
                 }
 
-                if (sim.Find(replica) is { } node)
-                {
-                    sim.Send(node, n => n.Merge([slice]));
-                }
-
+                sim.Send(this, replica, n => n.MergeSlices([slice]));
                 sim.WorkInFlight++;
                 sim.After(sim.Random.Next(50, 1_500), () =>
                 {
                     sim.WorkInFlight--;
-                    CaughtUp(start, replica, incarnation);
+                    CaughtUp(start, replica, life);
                 });
             }
         }
     }
 
-    private void CaughtUp(uint start, NodeId replica, long incarnation)
+    // The stream ends: committed only if the replica got it (up, and the link between them open).
+    private void CaughtUp(uint start, NodeId replica, long life)
     {
-        if (!Alive(incarnation))
+        if (!Alive(life))
         {
             return;
         }
 
         PieSlice current = View.Find(start);
-        if (sim.Find(replica) is not { Running: true } || current.Primary != Id || !current.IsHeldBy(replica) || current.IsInSync(replica))
+        if (sim.Find(replica) is not { Running: true } || sim.IsCut(Id, replica) || sim.IsCut(replica, Id)
+            || current.Primary != Id || !current.IsHeldBy(replica) || current.IsInSync(replica))
         {
             _catchUps.Remove((start, replica));
             return;
         }
 
-        Commit(new SliceChange(current, current.Next(current.Replicas, [.. current.InSync, replica]), "replica caught up"), incarnation, () => _catchUps.Remove((start, replica)));
+        Commit(new SliceChange(current, current.Next(current.Replicas, [.. current.InSync, replica]), "replica caught up"), life, () => _catchUps.Remove((start, replica)));
     }
 
-    private void Gossip(long incarnation)
+    private void Gossip(long life)
     {
-        if (!Alive(incarnation))
+        if (!Alive(life))
         {
             return;
         }
 
-        sim.After(PlacementSimulation.GossipMs, () => Gossip(incarnation));
-        List<NodeId> peers = [.. _members.Nodes.Where(n => n.State == NodeState.Up).Select(n => n.Id)];
-        if (peers.Count == 0 || sim.Find(peers[sim.Random.Next(peers.Count)]) is not { } peer)
+        sim.After(PlacementSimulation.GossipMs, () => Gossip(life));
+        // As the node picks: a reachable peer, a friend every fourth round, a Down node every fifth.
+        List<NodeId> reachable = [.. Peers().Select(n => n.Id)];
+        List<NodeId> down = [.. Nodes.Nodes.Where(n => n.Id != Id && n.State == NodeState.Down).Select(n => n.Id)];
+        List<NodeId> friends = [.. sim.Friends(this)];
+        if (!GossipTarget.TryPick(++_gossipRound, reachable, friends, down, sim.Random, out NodeId target, out _))
         {
             return;
         }
 
         // A digest exchange that differs ends with both sides holding the newer of each record.
-        SliceMap mine = View;
-        sim.Send(peer, p =>
+        SliceMap myView = View;
+        NodeMap myNodes = Nodes;
+        sim.Send(this, target, p =>
         {
-            SliceMap theirs = p.View;
-            if (theirs.Digest == mine.Digest)
+            SliceMap theirView = p.View;
+            NodeMap theirNodes = p.Nodes;
+            if (theirView.Digest != myView.Digest || theirNodes.Digest != myNodes.Digest)
             {
-                return;
+                p.MergeNodes(myNodes);
+                p.MergeSlices(myView.Slices);
             }
 
-            p.Merge(mine.Slices);
-            sim.Send(this, n => n.Merge(theirs.Slices));
+            sim.Send(p, Id, n =>
+            {
+                n.MergeNodes(theirNodes);
+                n.MergeSlices(theirView.Slices);
+                n._confirmed = true;
+            });
         });
+    }
+
+    // Every reachable peer: a direct ping, then (no answer) a ping through two helpers, then (still
+    // none) a failed round. Verdicts on every peer each tick, from silence and failed rounds.
+    private void Probe(long life)
+    {
+        if (!Alive(life))
+        {
+            return;
+        }
+
+        sim.After(ProbeMs, () => Probe(life));
+        foreach (NodeRecord peer in Peers().ToList())
+        {
+            if (!_probing.Add(peer.Id))
+            {
+                continue;
+            }
+
+            long since = sim.NowMs;
+            NodeId target = peer.Id;
+            sim.Send(this, target, p => sim.Send(p, Id, _ => { }));
+            sim.After(DirectPingMs, () =>
+            {
+                if (!Alive(life) || _detector.HeardSince(target, since))
+                {
+                    _probing.Remove(target);
+                    return;
+                }
+
+                foreach (NodeRecord helper in Peers().Where(n => n.Id != target).OrderBy(_ => sim.Random.Next()).Take(2).ToList())
+                {
+                    sim.Send(this, helper.Id, h => sim.Send(h, target, t => sim.Send(t, h.Id, h2 => sim.Send(h2, Id, n => n.HeardFrom(target)))));
+                }
+
+                sim.After(IndirectPingMs, () =>
+                {
+                    if (Alive(life))
+                    {
+                        _probing.Remove(target);
+                        if (!_detector.HeardSince(target, since))
+                        {
+                            _detector.ProbeFailed(target, sim.NowMs);
+                        }
+                    }
+                });
+            });
+        }
+
+        List<NodeRecord> verdicts = [.. _detector.Evaluate(Nodes, Id, sim.NowMs, WallNowMs)];
+        if (verdicts.Count > 0)
+        {
+            Nodes = Nodes.Merge(verdicts, out _);
+            foreach (NodeRecord verdict in verdicts)
+            {
+                sim.Note($"{Id} sees {verdict.Id} {verdict.State}");
+            }
+        }
     }
 }
