@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using SmdSs;
-using SmdSs.Model;
 
 namespace WebFarm;
 

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using SmdSs;
-using SmdSs.Model;
 
 namespace WebFarm;
 

@@ -1,5 +1,3 @@
-using SmdSs.Model;
-
 namespace SmdSs.AspNetCore;
 
 /// <summary>The body of <c>POST {prefix}/decommission</c>: the id of the node to take out of the cluster.</summary>

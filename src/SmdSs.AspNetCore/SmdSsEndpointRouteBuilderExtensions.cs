@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
 using SmdSs;
 using SmdSs.AspNetCore;
-using SmdSs.Model;
 
 namespace Microsoft.AspNetCore.Builder;
 

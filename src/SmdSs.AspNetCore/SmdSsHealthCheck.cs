@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using SmdSs.Model;
 
 namespace SmdSs.AspNetCore;
 

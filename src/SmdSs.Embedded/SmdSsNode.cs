@@ -141,6 +141,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             await SayGoodbyeAsync().ConfigureAwait(false);
             await _stopping!.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await _downSync.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await _listener!.DisposeAsync().ConfigureAwait(false);
             await _transport!.DisposeAsync().ConfigureAwait(false);
             FlatFileStore store = _store;
@@ -178,6 +179,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             await _listener!.DisposeAsync().ConfigureAwait(false);
             await _transport!.DisposeAsync().ConfigureAwait(false);
             await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await _downSync.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             FlatFileStore store = _store;
             _store = null;
             store.Dispose();

@@ -1,6 +1,5 @@
 using System.Globalization;
 using SmdSs.Benchmarks.Subjects;
-using SmdSs.Model;
 
 namespace SmdSs.Benchmarks.Cluster;
 

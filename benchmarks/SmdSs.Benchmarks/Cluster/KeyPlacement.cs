@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.IO.Hashing;
 using System.Text;
-using SmdSs.Model;
 
 namespace SmdSs.Benchmarks.Cluster;
 

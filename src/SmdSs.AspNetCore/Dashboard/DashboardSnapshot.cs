@@ -1,5 +1,3 @@
-using SmdSs.Model;
-
 namespace SmdSs.AspNetCore.Dashboard;
 
 /// <summary>

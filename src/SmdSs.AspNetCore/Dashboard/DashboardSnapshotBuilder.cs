@@ -1,5 +1,3 @@
-using SmdSs.Model;
-
 namespace SmdSs.AspNetCore.Dashboard;
 
 /// <summary>Puts this node's status and every node's figures together into one <see cref="DashboardSnapshot"/>. Pure.</summary>

@@ -105,12 +105,18 @@ internal sealed class PlacementSimulation
         NowMs = endMs;
     }
 
-    /// <summary>The first node: it starts alone with the initial map, every slice its own.</summary>
-    public SimPlacementNode Bootstrap()
+    /// <summary>
+    /// The first node: it starts alone with the initial map, every slice its own, and with
+    /// <paramref name="staleDown"/> records of nodes that stopped hours ago and never came back
+    /// (a farm's map keeps them for the whole retention); gossip spreads them to every node.
+    /// </summary>
+    public SimPlacementNode Bootstrap(int staleDown = 0)
     {
         var node = NewNode();
         _first = node.Id;
-        node.Start(SliceMap.CreateInitial(SliceCount, [node.Id]), NodeMap.Empty, alone: true);
+        NodeRecord[] stale = [.. Enumerable.Range(0, staleDown).Select(_ => new NodeRecord(
+            new NodeId((ulong)Random.NextInt64(1, long.MaxValue)), "gone", NodeState.Down, 1 << 20, 0, 0, NowMs - Random.NextInt64(3_600_000, 80_000_000)))];
+        node.Start(SliceMap.CreateInitial(SliceCount, [node.Id]), NodeMap.Of(stale), alone: true);
         return node;
     }
 
@@ -151,6 +157,23 @@ internal sealed class PlacementSimulation
         }
 
         Note($"{node.Id} cut off");
+    }
+
+    /// <summary>Cuts every link between two halves of the running nodes, both ways, until <see cref="Heal"/>.</summary>
+    public void Split()
+    {
+        List<SimPlacementNode> running = [.. Running.OrderBy(_ => Random.Next())];
+        List<SimPlacementNode> half = running[..(running.Count / 2)];
+        foreach (SimPlacementNode a in half)
+        {
+            foreach (SimPlacementNode b in _nodes.Values.Where(n => !half.Contains(n)))
+            {
+                _cut.Add((a.Id, b.Id));
+                _cut.Add((b.Id, a.Id));
+            }
+        }
+
+        Note($"split: {string.Join(",", half.Select(n => n.Id))} apart");
     }
 
     public void Heal()

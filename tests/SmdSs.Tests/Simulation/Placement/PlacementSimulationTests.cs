@@ -8,7 +8,8 @@ namespace SmdSs.Tests.Simulation.Placement;
 
 /// <summary>
 /// Placement settles after every change of membership, in virtual time: joins, crashes with a
-/// restart within the grace period, crashes for good, a node cut off for a while; after each,
+/// restart within the grace period, crashes for good, a node cut off for a while, the farm split
+/// in two for a while, in farms whose maps may hold up to 200 nodes gone for hours; after each,
 /// once no commit or catch-up is under way, every running node holds the same maps and sees
 /// every running node Up and every stopped one Down, every slice has RF in-sync replicas on
 /// running nodes, replicas are spread evenly, and nothing is committed for 30 s more (no churn). A failing seed prints its trace; pin it in <see cref="Pinned"/>.
@@ -88,7 +89,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     // Three nodes form the cluster; then twelve random changes, each left to settle.
     private static string? Scenario(PlacementSimulation sim)
     {
-        sim.Bootstrap();
+        sim.Bootstrap(staleDown: sim.Random.Next(0, 4) == 0 ? sim.Random.Next(1, 200) : 0);
         sim.RunUntil(sim.Random.Next(0, 3_000));
         sim.Join();
         sim.RunUntil(sim.NowMs + sim.Random.Next(0, 3_000));
@@ -129,6 +130,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         {
             choices.Add("crash and restart");
             choices.Add("cut off and heal");
+            choices.Add("split in two and heal");
         }
 
         string change = choices[sim.Random.Next(choices.Count)];
@@ -142,6 +144,10 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
                 break;
             case "cut off and heal":
                 sim.Isolate(running[sim.Random.Next(running.Count)]);
+                sim.Later(sim.Random.Next(500, 20_000), sim.Heal);
+                break;
+            case "split in two and heal":
+                sim.Split();
                 sim.Later(sim.Random.Next(500, 20_000), sim.Heal);
                 break;
             default:

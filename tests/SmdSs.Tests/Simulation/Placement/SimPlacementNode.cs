@@ -22,6 +22,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private const int DirectPingMs = 800;
     private const int IndirectPingMs = 1_600;
     private const int StartupSyncMs = 3_000;
+    private const int ConnectTimeoutMs = 2_000;
 
     private readonly Dictionary<uint, long> _primarySinceMs = [];
     private readonly HashSet<(uint Start, NodeId Replica)> _catchUps = [];
@@ -34,6 +35,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private string? _quietInputs;
     private long _restarts;
     private int _gossipRound;
+    private long _downCallUntilMs;
 
     public NodeId Id => id;
 
@@ -67,6 +69,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         Life++;
         _catchUps.Clear();
         _probing.Clear();
+        _downCallUntilMs = 0;
         _quietInputs = null;
         _inRound = false;
         _roundPending = false;
@@ -316,13 +319,21 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         }
 
         sim.After(PlacementSimulation.GossipMs, () => Gossip(life));
-        // As the node picks: a reachable peer, a friend every fourth round, a Down node every fifth.
+        // As the node picks: a reachable peer, a friend every fourth round, a Down node (most
+        // recently gone first) every fifth, one call to a Down node at a time (a dead address
+        // holds it for the 2 s connect timeout).
         List<NodeId> reachable = [.. Peers().Select(n => n.Id)];
-        List<NodeId> down = [.. Nodes.Nodes.Where(n => n.Id != Id && n.State == NodeState.Down).Select(n => n.Id)];
+        List<NodeId> down = [.. Nodes.Nodes.Where(n => n.Id != Id && n.State == NodeState.Down).OrderByDescending(n => n.GoneSinceMs).Select(n => n.Id)];
         List<NodeId> friends = [.. sim.Friends(this)];
-        if (!GossipTarget.TryPick(++_gossipRound, reachable, friends, down, sim.Random, out NodeId target, out _))
+        bool downAllowed = sim.NowMs >= _downCallUntilMs;
+        if (!GossipTarget.TryPick(++_gossipRound, reachable, friends, down, downAllowed, sim.Random, out NodeId target, out bool isDown))
         {
             return;
+        }
+
+        if (isDown)
+        {
+            _downCallUntilMs = sim.NowMs + ConnectTimeoutMs;
         }
 
         // A digest exchange that differs ends with both sides holding the newer of each record.
@@ -343,6 +354,10 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
                 n.MergeNodes(theirNodes);
                 n.MergeSlices(theirView.Slices);
                 n._confirmed = true;
+                if (isDown)
+                {
+                    n._downCallUntilMs = 0;
+                }
             });
         });
     }
