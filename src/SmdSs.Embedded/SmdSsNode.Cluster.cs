@@ -138,14 +138,8 @@ public sealed partial class SmdSsNode
         lock (_stateLock)
         {
             List<NodeRecord> admissible = AdmissibleNodes(records);
-            NodeMap merged = _nodes.Merge(admissible, out changed);
-            NodeRecord? aboutMe = records.Where(r => r.Id == _self!.Id).FirstOrDefault(r => r.Supersedes(_self!));
-            if (aboutMe is not null && !_goingDown && !_stopping!.IsCancellationRequested)
-            {
-                // Refute: a higher incarnation beats any suspicion at the old one.
-                _self = _self! with { Incarnation = aboutMe.Incarnation + 1, State = _self.State is NodeState.Leaving ? NodeState.Leaving : NodeState.Up };
-                merged = merged.With(_self);
-            }
+            NodeMap merged = NodeMapMerge.Merge(_nodes, _self!, admissible, records, mayRefute: !_goingDown && !_stopping!.IsCancellationRequested, out NodeRecord self, out changed);
+            _self = self;
 
             if (ReferenceEquals(merged, _nodes))
             {

@@ -98,14 +98,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     /// <summary>Node records from a peer, merged as the node merges them: a record saying this node is suspect or down is refuted.</summary>
     public void MergeNodes(NodeMap theirs)
     {
-        NodeMap merged = Nodes.Merge(theirs.Nodes, out _);
-        if (theirs.Find(Id) is { } aboutMe && aboutMe.Supersedes(_self))
-        {
-            _self = _self with { Incarnation = aboutMe.Incarnation + 1, State = NodeState.Up };
-            merged = merged.With(_self);
-        }
-
-        Nodes = merged;
+        Nodes = NodeMapMerge.Merge(Nodes, _self, theirs.Nodes, theirs.Nodes, mayRefute: true, out _self, out _);
     }
 
     /// <summary>Takes every slice record that supersedes the one held (a push or a gossip exchange).</summary>
