@@ -128,7 +128,16 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
         log.Add($"r{round} healed");
         await CrashOrRestartAsync(crasher, plan, plan.Episodes.Count, log);
         Task<TimeSpan> converged = TimeUntilAsync(() => SimulationChecks.DigestsEqual(cluster), healed, ConvergeBound, cluster, "equal node-map and slice-map digests");
-        await Task.WhenAll(writers).WaitAsync(WritersStopBound);
+        try
+        {
+            await Task.WhenAll(writers).WaitAsync(WritersStopBound);
+        }
+        catch (TimeoutException ex)
+        {
+            // Every operation has a 5 s request timeout: a writer still busy here met a hang.
+            throw new TimeoutException($"writers still running {WritersStopBound.TotalSeconds:0} s after the stop ({DateTime.UtcNow:HH:mm:ss.fff}): {workload.InFlight()}", ex);
+        }
+
         TimeSpan convergedAfter = await converged;
         await cluster.WaitSettledAsync(SettleBound);
         return (convergedAfter, healed.Elapsed);

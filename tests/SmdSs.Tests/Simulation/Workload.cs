@@ -24,6 +24,7 @@ internal sealed class Workload(InProcessCluster cluster, WriteModel model)
     private long _readsNotPossible;
     private readonly int[] _crashes = new int[16];
     private readonly int[] _inFlight = new int[16];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _current = new();
 
     /// <summary>Exceptions other than the ones a write may meet while the cluster is faulty.</summary>
     public List<string> Unexpected { get; } = [];
@@ -43,6 +44,7 @@ internal sealed class Workload(InProcessCluster cluster, WriteModel model)
             int action = random.Next(100);
             string value = $"{key}#{round}.{sequence++}";
             Interlocked.Increment(ref _inFlight[node]);
+            _current[writer] = $"writer {writer}: {Describe(action)} {key} on node {node}, since {DateTime.UtcNow:HH:mm:ss.fff}";
             try
             {
                 await OperateAsync(node, key, value, action).ConfigureAwait(false);
@@ -50,6 +52,7 @@ internal sealed class Workload(InProcessCluster cluster, WriteModel model)
             finally
             {
                 Interlocked.Decrement(ref _inFlight[node]);
+                _current.TryRemove(writer, out _);
             }
 
             // Paced, so that two cores keep time for the cluster's own timers.
@@ -64,6 +67,11 @@ internal sealed class Workload(InProcessCluster cluster, WriteModel model)
     /// </summary>
     public Task WaitIdleAsync(int node, TimeSpan timeout) =>
         Eventually.TrueAsync(() => Volatile.Read(ref _inFlight[node]) == 0, timeout, $"the operations on node {node} in flight at its crash finished");
+
+    /// <summary>The operations running now, one per writer, for a failure that finds writers that do not stop.</summary>
+    public string InFlight() => _current.IsEmpty ? "none" : string.Join("; ", _current.OrderBy(c => c.Key).Select(c => c.Value));
+
+    private static string Describe(int action) => action >= 85 ? "increment" : action < 65 ? "set" : action < 75 ? "remove" : "get";
 
     /// <summary>Called before the schedule crashes <paramref name="node"/>: whatever its operations in flight meet is no longer the cluster's answer.</summary>
     public void Crashing(int node) => Interlocked.Increment(ref _crashes[node]);
