@@ -249,6 +249,10 @@ public sealed partial class SmdSsNode
             while (Math.Max(_leases.GrantedUntil(start, replica), _leases.PrimarySince(start) + leaseMs) - MonoMs() is var waitMs && waitMs > 0)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
+                // Another commit dropping the same replica may have failed meanwhile and given
+                // its leases back (Unrevoke below): renewed every 500 ms, they would keep this
+                // wait, and the write behind it, going for as long as the replica lives.
+                _leases.Revoke(start, replica);
             }
         }
 
