@@ -18,7 +18,6 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan GossipTimeout = TimeSpan.FromSeconds(2);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _refusalsLoggedMs = new(StringComparer.OrdinalIgnoreCase);
     private int _gossipRound;
-    private int _downSyncRunning;
     private Task _downSync = Task.CompletedTask;
 
     private async Task GossipLoopAsync(CancellationToken stopping)
@@ -42,7 +41,6 @@ public sealed partial class SmdSsNode
             {
                 // A node held Down may be gone for good, its address with it: a connection attempt
                 // can take the whole connect timeout, so it runs aside, one at a time.
-                Volatile.Write(ref _downSyncRunning, 1);
                 _downSync = SyncWithDownNodeAsync(target, stopping);
                 continue;
             }
@@ -64,10 +62,6 @@ public sealed partial class SmdSsNode
         catch (Exception ex) when (ex is ProtocolException or IOException or InvalidOperationException or SmdSsUnavailableException)
         {
             Diagnostics.Log.ClusterTaskFailed(_logger, ex);
-        }
-        finally
-        {
-            Volatile.Write(ref _downSyncRunning, 0);
         }
     }
 
@@ -104,12 +98,11 @@ public sealed partial class SmdSsNode
         string self = _self!.Endpoint;
         List<string> reachable = [.. Peers().Where(n => n.IsReachable).Select(n => n.Endpoint)];
         // Not this node's own address (an old id of it may be Down there), nor one a serving node has now.
-        List<string> down = [.. Peers().Where(n => !n.IsReachable).OrderByDescending(n => n.GoneSinceMs).Select(n => n.Endpoint)
-            .Where(e => !string.Equals(e, self, StringComparison.OrdinalIgnoreCase) && !reachable.Contains(e, StringComparer.OrdinalIgnoreCase))
-            .Distinct(StringComparer.OrdinalIgnoreCase)];
+        var taken = new HashSet<string>(reachable, StringComparer.OrdinalIgnoreCase) { self };
+        List<string> down = [.. Peers().Where(n => !n.IsReachable).OrderByDescending(n => n.GoneSinceMs).Select(n => n.Endpoint).Where(taken.Add)];
         List<string> friends = [.. _options.Friends.Concat(_contacts).Where(f => !string.Equals(f, self, StringComparison.OrdinalIgnoreCase))];
-        bool downAllowed = Volatile.Read(ref _downSyncRunning) == 0;
-        return GossipTarget.TryPick(round, reachable, friends, down, downAllowed, Random.Shared, out string? target, out isDown) ? target : null;
+        // The gossip loop alone starts these calls: one still running blocks the next.
+        return GossipTarget.TryPick(round, reachable, friends, down, _downSync.IsCompleted, Random.Shared, out string? target, out isDown) ? target : null;
     }
 
     /// <summary>Closes connections to endpoints that are neither a friend nor a node in the map (other than a Left one).</summary>
