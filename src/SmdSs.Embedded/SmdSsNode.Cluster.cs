@@ -105,12 +105,6 @@ public sealed partial class SmdSsNode
             _confirmed.TrySetResult();
         }
 
-        // Leases granted before a restart are unknown: give them a lease duration to run out.
-        foreach (PieSlice slice in _sliceMap!.Slices.Where(s => s.Primary == directory.NodeId))
-        {
-            _leases.BecamePrimary(slice.Range.Start, MonoMs());
-        }
-
         if (_options.ClusterSecret is null && _options.AllowInsecureCluster)
         {
             Log.InsecureCluster(_logger, endpoint);
@@ -178,41 +172,36 @@ public sealed partial class SmdSsNode
     {
         IReadOnlyCollection<PieSlice> records = input as IReadOnlyCollection<PieSlice> ?? [.. input];
         RefuseForgedSlices(records);
-        List<PieSlice> changed;
-        List<PieSlice> unknown;
+        List<(PieSlice Before, PieSlice After)> changes;
         lock (_stateLock)
         {
-            SliceMap merged = _sliceMap!.Merge(records, out changed, out unknown);
+            changes = _slices!.Merge(records, MonoMs(), out List<PieSlice> unknown);
             if (unknown.Count > 0)
             {
                 ReportLayoutMismatch(unknown[0]);
             }
 
-            if (ReferenceEquals(merged, _sliceMap))
+            if (changes.Count == 0)
             {
                 return;
             }
 
-            foreach (PieSlice record in changed)
+            foreach ((PieSlice mine, PieSlice record) in changes)
             {
-                NoteRecordChange(_sliceMap.Find(record.Range.Start), record);
-
                 // This node's bootstrap map lost to the cluster's: what it took while alone is
                 // unique and goes to the slice's real primary. Any other loss of a slice is a
                 // planned move, after which this node's copy is redundant and is wiped.
-                PieSlice mine = _sliceMap.Find(record.Range.Start);
                 if (mine.Epoch == 0 && mine.Primary == _self!.Id && !record.IsHeldBy(_self.Id))
                 {
                     _bootstrapOrphans.TryAdd(record.Range.Start, 0);
                 }
             }
 
-            Volatile.Write(ref _sliceMap, merged);
             PersistState();
-            ReshapeStore(merged);
+            ReshapeStore(_slices.Map);
         }
 
-        foreach (PieSlice slice in changed)
+        foreach ((_, PieSlice slice) in changes)
         {
             LogSlice(slice, "learned");
         }
@@ -239,44 +228,52 @@ public sealed partial class SmdSsNode
     private async Task<bool> CommitSliceAsync(PieSlice basedOn, PieSlice next, string reason, CancellationToken cancellationToken, Func<bool>? stillValid = null)
     {
         next = WithHints(basedOn, next);
-        uint start = basedOn.Range.Start;
-        List<NodeId> dropped = [.. basedOn.InSync.Where(n => n != _self!.Id && !next.InSync.Contains(n))];
-        foreach (NodeId replica in dropped)
-        {
-            // Revoke first, then wait: a lease renewed while we wait would outlive the commit.
-            _leases.Revoke(start, replica);
-            long leaseMs = (long)LeaseDuration.TotalMilliseconds;
-            while (Math.Max(_leases.GrantedUntil(start, replica), _leases.PrimarySince(start) + leaseMs) - MonoMs() is var waitMs && waitMs > 0)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
-                // Another commit dropping the same replica may have failed meanwhile and given
-                // its leases back (Unrevoke below): renewed every 500 ms, they would keep this
-                // wait, and the write behind it, going for as long as the replica lives.
-                _leases.Revoke(start, replica);
-            }
-        }
-
-        if (basedOn.Primary == _self!.Id && next.Primary != _self.Id)
-        {
-            await SendPendingTouchesAsync(basedOn).ConfigureAwait(false);
-        }
-
+        Core.PendingCommit commit;
         lock (_stateLock)
         {
-            PieSlice current = _sliceMap!.Find(start);
-            if (!current.ContentEquals(basedOn) || !next.Supersedes(current) || !HasCommitQuorum() || stillValid?.Invoke() == false)
-            {
-                foreach (NodeId replica in dropped.Where(current.IsInSync))
-                {
-                    _leases.Unrevoke(start, replica);
-                }
+            commit = _slices!.BeginCommit(basedOn, next);
+        }
 
-                return false;
+        bool ready = false;
+        try
+        {
+            // Replicas it drops get no new lease from now on; the ones they hold run out first.
+            while (ReadyInMs(commit) is var waitMs && waitMs > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
             }
 
-            Volatile.Write(ref _sliceMap, _sliceMap.With(next));
-            PersistState();
-            NoteRecordChange(current, next);
+            if (basedOn.Primary == _self!.Id && next.Primary != _self.Id)
+            {
+                await SendPendingTouchesAsync(basedOn).ConfigureAwait(false);
+            }
+
+            ready = true;
+        }
+        finally
+        {
+            if (!ready)
+            {
+                lock (_stateLock)
+                {
+                    _slices!.Abandon(commit);
+                }
+            }
+        }
+
+        Core.CommitOutcome outcome;
+        lock (_stateLock)
+        {
+            outcome = _slices!.EndCommit(commit, MonoMs(), mayCommit: HasCommitQuorum() && stillValid?.Invoke() != false);
+            if (outcome.IsCommitted)
+            {
+                PersistState();
+            }
+        }
+
+        if (!outcome.IsCommitted)
+        {
+            return false;
         }
 
         ForgetHints(current: basedOn, next);
@@ -285,6 +282,14 @@ public sealed partial class SmdSsNode
         _metrics?.SliceChanged(reason);
         PushSlice(next);
         return true;
+    }
+
+    private long ReadyInMs(Core.PendingCommit commit)
+    {
+        lock (_stateLock)
+        {
+            return _slices!.ReadyAtMs(commit) - MonoMs();
+        }
     }
 
     /// <summary>
@@ -330,27 +335,12 @@ public sealed partial class SmdSsNode
         }
     }
 
-    /// <summary>Lease bookkeeping for a record change: a new primary's grace, re-admitted replicas.</summary>
-    private void NoteRecordChange(PieSlice before, PieSlice after)
-    {
-        NodeId self = _self!.Id;
-        if (after.Primary == self && before.Primary != self)
-        {
-            _leases.BecamePrimary(after.Range.Start, MonoMs());
-        }
-
-        foreach (NodeId admitted in after.InSync.Where(n => !before.IsInSync(n)))
-        {
-            _leases.Unrevoke(after.Range.Start, admitted);
-        }
-    }
-
     private void PersistState()
     {
         if (_directory is { } directory)
         {
             _savedAtMs = NowMs();
-            ClusterStateFile.Write(directory.Path, _nodes, _sliceMap!, _savedAtMs, _contacts, _contactsUntilMs);
+            ClusterStateFile.Write(directory.Path, _nodes, _slices!.Map, _savedAtMs, _contacts, _contactsUntilMs);
         }
     }
 

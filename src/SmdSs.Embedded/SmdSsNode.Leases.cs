@@ -7,13 +7,12 @@ namespace SmdSs;
 /// <summary>
 /// Read leases: an in-sync replica asks each primary for leases on its slices every half
 /// second; a granted lease lets it answer reads locally for LeaseDuration from the moment it
-/// asked. See <see cref="Replication.LeaseTable"/> for why this cannot serve a stale read.
+/// asked. See <see cref="Core.SliceAuthority"/> for why this cannot serve a stale read.
 /// </summary>
 public sealed partial class SmdSsNode
 {
     private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan LeaseRenewInterval = TimeSpan.FromMilliseconds(500);
-    private readonly Replication.LeaseTable _leases = new();
 
     private async Task LeaseLoopAsync(CancellationToken stopping)
     {
@@ -23,6 +22,11 @@ public sealed partial class SmdSsNode
             if (_goingDown)
             {
                 continue;
+            }
+
+            lock (_stateLock)
+            {
+                _slices!.ForgetEndedGrants(MonoMs());
             }
 
             NodeId self = _self!.Id;
@@ -49,9 +53,10 @@ public sealed partial class SmdSsNode
                 return;
             }
 
-            foreach ((uint start, _) in Messages.DecodeStarts(reply.Payload))
+            List<(uint Start, long Epoch)> granted = Messages.DecodeStarts(reply.Payload);
+            lock (_stateLock)
             {
-                _leases.Hold(start, primary, askedAtMs + (long)LeaseDuration.TotalMilliseconds);
+                _slices!.Held(primary, granted.Select(g => g.Start), askedAtMs);
             }
         }
         catch (PeerUnavailableException)
@@ -60,32 +65,16 @@ public sealed partial class SmdSsNode
         }
     }
 
-    /// <summary>Primary side: grants a lease on each asked slice where the asker is in sync.</summary>
+    /// <summary>Primary side: grants a lease on each asked slice where the asker is in sync (see <see cref="Core.SliceAuthority.Grant"/>).</summary>
     private (MessageType, byte[]) OnLeaseRequest(NodeId replica, List<(uint Start, long Epoch)> asked)
     {
-        long untilMs = MonoMs() + (long)LeaseDuration.TotalMilliseconds;
-        var granted = new List<(uint, long)>();
-        // Under the state lock: a commit that drops this replica cannot slip in between the
-        // check and the grant.
-        // Only for the record the replica knows (after a split, an old record's lease would cover
-        // the other half too), and only while this primary is in touch with a majority (a cut-off
-        // primary must not keep its replicas serving reads the majority has moved past).
+        // Only while this primary is in touch with a majority: a cut-off primary must not keep
+        // its replicas serving reads the majority has moved past.
         bool inTouch = HasReadQuorum();
         lock (_stateLock)
         {
-            SliceMap map = SliceMap!;
-            foreach ((uint start, long epoch) in asked)
-            {
-                PieSlice slice = map.Find(start);
-                if (!_goingDown && inTouch && slice.Range.Start == start && slice.Epoch == epoch && slice.Primary == _self!.Id && slice.IsInSync(replica) && !_leases.IsRevoked(start, replica))
-                {
-                    _leases.Grant(start, replica, untilMs);
-                    granted.Add((start, slice.Epoch));
-                }
-            }
+            return (MessageType.Ok, Messages.EncodeStarts(_slices!.Grant(replica, asked, MonoMs(), mayGrant: inTouch && !_goingDown)));
         }
-
-        return (MessageType.Ok, Messages.EncodeStarts(granted));
     }
 
     /// <summary>May this node answer a read of <paramref name="slice"/> from its own copy, with no network?</summary>
@@ -98,6 +87,6 @@ public sealed partial class SmdSsNode
         }
 
         return (slice.Primary == self && HasReadQuorum())
-            || (slice.IsInSync(self) && slice.Primary is { } primary && _leases.Holds(slice.Range.Start, primary, MonoMs()));
+            || (slice.IsInSync(self) && slice.Primary is { } primary && _slices!.Leases.Holds(slice.Range.Start, primary, MonoMs()));
     }
 }

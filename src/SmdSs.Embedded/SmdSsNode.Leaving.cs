@@ -78,7 +78,11 @@ public sealed partial class SmdSsNode
             }
         }
 
-        _leases.DropAllHeld();
+        lock (_stateLock)
+        {
+            _slices!.DropAllHeld();
+        }
+
         var byPrimary = SliceMap!.Slices.Where(s => s.Primary is { } p && p != self && s.IsInSync(self)).GroupBy(s => s.Primary!.Value);
         await Task.WhenAll(byPrimary.Select(g => SendGoodbyeAsync(g.Key, [.. g]))).ConfigureAwait(false);
 
@@ -106,7 +110,11 @@ public sealed partial class SmdSsNode
     {
         foreach ((uint start, _) in slices)
         {
-            _leases.Release(start, replica);
+            lock (_stateLock)
+            {
+                _slices!.Released(start, replica);
+            }
+
             await DropFromInSyncAsync(start, [replica], cancellationToken).ConfigureAwait(false);
         }
 

@@ -37,7 +37,7 @@ public sealed partial class SmdSsNode
 
             bool held = _nodes.Find(record.Id) is not null;
             // A stale copy of a node this map forgot (from a peer that was away) is not taken again.
-            if (!held && NodeRetention.IsExpired(record, now, _options.NodeRetention) && !(named ??= _sliceMap!.NamedNodes()).Contains(record.Id))
+            if (!held && NodeRetention.IsExpired(record, now, _options.NodeRetention) && !(named ??= SliceMap!.NamedNodes()).Contains(record.Id))
             {
                 continue;
             }
@@ -56,7 +56,7 @@ public sealed partial class SmdSsNode
         }
 
         // Neither a node a slice names nor one this message brings news of is given up.
-        var keep = new HashSet<NodeId>(named ?? _sliceMap!.NamedNodes());
+        var keep = new HashSet<NodeId>(named ?? SliceMap!.NamedNodes());
         keep.UnionWith(records.Select(r => r.Id));
         int room = NodeRetention.MakeRoom(_nodes, _self!.Id, keep, fresh.Count, SmdSsLimits.MaxNodes, out List<NodeId> evict);
         foreach (NodeId id in evict)
@@ -97,7 +97,7 @@ public sealed partial class SmdSsNode
         lock (_stateLock)
         {
             // A node a slice still names stays: it is expired but not forgotten, and no reason to save.
-            List<NodeId> expired = anyExpired ? NodeRetention.Expired(_nodes, _self!.Id, _sliceMap!.NamedNodes(), now, _options.NodeRetention) : [];
+            List<NodeId> expired = anyExpired ? NodeRetention.Expired(_nodes, _self!.Id, SliceMap!.NamedNodes(), now, _options.NodeRetention) : [];
             if (expired.Count == 0 && !contactsDone && !saveIsOld)
             {
                 return;

@@ -226,7 +226,7 @@ public sealed partial class SmdSsNode
     private bool MayLagRenewals(SliceStore slice, ReadRole role) => role == ReadRole.Degraded || IsNewPrimary(slice.Range.Start);
 
     /// <summary>This node became the slice's primary less than the touch propagation bound ago.</summary>
-    private bool IsNewPrimary(uint sliceStart) => MonoMs() - _leases.PrimarySince(sliceStart) < SlidingRenewal.PropagationBoundMs;
+    private bool IsNewPrimary(uint sliceStart) => MonoMs() - _slices!.Leases.PrimarySince(sliceStart) < SlidingRenewal.PropagationBoundMs;
 
     /// <summary>The time a primary judges expiry by: earlier while it is new (see <see cref="SlidingRenewal"/>).</summary>
     private long PrimaryExpiryNowMs(uint sliceStart) => NowMs() - (IsNewPrimary(sliceStart) ? SlidingRenewal.PropagationBoundMs : 0);

@@ -41,17 +41,13 @@ public sealed partial class SmdSsNode
         SliceMap split;
         lock (_stateLock)
         {
-            if (!_sliceMap!.Find(slice.Range.Start).ContentEquals(slice) || !HasCommitQuorum())
+            if (!_slices!.TrySplit(slice, MonoMs(), HasCommitQuorum()))
             {
                 return;
             }
 
-            split = _sliceMap.Split(middle);
-            Volatile.Write(ref _sliceMap, split);
+            split = _slices.Map;
             PersistState();
-            // Replicas' leases on the whole slice also covered the upper half: treat it as newly
-            // led, so no replica is dropped from it before such a lease has run out.
-            _leases.BecamePrimary(middle, MonoMs());
             ReshapeStore(split);
         }
 

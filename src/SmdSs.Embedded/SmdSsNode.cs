@@ -27,7 +27,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private NodeDataDirectory? _directory;
     private FlatFileStore? _store;
-    private SliceMap? _sliceMap;
+    private Core.SliceAuthority? _slices;
     private SmdSsMetrics? _metrics;
     private CancellationTokenSource? _stopping;
     private Task[] _loops = [];
@@ -93,7 +93,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
     /// <summary>True between a successful <see cref="StartAsync"/> and <see cref="StopAsync"/>.</summary>
     public bool IsRunning => _store is not null;
 
-    internal SliceMap? SliceMap => Volatile.Read(ref _sliceMap);
+    internal SliceMap? SliceMap => Volatile.Read(ref _slices)?.Map;
 
     internal FlatFileStore? Store => _store;
 
@@ -223,7 +223,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             _clock.Observe(store.SliceStores.Select(s => s.MaxVersion).DefaultIfEmpty(0).Max());
 
             _directory = directory;
-            _sliceMap = map;
+            _slices = new Core.SliceAuthority(directory.NodeId, map, (long)LeaseDuration.TotalMilliseconds, MonoMs());
             _goingDown = false;
             _decommissioned = false;
             StartCluster(directory, savedNodes);

@@ -16,7 +16,7 @@ public sealed class DependencyRulesTests(ITestOutputHelper output)
     private static readonly Assembly Embedded = typeof(SmdSsNode).Assembly;
 
     // Folders whose code decides over plain data; more join as the core grows.
-    private static readonly string[] Pure = ["SmdSs.Hashing", "SmdSs.Model", "SmdSs.Placement"];
+    private static readonly string[] Pure = ["SmdSs.Hashing", "SmdSs.Model", "SmdSs.Placement", "SmdSs.Core"];
 
     // Types pure code may not touch at all (sockets, files, threads and their primitives, clocks).
     private static readonly string[] Impure =

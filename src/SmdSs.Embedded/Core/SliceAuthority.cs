@@ -1,0 +1,231 @@
+using System.Collections.Immutable;
+using SmdSs.Model;
+
+namespace SmdSs.Core;
+
+/// <summary>
+/// One node's say over slice records: the slice map it holds, the read leases it grants as a
+/// primary and holds as a replica, and when a new record may be committed. A replica outside the
+/// in-sync set may not serve a read, so a record that drops one is committed only after every
+/// lease that replica may hold has run out, and no lease is granted to it while such a commit is
+/// pending. Single-threaded and pure: the host calls it under one lock, passes its monotonic
+/// milliseconds in, and carries out what it returns (persist the map, push records, log);
+/// <see cref="Map"/> and <see cref="Leases"/> are immutable snapshots any thread may read.
+/// </summary>
+internal sealed class SliceAuthority
+{
+    private readonly NodeId _self;
+    private readonly long _leaseMs;
+    private readonly Dictionary<(uint Start, NodeId Replica), long> _grantedUntilMs = [];
+    // How many pending commits drop each replica: while any does, it gets no lease.
+    private readonly Dictionary<(uint Start, NodeId Replica), int> _dropsPending = [];
+
+    /// <summary>Starts from <paramref name="map"/>. Leases granted before a restart are unknown: every slice this node leads counts as newly led.</summary>
+    public SliceAuthority(NodeId self, SliceMap map, long leaseMs, long nowMs)
+    {
+        _self = self;
+        _leaseMs = leaseMs;
+        Map = map;
+        Leases = ReadLeases.None.LedSince(map.Slices.Where(s => s.Primary == self).Select(s => s.Range.Start), nowMs);
+    }
+
+    public SliceMap Map { get; private set; }
+
+    public ReadLeases Leases { get; private set; }
+
+    /// <summary>Leases this node granted that have not run out (tests and status).</summary>
+    public int GrantedCount(long nowMs) => _grantedUntilMs.Values.Count(until => until > nowMs);
+
+    /// <summary>Starts committing <paramref name="next"/> over <paramref name="basedOn"/>: until it ends, no replica it drops gets a lease.</summary>
+    public PendingCommit BeginCommit(PieSlice basedOn, PieSlice next)
+    {
+        var commit = new PendingCommit(basedOn, next, [.. basedOn.InSync.Where(n => n != _self && !next.IsInSync(n))]);
+        foreach (NodeId replica in commit.Dropped)
+        {
+            var key = (basedOn.Range.Start, replica);
+            _dropsPending[key] = _dropsPending.GetValueOrDefault(key) + 1;
+        }
+
+        return commit;
+    }
+
+    /// <summary>
+    /// When <paramref name="commit"/> may go in: once the leases this node granted its dropped
+    /// replicas have run out, and a lease's length after this node began to lead the slice (its
+    /// predecessor's grants are unknown here). Later than asked if this node leads anew meanwhile.
+    /// </summary>
+    public long ReadyAtMs(PendingCommit commit)
+    {
+        uint start = commit.BasedOn.Range.Start;
+        long ready = long.MinValue;
+        foreach (NodeId replica in commit.Dropped)
+        {
+            ready = Math.Max(ready, Math.Max(_grantedUntilMs.GetValueOrDefault((start, replica), long.MinValue), Leases.PrimarySince(start) + _leaseMs));
+        }
+
+        return ready;
+    }
+
+    /// <summary>
+    /// Ends <paramref name="commit"/>: the record goes in when it is ready, the slice's record is
+    /// still the one it was based on, it supersedes it, and the host says this node may commit
+    /// (a majority in contact, and whatever else the change depends on). Either way its drops end.
+    /// </summary>
+    public CommitOutcome EndCommit(PendingCommit commit, long nowMs, bool mayCommit)
+    {
+        if (!Release(commit))
+        {
+            return CommitOutcome.Refused("ended already");
+        }
+
+        uint start = commit.BasedOn.Range.Start;
+        PieSlice current = Map.Find(start);
+        string? refusal =
+            nowMs < ReadyAtMs(commit) ? "a dropped replica's lease runs on"
+            : !current.ContentEquals(commit.BasedOn) ? "the record changed meanwhile"
+            : !commit.Next.Supersedes(current) ? "the record does not supersede the current one"
+            : !mayCommit ? "this node may not commit now"
+            : null;
+        if (refusal is not null)
+        {
+            return CommitOutcome.Refused(refusal);
+        }
+
+        Map = Map.With(commit.Next);
+        NoteRecordChange(current, commit.Next, nowMs);
+        return CommitOutcome.Committed(current);
+    }
+
+    /// <summary>Ends <paramref name="commit"/> without committing (its caller gave up).</summary>
+    public void Abandon(PendingCommit commit) => Release(commit);
+
+    /// <summary>Takes every record that supersedes the one held; returns each change with the record it replaced.</summary>
+    public List<(PieSlice Before, PieSlice After)> Merge(IEnumerable<PieSlice> records, long nowMs, out List<PieSlice> unknown)
+    {
+        SliceMap merged = Map.Merge(records, out List<PieSlice> changed, out unknown);
+        List<(PieSlice, PieSlice)> changes = [.. changed.Select(after => (Map.Find(after.Range.Start), after))];
+        foreach ((PieSlice before, PieSlice after) in changes)
+        {
+            NoteRecordChange(before, after, nowMs);
+        }
+
+        Map = merged;
+        return changes;
+    }
+
+    /// <summary>
+    /// Cuts <paramref name="slice"/> at its middle if its record is still the one held and the
+    /// host says this node may commit. Leases on the whole slice covered the upper half too: it
+    /// counts as newly led, so no replica is dropped from it before such a lease has run out.
+    /// </summary>
+    public bool TrySplit(PieSlice slice, long nowMs, bool mayCommit)
+    {
+        if (!Map.Find(slice.Range.Start).ContentEquals(slice) || !mayCommit)
+        {
+            return false;
+        }
+
+        uint middle = slice.Range.Midpoint;
+        Map = Map.Split(middle);
+        Leases = Leases.LedSince([middle], nowMs);
+        return true;
+    }
+
+    /// <summary>
+    /// Primary side: a lease until <paramref name="nowMs"/> plus the lease length on each asked
+    /// slice this node leads where the asker is in sync, for the record the asker knows (after a
+    /// split an older record's lease would cover the other half too), and not being dropped.
+    /// The host says whether it may grant at all (not stopping, in touch with a majority).
+    /// </summary>
+    public List<(uint Start, long Epoch)> Grant(NodeId replica, IEnumerable<(uint Start, long Epoch)> asked, long nowMs, bool mayGrant)
+    {
+        List<(uint, long)> granted = [];
+        if (!mayGrant || replica == _self)
+        {
+            return granted;
+        }
+
+        foreach ((uint start, long epoch) in asked)
+        {
+            PieSlice slice = Map.Find(start);
+            if (slice.Range.Start == start && slice.Epoch == epoch && slice.Primary == _self && slice.IsInSync(replica) && !_dropsPending.ContainsKey((start, replica)))
+            {
+                _grantedUntilMs[(start, replica)] = nowMs + _leaseMs;
+                granted.Add((start, epoch));
+            }
+        }
+
+        return granted;
+    }
+
+    /// <summary>Primary side: the replica gave its lease back (it is stopping) and may be dropped at once.</summary>
+    public void Released(uint sliceStart, NodeId replica) => _grantedUntilMs.Remove((sliceStart, replica));
+
+    /// <summary>Replica side: <paramref name="primary"/> granted leases it asked for at <paramref name="askedAtMs"/>; they run from then, so they end before the primary's record of them.</summary>
+    public void Held(NodeId primary, IEnumerable<uint> starts, long askedAtMs) =>
+        Leases = Leases.Holding(primary, starts, askedAtMs + _leaseMs);
+
+    /// <summary>Replica side: every lease held is given up (the node is stopping).</summary>
+    public void DropAllHeld() => Leases = Leases.HoldingNone();
+
+    /// <summary>Forgets grants that ran out (the host calls it now and then; an ended grant decides nothing).</summary>
+    public void ForgetEndedGrants(long nowMs)
+    {
+        foreach (var key in _grantedUntilMs.Where(g => g.Value <= nowMs).Select(g => g.Key).ToList())
+        {
+            _grantedUntilMs.Remove(key);
+        }
+    }
+
+    private bool Release(PendingCommit commit)
+    {
+        if (commit.Ended)
+        {
+            return false;
+        }
+
+        commit.Ended = true;
+        foreach (NodeId replica in commit.Dropped)
+        {
+            var key = (commit.BasedOn.Range.Start, replica);
+            if (_dropsPending[key] == 1)
+            {
+                _dropsPending.Remove(key);
+            }
+            else
+            {
+                _dropsPending[key]--;
+            }
+        }
+
+        return true;
+    }
+
+    private void NoteRecordChange(PieSlice before, PieSlice after, long nowMs)
+    {
+        if (after.Primary == _self && before.Primary != _self)
+        {
+            Leases = Leases.LedSince([after.Range.Start], nowMs);
+        }
+    }
+}
+
+/// <summary>A record being committed: what it was based on, the record, and the replicas it drops from the in-sync set.</summary>
+internal sealed class PendingCommit(PieSlice basedOn, PieSlice next, ImmutableArray<NodeId> dropped)
+{
+    public PieSlice BasedOn { get; } = basedOn;
+
+    public PieSlice Next { get; } = next;
+
+    public ImmutableArray<NodeId> Dropped { get; } = dropped;
+
+    public bool Ended { get; set; }
+}
+
+/// <summary>Whether a commit went in; if it did, the record it replaced; if not, why.</summary>
+internal readonly record struct CommitOutcome(bool IsCommitted, PieSlice? Replaced, string? Refusal)
+{
+    public static CommitOutcome Committed(PieSlice replaced) => new(true, replaced, null);
+
+    public static CommitOutcome Refused(string reason) => new(false, null, reason);
+}

@@ -1,0 +1,179 @@
+using SmdSs.Core;
+using SmdSs.Model;
+
+namespace SmdSs.Tests.Core;
+
+public sealed class SliceAuthorityTests
+{
+    private const long LeaseMs = 2_000;
+    private static readonly NodeId A = new(1);
+    private static readonly NodeId B = new(2);
+    private static readonly NodeId C = new(3);
+
+    // One slice led by A, replicated on B and C, all in sync; A has led it since long ago.
+    private static SliceAuthority LedByA(long nowMs = 100_000) =>
+        new(A, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, nowMs - LeaseMs);
+
+    private static PieSlice Slice(SliceAuthority authority) => authority.Map.Find(0);
+
+    private static PieSlice Dropping(PieSlice slice, NodeId replica) => slice.Next(slice.Replicas, slice.InSync.Where(n => n != replica));
+
+    private static (uint, long)[] Ask(PieSlice slice) => [(slice.Range.Start, slice.Epoch)];
+
+    [Fact]
+    public void A_replica_is_dropped_only_once_the_lease_granted_to_it_ran_out_and_gets_none_meanwhile()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        Assert.Single(authority.Grant(B, Ask(slice), 100_000, mayGrant: true));
+
+        PendingCommit commit = authority.BeginCommit(slice, Dropping(slice, B));
+        Assert.Equal(100_000 + LeaseMs, authority.ReadyAtMs(commit));
+        Assert.Empty(authority.Grant(B, Ask(slice), 100_500, mayGrant: true));
+        Assert.Single(authority.Grant(C, Ask(slice), 100_500, mayGrant: true));
+
+        Assert.False(authority.EndCommit(commit, 100_000 + LeaseMs - 1, mayCommit: true).IsCommitted);
+        commit = authority.BeginCommit(slice, Dropping(slice, B));
+        CommitOutcome outcome = authority.EndCommit(commit, 100_000 + LeaseMs, mayCommit: true);
+        Assert.True(outcome.IsCommitted, outcome.Refusal);
+        Assert.False(Slice(authority).IsInSync(B));
+        Assert.Empty(authority.Grant(B, Ask(Slice(authority)), 102_500, mayGrant: true));
+    }
+
+    [Fact]
+    public void A_commit_that_fails_gives_back_no_lease_another_pending_commit_still_holds_back()
+    {
+        // Two commits drop B at once (a write path's and a placement round's); the first to end
+        // fails. Its end must not let B renew its lease while the second still waits it out:
+        // renewed every 500 ms, B's lease would hold the second commit (and the write behind it)
+        // back as long as B lives.
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        authority.Grant(B, Ask(slice), 100_000, mayGrant: true);
+        PendingCommit first = authority.BeginCommit(slice, Dropping(slice, B));
+        PendingCommit second = authority.BeginCommit(slice, Dropping(slice, B));
+
+        Assert.False(authority.EndCommit(first, 101_000, mayCommit: false).IsCommitted);
+        Assert.Empty(authority.Grant(B, Ask(slice), 101_000, mayGrant: true));
+        Assert.Equal(100_000 + LeaseMs, authority.ReadyAtMs(second));
+        Assert.True(authority.EndCommit(second, 100_000 + LeaseMs, mayCommit: true).IsCommitted);
+    }
+
+    [Fact]
+    public void An_abandoned_commit_lets_the_replica_have_leases_again()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        PendingCommit commit = authority.BeginCommit(slice, Dropping(slice, B));
+        Assert.Empty(authority.Grant(B, Ask(slice), 100_000, mayGrant: true));
+
+        authority.Abandon(commit);
+        Assert.Single(authority.Grant(B, Ask(slice), 100_000, mayGrant: true));
+        Assert.False(authority.EndCommit(commit, 200_000, mayCommit: true).IsCommitted);
+        Assert.True(Slice(authority).IsInSync(B));
+    }
+
+    [Fact]
+    public void A_new_primary_drops_no_replica_before_a_lease_its_predecessor_granted_could_have_run_out()
+    {
+        var authority = new SliceAuthority(B, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 0);
+        PieSlice slice = Slice(authority);
+        PieSlice takeover = slice.Next([B, C, A], [B, C]);
+        authority.Merge([takeover], 50_000, out _);
+
+        PendingCommit commit = authority.BeginCommit(takeover, Dropping(takeover, C));
+        Assert.Equal(50_000 + LeaseMs, authority.ReadyAtMs(commit));
+        Assert.False(authority.EndCommit(commit, 50_000 + LeaseMs - 1, mayCommit: true).IsCommitted);
+        Assert.Equal(50_000, authority.Leases.PrimarySince(0));
+    }
+
+    [Fact]
+    public void A_commit_goes_in_only_over_the_record_it_was_based_on_and_with_the_hosts_consent()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        PendingCommit stale = authority.BeginCommit(slice, Dropping(slice, C));
+        PendingCommit refused = authority.BeginCommit(slice, Dropping(slice, C));
+        Assert.False(authority.EndCommit(refused, 100_000, mayCommit: false).IsCommitted);
+        Assert.True(authority.EndCommit(authority.BeginCommit(slice, Dropping(slice, B)), 100_000, mayCommit: true).IsCommitted);
+
+        CommitOutcome outcome = authority.EndCommit(stale, 100_000, mayCommit: true);
+        Assert.False(outcome.IsCommitted);
+        Assert.Equal("the record changed meanwhile", outcome.Refusal);
+        Assert.Equal("ended already", authority.EndCommit(stale, 100_000, mayCommit: true).Refusal);
+    }
+
+    [Fact]
+    public void Leases_go_only_to_in_sync_replicas_asking_for_the_record_this_primary_leads()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        Assert.Empty(authority.Grant(B, [(slice.Range.Start, slice.Epoch + 1)], 100_000, mayGrant: true));
+        Assert.Empty(authority.Grant(B, [(slice.Range.Start + 1, slice.Epoch)], 100_000, mayGrant: true));
+        Assert.Empty(authority.Grant(B, Ask(slice), 100_000, mayGrant: false));
+        Assert.Empty(authority.Grant(A, Ask(slice), 100_000, mayGrant: true));
+        Assert.Equal(0, authority.GrantedCount(100_000));
+
+        var replica = new SliceAuthority(B, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 0);
+        Assert.Empty(replica.Grant(C, Ask(slice), 100_000, mayGrant: true));
+    }
+
+    [Fact]
+    public void A_held_lease_runs_from_when_it_was_asked_for_and_only_for_its_primary()
+    {
+        var replica = new SliceAuthority(B, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 0);
+        replica.Held(A, [0u], askedAtMs: 10_000);
+        Assert.True(replica.Leases.Holds(0, A, 10_000 + LeaseMs - 1));
+        Assert.False(replica.Leases.Holds(0, A, 10_000 + LeaseMs));
+        Assert.False(replica.Leases.Holds(0, C, 10_001));
+
+        ReadLeases before = replica.Leases;
+        replica.DropAllHeld();
+        Assert.False(replica.Leases.Holds(0, A, 10_001));
+        Assert.True(before.Holds(0, A, 10_001));
+    }
+
+    [Fact]
+    public void A_released_lease_lets_its_replica_go_at_once()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        authority.Grant(B, Ask(slice), 100_000, mayGrant: true);
+        authority.Released(0, B);
+        PendingCommit commit = authority.BeginCommit(slice, Dropping(slice, B));
+        Assert.True(authority.EndCommit(commit, 100_001, mayCommit: true).IsCommitted);
+    }
+
+    [Fact]
+    public void The_upper_half_of_a_split_counts_as_newly_led()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        authority.Grant(B, Ask(slice), 99_000, mayGrant: true);
+        Assert.False(authority.TrySplit(slice with { Epoch = slice.Epoch + 5 }, 100_000, mayCommit: true));
+        Assert.False(authority.TrySplit(slice, 100_000, mayCommit: false));
+        Assert.True(authority.TrySplit(slice, 100_000, mayCommit: true));
+
+        PieSlice upper = authority.Map.Find(slice.Range.Midpoint);
+        Assert.Equal(slice.Range.Midpoint, upper.Range.Start);
+        Assert.Equal(100_000, authority.Leases.PrimarySince(upper.Range.Start));
+        PendingCommit commit = authority.BeginCommit(upper, Dropping(upper, C));
+        Assert.Equal(100_000 + LeaseMs, authority.ReadyAtMs(commit));
+    }
+
+    [Fact]
+    public void Merging_returns_each_change_with_the_record_it_replaced_and_keeps_older_records_out()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        PieSlice newer = slice.Next([B, A, C], [B, A, C]);
+        List<(PieSlice Before, PieSlice After)> changes = authority.Merge([newer, slice], 100_000, out List<PieSlice> unknown);
+
+        (PieSlice before, PieSlice after) = Assert.Single(changes);
+        Assert.Equal(slice, before);
+        Assert.Equal(newer, after);
+        Assert.Empty(unknown);
+        Assert.Empty(authority.Merge([slice], 100_000, out _));
+        Assert.Empty(authority.Grant(B, Ask(newer), 100_000, mayGrant: true));
+    }
+}
