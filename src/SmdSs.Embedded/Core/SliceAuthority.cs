@@ -57,10 +57,11 @@ internal sealed class SliceAuthority
     public long ReadyAtMs(PendingCommit commit)
     {
         uint start = commit.BasedOn.Range.Start;
-        long ready = long.MinValue;
+        // Far in the past, yet far from overflowing when a host subtracts its clock.
+        long ready = long.MinValue / 2;
         foreach (NodeId replica in commit.Dropped)
         {
-            ready = Math.Max(ready, Math.Max(_grantedUntilMs.GetValueOrDefault((start, replica), long.MinValue), Leases.PrimarySince(start) + _leaseMs));
+            ready = Math.Max(ready, Math.Max(_grantedUntilMs.GetValueOrDefault((start, replica), long.MinValue / 2), Leases.PrimarySince(start) + _leaseMs));
         }
 
         return ready;

@@ -41,6 +41,16 @@ public sealed class SliceAuthorityTests
     }
 
     [Fact]
+    public void A_commit_that_drops_nobody_is_ready_at_once_and_a_host_may_subtract_its_clock_from_when()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        PendingCommit commit = authority.BeginCommit(slice, slice.Next([A, B, C, new NodeId(4)], slice.InSync));
+        Assert.InRange(authority.ReadyAtMs(commit) - 100_000, long.MinValue / 2 - 100_000, -1);
+        Assert.True(authority.EndCommit(commit, 100_000, mayCommit: true).IsCommitted);
+    }
+
+    [Fact]
     public void A_commit_that_fails_gives_back_no_lease_another_pending_commit_still_holds_back()
     {
         // Two commits drop B at once (a write path's and a placement round's); the first to end

@@ -217,6 +217,48 @@ internal sealed class PlacementSimulation
 
     public SimPlacementNode? Find(NodeId id) => _nodes.GetValueOrDefault(id);
 
+    /// <summary>Every time a node could have served a stale read, from the first one on.</summary>
+    public List<string> StaleReads { get; } = [];
+
+    /// <summary>
+    /// Every time a primary could have served a stale read. Known gap (see ARCHITECTURE): a
+    /// primary reads from its copy while it hears from a majority, and after a partition heals a
+    /// node still holding it Down may take its slices over before either learns of the other.
+    /// </summary>
+    public List<string> StalePrimaryReads { get; } = [];
+
+    /// <summary>What the scenario is doing now (named in a stale read).</summary>
+    public string Phase { get; set; } = "formation";
+
+    /// <summary>
+    /// Local reads of the slice at <paramref name="start"/> are safe (checked whenever a node may
+    /// newly read it locally, and at each commit): a node that may answer them from its own copy
+    /// is in sync in every record of the slice newer than its own, on any node, running or not.
+    /// A record committed without it may have had writes acknowledged that its copy lacks.
+    /// </summary>
+    public void CheckLocalReads(uint start, SimPlacementNode? reader = null)
+    {
+        foreach (SimPlacementNode node in reader is null ? Running : [reader])
+        {
+            PieSlice mine = node.View.Find(start);
+            if (!node.CanReadLocally(mine))
+            {
+                continue;
+            }
+
+            foreach (SimPlacementNode other in _nodes.Values.OrderBy(n => n.Id))
+            {
+                PieSlice theirs = other.View.Find(start);
+                if (theirs.Range == mine.Range && theirs.Supersedes(mine) && !theirs.IsInSync(node.Id))
+                {
+                    string stale = $"at {NowMs} ms, after {Phase}: {node.Id} may read {start:x8} locally at e{mine.Epoch} (primary {mine.Primary}) though {other.Id} holds e{theirs.Epoch} [{string.Join(",", theirs.Replicas)}] in-sync [{string.Join(",", theirs.InSync)}] without it";
+                    Note($"STALE READ: {stale}");
+                    (mine.Primary == node.Id ? StalePrimaryReads : StaleReads).Add(stale);
+                }
+            }
+        }
+    }
+
     private SimPlacementNode NewNode()
     {
         NodeId id;

@@ -27,6 +27,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     {
         int seeds = int.TryParse(Environment.GetEnvironmentVariable("SMDSS_PLACEMENT_SEEDS"), CultureInfo.InvariantCulture, out int n) ? n : 100;
         var failures = new ConcurrentDictionary<int, string>();
+        var stalePrimaryReads = new ConcurrentDictionary<int, string>();
         long simulatedMs = 0;
         var clock = Stopwatch.StartNew();
         Parallel.For(1, seeds + 1, (seed, state) =>
@@ -41,7 +42,18 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             }
 
             Interlocked.Add(ref simulatedMs, sim.NowMs);
+            if (sim.StalePrimaryReads.Count > 0)
+            {
+                stalePrimaryReads[seed] = sim.StalePrimaryReads[0];
+            }
         });
+
+        // Measured, not asserted: the known gap of primary reads after a partition heals (issue 18).
+        output.WriteLine($"stale primary read windows in {stalePrimaryReads.Count} of {seeds} seeds");
+        foreach ((int seed, string stale) in stalePrimaryReads.OrderBy(s => s.Key).Take(5))
+        {
+            output.WriteLine($"  seed {seed}: {stale}");
+        }
 
         output.WriteLine($"{seeds} seeds, {simulatedMs / 3_600_000.0:0.0} h simulated in {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures.OrderBy(f => f.Key).Select(f => $"seed {f.Key}: {f.Value} (replay: Pinned({f.Key}))")));
@@ -102,7 +114,8 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         for (int step = 0; step < 12; step++)
         {
             string change = Change(sim);
-            sim.Note($"step {step}: {change}");
+            sim.Phase = $"step {step}: {change}";
+            sim.Note(sim.Phase);
             if (Settle(sim, change) is { } stepFailure)
             {
                 return $"step {step}: {stepFailure}";
@@ -166,12 +179,17 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         while (sim.NowMs < deadline)
         {
             sim.RunUntil(sim.NowMs + 1_000);
+            if (sim.StaleReads.Count > 0)
+            {
+                return sim.StaleReads[0];
+            }
+
             if (sim.NowMs > sim.ChangesUntilMs + PlacementSimulation.DetectionMs && sim.WorkInFlight == 0 && sim.Unsettled().Count == 0 && sim.NowMs - sim.LastCommitMs > 5_000)
             {
                 int commits = sim.Commits;
                 sim.Note($"settled after {change}");
                 sim.RunUntil(sim.NowMs + QuietMs);
-                return sim.Commits == commits && sim.Unsettled().Count == 0
+                return sim.Commits == commits && sim.Unsettled().Count == 0 && sim.StaleReads.Count == 0
                     ? null
                     : $"after {change}, settled and then changed again ({sim.Commits - commits} commits in {QuietMs / 1000} s)";
             }

@@ -1,3 +1,4 @@
+using SmdSs.Core;
 using SmdSs.Membership;
 using SmdSs.Model;
 using SmdSs.Placement;
@@ -24,9 +25,14 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private const int StartupSyncMs = 3_000;
     private const int ConnectTimeoutMs = 2_000;
 
-    private readonly Dictionary<uint, long> _primarySinceMs = [];
     private readonly HashSet<(uint Start, NodeId Replica)> _catchUps = [];
     private readonly HashSet<NodeId> _probing = [];
+    private const int RenewMs = 500;
+    private const int ReadQuorumWindowMs = 1_000;
+    private const int ReadQuorumValidMs = 750;
+
+    private SliceAuthority _slices = null!;
+    private long _readQuorumUntilMs;
     private FailureDetector _detector = null!;
     private NodeRecord _self = null!;
     private bool _confirmed;
@@ -39,7 +45,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
     public NodeId Id => id;
 
-    public SliceMap View { get; private set; } = null!;
+    public SliceMap View => _slices.Map;
 
     public NodeMap Nodes { get; private set; } = NodeMap.Empty;
 
@@ -62,7 +68,9 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         _restarts++;
         _self = new NodeRecord(Id, "sim", NodeState.Up, _restarts << 20, 0, 0);
         Nodes = nodes.With(_self);
-        View = view;
+        // Leases granted before a restart are unknown: every slice it leads counts as newly led.
+        _slices = new SliceAuthority(Id, view, PlacementSimulation.LeaseMs, sim.NowMs);
+        _readQuorumUntilMs = 0;
         _confirmed = alone;
         _detector = new FailureDetector(TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs * 0.4), TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs));
         Running = true;
@@ -73,16 +81,11 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         _quietInputs = null;
         _inRound = false;
         _roundPending = false;
-        _primarySinceMs.Clear();
-        foreach (PieSlice slice in view.Slices.Where(s => s.Primary == Id))
-        {
-            _primarySinceMs[slice.Range.Start] = sim.NowMs;
-        }
-
         long life = Life;
         sim.After(sim.Random.Next(1, PlacementSimulation.RoundMs), () => Tick(life));
         sim.After(sim.Random.Next(1, PlacementSimulation.GossipMs), () => Gossip(life));
         sim.After(sim.Random.Next(1, ProbeMs), () => Probe(life));
+        sim.After(sim.Random.Next(1, RenewMs), () => Renew(life));
         sim.After(StartupSyncMs, () => _confirmed |= Alive(life));
     }
 
@@ -104,14 +107,21 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     /// <summary>Takes every slice record that supersedes the one held (a push or a gossip exchange).</summary>
     public void MergeSlices(IEnumerable<PieSlice> records)
     {
-        SliceMap merged = View.Merge(records, out List<PieSlice> changed, out _);
-        foreach (PieSlice record in changed)
+        foreach ((_, PieSlice after) in _slices.Merge(records, sim.NowMs, out _))
         {
-            NoteRecordChange(View.Find(record.Range.Start), record);
+            sim.CheckLocalReads(after.Range.Start, this);
         }
-
-        View = merged;
     }
+
+    /// <summary>
+    /// As the node's read path decides: this node may answer a read of <paramref name="slice"/>
+    /// (its own record of it) from its own copy, as the primary in touch with a majority, or as
+    /// an in-sync replica holding the primary's lease; never before its maps were confirmed.
+    /// </summary>
+    public bool CanReadLocally(PieSlice slice) =>
+        Running && _confirmed
+        && ((slice.Primary == Id && sim.NowMs < _readQuorumUntilMs)
+            || (slice.IsInSync(Id) && slice.Primary is { } primary && _slices.Leases.Holds(slice.Range.Start, primary, sim.NowMs)));
 
     private bool IsServing(NodeId node) => node == Id || Nodes.Find(node)?.IsServing == true;
 
@@ -121,10 +131,25 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
     private IEnumerable<NodeRecord> Peers() => Nodes.Nodes.Where(n => n.Id != Id && n.IsReachable);
 
-    private bool HasCommitQuorum()
+    private IEnumerable<NodeId> Voters() =>
+        Nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(View.Slices.SelectMany(s => s.Replicas));
+
+    private bool HasCommitQuorum() =>
+        Quorum.Holds(Id, Voters(), n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
+
+    // As the failure detector's tick refreshes it: a primary reads locally and grants leases only
+    // while it heard from a majority within the last second.
+    private void RefreshReadQuorum()
     {
-        IEnumerable<NodeId> voters = Nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(View.Slices.SelectMany(s => s.Replicas));
-        return Quorum.Holds(Id, voters, n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
+        long since = sim.NowMs - ReadQuorumWindowMs;
+        if (Quorum.Holds(Id, Voters(), n => _detector.HeardSince(n, since)))
+        {
+            _readQuorumUntilMs = sim.NowMs + ReadQuorumValidMs;
+            foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
+            {
+                sim.CheckLocalReads(slice.Range.Start, this);
+            }
+        }
     }
 
     private void Tick(long life)
@@ -204,53 +229,74 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         }
     }
 
-    // As CommitSliceAsync: a replica leaving the in-sync set is dropped only once the lease this
-    // node granted it ran out (and a lease's length after this node became primary); the record
-    // is committed only if it is still the one the change was based on, with a majority in contact.
+    // As CommitSliceAsync, through the real SliceAuthority: a replica leaving the in-sync set
+    // gets no lease from the start of the commit and is dropped once the leases this node
+    // granted it ran out (and a lease's length after this node began to lead); the record goes
+    // in only if it is still the one the change was based on, with a majority in contact.
     private void Commit(SliceChange change, long life, Action done)
     {
-        uint start = change.BasedOn.Range.Start;
-        long waitUntil = sim.NowMs;
-        foreach (NodeId replica in change.BasedOn.InSync.Where(n => n != Id && !change.Next.IsInSync(n)))
-        {
-            waitUntil = Math.Max(waitUntil, Math.Max(LeaseEnd(replica), _primarySinceMs.GetValueOrDefault(start, long.MinValue / 2) + PlacementSimulation.LeaseMs));
-        }
-
+        PendingCommit commit = _slices.BeginCommit(change.BasedOn, change.Next);
         sim.WorkInFlight++;
-        sim.At(waitUntil, () =>
+        WhenReady(commit, change, life, done);
+    }
+
+    private void WhenReady(PendingCommit commit, SliceChange change, long life, Action done) => sim.At(_slices.ReadyAtMs(commit), () =>
+    {
+        if (!Alive(life))
         {
             sim.WorkInFlight--;
-            if (!Alive(life))
-            {
-                return;
-            }
+            return;
+        }
 
-            PieSlice current = View.Find(start);
-            if (current.ContentEquals(change.BasedOn) && change.Next.Supersedes(current) && HasCommitQuorum())
-            {
-                View = View.With(change.Next);
-                NoteRecordChange(current, change.Next);
-                sim.Committed(this, change);
-                Push(change.Next);
-            }
-
-            done();
-        });
-    }
-
-    // A replica that asks every 500 ms holds a lease up to 2 s from its last ask; a dead one from its last ask before it died.
-    private long LeaseEnd(NodeId replica)
-    {
-        SimPlacementNode? node = sim.Find(replica);
-        long lastAsk = node is { Running: true } ? sim.NowMs : node?.StoppedAtMs ?? 0;
-        return lastAsk - sim.Random.Next(PlacementSimulation.RoundMs) + PlacementSimulation.LeaseMs;
-    }
-
-    private void NoteRecordChange(PieSlice before, PieSlice after)
-    {
-        if (after.Primary == Id && before.Primary != Id)
+        if (_slices.ReadyAtMs(commit) > sim.NowMs)
         {
-            _primarySinceMs[after.Range.Start] = sim.NowMs;
+            WhenReady(commit, change, life, done);
+            return;
+        }
+
+        sim.WorkInFlight--;
+        if (_slices.EndCommit(commit, sim.NowMs, HasCommitQuorum()).IsCommitted)
+        {
+            sim.Committed(this, change);
+            sim.CheckLocalReads(change.Next.Range.Start);
+            Push(change.Next);
+        }
+
+        done();
+    });
+
+    // As the lease loop: every 500 ms an in-sync replica asks each reachable primary for leases
+    // on its slices (the record it knows of each); a lease runs from the moment it asked.
+    private void Renew(long life)
+    {
+        if (!Alive(life))
+        {
+            return;
+        }
+
+        sim.After(RenewMs, () => Renew(life));
+        _slices.ForgetEndedGrants(sim.NowMs);
+        foreach (var group in View.Slices.Where(s => s.Primary is { } p && p != Id && s.IsInSync(Id) && IsReachable(p)).GroupBy(s => s.Primary!.Value))
+        {
+            NodeId primary = group.Key;
+            long askedAtMs = sim.NowMs;
+            List<(uint Start, long Epoch)> asked = [.. group.Select(s => (s.Range.Start, s.Epoch))];
+            sim.Send(this, primary, p =>
+            {
+                List<(uint Start, long Epoch)> granted = p._slices.Grant(Id, asked, sim.NowMs, mayGrant: sim.NowMs < p._readQuorumUntilMs);
+                sim.Send(p, Id, n =>
+                {
+                    // A reply to an earlier life is lost with its connection.
+                    if (n.Life == life)
+                    {
+                        n._slices.Held(primary, granted.Select(g => g.Start), askedAtMs);
+                        foreach ((uint start, _) in granted)
+                        {
+                            sim.CheckLocalReads(start, n);
+                        }
+                    }
+                });
+            });
         }
     }
 
@@ -402,6 +448,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
             });
         }
 
+        RefreshReadQuorum();
         List<NodeRecord> verdicts = [.. _detector.Evaluate(Nodes, Id, sim.NowMs, WallNowMs)];
         if (verdicts.Count > 0)
         {
