@@ -41,7 +41,8 @@ public sealed partial class SmdSsNode
     private async Task PlaceOnceAsync(CancellationToken stopping)
     {
         NodeId self = _self!.Id;
-        await CommitAllAsync(PlacementRound.Repairs(SliceMap!, self, IsServing, IsReachable), stopping).ConfigureAwait(false);
+        long heardSince = MonoMs() - (long)_options.FailureDetectionTimeout.TotalMilliseconds;
+        await CommitAllAsync(PlacementRound.Repairs(SliceMap!, self, IsServing, IsReachable, n => _detector!.HeardSince(n, heardSince)), stopping).ConfigureAwait(false);
 
         // Slices move independently: a step that waits out a lease does not hold up the others.
         await CommitAllAsync(PlacementRound.Steps(SliceMap!, Nodes, self, NowMs(), _options.ReplacementGracePeriod, _options.ReplicationFactor), stopping).ConfigureAwait(false);

@@ -14,12 +14,22 @@ internal sealed record SliceChange(PieSlice BasedOn, PieSlice Next, string Reaso
 /// </summary>
 internal static class PlacementRound
 {
-    public static List<SliceChange> Repairs(SliceMap map, NodeId self, Func<NodeId, bool> isServing, Func<NodeId, bool> isReachable)
+    /// <param name="map">This node's slice map.</param>
+    /// <param name="self">This node.</param>
+    /// <param name="isServing">Whether the node map says a node serves.</param>
+    /// <param name="isReachable">Whether the node map says a node can be reached.</param>
+    /// <param name="heardLately">
+    /// Whether this node heard from a node within the failure-detection timeout. A primary it
+    /// heard from is not taken over, whatever the node map says: after a partition heals, maps
+    /// still hold the other side Down for a while, and the primary there already serves reads
+    /// again; a takeover then would leave it reading a slice whose writes go elsewhere.
+    /// </param>
+    public static List<SliceChange> Repairs(SliceMap map, NodeId self, Func<NodeId, bool> isServing, Func<NodeId, bool> isReachable, Func<NodeId, bool> heardLately)
     {
         var changes = new List<SliceChange>();
         foreach (PieSlice slice in map.Slices)
         {
-            if (SliceMoves.TakeOver(slice, self, isServing) is { } takeover)
+            if (slice.Primary is { } primary && !heardLately(primary) && SliceMoves.TakeOver(slice, self, isServing) is { } takeover)
             {
                 changes.Add(new SliceChange(slice, takeover, "primary down, took over"));
             }

@@ -33,7 +33,7 @@ public sealed class PlacementRoundTests
         SliceMap map = SliceMap.FromSlices([led, lost]);
         bool Serving(NodeId n) => n != C;
 
-        List<SliceChange> repairs = PlacementRound.Repairs(map, A, Serving, Serving);
+        List<SliceChange> repairs = PlacementRound.Repairs(map, A, Serving, Serving, heardLately: _ => false);
 
         SliceChange drop = Assert.Single(repairs, r => r.BasedOn == led);
         Assert.Equal(new[] { A, B, C }, drop.Next.Replicas.AsEnumerable());
@@ -42,5 +42,15 @@ public sealed class PlacementRoundTests
         Assert.Equal(A, takeover.Next.Primary);
         Assert.False(takeover.Next.IsInSync(C));
         Assert.Equal(2, repairs.Count);
+    }
+
+    [Fact]
+    public void A_primary_heard_from_lately_is_not_taken_over_though_the_node_map_holds_it_down()
+    {
+        var lost = new PieSlice(new SliceRange(0, 0xFFFFFFFF), 5, [C, A, B]);
+        bool Serving(NodeId n) => n != C;
+
+        Assert.Empty(PlacementRound.Repairs(SliceMap.FromSlices([lost]), A, Serving, Serving, heardLately: n => n == C));
+        Assert.Single(PlacementRound.Repairs(SliceMap.FromSlices([lost]), A, Serving, Serving, heardLately: n => n == B));
     }
 }

@@ -240,23 +240,57 @@ internal sealed class PlacementSimulation
     {
         foreach (SimPlacementNode node in reader is null ? Running : [reader])
         {
-            PieSlice mine = node.View.Find(start);
-            if (!node.CanReadLocally(mine))
+            if (_staleWindows.ContainsKey((node.Id, start)) || StaleRecord(node, start) is not { } newer)
             {
                 continue;
             }
 
-            foreach (SimPlacementNode other in _nodes.Values.OrderBy(n => n.Id))
+            PieSlice mine = node.View.Find(start);
+            string stale = $"at {NowMs} ms, after {Phase}: {node.Id} may read {start:x8} locally at e{mine.Epoch} (primary {mine.Primary}) though {newer}";
+            Note($"STALE READ: {stale}");
+            (mine.Primary == node.Id ? StalePrimaryReads : StaleReads).Add(stale);
+            _staleWindows[(node.Id, start)] = NowMs;
+            After(StaleWindowStepMs, () => FollowStaleWindow(node, start));
+        }
+    }
+
+    /// <summary>How long each window in which a node could have served a stale read lasted, in ms.</summary>
+    public List<long> StaleWindowsMs { get; } = [];
+
+    private const int StaleWindowStepMs = 10;
+    private readonly Dictionary<(NodeId, uint), long> _staleWindows = [];
+
+    private void FollowStaleWindow(SimPlacementNode node, uint start)
+    {
+        if (StaleRecord(node, start) is not null)
+        {
+            After(StaleWindowStepMs, () => FollowStaleWindow(node, start));
+            return;
+        }
+
+        StaleWindowsMs.Add(NowMs - _staleWindows[(node.Id, start)]);
+        _staleWindows.Remove((node.Id, start));
+    }
+
+    // A record of the slice at start, on any node, newer than the one by which node may read it locally, and without it in sync.
+    private string? StaleRecord(SimPlacementNode node, uint start)
+    {
+        PieSlice mine = node.View.Find(start);
+        if (!node.CanReadLocally(mine))
+        {
+            return null;
+        }
+
+        foreach (SimPlacementNode other in _nodes.Values.OrderBy(n => n.Id))
+        {
+            PieSlice theirs = other.View.Find(start);
+            if (theirs.Range == mine.Range && theirs.Supersedes(mine) && !theirs.IsInSync(node.Id))
             {
-                PieSlice theirs = other.View.Find(start);
-                if (theirs.Range == mine.Range && theirs.Supersedes(mine) && !theirs.IsInSync(node.Id))
-                {
-                    string stale = $"at {NowMs} ms, after {Phase}: {node.Id} may read {start:x8} locally at e{mine.Epoch} (primary {mine.Primary}) though {other.Id} holds e{theirs.Epoch} [{string.Join(",", theirs.Replicas)}] in-sync [{string.Join(",", theirs.InSync)}] without it";
-                    Note($"STALE READ: {stale}");
-                    (mine.Primary == node.Id ? StalePrimaryReads : StaleReads).Add(stale);
-                }
+                return $"{other.Id} holds e{theirs.Epoch} [{string.Join(",", theirs.Replicas)}] in-sync [{string.Join(",", theirs.InSync)}] without it";
             }
         }
+
+        return null;
     }
 
     private SimPlacementNode NewNode()

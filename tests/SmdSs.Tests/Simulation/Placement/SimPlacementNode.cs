@@ -177,7 +177,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private void RunRound(long life)
     {
         _inRound = true;
-        CommitAll(PlacementRound.Repairs(View, Id, IsServing, IsReachable), life, () =>
+        CommitAll(PlacementRound.Repairs(View, Id, IsServing, IsReachable, n => _detector.HeardSince(n, sim.NowMs - PlacementSimulation.DetectionMs)), life, () =>
         {
             CommitAll(Steps(), life, () =>
             {
