@@ -28,7 +28,7 @@ public sealed partial class SmdSsNode
                 continue;
             }
 
-            NodeId self = _self!.Id;
+            NodeId self = SelfRecord!.Id;
             foreach (PieSlice slice in SliceMap!.Slices.Where(s => s.Primary == self))
             {
                 foreach (NodeId replica in slice.InSync.Where(n => n != self && IsReachable(n)))

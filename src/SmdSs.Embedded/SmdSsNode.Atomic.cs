@@ -112,9 +112,9 @@ public sealed partial class SmdSsNode
     {
         uint hash = KeyRules.ValidateAndHash(request.Key);
         PieSlice slice = SliceMap!.Find(hash);
-        if (slice.Primary != _self!.Id || _goingDown || !_confirmed.Task.IsCompleted)
+        if (slice.Primary != SelfRecord!.Id || _goingDown || !_confirmed.Task.IsCompleted)
         {
-            return Error(ErrorCode.NotPrimary, $"{_self.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
+            return Error(ErrorCode.NotPrimary, $"{SelfRecord.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
         }
 
         // Reads and read-modify-writes alike need the primary's majority contact: a primary cut
@@ -122,7 +122,7 @@ public sealed partial class SmdSsNode
         // and a failed increment applied there could win on heal over acknowledged ones.
         if (request.Kind != AtomicKind.Abandon && !HasReadQuorum() && HasMajorityToKeep())
         {
-            return Error(ErrorCode.Unavailable, $"{_self.Id} lost contact with most of the cluster; another node takes slice {slice.Range} over");
+            return Error(ErrorCode.Unavailable, $"{SelfRecord.Id} lost contact with most of the cluster; another node takes slice {slice.Range} over");
         }
 
         switch (request.Kind)

@@ -32,7 +32,7 @@ public sealed partial class SmdSsNode
 
     private void StartCatchUps(CancellationToken stopping)
     {
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         foreach (PieSlice slice in SliceMap!.Slices.Where(s => s.Primary == self))
         {
             foreach (NodeId replica in slice.Replicas.Where(n => n != self && !slice.IsInSync(n) && Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining))
@@ -59,7 +59,7 @@ public sealed partial class SmdSsNode
             _catchUpBroken[(sliceStart, replica)] = false;
             // The replica learns that it holds the slice before any data arrives, so that it
             // never mistakes the incoming copy for data of a slice it lost (and hands it off).
-            await _transport!.SendAsync(node.Endpoint, MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage([_self!], [slice], [], [])), StreamTimeout, stopping).ConfigureAwait(false);
+            await _transport!.SendAsync(node.Endpoint, MessageType.SyncDelta, Messages.Encode(new SyncDeltaMessage([SelfRecord!], [slice], [], [])), StreamTimeout, stopping).ConfigureAwait(false);
             long? since = DeltaBase(sliceStart, replica);
             // Later than any session this node started before, restarts included: a stale start
             // that arrives late is refused by the replica rather than wiping this session's data.
@@ -91,7 +91,7 @@ public sealed partial class SmdSsNode
             _metrics?.CaughtUp(bytes, since is not null, records.Count);
             _repairs.CaughtUp(since is not null, bytes);
             PieSlice current = SliceMap!.Find(sliceStart);
-            if (current.Primary == _self!.Id && current.IsHeldBy(replica) && !current.IsInSync(replica))
+            if (current.Primary == SelfRecord!.Id && current.IsHeldBy(replica) && !current.IsInSync(replica))
             {
                 // A write that failed to reach it after the check above breaks the catch-up until the commit.
                 await CommitSliceAsync(current, current.Next(current.Replicas, [.. current.InSync, replica]), "replica caught up", stopping, () => !_catchUpBroken.GetValueOrDefault((sliceStart, replica))).ConfigureAwait(false);
@@ -245,7 +245,7 @@ public sealed partial class SmdSsNode
     /// </summary>
     private void StartHandoffs(CancellationToken stopping)
     {
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         foreach (PieSlice slice in SliceMap!.Slices)
         {
             SliceStore store = RunningStore().SliceFor(slice.Range.Start);
@@ -280,7 +280,7 @@ public sealed partial class SmdSsNode
             List<StorageRecord> records = store.Snapshot(NowMs());
             long bytes = await StreamRecordsAsync(primaryEndpoint, slice.Range.Start, slice.Epoch, MessageType.Handoff, records, stopping).ConfigureAwait(false);
             _metrics?.Streamed(bytes);
-            if (!SliceMap!.Find(slice.Range.Start).IsHeldBy(_self!.Id) && !store.IsCatchingUp)
+            if (!SliceMap!.Find(slice.Range.Start).IsHeldBy(SelfRecord!.Id) && !store.IsCatchingUp)
             {
                 store.Wipe();
                 _bootstrapOrphans.TryRemove(slice.Range.Start, out _);
@@ -296,7 +296,7 @@ public sealed partial class SmdSsNode
     private async Task<(MessageType, byte[])> OnHandoffAsync(SliceRecordsMessage message, CancellationToken cancellationToken)
     {
         PieSlice slice = SliceMap!.Find(message.SliceStart);
-        if (slice.Primary != _self!.Id || !_confirmed.Task.IsCompleted)
+        if (slice.Primary != SelfRecord!.Id || !_confirmed.Task.IsCompleted)
         {
             return Error(ErrorCode.NotPrimary, $"not the primary of slice {slice.Range}");
         }

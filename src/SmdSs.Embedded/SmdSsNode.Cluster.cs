@@ -19,23 +19,24 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan StartupSyncTimeout = TimeSpan.FromSeconds(3);
     private readonly Lock _stateLock = new();
     private readonly ConcurrentDictionary<uint, byte> _bootstrapOrphans = new();
-    private NodeMap _nodes = NodeMap.Empty;
-
-    private NodeRecord? _self;
+    private Core.MembershipState? _membership;
     private ClusterListener? _listener;
     private IPeerTransport? _transport;
     private FailureDetector? _detector;
     private TaskCompletionSource _confirmed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    internal NodeMap Nodes => Volatile.Read(ref _nodes);
+    internal NodeMap Nodes => Volatile.Read(ref _membership)?.Nodes ?? NodeMap.Empty;
+
+    /// <summary>This node's own record (null before the first start).</summary>
+    private NodeRecord? SelfRecord => Volatile.Read(ref _membership)?.Self;
 
     /// <summary>The cluster listener while the node runs (its bounds are observable to tests).</summary>
     internal Transport.ClusterListener? Listener => _listener;
 
-    internal NodeId Self => _self!.Id;
+    internal NodeId Self => SelfRecord!.Id;
 
     /// <summary>The endpoint peers reach this node at (the real port when Listen asked for port 0).</summary>
-    public string? Endpoint => _self?.Endpoint;
+    public string? Endpoint => SelfRecord?.Endpoint;
 
     /// <summary>Replaces the TCP transport (tests inject faults here). Set before <see cref="StartAsync"/>.</summary>
     internal Func<IPeerTransport, IPeerTransport>? TransportDecorator { get; set; }
@@ -88,12 +89,12 @@ public sealed partial class SmdSsNode
         int maxFrameBytes = _options.MaxValueBytes + SmdSsLimits.MaxKeyBytes + (2 << 20);
         _listener = new ClusterListener(listen, directory.NodeId, handshake, maxFrameBytes, new FrameHandler(this), _logger);
         string endpoint = new IPEndPoint(listen.Address, _listener.LocalEndpoint.Port).ToString();
-        _self = new NodeRecord(directory.NodeId, endpoint, NodeState.Up, directory.Incarnation << 20, 0, 0);
+        var self = new NodeRecord(directory.NodeId, endpoint, NodeState.Up, directory.Incarnation << 20, 0, 0);
         // The node's own address is no contact (an old id of this node may have had it).
         _contacts = [.. _contacts.Where(c => !string.Equals(c, endpoint, StringComparison.OrdinalIgnoreCase))];
         lock (_stateLock)
         {
-            _nodes = savedNodes.With(_self);
+            _membership = new Core.MembershipState(self, savedNodes, _options.NodeRetention, SmdSsLimits.MaxNodes);
         }
 
         IPeerTransport transport = new TcpPeerTransport(directory.NodeId, () => endpoint, handshake, maxFrameBytes);
@@ -116,35 +117,34 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Every other node in the map that is not gone for good.</summary>
-    private IEnumerable<NodeRecord> Peers() => Nodes.Nodes.Where(n => n.Id != _self!.Id && n.State != NodeState.Left);
+    private IEnumerable<NodeRecord> Peers() => Nodes.Nodes.Where(n => n.Id != SelfRecord!.Id && n.State != NodeState.Left);
 
-    private bool IsReachable(NodeId node) => node == _self!.Id || Nodes.Find(node)?.IsReachable == true;
+    private bool IsReachable(NodeId node) => node == SelfRecord!.Id || Nodes.Find(node)?.IsReachable == true;
 
-    private bool IsServing(NodeId node) => node == _self!.Id || Nodes.Find(node)?.IsServing == true;
+    private bool IsServing(NodeId node) => node == SelfRecord!.Id || Nodes.Find(node)?.IsServing == true;
 
     /// <summary>Merges node records from a peer. A record that says this node is suspect or down is refuted.</summary>
     /// <exception cref="Protocol.PeerRefusedException">A record out of <see cref="Replication.PeerClaims"/>' bounds; none is merged.</exception>
     private void MergeNodes(IEnumerable<NodeRecord> input)
     {
         IReadOnlyCollection<NodeRecord> records = input as IReadOnlyCollection<NodeRecord> ?? [.. input];
-        RefuseForgedNodes(records);
-        List<NodeRecord> changed;
+        Core.MembershipChange change;
         lock (_stateLock)
         {
-            List<NodeRecord> admissible = AdmissibleNodes(records);
-            NodeMap merged = NodeMapMerge.Merge(_nodes, _self!, admissible, records, mayRefute: !_goingDown && !_stopping!.IsCancellationRequested, out NodeRecord self, out changed);
-            _self = self;
-
-            if (ReferenceEquals(merged, _nodes))
+            change = _membership!.Merge(records, SliceMap!, NowMs(), mayRefute: !_goingDown && !_stopping!.IsCancellationRequested);
+            if (change.MapChanged)
             {
-                return;
+                PersistState();
             }
-
-            _nodes = merged;
-            PersistState();
         }
 
-        foreach (NodeRecord record in changed)
+        if (change.Refusal is { } refusal)
+        {
+            throw new Protocol.PeerRefusedException(refusal);
+        }
+
+        ReportNodeMapFull(change);
+        foreach (NodeRecord record in change.Changed)
         {
             Log.PeerStateChanged(_logger, record.Id.ToString(), record.Endpoint, record.State.ToString(), record.Incarnation);
             if (!record.IsReachable)
@@ -191,7 +191,7 @@ public sealed partial class SmdSsNode
                 // This node's bootstrap map lost to the cluster's: what it took while alone is
                 // unique and goes to the slice's real primary. Any other loss of a slice is a
                 // planned move, after which this node's copy is redundant and is wiped.
-                if (mine.Epoch == 0 && mine.Primary == _self!.Id && !record.IsHeldBy(_self.Id))
+                if (mine.Epoch == 0 && mine.Primary == SelfRecord!.Id && !record.IsHeldBy(SelfRecord.Id))
                 {
                     _bootstrapOrphans.TryAdd(record.Range.Start, 0);
                 }
@@ -243,7 +243,7 @@ public sealed partial class SmdSsNode
                 await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
             }
 
-            if (basedOn.Primary == _self!.Id && next.Primary != _self.Id)
+            if (basedOn.Primary == SelfRecord!.Id && next.Primary != SelfRecord.Id)
             {
                 await SendPendingTouchesAsync(basedOn).ConfigureAwait(false);
             }
@@ -323,7 +323,7 @@ public sealed partial class SmdSsNode
     private void ForgetHints(PieSlice current, PieSlice next)
     {
         uint start = next.Range.Start;
-        if (next.Primary != _self!.Id)
+        if (next.Primary != SelfRecord!.Id)
         {
             _missed.ForgetSlice(start);
             return;
@@ -340,7 +340,7 @@ public sealed partial class SmdSsNode
         if (_directory is { } directory)
         {
             _savedAtMs = NowMs();
-            ClusterStateFile.Write(directory.Path, _nodes, _slices!.Map, _savedAtMs, _contacts, _contactsUntilMs);
+            ClusterStateFile.Write(directory.Path, _membership!.Nodes, _slices!.Map, _savedAtMs, _contacts, _contactsUntilMs);
         }
     }
 

@@ -42,10 +42,10 @@ public sealed partial class SmdSsNode
         foreach (SliceStore local in store.SliceStores)
         {
             PieSlice slice = map.Find(local.Range.Start);
-            if (!mayExpire || slice.Primary != _self!.Id || slice.Range != local.Range)
+            if (!mayExpire || slice.Primary != SelfRecord!.Id || slice.Range != local.Range)
             {
                 local.ForgetNotedExpiries();
-                if (sweep && slice.Primary != _self!.Id)
+                if (sweep && slice.Primary != SelfRecord!.Id)
                 {
                     store.CountExpired(local.DropExpiredHere(nowMs, nowMs - (long)_options.TombstoneRetention.TotalMilliseconds));
                 }
@@ -117,7 +117,7 @@ public sealed partial class SmdSsNode
                     // Looked up again under the lock: the slice may have been split or handed over.
                     PieSlice now = SliceMap!.Find(hash);
                     SliceStore local = RunningStore().SliceFor(hash);
-                    if (now.Primary != _self!.Id || now.Range != slice.Range
+                    if (now.Primary != SelfRecord!.Id || now.Range != slice.Range
                         || !local.TryGet(entry.Key, out StoredEntry current) || !ReferenceEquals(current, entry))
                     {
                         continue;
@@ -168,7 +168,7 @@ public sealed partial class SmdSsNode
     /// </summary>
     private void SendTouches(SliceStore local, List<StorageRecord> touches)
     {
-        if (_self is null || SliceMap is not { } map)
+        if (SelfRecord is null || SliceMap is not { } map)
         {
             return;
         }
@@ -184,7 +184,7 @@ public sealed partial class SmdSsNode
             }
         }
 
-        if (!toPrimary && slice.Primary is { } primary && primary != _self.Id)
+        if (!toPrimary && slice.Primary is { } primary && primary != SelfRecord.Id)
         {
             RetryTouches(local, touches);
         }
@@ -208,7 +208,7 @@ public sealed partial class SmdSsNode
     {
         byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, touches));
         return [.. slice.Replicas
-            .Where(n => n != _self!.Id && IsReachable(n))
+            .Where(n => n != SelfRecord!.Id && IsReachable(n))
             .Select(n => (n, SendTouchFrameAsync(n, payload)))];
     }
 
@@ -261,7 +261,7 @@ public sealed partial class SmdSsNode
     /// </summary>
     private bool ApplyTouch(NodeId from, PieSlice slice, StorageRecord touch)
     {
-        bool selfPrimary = slice.Primary == _self!.Id;
+        bool selfPrimary = slice.Primary == SelfRecord!.Id;
         SliceStore local = RunningStore().SliceFor(Hashing.KeyHash.Of(touch.Key));
         // A primary passes the renewals it takes on to every replica (as its own touches), so
         // that every copy's deadline, and what each knows the primary holds, keeps up.

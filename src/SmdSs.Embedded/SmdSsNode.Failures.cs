@@ -27,7 +27,7 @@ public sealed partial class SmdSsNode
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
             RefreshReadQuorum();
-            byte[] ping = Messages.EncodeNode(_self!);
+            byte[] ping = Messages.EncodeNode(SelfRecord!);
             foreach (NodeRecord peer in Peers().Where(n => n.IsReachable))
             {
                 if (!_probes.TryGetValue(peer.Id, out Task? running) || running.IsCompleted)
@@ -36,7 +36,7 @@ public sealed partial class SmdSsNode
                 }
             }
 
-            List<NodeRecord> verdicts = [.. _detector!.Evaluate(Nodes, _self!.Id, MonoMs(), NowMs())];
+            List<NodeRecord> verdicts = [.. _detector!.Evaluate(Nodes, SelfRecord!.Id, MonoMs(), NowMs())];
             if (verdicts.Count > 0)
             {
                 MergeNodes(verdicts);
@@ -117,7 +117,7 @@ public sealed partial class SmdSsNode
     /// <summary>A peer could not reach <paramref name="target"/> itself and asks this node to try.</summary>
     private async Task<(MessageType, byte[])> OnPingRequestAsync(NodeRecord target, CancellationToken cancellationToken)
     {
-        bool reached = target.Id != _self!.Id && await TryPingAsync(target, Messages.EncodeNode(_self), IndirectPingTimeout, cancellationToken).ConfigureAwait(false);
+        bool reached = target.Id != SelfRecord!.Id && await TryPingAsync(target, Messages.EncodeNode(SelfRecord), IndirectPingTimeout, cancellationToken).ConfigureAwait(false);
         return (MessageType.Ok, [reached ? (byte)1 : (byte)0]);
     }
 

@@ -32,7 +32,7 @@ public sealed partial class SmdSsNode
             }
 
             PieSlice slice = SliceMap!.Find(hash);
-            if (slice.Primary == _self!.Id && !_goingDown)
+            if (slice.Primary == SelfRecord!.Id && !_goingDown)
             {
                 try
                 {
@@ -116,14 +116,14 @@ public sealed partial class SmdSsNode
         uint hash = KeyRules.ValidateAndHash(operation.Key);
         PieSlice slice = SliceMap!.Find(hash);
         SliceStore local = RunningStore().SliceFor(hash);
-        if (slice.Primary != _self!.Id || _goingDown || !_confirmed.Task.IsCompleted)
+        if (slice.Primary != SelfRecord!.Id || _goingDown || !_confirmed.Task.IsCompleted)
         {
-            return Error(ErrorCode.NotPrimary, $"{_self.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
+            return Error(ErrorCode.NotPrimary, $"{SelfRecord.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
         }
 
         if (type is MessageType.Get or MessageType.Refresh or MessageType.Probe && !HasReadQuorum())
         {
-            return Error(ErrorCode.Unavailable, $"{_self.Id} lost contact with most of the cluster; another node takes slice {slice.Range} over");
+            return Error(ErrorCode.Unavailable, $"{SelfRecord.Id} lost contact with most of the cluster; another node takes slice {slice.Range} over");
         }
 
         switch (type)

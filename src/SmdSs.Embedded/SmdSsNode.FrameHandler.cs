@@ -10,7 +10,7 @@ public sealed partial class SmdSsNode
     {
         public async ValueTask<(MessageType Type, byte[] Payload)> HandleAsync(Frame request, PeerIdentity from, CancellationToken cancellationToken)
         {
-            if (node._store is null || node._self is null)
+            if (node._store is null || node.SelfRecord is null)
             {
                 return Error(ErrorCode.Unavailable, "node not running");
             }
@@ -20,7 +20,7 @@ public sealed partial class SmdSsNode
             {
                 case MessageType.Ping:
                     node.MergeNodes([Messages.DecodeNode(request.Payload)]);
-                    return (MessageType.Ok, Messages.EncodeNode(node._self));
+                    return (MessageType.Ok, Messages.EncodeNode(node.SelfRecord));
                 case MessageType.PingRequest:
                     return await node.OnPingRequestAsync(Messages.DecodeNode(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.SyncDigest:

@@ -95,7 +95,7 @@ public sealed partial class SmdSsNode
     private string? PickGossipTarget(out bool isDown)
     {
         int round = Interlocked.Increment(ref _gossipRound);
-        string self = _self!.Endpoint;
+        string self = SelfRecord!.Endpoint;
         List<string> reachable = [.. Peers().Where(n => n.IsReachable).Select(n => n.Endpoint)];
         // Not this node's own address (an old id of it may be Down there), nor one a serving node has now.
         var taken = new HashSet<string>(reachable, StringComparer.OrdinalIgnoreCase) { self };
@@ -129,7 +129,7 @@ public sealed partial class SmdSsNode
 
     private async Task ExchangeDigestsAsync(string endpoint, CancellationToken cancellationToken)
     {
-        var digest = new SyncDigestMessage(_self!, Nodes.Digest, SliceMap!.Digest);
+        var digest = new SyncDigestMessage(SelfRecord!, Nodes.Digest, SliceMap!.Digest);
         Frame reply = await _transport!.SendAsync(endpoint, MessageType.SyncDigest, Messages.Encode(digest), GossipTimeout, cancellationToken).ConfigureAwait(false);
         if (reply.Type == MessageType.Ok)
         {
@@ -253,8 +253,8 @@ public sealed partial class SmdSsNode
     /// <summary>Sends a changed slice record straight to its replicas, rather than waiting for gossip to carry it.</summary>
     private void PushSlice(PieSlice slice)
     {
-        var delta = Messages.Encode(new SyncDeltaMessage([_self!], [slice], [], []));
-        foreach (NodeId replica in slice.Replicas.Where(n => n != _self!.Id && IsReachable(n)))
+        var delta = Messages.Encode(new SyncDeltaMessage([SelfRecord!], [slice], [], []));
+        foreach (NodeId replica in slice.Replicas.Where(n => n != SelfRecord!.Id && IsReachable(n)))
         {
             if (Nodes.Find(replica) is { } node)
             {
@@ -266,7 +266,7 @@ public sealed partial class SmdSsNode
     /// <summary>Broadcast of this node's own record and some slices to every reachable peer (goodbye, decommission).</summary>
     private async Task BroadcastAsync(IReadOnlyList<PieSlice> slices)
     {
-        var delta = Messages.Encode(new SyncDeltaMessage([_self!], slices, [], []));
+        var delta = Messages.Encode(new SyncDeltaMessage([SelfRecord!], slices, [], []));
         await Task.WhenAll(Peers().Where(n => n.IsReachable).Select(n => SendQuietlyAsync(n.Endpoint, MessageType.SyncDelta, delta))).ConfigureAwait(false);
     }
 

@@ -29,7 +29,7 @@ public sealed partial class SmdSsNode
                 _slices!.ForgetEndedGrants(MonoMs());
             }
 
-            NodeId self = _self!.Id;
+            NodeId self = SelfRecord!.Id;
             var byPrimary = SliceMap!.Slices
                 .Where(s => s.Primary is { } p && p != self && s.IsInSync(self) && IsReachable(p))
                 .GroupBy(s => s.Primary!.Value);
@@ -80,7 +80,7 @@ public sealed partial class SmdSsNode
     /// <summary>May this node answer a read of <paramref name="slice"/> from its own copy, with no network?</summary>
     private bool CanReadLocally(PieSlice slice)
     {
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         if (_goingDown || !_confirmed.Task.IsCompleted)
         {
             return false;

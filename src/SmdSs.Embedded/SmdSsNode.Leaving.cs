@@ -28,12 +28,12 @@ public sealed partial class SmdSsNode
     {
         RunningStore();
         SetSelfState(NodeState.Leaving);
-        Log.Decommissioning(_logger, _self!.Id.ToString(), SliceMap!.Slices.Count(s => s.IsHeldBy(_self.Id)));
+        Log.Decommissioning(_logger, SelfRecord!.Id.ToString(), SliceMap!.Slices.Count(s => s.IsHeldBy(SelfRecord.Id)));
         await BroadcastAsync([]).ConfigureAwait(false);
         DateTimeOffset deadline = _time.GetUtcNow() + timeout;
         try
         {
-            while (SliceMap!.Slices.Any(s => s.IsHeldBy(_self!.Id)))
+            while (SliceMap!.Slices.Any(s => s.IsHeldBy(SelfRecord!.Id)))
             {
                 if (_time.GetUtcNow() > deadline)
                 {
@@ -63,7 +63,7 @@ public sealed partial class SmdSsNode
             await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
         }
 
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         var handedOver = new List<PieSlice>();
         foreach (PieSlice slice in SliceMap!.Slices.Where(s => s.Primary == self))
         {
@@ -125,8 +125,7 @@ public sealed partial class SmdSsNode
     {
         lock (_stateLock)
         {
-            _self = _self!.InState(state, NowMs()) with { Incarnation = _self.Incarnation + (bumpIncarnation ? 1 : 0), Heartbeat = _self.Heartbeat + 1 };
-            _nodes = _nodes.With(_self);
+            _membership!.SetSelfState(state, NowMs(), bumpIncarnation);
             PersistState();
         }
     }

@@ -105,7 +105,7 @@ public sealed partial class SmdSsNode
         NodeId target = candidates[attempt % candidates.Count];
         MapSliceRequest forSlice = request with { Start = range.Start, End = range.End };
         (MessageType type, byte[] payload) reply;
-        if (target == _self!.Id)
+        if (target == SelfRecord!.Id)
         {
             reply = OnMapSlice(forSlice);
         }
@@ -142,19 +142,19 @@ public sealed partial class SmdSsNode
     {
         if (!_mapFunctions.TryGetValue(request.Function, out ISmdSsMapFunction? function))
         {
-            return Error(ErrorCode.ProcessorFailed, $"No map function named '{request.Function}' is registered on node {_self!.Id}; register it on every node with AddMapFunction<T>().");
+            return Error(ErrorCode.ProcessorFailed, $"No map function named '{request.Function}' is registered on node {SelfRecord!.Id}; register it on every node with AddMapFunction<T>().");
         }
 
         var range = new SliceRange(request.Start, request.End);
         PieSlice slice = SliceMap!.Find(request.Start);
         if (slice.Range != range)
         {
-            return Error(ErrorCode.StaleEpoch, $"{_self!.Id} knows slice {slice.Range} (epoch {slice.Epoch}), not {range}");
+            return Error(ErrorCode.StaleEpoch, $"{SelfRecord!.Id} knows slice {slice.Range} (epoch {slice.Epoch}), not {range}");
         }
 
         if (!CanReadLocally(slice))
         {
-            return Error(ErrorCode.Unavailable, $"{_self!.Id} may not answer reads of slice {range} now");
+            return Error(ErrorCode.Unavailable, $"{SelfRecord!.Id} may not answer reads of slice {range} now");
         }
 
         SliceStore store = RunningStore().SliceFor(range.Start);

@@ -21,59 +21,21 @@ public sealed partial class SmdSsNode
     private long _savedAtMs;
     private long _nodeCapWarnedMs = long.MinValue / 2;
 
-    /// <summary>The records of <paramref name="records"/> this map takes; called under the state lock.</summary>
-    private List<NodeRecord> AdmissibleNodes(IReadOnlyCollection<NodeRecord> records)
+    /// <summary>A merge that reached MaxNodes: the nodes it gave up are forgotten here too, and it is said once a minute.</summary>
+    private void ReportNodeMapFull(Core.MembershipChange change)
     {
-        long now = NowMs();
-        HashSet<NodeId>? named = null;
-        var admissible = new List<NodeRecord>(records.Count);
-        var fresh = new HashSet<NodeId>();
-        foreach (NodeRecord record in records)
+        foreach (NodeRecord evicted in change.Evicted)
         {
-            if (record.Id == _self!.Id)
-            {
-                continue;
-            }
-
-            bool held = _nodes.Find(record.Id) is not null;
-            // A stale copy of a node this map forgot (from a peer that was away) is not taken again.
-            if (!held && NodeRetention.IsExpired(record, now, _options.NodeRetention) && !(named ??= SliceMap!.NamedNodes()).Contains(record.Id))
-            {
-                continue;
-            }
-
-            if (!held)
-            {
-                fresh.Add(record.Id);
-            }
-
-            admissible.Add(record);
+            ForgetSideState(evicted.Id);
+            Log.NodeForgotten(_logger, evicted.Id.ToString(), evicted.Endpoint, evicted.State.ToString(), DateTimeOffset.FromUnixTimeMilliseconds(evicted.GoneSinceMs));
         }
 
-        if (_nodes.Count + fresh.Count <= SmdSsLimits.MaxNodes)
+        long now = MonoMs();
+        if (change.CapReached && now - Interlocked.Read(ref _nodeCapWarnedMs) >= NodeCapWarningInterval.TotalMilliseconds)
         {
-            return admissible;
+            Interlocked.Exchange(ref _nodeCapWarnedMs, now);
+            Log.NodeMapFull(_logger, SmdSsLimits.MaxNodes, change.Evicted.Count, change.LeftOut);
         }
-
-        // Neither a node a slice names nor one this message brings news of is given up.
-        var keep = new HashSet<NodeId>(named ?? SliceMap!.NamedNodes());
-        keep.UnionWith(records.Select(r => r.Id));
-        int room = NodeRetention.MakeRoom(_nodes, _self!.Id, keep, fresh.Count, SmdSsLimits.MaxNodes, out List<NodeId> evict);
-        foreach (NodeId id in evict)
-        {
-            ForgetSideState(id);
-            Log.NodeForgotten(_logger, id.ToString(), _nodes.Find(id)!.Endpoint, _nodes.Find(id)!.State.ToString(), DateTimeOffset.FromUnixTimeMilliseconds(_nodes.Find(id)!.GoneSinceMs));
-        }
-
-        _nodes = _nodes.Without(evict);
-        HashSet<NodeId> admitted = [.. fresh.Take(room)];
-        if (MonoMs() - _nodeCapWarnedMs >= NodeCapWarningInterval.TotalMilliseconds)
-        {
-            _nodeCapWarnedMs = MonoMs();
-            Log.NodeMapFull(_logger, SmdSsLimits.MaxNodes, evict.Count, fresh.Count - room);
-        }
-
-        return [.. admissible.Where(r => _nodes.Find(r.Id) is not null || admitted.Contains(r.Id))];
     }
 
     /// <summary>
@@ -85,7 +47,7 @@ public sealed partial class SmdSsNode
     {
         long now = NowMs();
         IReadOnlyList<string> contacts = Volatile.Read(ref _contacts);
-        bool anyExpired = Nodes.Nodes.Any(n => NodeRetention.IsExpired(n, now, _options.NodeRetention));
+        bool anyExpired = _membership!.AnyExpired(now);
         bool contactsDone = contacts.Count > 0 && (now >= _contactsUntilMs || contacts.Any(IsNodeEndpoint));
         bool saveIsOld = now - Volatile.Read(ref _savedAtMs) >= (long)(_options.NodeRetention.TotalMilliseconds / 4);
         if (!anyExpired && !contactsDone && !saveIsOld)
@@ -97,19 +59,17 @@ public sealed partial class SmdSsNode
         lock (_stateLock)
         {
             // A node a slice still names stays: it is expired but not forgotten, and no reason to save.
-            List<NodeId> expired = anyExpired ? NodeRetention.Expired(_nodes, _self!.Id, SliceMap!.NamedNodes(), now, _options.NodeRetention) : [];
-            if (expired.Count == 0 && !contactsDone && !saveIsOld)
+            forgotten = anyExpired ? _membership.ForgetExpired(SliceMap!, now) : [];
+            if (forgotten.Count == 0 && !contactsDone && !saveIsOld)
             {
                 return;
             }
 
-            forgotten = [.. expired.Select(id => _nodes.Find(id)!)];
-            foreach (NodeId id in expired)
+            foreach (NodeRecord node in forgotten)
             {
-                ForgetSideState(id);
+                ForgetSideState(node.Id);
             }
 
-            _nodes = _nodes.Without(expired);
             if (contactsDone)
             {
                 _contacts = now >= _contactsUntilMs ? [] : [.. _contacts.Where(c => !IsNodeEndpoint(c))];
@@ -146,7 +106,7 @@ public sealed partial class SmdSsNode
     }
 
     private bool IsNodeEndpoint(string endpoint) =>
-        Nodes.Nodes.Any(n => n.Id != _self!.Id && string.Equals(n.Endpoint, endpoint, StringComparison.OrdinalIgnoreCase));
+        Nodes.Nodes.Any(n => n.Id != SelfRecord!.Id && string.Equals(n.Endpoint, endpoint, StringComparison.OrdinalIgnoreCase));
 
     private void ForgetSideState(NodeId id)
     {

@@ -28,15 +28,9 @@ public sealed partial class SmdSsNode
 
     private void RefuseForgedNodes(IReadOnlyCollection<NodeRecord> records)
     {
-        NodeMap nodes = Nodes;
-        long now = NowMs();
-        foreach (NodeRecord record in records)
+        if (_membership?.Refusal(records, NowMs()) is { } reason)
         {
-            NodeRecord? held = record.Id == _self?.Id ? _self : nodes.Find(record.Id);
-            if (PeerClaims.RefuseNode(record, held, now) is { } reason)
-            {
-                throw new PeerRefusedException(reason);
-            }
+            throw new PeerRefusedException(reason);
         }
     }
 
@@ -82,7 +76,7 @@ public sealed partial class SmdSsNode
         string endpoint = Nodes.Find(from.Id)?.Endpoint ?? from.Endpoint;
         try
         {
-            var ask = new SyncDeltaMessage([_self!], [], [], [start]);
+            var ask = new SyncDeltaMessage([SelfRecord!], [], [], [start]);
             Frame reply = await _transport!.SendAsync(endpoint, MessageType.SyncDelta, Messages.Encode(ask), GossipTimeout, cancellationToken).ConfigureAwait(false);
             if (reply.Type != MessageType.SyncDelta)
             {
@@ -107,7 +101,7 @@ public sealed partial class SmdSsNode
     /// </summary>
     private (MessageType, byte[]) NotFromPrimary(NodeId from, PieSlice slice, long claimedEpoch, string what)
     {
-        string whose = slice.Primary == _self!.Id ? "which this node leads" : "which it does not lead";
+        string whose = slice.Primary == SelfRecord!.Id ? "which this node leads" : "which it does not lead";
         return claimedEpoch <= slice.Epoch
             ? Error(ErrorCode.StaleEpoch, $"{what} from {from}: slice {slice.Range} is at epoch {slice.Epoch} with primary {slice.Primary}, {whose}")
             : throw new PeerRefusedException($"{what} from {from}: slice {slice.Range}, {whose}, claimed at epoch {claimedEpoch} past {slice.Epoch}: only its primary sends its data");

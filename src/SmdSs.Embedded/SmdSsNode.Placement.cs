@@ -40,7 +40,7 @@ public sealed partial class SmdSsNode
 
     private async Task PlaceOnceAsync(CancellationToken stopping)
     {
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         long heardSince = MonoMs() - (long)_options.FailureDetectionTimeout.TotalMilliseconds;
         await CommitAllAsync(PlacementRound.Repairs(SliceMap!, self, IsServing, IsReachable, n => _detector!.HeardSince(n, heardSince)), stopping).ConfigureAwait(false);
 

@@ -18,11 +18,11 @@ public sealed partial class SmdSsNode
         Nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(SliceMap!.Slices.SelectMany(s => s.Replicas));
 
     /// <summary>False in a farm of two voters or fewer, where no majority exists (see <see cref="Quorum"/>).</summary>
-    private bool HasMajorityToKeep() => Voters().Append(_self!.Id).Distinct().Skip(2).Any();
+    private bool HasMajorityToKeep() => Voters().Append(SelfRecord!.Id).Distinct().Skip(2).Any();
 
     /// <summary>May this node commit slice records? Suspect nodes do not count as in contact.</summary>
     private bool HasCommitQuorum() =>
-        Quorum.Holds(_self!.Id, Voters(), n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
+        Quorum.Holds(SelfRecord!.Id, Voters(), n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
 
     /// <summary>May this node, as a primary, answer reads from its own copy (and grant leases)?</summary>
     private bool HasReadQuorum() => MonoMs() < Volatile.Read(ref _readQuorumUntilMs);
@@ -32,7 +32,7 @@ public sealed partial class SmdSsNode
     {
         long now = MonoMs();
         long since = now - ReadQuorumWindowMs;
-        if (Quorum.Holds(_self!.Id, Voters(), n => _detector!.HeardSince(n, since)))
+        if (Quorum.Holds(SelfRecord!.Id, Voters(), n => _detector!.HeardSince(n, since)))
         {
             Volatile.Write(ref _readQuorumUntilMs, now + ReadQuorumValidMs);
         }

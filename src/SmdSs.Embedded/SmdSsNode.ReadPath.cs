@@ -58,7 +58,7 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>The role of this node's copy for reads of a slice it may read locally (see <see cref="CanReadLocally"/>).</summary>
-    private ReadRole RoleFor(PieSlice slice) => slice.Primary == _self!.Id ? ReadRole.Primary : ReadRole.Replica;
+    private ReadRole RoleFor(PieSlice slice) => slice.Primary == SelfRecord!.Id ? ReadRole.Primary : ReadRole.Replica;
 
     /// <summary>
     /// Reads never fail while a replica is up: when this node has lost contact with most of the
@@ -68,7 +68,7 @@ public sealed partial class SmdSsNode
     /// </summary>
     private bool MustReadDegraded(PieSlice slice)
     {
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         return !_goingDown && _confirmed.Task.IsCompleted && slice.IsInSync(self)
             && (slice.Primary == self || slice.Primary is not { } primary || !IsReachable(primary))
             && !HasReadQuorum();

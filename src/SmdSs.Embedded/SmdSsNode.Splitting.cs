@@ -19,7 +19,7 @@ public sealed partial class SmdSsNode
 
     private void SplitLargeSlices()
     {
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         FlatFileStore store = RunningStore();
         foreach (PieSlice slice in SliceMap!.Slices.Where(s => s.Primary == self && s.Replicas.Length == s.InSync.Length && s.Range.Width >= MinSplitWidth))
         {

@@ -29,7 +29,7 @@ public sealed partial class SmdSsNode
     public async Task<IReadOnlyList<SmdSsNodeStats>> GetClusterStatsAsync(CancellationToken cancellationToken = default)
     {
         RunningStore();
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         NodeStatsMessage own = LocalStats();
         Task<SmdSsNodeStats>[] asks =
         [
@@ -45,7 +45,7 @@ public sealed partial class SmdSsNode
     private NodeStatsMessage LocalStats()
     {
         FlatFileStore store = RunningStore();
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         SliceMap map = SliceMap!;
         int primarySlices = 0;
         int replicaSlices = 0;

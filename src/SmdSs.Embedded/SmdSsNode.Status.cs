@@ -12,8 +12,8 @@ public sealed partial class SmdSsNode
         var store = RunningStore();
         SliceMap slices = SliceMap!;
         return new SmdSsStatus(
-            _self!.Id.ToString(),
-            _self.Endpoint,
+            SelfRecord!.Id.ToString(),
+            SelfRecord.Endpoint,
             Nodes.Digest.ToString("x32", CultureInfo.InvariantCulture),
             slices.Digest.ToString("x32", CultureInfo.InvariantCulture),
             [.. Nodes.Nodes.Select(n => new SmdSsNodeStatus(n.Id.ToString(), n.Endpoint, n.State.ToString(), n.Incarnation))],

@@ -26,13 +26,13 @@ public sealed partial class SmdSsNode
     {
         _operations.Increment();
         PieSlice slice = SliceMap!.Find(hash);
-        if (slice.Primary == _self!.Id && _confirmed.Task.IsCompleted && !_goingDown)
+        if (slice.Primary == SelfRecord!.Id && _confirmed.Task.IsCompleted && !_goingDown)
         {
             try
             {
                 return await WriteAsPrimaryAsync(slice, record, cancellationToken).ConfigureAwait(false);
             }
-            catch (SmdSsUnavailableException) when (SliceMap!.Find(hash).Primary != _self.Id)
+            catch (SmdSsUnavailableException) when (SliceMap!.Find(hash).Primary != SelfRecord.Id)
             {
                 // Deposed while writing: the new primary gets it (a retry is a newer version).
             }
@@ -96,7 +96,7 @@ public sealed partial class SmdSsNode
         // Read the record again after the local apply: a replica added meanwhile either
         // gets this write from its catch-up snapshot or from here, never from neither.
         PieSlice current = SliceMap!.Find(slice.Range.Start);
-        if (current.Replicas.Length == 1 && slice.Replicas.Length == 1 && current.Primary == _self!.Id)
+        if (current.Replicas.Length == 1 && slice.Replicas.Length == 1 && current.Primary == SelfRecord!.Id)
         {
             return;
         }
@@ -119,7 +119,7 @@ public sealed partial class SmdSsNode
         // that just joined the in-sync set): acknowledge only what the latest record's
         // in-sync replicas all hold, else the sender retries at the current primary.
         PieSlice latest = SliceMap!.Find(slice.Range.Start);
-        if (latest.Primary != _self!.Id || latest.InSync.Any(n => !holders.Contains(n)))
+        if (latest.Primary != SelfRecord!.Id || latest.InSync.Any(n => !holders.Contains(n)))
         {
             throw new SmdSsUnavailableException($"Slice {latest.Range} changed during the write of '{versioned.Key}'; retry at its primary.");
         }
@@ -128,7 +128,7 @@ public sealed partial class SmdSsNode
     /// <summary>Sends records to every reachable replica; returns the replicas that hold them (this one included).</summary>
     private async Task<HashSet<NodeId>> ReplicateAsync(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, CancellationToken cancellationToken, IReadOnlyList<OperationAnswer>? answers = null)
     {
-        NodeId self = _self!.Id;
+        NodeId self = SelfRecord!.Id;
         byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, records, answers));
         List<NodeId> targets = [.. slice.Replicas.Union(alsoTo).Where(n => n != self && IsReachable(n))];
         bool?[] replies = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
@@ -187,7 +187,7 @@ public sealed partial class SmdSsNode
     private void NoteMissedWrites(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, List<NodeId> targets, bool[] acked)
     {
         long oldest = records.Min(r => r.Version);
-        foreach (NodeId replica in slice.Replicas.Union(alsoTo).Where(n => n != _self!.Id))
+        foreach (NodeId replica in slice.Replicas.Union(alsoTo).Where(n => n != SelfRecord!.Id))
         {
             int i = targets.IndexOf(replica);
             if ((i < 0 || !acked[i]) && _missed.Note(slice.Range.Start, replica, oldest, slice.IsInSync(replica) || slice.HintFor(replica) is not null))
@@ -233,7 +233,7 @@ public sealed partial class SmdSsNode
         for (int attempt = 0; attempt < 5; attempt++)
         {
             PieSlice current = SliceMap!.Find(sliceStart);
-            if (current.Primary != _self!.Id || !failed.Any(current.IsInSync))
+            if (current.Primary != SelfRecord!.Id || !failed.Any(current.IsInSync))
             {
                 return;
             }
@@ -283,7 +283,7 @@ public sealed partial class SmdSsNode
             _clock.Observe(record.Version);
             if (record.Kind == RecordKind.Touch)
             {
-                if (!ApplyTouch(from, slice, record) && slice.Primary == _self!.Id)
+                if (!ApplyTouch(from, slice, record) && slice.Primary == SelfRecord!.Id)
                 {
                     (refusedTouches ??= []).Add(record.Key);
                 }
@@ -299,7 +299,7 @@ public sealed partial class SmdSsNode
         RememberAnswers(message);
 
         RunningStore().RequestEviction();
-        return (MessageType.Ok, EncodeRefusedTouches(refusedTouches, notPrimary: touchesSeen && slice.Primary != _self!.Id));
+        return (MessageType.Ok, EncodeRefusedTouches(refusedTouches, notPrimary: touchesSeen && slice.Primary != SelfRecord!.Id));
     }
 
     /// <summary>

@@ -217,6 +217,15 @@ internal sealed class PlacementSimulation
 
     public SimPlacementNode? Find(NodeId id) => _nodes.GetValueOrDefault(id);
 
+    /// <summary>Records an honest node refused (none should be).</summary>
+    public List<string> Refusals { get; } = [];
+
+    public void Refused(string what)
+    {
+        Note(what);
+        Refusals.Add(what);
+    }
+
     /// <summary>Every time a node could have served a stale read, from the first one on.</summary>
     public List<string> StaleReads { get; } = [];
 

@@ -192,6 +192,11 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
                 return sim.StaleReads[0];
             }
 
+            if (sim.Refusals.Count > 0)
+            {
+                return sim.Refusals[0];
+            }
+
             if (sim.NowMs > sim.ChangesUntilMs + PlacementSimulation.DetectionMs && sim.WorkInFlight == 0 && sim.Unsettled().Count == 0 && sim.NowMs - sim.LastCommitMs > 5_000)
             {
                 int commits = sim.Commits;

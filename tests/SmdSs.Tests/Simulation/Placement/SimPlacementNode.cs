@@ -34,7 +34,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private SliceAuthority _slices = null!;
     private long _readQuorumUntilMs;
     private FailureDetector _detector = null!;
-    private NodeRecord _self = null!;
+    private MembershipState _membership = null!;
     private bool _confirmed;
     private bool _inRound;
     private bool _roundPending;
@@ -47,7 +47,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
     public SliceMap View => _slices.Map;
 
-    public NodeMap Nodes { get; private set; } = NodeMap.Empty;
+    public NodeMap Nodes => _membership?.Nodes ?? NodeMap.Empty;
 
     public bool Running { get; private set; }
 
@@ -66,8 +66,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     public void Start(SliceMap view, NodeMap nodes, bool alone)
     {
         _restarts++;
-        _self = new NodeRecord(Id, "sim", NodeState.Up, _restarts << 20, 0, 0);
-        Nodes = nodes.With(_self);
+        _membership = new MembershipState(new NodeRecord(Id, "sim", NodeState.Up, _restarts << 20, 0, 0), nodes, TimeSpan.FromHours(24), SmdSsLimits.MaxNodes);
         // Leases granted before a restart are unknown: every slice it leads counts as newly led.
         _slices = new SliceAuthority(Id, view, PlacementSimulation.LeaseMs, sim.NowMs);
         _readQuorumUntilMs = 0;
@@ -101,7 +100,17 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     /// <summary>Node records from a peer, merged as the node merges them: a record saying this node is suspect or down is refuted.</summary>
     public void MergeNodes(NodeMap theirs)
     {
-        Nodes = NodeMapMerge.Merge(Nodes, _self, theirs.Nodes, theirs.Nodes, mayRefute: true, out _self, out _);
+        Merge([.. theirs.Nodes]);
+    }
+
+    // As the node merges node records, through the real MembershipState: bounds, retention,
+    // the cap, refutation. An honest peer's records are never refused.
+    private void Merge(IReadOnlyCollection<NodeRecord> records)
+    {
+        if (_membership.Merge(records, View, WallNowMs, mayRefute: true).Refusal is { } refusal)
+        {
+            sim.Refused($"{Id} refused records of an honest peer: {refusal}");
+        }
     }
 
     /// <summary>Takes every slice record that supersedes the one held (a push or a gossip exchange).</summary>
@@ -390,8 +399,12 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
             sim.Send(p, Id, n =>
             {
-                n.MergeNodes(theirNodes);
-                n.MergeSlices(theirView.Slices);
+                if (theirView.Digest != n.View.Digest || theirNodes.Digest != n.Nodes.Digest)
+                {
+                    n.MergeNodes(theirNodes);
+                    n.MergeSlices(theirView.Slices);
+                }
+
                 n._confirmed = true;
                 if (isDown)
                 {
@@ -452,7 +465,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         List<NodeRecord> verdicts = [.. _detector.Evaluate(Nodes, Id, sim.NowMs, WallNowMs)];
         if (verdicts.Count > 0)
         {
-            Nodes = Nodes.Merge(verdicts, out _);
+            Merge(verdicts);
             foreach (NodeRecord verdict in verdicts)
             {
                 sim.Note($"{Id} sees {verdict.Id} {verdict.State}");
