@@ -46,7 +46,8 @@ public sealed partial class SmdSsNode
 
     private int WriteQuorum => _options.WriteQuorum > 0 ? _options.WriteQuorum : (_options.ReplicationFactor / 2) + 1;
 
-    private long MonoMs() => _time.GetTimestamp() * 1000 / _time.TimestampFrequency;
+    // Int128: at a nanosecond frequency a long product overflows after 106 days of uptime.
+    private long MonoMs() => (long)((Int128)_time.GetTimestamp() * 1000 / _time.TimestampFrequency);
 
     /// <summary>The maps to start from: the saved ones, else the files' layout, else a fresh pie.</summary>
     private (NodeMap Nodes, SliceMap Slices, bool Saved) InitialMaps(NodeDataDirectory directory)
@@ -228,17 +229,19 @@ public sealed partial class SmdSsNode
     private async Task<bool> CommitSliceAsync(PieSlice basedOn, PieSlice next, string reason, CancellationToken cancellationToken, Func<bool>? stillValid = null)
     {
         next = WithHints(basedOn, next);
+        // This authority throughout: a restart of the node meanwhile makes a new one.
+        Core.SliceAuthority authority = _slices!;
         Core.PendingCommit commit;
         lock (_stateLock)
         {
-            commit = _slices!.BeginCommit(basedOn, next);
+            commit = authority.BeginCommit(basedOn, next);
         }
 
         bool ready = false;
         try
         {
             // Replicas it drops get no new lease from now on; the ones they hold run out first.
-            while (ReadyInMs(commit) is var waitMs && waitMs > 0)
+            while (ReadyInMs(authority, commit) is var waitMs && waitMs > 0)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
             }
@@ -256,7 +259,7 @@ public sealed partial class SmdSsNode
             {
                 lock (_stateLock)
                 {
-                    _slices!.Abandon(commit);
+                    authority.Abandon(commit);
                 }
             }
         }
@@ -264,7 +267,18 @@ public sealed partial class SmdSsNode
         Core.CommitOutcome outcome;
         lock (_stateLock)
         {
-            outcome = _slices!.EndCommit(commit, MonoMs(), mayCommit: HasCommitQuorum() && stillValid?.Invoke() != false);
+            bool consent;
+            try
+            {
+                consent = HasCommitQuorum() && stillValid?.Invoke() != false;
+            }
+            catch
+            {
+                authority.Abandon(commit);
+                throw;
+            }
+
+            outcome = authority.EndCommit(commit, MonoMs(), consent);
             if (outcome.IsCommitted)
             {
                 PersistState();
@@ -284,11 +298,11 @@ public sealed partial class SmdSsNode
         return true;
     }
 
-    private long ReadyInMs(Core.PendingCommit commit)
+    private long ReadyInMs(Core.SliceAuthority authority, Core.PendingCommit commit)
     {
         lock (_stateLock)
         {
-            return _slices!.ReadyAtMs(commit) - MonoMs();
+            return authority.ReadyAtMs(commit) - MonoMs();
         }
     }
 

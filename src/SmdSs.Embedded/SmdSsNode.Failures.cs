@@ -121,6 +121,19 @@ public sealed partial class SmdSsNode
         return (MessageType.Ok, [reached ? (byte)1 : (byte)0]);
     }
 
+    /// <summary>
+    /// A node that told this node itself that it stopped or left counts as not heard from: the
+    /// slices it could not hand over are taken over at once, not a detection timeout after its
+    /// goodbye (see <see cref="Placement.PlacementRound.Repairs"/>).
+    /// </summary>
+    private void ForgetIfSaidGoodbye(NodeId sender, IEnumerable<NodeRecord> records)
+    {
+        if (records.Any(r => r.Id == sender && !r.IsServing) && Nodes.Find(sender) is { IsServing: false })
+        {
+            _detector?.Forget(sender);
+        }
+    }
+
     private TimeSpan ProbeTimeout => _options.FailureDetectionTimeout * 0.2;
 
     // The asker waits 40% of the timeout for a helper's answer; the helper gives its own ping 30%,

@@ -26,7 +26,13 @@ public sealed partial class SmdSsNode
                 case MessageType.SyncDigest:
                     return node.OnSyncDigest(Messages.DecodeSyncDigest(request.Payload));
                 case MessageType.SyncDelta:
-                    return node.OnSyncDelta(Messages.DecodeSyncDelta(request.Payload));
+                {
+                    SyncDeltaMessage delta = Messages.DecodeSyncDelta(request.Payload);
+                    (MessageType, byte[]) reply = node.OnSyncDelta(delta);
+                    node.ForgetIfSaidGoodbye(from.Id, delta.Nodes);
+                    return reply;
+                }
+
                 case MessageType.Get or MessageType.Set or MessageType.Remove or MessageType.Refresh or MessageType.Probe:
                     return await node.OnForwardedAsync(request.Type, Messages.DecodeForwarded(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.Replicate:

@@ -25,13 +25,17 @@ internal sealed class SliceAuthority
     {
         _self = self;
         _leaseMs = leaseMs;
-        Map = map;
-        Leases = ReadLeases.None.LedSince(map.Slices.Where(s => s.Primary == self).Select(s => s.Range.Start), nowMs);
+        _map = map;
+        _leases = ReadLeases.None.LedSince(map.Slices.Where(s => s.Primary == self).Select(s => s.Range.Start), nowMs);
     }
 
-    public SliceMap Map { get; private set; }
+    // Volatile: read lock-free by request threads.
+    private volatile SliceMap _map;
+    private volatile ReadLeases _leases;
 
-    public ReadLeases Leases { get; private set; }
+    public SliceMap Map { get => _map; private set => _map = value; }
+
+    public ReadLeases Leases { get => _leases; private set => _leases = value; }
 
     /// <summary>Leases this node granted that have not run out (tests and status).</summary>
     public int GrantedCount(long nowMs) => _grantedUntilMs.Values.Count(until => until > nowMs);
@@ -39,7 +43,7 @@ internal sealed class SliceAuthority
     /// <summary>Starts committing <paramref name="next"/> over <paramref name="basedOn"/>: until it ends, no replica it drops gets a lease.</summary>
     public PendingCommit BeginCommit(PieSlice basedOn, PieSlice next)
     {
-        var commit = new PendingCommit(basedOn, next, [.. basedOn.InSync.Where(n => n != _self && !next.IsInSync(n))]);
+        var commit = new PendingCommit(this, basedOn, next, [.. basedOn.InSync.Where(n => n != _self && !next.IsInSync(n))]);
         foreach (NodeId replica in commit.Dropped)
         {
             var key = (basedOn.Range.Start, replica);
@@ -56,6 +60,11 @@ internal sealed class SliceAuthority
     /// </summary>
     public long ReadyAtMs(PendingCommit commit)
     {
+        if (commit.Owner != this)
+        {
+            return long.MinValue / 2;
+        }
+
         uint start = commit.BasedOn.Range.Start;
         // Far in the past, yet far from overflowing when a host subtracts its clock.
         long ready = long.MinValue / 2;
@@ -74,6 +83,11 @@ internal sealed class SliceAuthority
     /// </summary>
     public CommitOutcome EndCommit(PendingCommit commit, long nowMs, bool mayCommit)
     {
+        if (commit.Owner != this)
+        {
+            return CommitOutcome.Refused("begun before this node restarted");
+        }
+
         if (!Release(commit))
         {
             return CommitOutcome.Refused("ended already");
@@ -92,13 +106,20 @@ internal sealed class SliceAuthority
             return CommitOutcome.Refused(refusal);
         }
 
-        Map = Map.With(commit.Next);
+        // Lead time first: a lock-free reader that sees the new map sees it too.
         NoteRecordChange(current, commit.Next, nowMs);
+        Map = Map.With(commit.Next);
         return CommitOutcome.Committed(current);
     }
 
     /// <summary>Ends <paramref name="commit"/> without committing (its caller gave up).</summary>
-    public void Abandon(PendingCommit commit) => Release(commit);
+    public void Abandon(PendingCommit commit)
+    {
+        if (commit.Owner == this)
+        {
+            Release(commit);
+        }
+    }
 
     /// <summary>Takes every record that supersedes the one held; returns each change with the record it replaced.</summary>
     public List<(PieSlice Before, PieSlice After)> Merge(IEnumerable<PieSlice> records, long nowMs, out List<PieSlice> unknown)
@@ -110,6 +131,7 @@ internal sealed class SliceAuthority
             NoteRecordChange(before, after, nowMs);
         }
 
+        // After the lead times: a lock-free reader that sees the new map sees them too.
         Map = merged;
         return changes;
     }
@@ -127,8 +149,8 @@ internal sealed class SliceAuthority
         }
 
         uint middle = slice.Range.Midpoint;
-        Map = Map.Split(middle);
         Leases = Leases.LedSince([middle], nowMs);
+        Map = Map.Split(middle);
         return true;
     }
 
@@ -189,13 +211,16 @@ internal sealed class SliceAuthority
         foreach (NodeId replica in commit.Dropped)
         {
             var key = (commit.BasedOn.Range.Start, replica);
-            if (_dropsPending[key] == 1)
+            if (_dropsPending.TryGetValue(key, out int pending))
             {
-                _dropsPending.Remove(key);
-            }
-            else
-            {
-                _dropsPending[key]--;
+                if (pending <= 1)
+                {
+                    _dropsPending.Remove(key);
+                }
+                else
+                {
+                    _dropsPending[key] = pending - 1;
+                }
             }
         }
 
@@ -211,9 +236,12 @@ internal sealed class SliceAuthority
     }
 }
 
-/// <summary>A record being committed: what it was based on, the record, and the replicas it drops from the in-sync set.</summary>
-internal sealed class PendingCommit(PieSlice basedOn, PieSlice next, ImmutableArray<NodeId> dropped)
+/// <summary>A record being committed: by whom, what it was based on, the record, and the replicas it drops from the in-sync set.</summary>
+internal sealed class PendingCommit(SliceAuthority owner, PieSlice basedOn, PieSlice next, ImmutableArray<NodeId> dropped)
 {
+    /// <summary>The authority it was begun on: a commit that outlived a restart of its node is refused by the new one.</summary>
+    public SliceAuthority Owner { get; } = owner;
+
     public PieSlice BasedOn { get; } = basedOn;
 
     public PieSlice Next { get; } = next;

@@ -98,6 +98,35 @@ public sealed class SliceAuthorityTests
     }
 
     [Fact]
+    public void A_node_that_takes_a_slice_over_or_restarts_leading_it_counts_as_newly_leading()
+    {
+        var restarted = new SliceAuthority(A, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 7_000);
+        Assert.Equal(7_000, restarted.Leases.PrimarySince(0));
+
+        var replica = new SliceAuthority(B, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 0);
+        PieSlice slice = Slice(replica);
+        PieSlice takeover = slice.Next([B, C, A], [B, C]);
+        Assert.True(replica.EndCommit(replica.BeginCommit(slice, takeover), 60_000, mayCommit: true).IsCommitted);
+        Assert.Equal(60_000, replica.Leases.PrimarySince(0));
+        Assert.Equal(60_000 + LeaseMs, replica.ReadyAtMs(replica.BeginCommit(takeover, Dropping(takeover, C))));
+    }
+
+    [Fact]
+    public void A_commit_begun_before_a_restart_is_refused_by_the_new_authority_and_holds_nothing_back()
+    {
+        SliceAuthority before = LedByA();
+        PieSlice slice = Slice(before);
+        PendingCommit outlived = before.BeginCommit(slice, Dropping(slice, B));
+
+        SliceAuthority after = LedByA();
+        PendingCommit current = after.BeginCommit(slice, Dropping(slice, B));
+        after.Abandon(outlived);
+        Assert.Equal("begun before this node restarted", after.EndCommit(outlived, 200_000, mayCommit: true).Refusal);
+        Assert.Empty(after.Grant(B, Ask(slice), 100_000, mayGrant: true));
+        Assert.True(after.EndCommit(current, 200_000, mayCommit: true).IsCommitted);
+    }
+
+    [Fact]
     public void A_commit_goes_in_only_over_the_record_it_was_based_on_and_with_the_hosts_consent()
     {
         SliceAuthority authority = LedByA();

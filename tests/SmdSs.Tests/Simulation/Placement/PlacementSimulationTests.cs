@@ -54,7 +54,9 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             }
         });
 
-        // Measured, not asserted: the known gap of primary reads after a partition heals (issue 18).
+        // The known gap of primary reads after a partition heals (issue 18): measured, and held
+        // under a ceiling (12 of 100 seeds now, 92 without the rule against taking over a primary
+        // heard from lately).
         List<long> windows = [.. staleWindowsMs.Order()];
         output.WriteLine($"stale primary read windows in {stalePrimaryReads.Count} of {seeds} seeds: {windows.Count} windows, "
             + (windows.Count == 0 ? "" : $"median {windows[windows.Count / 2]} ms, longest {windows[^1]} ms"));
@@ -65,6 +67,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
 
         output.WriteLine($"{seeds} seeds, {simulatedMs / 3_600_000.0:0.0} h simulated in {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures.OrderBy(f => f.Key).Select(f => $"seed {f.Key}: {f.Value} (replay: Pinned({f.Key}))")));
+        Assert.True(stalePrimaryReads.Count <= seeds / 5, $"stale primary read windows in {stalePrimaryReads.Count} of {seeds} seeds, past the ceiling of a fifth");
     }
 
     [Fact]
@@ -202,8 +205,9 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
                 int commits = sim.Commits;
                 sim.Note($"settled after {change}");
                 sim.RunUntil(sim.NowMs + QuietMs);
-                return sim.Commits == commits && sim.Unsettled().Count == 0 && sim.StaleReads.Count == 0
-                    ? null
+                return sim.StaleReads.Count > 0 ? sim.StaleReads[0]
+                    : sim.Refusals.Count > 0 ? sim.Refusals[0]
+                    : sim.Commits == commits && sim.Unsettled().Count == 0 ? null
                     : $"after {change}, settled and then changed again ({sim.Commits - commits} commits in {QuietMs / 1000} s)";
             }
         }
