@@ -140,6 +140,13 @@ internal sealed class PlacementSimulation
         Note($"{node.Id} crashes");
     }
 
+    /// <summary>A graceful stop: the node hands over, gives its leases back and says goodbye before it stops.</summary>
+    public void StopGracefully(SimPlacementNode node)
+    {
+        node.SayGoodbye();
+        Note($"{node.Id} stops gracefully");
+    }
+
     /// <summary>A restart on its files: the maps it saved, a higher incarnation, a peer it knew as its friend.</summary>
     public void Restart(SimPlacementNode node)
     {

@@ -153,6 +153,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         if (running.Count >= 3)
         {
             choices.Add("crash and restart");
+            choices.Add("stop gracefully and restart");
             choices.Add("cut off and heal");
             choices.Add("split in two and heal");
         }
@@ -165,6 +166,11 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
                 break;
             case "crash for good":
                 sim.Crash(running[sim.Random.Next(running.Count)]);
+                break;
+            case "stop gracefully and restart":
+                var stopping = running[sim.Random.Next(running.Count)];
+                sim.StopGracefully(stopping);
+                sim.Later(sim.Random.Next(1_000, 30_000), () => sim.Restart(stopping));
                 break;
             case "cut off and heal":
                 sim.Isolate(running[sim.Random.Next(running.Count)]);

@@ -36,6 +36,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private FailureDetector _detector = null!;
     private MembershipState _membership = null!;
     private bool _confirmed;
+    private bool _goingDown;
     private bool _inRound;
     private bool _roundPending;
     private string? _quietInputs;
@@ -54,7 +55,6 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     /// <summary>Counts the process's lives: a message sent to an earlier life is lost with its connection.</summary>
     public long Life { get; private set; }
 
-    public long StoppedAtMs { get; private set; }
 
     /// <summary>This node's wall clock: the simulation's time off by this node's own offset.</summary>
     private long WallNowMs => sim.NowMs + clockOffsetMs;
@@ -71,6 +71,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         _slices = new SliceAuthority(Id, view, PlacementSimulation.LeaseMs, sim.NowMs);
         _readQuorumUntilMs = 0;
         _confirmed = alone;
+        _goingDown = false;
         _detector = new FailureDetector(TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs * 0.4), TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs));
         Running = true;
         Life++;
@@ -88,10 +89,75 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         sim.After(StartupSyncMs, () => _confirmed |= Alive(life));
     }
 
-    public void Stop()
+    public void Stop() => Running = false;
+
+    /// <summary>
+    /// As SayGoodbyeAsync: hands the primary role of every slice it leads to an in-sync serving
+    /// replica (committed like any record), gives its read leases back to their primaries (each
+    /// drops it from the in-sync set at once), tells every reachable peer it is Down along with
+    /// the records it handed over, and stops. Meanwhile it places nothing, grants and renews no
+    /// lease, reads nothing locally and lets a rumour of its death stand.
+    /// </summary>
+    public void SayGoodbye()
     {
-        Running = false;
-        StoppedAtMs = sim.NowMs;
+        _goingDown = true;
+        long life = Life;
+        List<SliceChange> handovers = [];
+        foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
+        {
+            if (slice.InSync.Where(n => n != Id && IsServing(n)).Select(n => (NodeId?)n).FirstOrDefault() is { } successor)
+            {
+                handovers.Add(new SliceChange(slice, slice.Next([successor, .. slice.Replicas.Where(n => n != successor && n != Id), Id], slice.InSync.Where(n => n != Id)), "primary stopping"));
+            }
+        }
+
+        CommitAll(handovers, life, () =>
+        {
+            if (!Alive(life))
+            {
+                return;
+            }
+
+            _slices.DropAllHeld();
+            foreach (var group in View.Slices.Where(s => s.Primary is { } p && p != Id && s.IsInSync(Id)).GroupBy(s => s.Primary!.Value))
+            {
+                List<uint> starts = [.. group.Select(s => s.Range.Start)];
+                sim.Send(this, group.Key, p => p.OnGoodbye(Id, starts));
+            }
+
+            NodeRecord down = _membership.SetSelfState(NodeState.Down, WallNowMs, bumpIncarnation: false);
+            List<PieSlice> handedOver = [.. handovers.Select(h => View.Find(h.Next.Range.Start)).Where(s => s.Primary != Id)];
+            foreach (NodeRecord peer in Peers().ToList())
+            {
+                sim.Send(this, peer.Id, p =>
+                {
+                    p.Merge([down]);
+                    p.MergeSlices(handedOver);
+                    // As ForgetIfSaidGoodbye: the node said it itself, it is no longer "heard from".
+                    if (p.Nodes.Find(Id) is { IsServing: false })
+                    {
+                        p._detector.Forget(Id);
+                    }
+                });
+            }
+
+            sim.Note($"{Id} said goodbye");
+            Stop();
+        });
+    }
+
+    // Primary side of a goodbye: the replica gave its leases back and leaves the in-sync set at once.
+    private void OnGoodbye(NodeId replica, List<uint> starts)
+    {
+        foreach (uint start in starts)
+        {
+            _slices.Released(start, replica);
+            PieSlice current = View.Find(start);
+            if (current.Primary == Id && current.IsInSync(replica) && !_goingDown)
+            {
+                Commit(new SliceChange(current, current.Next(current.Replicas, current.InSync.Where(n => n != replica)), "replica stopping"), Life, () => { });
+            }
+        }
     }
 
     /// <summary>Any message from a node is a sign of life.</summary>
@@ -107,7 +173,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     // the cap, refutation. An honest peer's records are never refused.
     private void Merge(IReadOnlyCollection<NodeRecord> records)
     {
-        if (_membership.Merge(records, View, WallNowMs, mayRefute: true).Refusal is { } refusal)
+        if (_membership.Merge(records, View, WallNowMs, mayRefute: !_goingDown).Refusal is { } refusal)
         {
             sim.Refused($"{Id} refused records of an honest peer: {refusal}");
         }
@@ -128,7 +194,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     /// an in-sync replica holding the primary's lease; never before its maps were confirmed.
     /// </summary>
     public bool CanReadLocally(PieSlice slice) =>
-        Running && _confirmed
+        Running && _confirmed && !_goingDown
         && ((slice.Primary == Id && sim.NowMs < _readQuorumUntilMs)
             || (slice.IsInSync(Id) && slice.Primary is { } primary && _slices.Leases.Holds(slice.Range.Start, primary, sim.NowMs)));
 
@@ -169,7 +235,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         }
 
         sim.After(PlacementSimulation.RoundMs, () => Tick(life));
-        if (!_confirmed)
+        if (!_confirmed || _goingDown)
         {
             return;
         }
@@ -284,6 +350,11 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         }
 
         sim.After(RenewMs, () => Renew(life));
+        if (_goingDown)
+        {
+            return;
+        }
+
         _slices.ForgetEndedGrants(sim.NowMs);
         foreach (var group in View.Slices.Where(s => s.Primary is { } p && p != Id && s.IsInSync(Id) && IsReachable(p)).GroupBy(s => s.Primary!.Value))
         {
@@ -292,7 +363,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
             List<(uint Start, long Epoch)> asked = [.. group.Select(s => (s.Range.Start, s.Epoch))];
             sim.Send(this, primary, p =>
             {
-                List<(uint Start, long Epoch)> granted = p._slices.Grant(Id, asked, sim.NowMs, mayGrant: sim.NowMs < p._readQuorumUntilMs);
+                List<(uint Start, long Epoch)> granted = p._slices.Grant(Id, asked, sim.NowMs, mayGrant: sim.NowMs < p._readQuorumUntilMs && !p._goingDown);
                 sim.Send(p, Id, n =>
                 {
                     // A reply to an earlier life is lost with its connection.
