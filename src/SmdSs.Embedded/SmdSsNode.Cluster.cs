@@ -100,6 +100,7 @@ public sealed partial class SmdSsNode
 
         IPeerTransport transport = new TcpPeerTransport(directory.NodeId, () => endpoint, handshake, maxFrameBytes);
         _transport = TransportDecorator?.Invoke(transport) ?? transport;
+        _soleVoter = false;
         _detector = new FailureDetector(_options.FailureDetectionTimeout * 0.4, _options.FailureDetectionTimeout);
         _confirmed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (_options.Friends.Count == 0 && _contacts.Count == 0 && !Peers().Any())

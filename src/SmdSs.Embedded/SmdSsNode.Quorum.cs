@@ -24,12 +24,21 @@ public sealed partial class SmdSsNode
     private bool HasCommitQuorum() =>
         Quorum.Holds(SelfRecord!.Id, Voters(), n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
 
-    /// <summary>May this node, as a primary, answer reads from its own copy (and grant leases)?</summary>
-    private bool HasReadQuorum() => MonoMs() < Volatile.Read(ref _readQuorumUntilMs);
+    /// <summary>
+    /// May this node, as a primary, answer reads from its own copy (and grant leases)? Always
+    /// when no other node is a voter (a farm of one): there is nobody to hear from, and a pause of
+    /// the process longer than the refresh window must not send its reads around in circles.
+    /// </summary>
+    private bool HasReadQuorum() => _soleVoter || MonoMs() < Volatile.Read(ref _readQuorumUntilMs);
+
+    // Recomputed by each refresh: a node that learns of a peer reads on its own for at most one more tick.
+    private volatile bool _soleVoter;
 
     /// <summary>Checks contact with a majority; the failure detector calls it every tick.</summary>
     private void RefreshReadQuorum()
     {
+        NodeId self = SelfRecord!.Id;
+        _soleVoter = Voters().All(v => v == self);
         long now = MonoMs();
         long since = now - ReadQuorumWindowMs;
         if (Quorum.Holds(SelfRecord!.Id, Voters(), n => _detector!.HeardSince(n, since)))
