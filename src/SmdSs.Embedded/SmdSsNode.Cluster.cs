@@ -134,6 +134,11 @@ public sealed partial class SmdSsNode
         lock (_stateLock)
         {
             change = _membership!.Merge(records, SliceMap!, NowMs(), mayRefute: !_goingDown && !_stopping!.IsCancellationRequested);
+            foreach (NodeRecord evicted in change.Evicted)
+            {
+                ForgetSideState(evicted.Id);
+            }
+
             if (change.MapChanged)
             {
                 PersistState();
@@ -352,6 +357,9 @@ public sealed partial class SmdSsNode
 
     private void PersistState()
     {
+        // Every change of the maps passes here: whether this node is the only voter is known
+        // again at the next refresh of the read quorum.
+        _soleVoter = false;
         if (_directory is { } directory)
         {
             _savedAtMs = NowMs();

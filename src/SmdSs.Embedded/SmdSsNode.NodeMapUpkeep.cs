@@ -21,12 +21,12 @@ public sealed partial class SmdSsNode
     private long _savedAtMs;
     private long _nodeCapWarnedMs = long.MinValue / 2;
 
-    /// <summary>A merge that reached MaxNodes: the nodes it gave up are forgotten here too, and it is said once a minute.</summary>
+    /// <summary>A merge that reached MaxNodes: the nodes it gave up are logged and their connections closed, and the cap is said once a minute.</summary>
     private void ReportNodeMapFull(Core.MembershipChange change)
     {
         foreach (NodeRecord evicted in change.Evicted)
         {
-            ForgetSideState(evicted.Id);
+            ForgetConnectionsOf(evicted);
             Log.NodeForgotten(_logger, evicted.Id.ToString(), evicted.Endpoint, evicted.State.ToString(), DateTimeOffset.FromUnixTimeMilliseconds(evicted.GoneSinceMs));
         }
 
@@ -80,13 +80,17 @@ public sealed partial class SmdSsNode
 
         foreach (NodeRecord node in forgotten)
         {
-            // Its endpoint may belong to a node serving now (a replacement on the same address).
-            if (!Nodes.Nodes.Any(n => n.IsReachable && string.Equals(n.Endpoint, node.Endpoint, StringComparison.OrdinalIgnoreCase)))
-            {
-                _transport!.Forget(node.Endpoint);
-            }
-
+            ForgetConnectionsOf(node);
             Log.NodeForgotten(_logger, node.Id.ToString(), node.Endpoint, node.State.ToString(), DateTimeOffset.FromUnixTimeMilliseconds(node.GoneSinceMs));
+        }
+    }
+
+    // Its endpoint may belong to a node serving now (a replacement on the same address).
+    private void ForgetConnectionsOf(NodeRecord node)
+    {
+        if (!Nodes.Nodes.Any(n => n.IsReachable && string.Equals(n.Endpoint, node.Endpoint, StringComparison.OrdinalIgnoreCase)))
+        {
+            _transport?.Forget(node.Endpoint);
         }
     }
 

@@ -116,9 +116,11 @@ public sealed partial class SmdSsNode
         }
 
         // The record may have changed while the write travelled (a new primary, a replica
-        // that just joined the in-sync set): acknowledge only what the latest record's
-        // in-sync replicas all hold, else the sender retries at the current primary.
-        PieSlice latest = SliceMap!.Find(slice.Range.Start);
+        // that just joined the in-sync set, a split that put the key in the upper half, whose
+        // record still lists a replica dropped from the lower one): acknowledge only what the
+        // latest record of the key's slice has in every in-sync replica, else the sender retries
+        // at the current primary.
+        PieSlice latest = SliceMap!.Find(Hashing.KeyHash.Of(versioned.Key));
         if (latest.Primary != SelfRecord!.Id || latest.InSync.Any(n => !holders.Contains(n)))
         {
             throw new SmdSsUnavailableException($"Slice {latest.Range} changed during the write of '{versioned.Key}'; retry at its primary.");

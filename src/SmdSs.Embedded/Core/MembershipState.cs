@@ -22,13 +22,17 @@ internal sealed class MembershipState
     {
         _retention = retention;
         _maxNodes = maxNodes;
-        Self = self;
-        Nodes = saved.With(self);
+        _self = self;
+        _nodes = saved.With(self);
     }
 
-    public NodeRecord Self { get; private set; }
+    // Volatile: read lock-free by request threads.
+    private volatile NodeRecord _self;
+    private volatile NodeMap _nodes;
 
-    public NodeMap Nodes { get; private set; }
+    public NodeRecord Self { get => _self; private set => _self = value; }
+
+    public NodeMap Nodes { get => _nodes; private set => _nodes = value; }
 
     /// <summary>Takes node records from a peer (or this node's own verdicts on its peers).</summary>
     /// <param name="records">The records the peer sent.</param>

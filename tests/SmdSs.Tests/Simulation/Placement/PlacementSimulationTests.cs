@@ -85,6 +85,8 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     /// again (gossip went to reachable peers and friends, and the healed node's friends were dead
     /// or it was the friend itself), so the cluster stayed split for good; a node now gossips
     /// with a node it holds Down every fifth round (<see cref="SmdSs.Membership.GossipTarget"/>).
+    /// 150: maps compared at the very moment nodes forget a record gone past the retention, each
+    /// on its own clock; a record being forgotten just now no longer counts as a difference.
     /// </summary>
     [Theory]
     [InlineData(15)]
@@ -92,6 +94,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     [InlineData(23)]
     [InlineData(159)]
     [InlineData(165)]
+    [InlineData(150)]
     public void Pinned(int seed)
     {
         string? failure = Run(seed, out PlacementSimulation sim);
@@ -100,7 +103,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             output.WriteLine(line);
         }
 
-        Assert.Null(failure);
+        Assert.True(failure is null, failure);
     }
 
     private static string? Run(int seed, out PlacementSimulation sim)
@@ -214,7 +217,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
                 return sim.StaleReads.Count > 0 ? sim.StaleReads[0]
                     : sim.Refusals.Count > 0 ? sim.Refusals[0]
                     : sim.Commits == commits && sim.Unsettled().Count == 0 ? null
-                    : $"after {change}, settled and then changed again ({sim.Commits - commits} commits in {QuietMs / 1000} s)";
+                    : $"after {change}, settled and then changed again ({sim.Commits - commits} commits in {QuietMs / 1000} s): {string.Join("; ", sim.Unsettled().Take(3))}";
             }
         }
 

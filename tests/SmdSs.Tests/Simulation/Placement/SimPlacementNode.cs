@@ -24,6 +24,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private const int IndirectPingMs = 1_600;
     private const int StartupSyncMs = 3_000;
     private const int ConnectTimeoutMs = 2_000;
+    private const int GoodbyeTimeoutMs = 5_000;
 
     private readonly HashSet<(uint Start, NodeId Replica)> _catchUps = [];
     private readonly HashSet<NodeId> _probing = [];
@@ -57,7 +58,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
 
     /// <summary>This node's wall clock: the simulation's time off by this node's own offset.</summary>
-    private long WallNowMs => sim.NowMs + clockOffsetMs;
+    private long WallNowMs => PlacementSimulation.WallEpochMs + sim.NowMs + clockOffsetMs;
 
     /// <summary>The node this one was told to join through (one of its friends, with the first node).</summary>
     public NodeId? JoinedThrough { get; set; }
@@ -66,7 +67,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     public void Start(SliceMap view, NodeMap nodes, bool alone)
     {
         _restarts++;
-        _membership = new MembershipState(new NodeRecord(Id, "sim", NodeState.Up, _restarts << 20, 0, 0), nodes, TimeSpan.FromHours(24), SmdSsLimits.MaxNodes);
+        _membership = new MembershipState(new NodeRecord(Id, "sim", NodeState.Up, _restarts << 20, 0, 0), nodes, PlacementSimulation.Retention, SmdSsLimits.MaxNodes);
         // Leases granted before a restart are unknown: every slice it leads counts as newly led.
         _slices = new SliceAuthority(Id, view, PlacementSimulation.LeaseMs, sim.NowMs);
         _readQuorumUntilMs = 0;
@@ -119,45 +120,110 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
             }
 
             _slices.DropAllHeld();
-            foreach (var group in View.Slices.Where(s => s.Primary is { } p && p != Id && s.IsInSync(Id)).GroupBy(s => s.Primary!.Value))
+            // As SendGoodbyeAsync: each primary answers once it dropped this node (or 5 s pass).
+            List<IGrouping<NodeId, PieSlice>> byPrimary = [.. View.Slices.Where(s => s.Primary is { } p && p != Id && s.IsInSync(Id)).GroupBy(s => s.Primary!.Value)];
+            int waiting = byPrimary.Count;
+            bool done = false;
+            void Finish()
+            {
+                if (!done && Alive(life))
+                {
+                    done = true;
+                    AnnounceDownAndStop(handovers);
+                }
+            }
+
+            foreach (IGrouping<NodeId, PieSlice> group in byPrimary)
             {
                 List<uint> starts = [.. group.Select(s => s.Range.Start)];
-                sim.Send(this, group.Key, p => p.OnGoodbye(Id, starts));
-            }
-
-            NodeRecord down = _membership.SetSelfState(NodeState.Down, WallNowMs, bumpIncarnation: false);
-            List<PieSlice> handedOver = [.. handovers.Select(h => View.Find(h.Next.Range.Start)).Where(s => s.Primary != Id)];
-            foreach (NodeRecord peer in Peers().ToList())
-            {
-                sim.Send(this, peer.Id, p =>
+                sim.Send(this, group.Key, p => p.OnGoodbye(Id, starts, () => sim.Send(p, Id, _ =>
                 {
-                    p.Merge([down]);
-                    p.MergeSlices(handedOver);
-                    // As ForgetIfSaidGoodbye: the node said it itself, it is no longer "heard from".
-                    if (p.Nodes.Find(Id) is { IsServing: false })
+                    if (--waiting == 0)
                     {
-                        p._detector.Forget(Id);
+                        Finish();
                     }
-                });
+                })));
             }
 
-            sim.Note($"{Id} said goodbye");
-            Stop();
+            if (waiting == 0)
+            {
+                Finish();
+            }
+            else
+            {
+                sim.After(GoodbyeTimeoutMs, Finish);
+            }
         });
     }
 
-    // Primary side of a goodbye: the replica gave its leases back and leaves the in-sync set at once.
-    private void OnGoodbye(NodeId replica, List<uint> starts)
+    private void AnnounceDownAndStop(List<SliceChange> handovers)
     {
+        NodeRecord down = _membership.SetSelfState(NodeState.Down, WallNowMs, bumpIncarnation: false);
+        List<PieSlice> handedOver = [.. handovers.Select(h => View.Find(h.Next.Range.Start)).Where(s => s.Primary != Id)];
+        foreach (NodeRecord peer in Peers().ToList())
+        {
+            sim.Send(this, peer.Id, p =>
+            {
+                p.Merge([down]);
+                p.MergeSlices(handedOver);
+                // As ForgetIfSaidGoodbye: the node said it itself, it is no longer "heard from".
+                if (p.Nodes.Find(Id) is { IsServing: false })
+                {
+                    p._detector.Forget(Id);
+                }
+            });
+        }
+
+        sim.Note($"{Id} said goodbye");
+        Stop();
+    }
+
+    // Primary side of a goodbye, as OnGoodbyeAsync: the replica gave its leases back and leaves
+    // the in-sync set at once (up to five attempts per slice, as DropFromInSyncAsync); the answer
+    // goes when every slice is done.
+    private void OnGoodbye(NodeId replica, List<uint> starts, Action answer)
+    {
+        long life = Life;
+        int pending = starts.Count;
         foreach (uint start in starts)
         {
             _slices.Released(start, replica);
-            PieSlice current = View.Find(start);
-            if (current.Primary == Id && current.IsInSync(replica) && !_goingDown)
+            Drop(start, replica, attempt: 0, life, () =>
             {
-                Commit(new SliceChange(current, current.Next(current.Replicas, current.InSync.Where(n => n != replica)), "replica stopping"), Life, () => { });
-            }
+                if (--pending == 0)
+                {
+                    answer();
+                }
+            });
         }
+
+        if (starts.Count == 0)
+        {
+            answer();
+        }
+    }
+
+    private void Drop(uint start, NodeId replica, int attempt, long life, Action done)
+    {
+        PieSlice current = View.Find(start);
+        if (attempt == 5 || current.Primary != Id || !current.IsInSync(replica))
+        {
+            done();
+            return;
+        }
+
+        PieSlice next = current.Next(current.Replicas, current.InSync.Where(n => n != replica));
+        Commit(new SliceChange(current, next, "replica stopping"), life, () =>
+        {
+            if (View.Find(start).IsInSync(replica))
+            {
+                Drop(start, replica, attempt + 1, life, done);
+            }
+            else
+            {
+                done();
+            }
+        });
     }
 
     /// <summary>Any message from a node is a sign of life.</summary>
@@ -533,6 +599,13 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         }
 
         RefreshReadQuorum();
+        // As TendNodeMap: nodes gone past the retention that no slice names are forgotten.
+        foreach (NodeRecord forgotten in _membership.ForgetExpired(View, WallNowMs))
+        {
+            _detector.Forget(forgotten.Id);
+            sim.Note($"{Id} forgets {forgotten.Id}");
+        }
+
         List<NodeRecord> verdicts = [.. _detector.Evaluate(Nodes, Id, sim.NowMs, WallNowMs)];
         if (verdicts.Count > 0)
         {
