@@ -100,7 +100,9 @@ public sealed partial class SmdSsNode
 
         IPeerTransport transport = new TcpPeerTransport(directory.NodeId, () => endpoint, handshake, maxFrameBytes);
         _transport = TransportDecorator?.Invoke(transport) ?? transport;
-        _soleVoter = false;
+        RecountVoters();
+        Volatile.Write(ref _readQuorumUntilMs, 0);
+        _resyncNeeded = false;
         _detector = new FailureDetector(_options.FailureDetectionTimeout * 0.4, _options.FailureDetectionTimeout);
         _confirmed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (_options.Friends.Count == 0 && _contacts.Count == 0 && !Peers().Any())
@@ -357,9 +359,8 @@ public sealed partial class SmdSsNode
 
     private void PersistState()
     {
-        // Every change of the maps passes here: whether this node is the only voter is known
-        // again at the next refresh of the read quorum.
-        _soleVoter = false;
+        // Every change of the maps passes here (under the state lock), right after it.
+        RecountVoters();
         if (_directory is { } directory)
         {
             _savedAtMs = NowMs();

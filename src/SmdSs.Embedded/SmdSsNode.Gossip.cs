@@ -1,4 +1,3 @@
-using System.IO.Hashing;
 using SmdSs.Membership;
 using SmdSs.Model;
 using SmdSs.Protocol;
@@ -129,7 +128,7 @@ public sealed partial class SmdSsNode
 
     private async Task ExchangeDigestsAsync(string endpoint, CancellationToken cancellationToken)
     {
-        var digest = new SyncDigestMessage(SelfRecord!, Nodes.Digest, SliceMap!.Digest);
+        SyncDigestMessage digest = Core.MapSync.Digest(SelfRecord!, Nodes, SliceMap!);
         Frame reply = await _transport!.SendAsync(endpoint, MessageType.SyncDigest, Messages.Encode(digest), GossipTimeout, cancellationToken).ConfigureAwait(false);
         if (reply.Type == MessageType.Ok)
         {
@@ -143,7 +142,7 @@ public sealed partial class SmdSsNode
         }
 
         SyncSummaryMessage summary = Messages.DecodeSyncSummary(reply.Payload);
-        SyncDeltaMessage push = DeltaAgainst(summary);
+        SyncDeltaMessage push = Core.MapSync.DeltaAgainst(summary, Nodes, SliceMap!);
         Frame answer = await _transport.SendAsync(endpoint, MessageType.SyncDelta, Messages.Encode(push), GossipTimeout, cancellationToken).ConfigureAwait(false);
         if (answer.Type == MessageType.SyncDelta)
         {
@@ -159,78 +158,27 @@ public sealed partial class SmdSsNode
     private void Confirm(string endpoint)
     {
         DropContact(endpoint);
-        _confirmed.TrySetResult();
-    }
-
-    /// <summary>What this node holds newer than <paramref name="peer"/>, and what it wants from it.</summary>
-    private SyncDeltaMessage DeltaAgainst(SyncSummaryMessage peer)
-    {
-        NodeMap nodes = Nodes;
-        SliceMap slices = SliceMap!;
-        var peerNodes = peer.Nodes.ToDictionary(n => n.Id);
-        List<NodeRecord> pushNodes = [.. nodes.Nodes.Where(n => !peerNodes.TryGetValue(n.Id, out NodeSummary s) || s.IsOlderThan(n))];
-        List<NodeId> wantNodes = [.. peer.Nodes.Where(s => nodes.Find(s.Id) is not { } mine || !mine.Supersedes(s.AsRecord()) && Differs(mine, s)).Select(s => s.Id)];
-
-        var pushSlices = new List<PieSlice>();
-        var wantSlices = new List<uint>();
-        foreach (SliceSummary theirs in peer.Slices)
+        Resynced();
+        // A bootstrap map (every record at epoch 0) is confirmed only by the farm's established
+        // map, or by the start-up timeout: two joiners that confirmed each other's bootstrap maps
+        // before reaching the farm would commit epoch 1, tie the founder's records and, with the
+        // lower primary id, win over them (the founder's copies then wiped).
+        if (SliceMap!.Slices.Any(s => s.Epoch > 0))
         {
-            PieSlice mine = slices.Find(theirs.Start);
-            if (mine.Range.Start != theirs.Start)
-            {
-                // A boundary only the peer has: a half of a slice it split.
-                if (theirs.Epoch > mine.Epoch)
-                {
-                    wantSlices.Add(theirs.Start);
-                }
-
-                continue;
-            }
-
-            SliceSummary ours = Summarize(mine);
-            if (ours == theirs)
-            {
-                continue;
-            }
-
-            // Either side may be newer; at equal epochs both travel and the merge rule decides.
-            if (ours.Epoch >= theirs.Epoch)
-            {
-                pushSlices.Add(mine);
-            }
-
-            if (theirs.Epoch >= ours.Epoch)
-            {
-                wantSlices.Add(theirs.Start);
-            }
+            _confirmed.TrySetResult();
         }
-
-        // Boundaries only this node has: halves of slices it knows were split.
-        var theirStarts = peer.Slices.Select(s => s.Start).ToHashSet();
-        pushSlices.AddRange(slices.Slices.Where(s => !theirStarts.Contains(s.Range.Start)));
-        return new SyncDeltaMessage(pushNodes, pushSlices, wantNodes, wantSlices);
-    }
-
-    private static bool Differs(NodeRecord mine, NodeSummary theirs) =>
-        mine.Incarnation != theirs.Incarnation || mine.State != theirs.State || mine.Heartbeat != theirs.Heartbeat || mine.GoneSinceMs != theirs.GoneSinceMs;
-
-    internal static SliceSummary Summarize(PieSlice slice)
-    {
-        var writer = new MessageWriter();
-        WireFormat.Write(writer, slice);
-        return new SliceSummary(slice.Range.Start, slice.Epoch, slice.Primary?.Value ?? 0, XxHash3.HashToUInt64(writer.WrittenSpan));
     }
 
     private (MessageType, byte[]) OnSyncDigest(SyncDigestMessage digest)
     {
         MergeNodes([digest.Sender]);
-        if (digest.NodeDigest == Nodes.Digest && digest.SliceDigest == SliceMap!.Digest)
+        if (Core.MapSync.SummaryFor(digest, Nodes, SliceMap!) is { } summary)
         {
-            return (MessageType.Ok, []);
+            return (MessageType.SyncSummary, Messages.Encode(summary));
         }
 
-        var summary = new SyncSummaryMessage([.. Nodes.Summaries], [.. SliceMap!.Slices.Select(Summarize)]);
-        return (MessageType.SyncSummary, Messages.Encode(summary));
+        Resynced();
+        return (MessageType.Ok, []);
     }
 
     private (MessageType, byte[]) OnSyncDelta(SyncDeltaMessage delta)
@@ -240,14 +188,7 @@ public sealed partial class SmdSsNode
         RefuseForgedSlices([.. delta.Slices]);
         MergeNodes(delta.Nodes);
         MergeSlices(delta.Slices);
-        NodeMap nodes = Nodes;
-        SliceMap slices = SliceMap!;
-        var reply = new SyncDeltaMessage(
-            [.. delta.WantNodes.Select(nodes.Find).OfType<NodeRecord>()],
-            [.. delta.WantSlices.Select(slices.Find).Distinct()],
-            [],
-            []);
-        return (MessageType.SyncDelta, Messages.Encode(reply));
+        return (MessageType.SyncDelta, Messages.Encode(Core.MapSync.Answer(delta, Nodes, SliceMap!)));
     }
 
     /// <summary>Sends a changed slice record straight to its replicas, rather than waiting for gossip to carry it.</summary>

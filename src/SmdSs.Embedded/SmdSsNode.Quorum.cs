@@ -31,18 +31,47 @@ public sealed partial class SmdSsNode
     /// </summary>
     private bool HasReadQuorum() => _soleVoter || MonoMs() < Volatile.Read(ref _readQuorumUntilMs);
 
-    // Recomputed by each refresh: a node that learns of a peer reads on its own for at most one more tick.
+    // Recounted with every change of the maps and every refresh.
     private volatile bool _soleVoter;
+
+    private void RecountVoters()
+    {
+        NodeId self = SelfRecord!.Id;
+        _soleVoter = Voters().All(v => v == self);
+    }
+
+    // Set when the read quorum lapsed: a node back in touch may have been replaced meanwhile
+    // (its slices taken over), and hearing a majority again comes a message or two before the
+    // records that say so; the quorum returns only once maps were exchanged with a peer.
+    private volatile bool _resyncNeeded;
 
     /// <summary>Checks contact with a majority; the failure detector calls it every tick.</summary>
     private void RefreshReadQuorum()
     {
-        NodeId self = SelfRecord!.Id;
-        _soleVoter = Voters().All(v => v == self);
+        RecountVoters();
         long now = MonoMs();
-        long since = now - ReadQuorumWindowMs;
-        if (Quorum.Holds(SelfRecord!.Id, Voters(), n => _detector!.HeardSince(n, since)))
+        if (!HearsMajority(now))
         {
+            _resyncNeeded |= now >= Volatile.Read(ref _readQuorumUntilMs);
+            return;
+        }
+
+        if (!_resyncNeeded)
+        {
+            Volatile.Write(ref _readQuorumUntilMs, now + ReadQuorumValidMs);
+        }
+    }
+
+    private bool HearsMajority(long now) =>
+        Quorum.Holds(SelfRecord!.Id, Voters(), n => _detector!.HeardSince(n, now - ReadQuorumWindowMs));
+
+    /// <summary>Maps were exchanged with a peer (either side of a digest exchange): a lapsed read quorum may return.</summary>
+    private void Resynced()
+    {
+        long now = MonoMs();
+        if (_resyncNeeded && HearsMajority(now))
+        {
+            _resyncNeeded = false;
             Volatile.Write(ref _readQuorumUntilMs, now + ReadQuorumValidMs);
         }
     }

@@ -2,20 +2,22 @@ using SmdSs.Core;
 using SmdSs.Membership;
 using SmdSs.Model;
 using SmdSs.Placement;
+using SmdSs.Protocol;
 
 namespace SmdSs.Tests.Simulation.Placement;
 
 /// <summary>
-/// One node's host, as <c>SmdSsNode</c> runs membership and placement, in virtual time.
-/// Membership: gossip with a random peer every 200 ms (node and slice maps, merged as the node
-/// merges them, a suspicion about itself refuted with a higher incarnation), a probe of every
-/// reachable peer every 500 ms (direct, then through two helpers), and the real
-/// <see cref="FailureDetector"/>'s verdicts; any message counts as contact. Placement: rounds of
-/// <see cref="PlacementRound"/> once the maps are confirmed (repairs committed, then steps
-/// committed, then catch-ups started), commits that need a majority of the voters
-/// (<see cref="Quorum"/>), wait out the read leases of replicas they drop and are refused when
-/// the record they were based on changed, catch-ups committed by the primary when they end,
-/// records pushed to their replicas.
+/// One node's host, as <c>SmdSsNode</c> runs membership and placement, in virtual time, around
+/// the real core. Membership: the digest exchange of <see cref="MapSync"/> with a peer every
+/// 200 ms (records merged through <see cref="MembershipState"/> and <see cref="SliceAuthority"/>,
+/// a suspicion about itself refuted), a probe of every reachable peer every 500 ms (direct, then
+/// through two helpers), the real <see cref="FailureDetector"/>'s verdicts, nodes forgotten past
+/// the retention; any message counts as contact. Reads: the read quorum (a majority heard within
+/// a second; once lapsed, back only after a map exchange) and leases renewed every 500 ms.
+/// Placement: rounds of <see cref="PlacementRound"/> once the maps are confirmed (repairs
+/// committed, then steps committed, then catch-ups started), commits through the authority that
+/// need a majority of the voters (<see cref="Quorum"/>), catch-ups committed by the primary when
+/// they end, records pushed to their replicas. Graceful stops as the node says goodbye.
 /// </summary>
 internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long clockOffsetMs)
 {
@@ -34,6 +36,8 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
     private SliceAuthority _slices = null!;
     private long _readQuorumUntilMs;
+    // Set when the read quorum lapsed: it comes back only after maps were exchanged with a peer.
+    private bool _resyncNeeded;
     private FailureDetector _detector = null!;
     private MembershipState _membership = null!;
     private bool _confirmed;
@@ -71,6 +75,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         // Leases granted before a restart are unknown: every slice it leads counts as newly led.
         _slices = new SliceAuthority(Id, view, PlacementSimulation.LeaseMs, sim.NowMs);
         _readQuorumUntilMs = 0;
+        _resyncNeeded = false;
         _confirmed = alone;
         _goingDown = false;
         _detector = new FailureDetector(TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs * 0.4), TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs));
@@ -229,12 +234,6 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     /// <summary>Any message from a node is a sign of life.</summary>
     public void HeardFrom(NodeId node) => _detector.Heard(node, sim.NowMs);
 
-    /// <summary>Node records from a peer, merged as the node merges them: a record saying this node is suspect or down is refuted.</summary>
-    public void MergeNodes(NodeMap theirs)
-    {
-        Merge([.. theirs.Nodes]);
-    }
-
     // As the node merges node records, through the real MembershipState: bounds, retention,
     // the cap, refutation. An honest peer's records are never refused.
     private void Merge(IReadOnlyCollection<NodeRecord> records)
@@ -282,9 +281,36 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     // while it heard from a majority within the last second.
     private void RefreshReadQuorum()
     {
-        long since = sim.NowMs - ReadQuorumWindowMs;
-        if (Quorum.Holds(Id, Voters(), n => _detector.HeardSince(n, since)))
+        if (!HearsMajority())
         {
+            _resyncNeeded |= sim.NowMs >= _readQuorumUntilMs;
+            return;
+        }
+
+        if (!_resyncNeeded)
+        {
+            _readQuorumUntilMs = sim.NowMs + ReadQuorumValidMs;
+            foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
+            {
+                sim.CheckLocalReads(slice.Range.Start, this);
+            }
+        }
+    }
+
+    private bool HearsMajority()
+    {
+        long since = sim.NowMs - ReadQuorumWindowMs;
+        return Quorum.Holds(Id, Voters(), n => _detector.HeardSince(n, since));
+    }
+
+    // As the node: an exchange of maps with a peer (this node asked and merged the answer, or
+    // its digests matched an asker's) once it hears a majority again ends its resync. A delta
+    // received does not: a pushed record is not the whole of the peer's maps.
+    private void Resynced()
+    {
+        if (_resyncNeeded && HearsMajority())
+        {
+            _resyncNeeded = false;
             _readQuorumUntilMs = sim.NowMs + ReadQuorumValidMs;
             foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
             {
@@ -521,34 +547,57 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
             _downCallUntilMs = sim.NowMs + ConnectTimeoutMs;
         }
 
-        // A digest exchange that differs ends with both sides holding the newer of each record.
-        SliceMap myView = View;
-        NodeMap myNodes = Nodes;
+        // The node's exchange, through the real MapSync: digests; if they differ, the peer's
+        // summary, this node's delta against it (what it has newer, what it wants), the peer's
+        // answer with the wanted entries.
+        SyncDigestMessage digest = MapSync.Digest(_membership.Self, Nodes, View);
         sim.Send(this, target, p =>
         {
-            SliceMap theirView = p.View;
-            NodeMap theirNodes = p.Nodes;
-            if (theirView.Digest != myView.Digest || theirNodes.Digest != myNodes.Digest)
+            p.Merge([digest.Sender]);
+            SyncSummaryMessage? summary = MapSync.SummaryFor(digest, p.Nodes, p.View);
+            if (summary is null)
             {
-                p.MergeNodes(myNodes);
-                p.MergeSlices(myView.Slices);
+                p.Resynced();
             }
-
             sim.Send(p, Id, n =>
             {
-                if (theirView.Digest != n.View.Digest || theirNodes.Digest != n.Nodes.Digest)
+                if (summary is null)
                 {
-                    n.MergeNodes(theirNodes);
-                    n.MergeSlices(theirView.Slices);
+                    n.Confirmed(isDown);
+                    return;
                 }
 
-                n._confirmed = true;
-                if (isDown)
+                SyncDeltaMessage push = MapSync.DeltaAgainst(summary, n.Nodes, n.View);
+                sim.Send(n, target, p2 =>
                 {
-                    n._downCallUntilMs = 0;
-                }
+                    p2.MergeDelta(push);
+                    SyncDeltaMessage answer = MapSync.Answer(push, p2.Nodes, p2.View);
+                    sim.Send(p2, Id, n2 =>
+                    {
+                        n2.MergeDelta(answer);
+                        n2.Confirmed(isDown);
+                    });
+                });
             });
         });
+    }
+
+    private void MergeDelta(SyncDeltaMessage delta)
+    {
+        Merge([.. delta.Nodes]);
+        MergeSlices(delta.Slices);
+    }
+
+    private void Confirmed(bool afterCallToDownNode)
+    {
+        // As the node: a bootstrap map (every record at epoch 0) is confirmed only by the farm's
+        // established map, or by the start-up timeout; never by another joiner's bootstrap map.
+        _confirmed |= View.Slices.Any(s => s.Epoch > 0);
+        Resynced();
+        if (afterCallToDownNode)
+        {
+            _downCallUntilMs = 0;
+        }
     }
 
     // Every reachable peer: a direct ping, then (no answer) a ping through two helpers, then (still
