@@ -359,7 +359,7 @@ public sealed partial class SmdSsNode
 
     private void PersistState()
     {
-        // Every change of the maps passes here (under the state lock), right after it.
+        // Every change of the maps passes here, right after it (under the state lock but at stop).
         RecountVoters();
         if (_directory is { } directory)
         {

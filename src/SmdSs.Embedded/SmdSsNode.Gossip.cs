@@ -158,7 +158,7 @@ public sealed partial class SmdSsNode
     private void Confirm(string endpoint)
     {
         DropContact(endpoint);
-        Resynced();
+        Resynced(Nodes.Nodes.FirstOrDefault(n => string.Equals(n.Endpoint, endpoint, StringComparison.OrdinalIgnoreCase))?.Id);
         // A bootstrap map (every record at epoch 0) is confirmed only by the farm's established
         // map, or by the start-up timeout: two joiners that confirmed each other's bootstrap maps
         // before reaching the farm would commit epoch 1, tie the founder's records and, with the
@@ -177,7 +177,7 @@ public sealed partial class SmdSsNode
             return (MessageType.SyncSummary, Messages.Encode(summary));
         }
 
-        Resynced();
+        Resynced(digest.Sender.Id);
         return (MessageType.Ok, []);
     }
 

@@ -40,23 +40,37 @@ public sealed partial class SmdSsNode
         _soleVoter = Voters().All(v => v == self);
     }
 
-    // Set when the read quorum lapsed: a node back in touch may have been replaced meanwhile
-    // (its slices taken over), and hearing a majority again comes a message or two before the
-    // records that say so; the quorum returns only once maps were exchanged with a peer.
+    // Set when the read quorum lapsed for longer than a hiccup: the node may have been replaced
+    // meanwhile (its slices taken over, which takes the others a failure-detection timeout of its
+    // silence), and hearing a majority again comes a message or two before the records that say
+    // so. The quorum returns once maps were exchanged, since the lapse, with peers that with this
+    // node make a majority (one peer could be as stale as this node: the other side of a split).
     private volatile bool _resyncNeeded;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, byte> _resyncedWith = new();
 
     /// <summary>Checks contact with a majority; the failure detector calls it every tick.</summary>
     private void RefreshReadQuorum()
     {
-        RecountVoters();
-        long now = MonoMs();
-        if (!HearsMajority(now))
+        lock (_stateLock)
         {
-            _resyncNeeded |= now >= Volatile.Read(ref _readQuorumUntilMs);
-            return;
+            RecountVoters();
         }
 
-        if (!_resyncNeeded)
+        long now = MonoMs();
+        long until = Volatile.Read(ref _readQuorumUntilMs);
+        if (!HasMajorityToKeep())
+        {
+            // Two voters or fewer: there is no majority to lose (see Quorum).
+            _resyncNeeded = false;
+        }
+        else if (!_resyncNeeded && until != 0 && now >= until + ReadQuorumWindowMs)
+        {
+            // Set only on the way from false (a clear by Resynced meanwhile is not undone).
+            _resyncedWith.Clear();
+            _resyncNeeded = true;
+        }
+
+        if (!_resyncNeeded && HearsMajority(now))
         {
             Volatile.Write(ref _readQuorumUntilMs, now + ReadQuorumValidMs);
         }
@@ -65,14 +79,23 @@ public sealed partial class SmdSsNode
     private bool HearsMajority(long now) =>
         Quorum.Holds(SelfRecord!.Id, Voters(), n => _detector!.HeardSince(n, now - ReadQuorumWindowMs));
 
-    /// <summary>Maps were exchanged with a peer (either side of a digest exchange): a lapsed read quorum may return.</summary>
-    private void Resynced()
+    /// <summary>Maps were exchanged with <paramref name="peer"/> (either side of a digest exchange): a lapsed read quorum may return.</summary>
+    private void Resynced(NodeId? peer)
     {
+        if (!_resyncNeeded || peer is not { } id)
+        {
+            return;
+        }
+
+        _resyncedWith[id] = 0;
         long now = MonoMs();
-        if (_resyncNeeded && HearsMajority(now))
+        if (Quorum.Holds(SelfRecord!.Id, Voters(), _resyncedWith.ContainsKey) && HearsMajority(now))
         {
             _resyncNeeded = false;
             Volatile.Write(ref _readQuorumUntilMs, now + ReadQuorumValidMs);
         }
     }
+
+    /// <summary>Hears a majority but has not yet exchanged maps with one since its read quorum lapsed.</summary>
+    private bool IsResyncing() => _resyncNeeded && HearsMajority(MonoMs());
 }

@@ -71,7 +71,8 @@ public sealed partial class SmdSsNode
         NodeId self = SelfRecord!.Id;
         return !_goingDown && _confirmed.Task.IsCompleted && slice.IsInSync(self)
             && (slice.Primary == self || slice.Primary is not { } primary || !IsReachable(primary))
-            && !HasReadQuorum();
+            && !HasReadQuorum()
+            && !IsResyncing();
     }
 
     /// <summary>

@@ -266,13 +266,6 @@ internal sealed class PlacementSimulation
     /// </summary>
     public List<string> StaleReadsAcrossTakeover { get; } = [];
 
-    /// <summary>
-    /// Every time a node could have served a stale read because a record of another lineage won
-    /// at an equal epoch: two joiners that confirmed each other's bootstrap maps before reaching
-    /// the farm commit epoch 1, tying the founder's, and the lower primary id wins. Known gap
-    /// (see ARCHITECTURE): the founder's copy of such a slice is then wiped.
-    /// </summary>
-    public List<string> StaleReadsFromCompetingBootstraps { get; } = [];
 
     /// <summary>What the scenario is doing now (named in a stale read).</summary>
     public string Phase { get; set; } = "formation";
@@ -296,7 +289,7 @@ internal sealed class PlacementSimulation
             string stale = $"at {NowMs} ms, after {Phase}: {node.Id} may read {start:x8} locally at e{mine.Epoch} (primary {mine.Primary}) though {newer.Description}";
             Note($"STALE READ: {stale}");
             bool acrossTakeover = _takeovers.Any(t => t.Start == start && t.Epoch > mine.Epoch && t.Epoch <= newer.Record.Epoch);
-            (acrossTakeover ? StaleReadsAcrossTakeover : newer.Record.Epoch == mine.Epoch ? StaleReadsFromCompetingBootstraps : StaleReads).Add(stale);
+            (acrossTakeover ? StaleReadsAcrossTakeover : StaleReads).Add(stale);
             _staleWindows[(node.Id, start)] = NowMs;
             After(StaleWindowStepMs, () => FollowStaleWindow(node, start));
         }

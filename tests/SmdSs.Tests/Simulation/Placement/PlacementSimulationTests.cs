@@ -28,7 +28,6 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         int seeds = int.TryParse(Environment.GetEnvironmentVariable("SMDSS_PLACEMENT_SEEDS"), CultureInfo.InvariantCulture, out int n) ? n : 100;
         var failures = new ConcurrentDictionary<int, string>();
         var staleAcrossTakeover = new ConcurrentDictionary<int, string>();
-        var competingBootstraps = new ConcurrentDictionary<int, string>();
         var staleWindowsMs = new ConcurrentBag<long>();
         long simulatedMs = 0;
         var clock = Stopwatch.StartNew();
@@ -44,11 +43,6 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             }
 
             Interlocked.Add(ref simulatedMs, sim.NowMs);
-            if (sim.StaleReadsFromCompetingBootstraps.Count > 0)
-            {
-                competingBootstraps[seed] = sim.StaleReadsFromCompetingBootstraps[0];
-            }
-
             if (sim.StaleReadsAcrossTakeover.Count > 0)
             {
                 staleAcrossTakeover[seed] = sim.StaleReadsAcrossTakeover[0];
@@ -61,7 +55,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         });
 
         // The known gap of reads across a takeover after a partition heals (issue 18): measured, and held
-        // under a ceiling (about a quarter of the seeds now; 42 in 100 without the resync after a
+        // under a ceiling (about a seventh of the seeds now; 42 in 100 without the resync after a
         // lapsed read quorum, nearly all without the rule against taking over a primary heard
         // from lately).
         List<long> windows = [.. staleWindowsMs.Order()];
@@ -73,13 +67,6 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"{seeds} seeds, {simulatedMs / 3_600_000.0:0.0} h simulated in {clock.Elapsed.TotalSeconds:0.0} s");
-        // Known gap too, measured: joiners that confirmed each other's bootstrap maps before reaching the farm.
-        output.WriteLine($"stale reads from competing bootstrap maps in {competingBootstraps.Count} of {seeds} seeds");
-        foreach ((int seed, string stale) in competingBootstraps.OrderBy(s => s.Key).Take(3))
-        {
-            output.WriteLine($"  seed {seed}: {stale}");
-        }
-
         Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures.OrderBy(f => f.Key).Select(f => $"seed {f.Key}: {f.Value} (replay: Pinned({f.Key}))")));
         Assert.True(staleAcrossTakeover.Count <= seeds / 3, $"stale read windows across a takeover in {staleAcrossTakeover.Count} of {seeds} seeds, past the ceiling of a third");
     }
@@ -101,6 +88,9 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     /// with a node it holds Down every fifth round (<see cref="SmdSs.Membership.GossipTarget"/>).
     /// 150: maps compared at the very moment nodes forget a record gone past the retention, each
     /// on its own clock; a record being forgotten just now no longer counts as a difference.
+    /// 69: two joiners confirmed each other's bootstrap maps before reaching the founder and
+    /// committed epoch 1, which tied the founder's records and won by node id (the founder's
+    /// copies would be wiped); a bootstrap map is now confirmed only by an established one.
     /// </summary>
     [Theory]
     [InlineData(15)]
@@ -109,6 +99,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     [InlineData(159)]
     [InlineData(165)]
     [InlineData(150)]
+    [InlineData(69)]
     public void Pinned(int seed)
     {
         string? failure = Run(seed, out PlacementSimulation sim);

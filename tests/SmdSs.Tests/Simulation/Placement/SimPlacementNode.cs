@@ -38,6 +38,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private long _readQuorumUntilMs;
     // Set when the read quorum lapsed: it comes back only after maps were exchanged with a peer.
     private bool _resyncNeeded;
+    private readonly HashSet<NodeId> _resyncedWith = [];
     private FailureDetector _detector = null!;
     private MembershipState _membership = null!;
     private bool _confirmed;
@@ -278,22 +279,32 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         Quorum.Holds(Id, Voters(), n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
 
     // As the failure detector's tick refreshes it: a primary reads locally and grants leases only
-    // while it heard from a majority within the last second.
+    // while it heard from a majority within the last second; once that lapsed for longer than a
+    // hiccup, only after exchanging maps with peers that with it make a majority.
     private void RefreshReadQuorum()
     {
-        if (!HearsMajority())
+        if (!Voters().Append(Id).Distinct().Skip(2).Any())
         {
-            _resyncNeeded |= sim.NowMs >= _readQuorumUntilMs;
-            return;
+            _resyncNeeded = false;
+        }
+        else if (!_resyncNeeded && _readQuorumUntilMs != 0 && sim.NowMs >= _readQuorumUntilMs + ReadQuorumWindowMs)
+        {
+            _resyncedWith.Clear();
+            _resyncNeeded = true;
         }
 
-        if (!_resyncNeeded)
+        if (!_resyncNeeded && HearsMajority())
         {
-            _readQuorumUntilMs = sim.NowMs + ReadQuorumValidMs;
-            foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
-            {
-                sim.CheckLocalReads(slice.Range.Start, this);
-            }
+            ExtendReadQuorum();
+        }
+    }
+
+    private void ExtendReadQuorum()
+    {
+        _readQuorumUntilMs = sim.NowMs + ReadQuorumValidMs;
+        foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
+        {
+            sim.CheckLocalReads(slice.Range.Start, this);
         }
     }
 
@@ -304,18 +315,20 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     }
 
     // As the node: an exchange of maps with a peer (this node asked and merged the answer, or
-    // its digests matched an asker's) once it hears a majority again ends its resync. A delta
-    // received does not: a pushed record is not the whole of the peer's maps.
-    private void Resynced()
+    // its digests matched an asker's) counts toward the resync. A delta received does not: a
+    // pushed record is not the whole of the peer's maps.
+    private void Resynced(NodeId peer)
     {
-        if (_resyncNeeded && HearsMajority())
+        if (!_resyncNeeded)
+        {
+            return;
+        }
+
+        _resyncedWith.Add(peer);
+        if (Quorum.Holds(Id, Voters(), _resyncedWith.Contains) && HearsMajority())
         {
             _resyncNeeded = false;
-            _readQuorumUntilMs = sim.NowMs + ReadQuorumValidMs;
-            foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
-            {
-                sim.CheckLocalReads(slice.Range.Start, this);
-            }
+            ExtendReadQuorum();
         }
     }
 
@@ -557,13 +570,13 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
             SyncSummaryMessage? summary = MapSync.SummaryFor(digest, p.Nodes, p.View);
             if (summary is null)
             {
-                p.Resynced();
+                p.Resynced(Id);
             }
             sim.Send(p, Id, n =>
             {
                 if (summary is null)
                 {
-                    n.Confirmed(isDown);
+                    n.Confirmed(target, isDown);
                     return;
                 }
 
@@ -575,7 +588,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
                     sim.Send(p2, Id, n2 =>
                     {
                         n2.MergeDelta(answer);
-                        n2.Confirmed(isDown);
+                        n2.Confirmed(target, isDown);
                     });
                 });
             });
@@ -588,12 +601,12 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         MergeSlices(delta.Slices);
     }
 
-    private void Confirmed(bool afterCallToDownNode)
+    private void Confirmed(NodeId peer, bool afterCallToDownNode)
     {
         // As the node: a bootstrap map (every record at epoch 0) is confirmed only by the farm's
         // established map, or by the start-up timeout; never by another joiner's bootstrap map.
         _confirmed |= View.Slices.Any(s => s.Epoch > 0);
-        Resynced();
+        Resynced(peer);
         if (afterCallToDownNode)
         {
             _downCallUntilMs = 0;
