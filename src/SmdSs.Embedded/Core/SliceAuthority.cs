@@ -37,7 +37,7 @@ internal sealed class SliceAuthority
 
     public ReadLeases Leases { get => _leases; private set => _leases = value; }
 
-    /// <summary>Leases this node granted that have not run out (tests and status).</summary>
+    /// <summary>Leases this node granted that have not run out (tests read it: an ask refused must leave no grant behind, which would hold a drop back).</summary>
     public int GrantedCount(long nowMs) => _grantedUntilMs.Values.Count(until => until > nowMs);
 
     /// <summary>Starts committing <paramref name="next"/> over <paramref name="basedOn"/>: until it ends, no replica it drops gets a lease.</summary>
