@@ -96,34 +96,18 @@ public sealed partial class SmdSsNode
         // Read the record again after the local apply: a replica added meanwhile either
         // gets this write from its catch-up snapshot or from here, never from neither.
         PieSlice current = SliceMap!.Find(slice.Range.Start);
-        if (current.Replicas.Length == 1 && slice.Replicas.Length == 1 && current.Primary == SelfRecord!.Id)
+        NodeId self = SelfRecord!.Id;
+        if (Core.WriteReplication.IsAlone(slice, current, self))
         {
             return;
         }
 
         HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken, answers).ConfigureAwait(false);
-        int quorum = Math.Min(WriteQuorum, current.Replicas.Length);
-        if (holders.Count < quorum && !HasMajorityToKeep())
-        {
-            // A two-node farm: while one node is down the other goes on alone (the returning
-            // node is sent what it missed); the majority rule has nothing to protect here.
-            quorum = Math.Max(1, SliceMap!.Find(slice.Range.Start).InSync.Length);
-        }
-
-        if (holders.Count < quorum)
-        {
-            throw new SmdSsUnavailableException($"The write of '{versioned.Key}' reached {holders.Count} of the {quorum} replicas SmdSs:WriteQuorum requires.");
-        }
-
-        // The record may have changed while the write travelled (a new primary, a replica
-        // that just joined the in-sync set, a split that put the key in the upper half, whose
-        // record still lists a replica dropped from the lower one): acknowledge only what the
-        // latest record of the key's slice has in every in-sync replica, else the sender retries
-        // at the current primary.
+        int inSyncNow = SliceMap!.Find(slice.Range.Start).InSync.Length;
         PieSlice latest = SliceMap!.Find(Hashing.KeyHash.Of(versioned.Key));
-        if (latest.Primary != SelfRecord!.Id || latest.InSync.Any(n => !holders.Contains(n)))
+        if (Core.WriteReplication.Refusal(versioned.Key, holders, current, WriteQuorum, HasMajorityToKeep(), inSyncNow, latest, self) is { } refusal)
         {
-            throw new SmdSsUnavailableException($"Slice {latest.Range} changed during the write of '{versioned.Key}'; retry at its primary.");
+            throw new SmdSsUnavailableException(refusal);
         }
     }
 
@@ -132,79 +116,49 @@ public sealed partial class SmdSsNode
     {
         NodeId self = SelfRecord!.Id;
         byte[] payload = Messages.Encode(new SliceRecordsMessage(slice.Range.Start, slice.Epoch, records, answers));
-        List<NodeId> targets = [.. slice.Replicas.Union(alsoTo).Where(n => n != self && IsReachable(n))];
-        bool?[] replies = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
-        bool[] acked = [.. replies.Select(r => r == true)];
-
-        NoteMissedWrites(slice, records, alsoTo, targets, acked);
-        var failedInSync = new List<NodeId>();
-        // A catching-up replica that this write did not reach must not join the in-sync set on
-        // the strength of its current catch-up.
-        foreach (NodeId skipped in slice.Replicas.Where(n => n != self && !slice.IsInSync(n) && !targets.Contains(n)))
+        List<NodeId> targets = Core.WriteReplication.Targets(slice, alsoTo, self, IsReachable);
+        Core.ReplicaReply[] replies = await Task.WhenAll(targets.Select(n => SendToReplicaAsync(n, MessageType.Replicate, payload, cancellationToken))).ConfigureAwait(false);
+        Core.ReplicationTally tally = Core.WriteReplication.Tally(slice, alsoTo, self, targets, replies, IsReachable);
+        NoteMissedWrites(slice, records, tally.Missed);
+        foreach (NodeId broken in tally.BrokenCatchUps)
         {
-            _catchUpBroken[(slice.Range.Start, skipped)] = true;
+            _catchUpBroken[(slice.Range.Start, broken)] = true;
         }
 
-        for (int i = 0; i < targets.Count; i++)
-        {
-            if (acked[i])
-            {
-                continue;
-            }
-
-            // A replica that knows a newer record of the slice (this node was deposed) did not fail:
-            // the write is not acknowledged here (see ReplicateWriteAsync) and is retried at the new primary.
-            if (slice.IsInSync(targets[i]) && replies[i] is not null)
-            {
-                failedInSync.Add(targets[i]);
-            }
-            else if (slice.IsInSync(targets[i]))
-            {
-                continue;
-            }
-            else
-            {
-                _catchUpBroken[(slice.Range.Start, targets[i])] = true;
-            }
-        }
-
-        failedInSync.AddRange(slice.InSync.Where(n => n != self && !IsReachable(n)));
-        if (failedInSync.Count > 0)
+        if (tally.FailedInSync.Count > 0)
         {
             // The replica is likely gone for every slice: start its lease wait everywhere at
             // once, so that writes to this node's other slices do not each wait in turn.
-            foreach (PieSlice other in SliceMap!.Slices.Where(s => s.Primary == self && s.Range != slice.Range && failedInSync.Any(s.IsInSync)))
+            foreach (PieSlice other in SliceMap!.Slices.Where(s => s.Primary == self && s.Range != slice.Range && tally.FailedInSync.Any(s.IsInSync)))
             {
-                _ = DropFromInSyncAsync(other.Range.Start, failedInSync, CancellationToken.None);
+                _ = DropFromInSyncAsync(other.Range.Start, tally.FailedInSync, CancellationToken.None);
             }
 
-            await DropFromInSyncAsync(slice.Range.Start, failedInSync, cancellationToken).ConfigureAwait(false);
+            await DropFromInSyncAsync(slice.Range.Start, tally.FailedInSync, cancellationToken).ConfigureAwait(false);
         }
 
-        HashSet<NodeId> holders = [self, .. targets.Where((_, i) => acked[i])];
-        return holders;
+        return [.. tally.Holders];
     }
 
     /// <summary>Hinted handoff: every listed replica these records did not reach gets a hint (see <see cref="Replication.MissedWrites"/>).</summary>
-    private void NoteMissedWrites(PieSlice slice, IReadOnlyList<StorageRecord> records, IEnumerable<NodeId> alsoTo, List<NodeId> targets, bool[] acked)
+    private void NoteMissedWrites(PieSlice slice, IReadOnlyList<StorageRecord> records, IReadOnlyList<NodeId> missed)
     {
         long oldest = records.Min(r => r.Version);
-        foreach (NodeId replica in slice.Replicas.Union(alsoTo).Where(n => n != SelfRecord!.Id))
+        foreach (NodeId replica in missed)
         {
-            int i = targets.IndexOf(replica);
-            if ((i < 0 || !acked[i]) && _missed.Note(slice.Range.Start, replica, oldest, slice.IsInSync(replica) || slice.HintFor(replica) is not null))
+            if (_missed.Note(slice.Range.Start, replica, oldest, slice.IsInSync(replica) || slice.HintFor(replica) is not null))
             {
                 _metrics?.HintsStored(records.Count);
             }
         }
     }
 
-    /// <summary>True when the replica holds the records; null when it refused them because it knows a newer record of the slice; false when it failed.</summary>
-    private async Task<bool?> SendToReplicaAsync(NodeId replica, MessageType type, byte[] payload, CancellationToken cancellationToken)
+    /// <summary>Whether the replica holds the records, refused them because it knows a newer record of the slice, or failed.</summary>
+    private async Task<Core.ReplicaReply> SendToReplicaAsync(NodeId replica, MessageType type, byte[] payload, CancellationToken cancellationToken)
     {
         if (Nodes.Find(replica) is not { } node)
         {
-            return false;
+            return Core.ReplicaReply.Failed;
         }
 
         try
@@ -212,10 +166,10 @@ public sealed partial class SmdSsNode
             Frame reply = await _transport!.SendAsync(node.Endpoint, type, payload, AckTimeout, cancellationToken).ConfigureAwait(false);
             if (reply.Type == MessageType.Ok)
             {
-                return true;
+                return Core.ReplicaReply.Holds;
             }
 
-            return reply.Type == MessageType.Error && ErrorReply.Read(reply.Payload).Code == ErrorCode.StaleEpoch ? null : false;
+            return reply.Type == MessageType.Error && ErrorReply.Read(reply.Payload).Code == ErrorCode.StaleEpoch ? Core.ReplicaReply.Deposed : Core.ReplicaReply.Failed;
         }
         catch (PeerUnavailableException ex)
         {
@@ -225,7 +179,7 @@ public sealed partial class SmdSsNode
                 Diagnostics.Log.ReplicaFailed(_logger, SliceMap!.Find(new MessageReader(payload).U32()).Range.ToString(), replica.ToString(), ex.Message, suppressed);
             }
 
-            return false;
+            return Core.ReplicaReply.Failed;
         }
     }
 
@@ -235,12 +189,11 @@ public sealed partial class SmdSsNode
         for (int attempt = 0; attempt < 5; attempt++)
         {
             PieSlice current = SliceMap!.Find(sliceStart);
-            if (current.Primary != SelfRecord!.Id || !failed.Any(current.IsInSync))
+            if (Core.WriteReplication.Dropping(current, failed, SelfRecord!.Id) is not { } next)
             {
                 return;
             }
 
-            PieSlice next = current.Next(current.Replicas, current.InSync.Where(n => !failed.Contains(n)));
             if (await CommitSliceAsync(current, next, "replica did not acknowledge", cancellationToken).ConfigureAwait(false))
             {
                 return;
