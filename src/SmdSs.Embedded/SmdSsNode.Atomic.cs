@@ -153,6 +153,12 @@ public sealed partial class SmdSsNode
 
     private async ValueTask<(MessageType, byte[])> UpdateAsPrimaryAsync(PieSlice slice, uint hash, AtomicRequest request, CancellationToken cancellationToken)
     {
+        // Not applied (and then in doubt) while it could not be acknowledged anyway: the sender retries.
+        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable) is { } notYet)
+        {
+            throw new SmdSsUnavailableException(notYet);
+        }
+
         Interlocked.Increment(ref _writesInFlight);
         try
         {

@@ -103,6 +103,9 @@ public sealed partial class SmdSsNode
         RecountVoters();
         Volatile.Write(ref _readQuorumUntilMs, 0);
         _resyncNeeded = false;
+        _exchangedAtMs.Clear();
+        _takeoverPings.Clear();
+        _saidGoodbye.Clear();
         _detector = new FailureDetector(_options.FailureDetectionTimeout * 0.4, _options.FailureDetectionTimeout);
         _confirmed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (_options.Friends.Count == 0 && _contacts.Count == 0 && !Peers().Any())
@@ -214,6 +217,12 @@ public sealed partial class SmdSsNode
         {
             LogSlice(slice, "learned");
         }
+
+        if (changes.Any(c => c.After.Primary == SelfRecord!.Id && c.Before.Primary != SelfRecord.Id))
+        {
+            // Handed a slice: its writes wait for every replica its predecessor listed until a majority holds the record.
+            ConfirmRecords();
+        }
     }
 
     // Slices of another layout never merge: the nodes would never converge. Said once a minute.
@@ -303,6 +312,12 @@ public sealed partial class SmdSsNode
         LogSlice(next, reason);
         _metrics?.SliceChanged(reason);
         PushSlice(next);
+        if (!authority.WriteRequires(next.Range.Start).IsEmpty || authority.IsWriteBlocked(next.Range.Start))
+        {
+            // Writes wait for the replicas it took out until a majority holds it: ask now, not next round.
+            ConfirmRecords();
+        }
+
         return true;
     }
 

@@ -60,7 +60,7 @@ public sealed partial class SmdSsNode
         bool[] reached = await Task.WhenAll(helpers.Select(h => AskToPingAsync(h, request, stopping))).ConfigureAwait(false);
         if (reached.Any(r => r))
         {
-            _detector!.Heard(peer.Id, MonoMs());
+            NoteContact(peer.Id);
         }
         else
         {
@@ -76,9 +76,18 @@ public sealed partial class SmdSsNode
             if (pong.Type == MessageType.Ok && pong.Payload.Length > 0)
             {
                 NodeRecord record = Messages.DecodeNode(pong.Payload);
-                if (record.Id == peer.Id)
+                if (record.Id == peer.Id && !record.IsServing)
                 {
-                    _detector!.Heard(peer.Id, MonoMs());
+                    // It says itself that it stopped (its listener closes last): as ForgetIfSaidGoodbye,
+                    // not heard from, so its slices are taken over now, not a detection timeout later.
+                    MergeNodes([record]);
+                    SaidGoodbye(record);
+                    return false;
+                }
+
+                if (record.Id == peer.Id && !(_saidGoodbye.TryGetValue(peer.Id, out long stoppedIn) && record.Incarnation <= stoppedIn))
+                {
+                    NoteContact(peer.Id, record.Incarnation);
                     MergeNodes([record]);
                     return true;
                 }
@@ -128,10 +137,41 @@ public sealed partial class SmdSsNode
     /// </summary>
     private void ForgetIfSaidGoodbye(NodeId sender, IEnumerable<NodeRecord> records)
     {
-        if (records.Any(r => r.Id == sender && !r.IsServing) && Nodes.Find(sender) is { IsServing: false })
+        if (records.FirstOrDefault(r => r.Id == sender && !r.IsServing) is { } last && Nodes.Find(sender) is { IsServing: false })
         {
-            _detector?.Forget(sender);
+            SaidGoodbye(last);
         }
+    }
+
+    // Nodes that told this node themselves that they stopped, by the incarnation they stopped in.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, long> _saidGoodbye = new();
+
+    private void SaidGoodbye(NodeRecord last)
+    {
+        _saidGoodbye[last.Id] = last.Incarnation;
+        _detector?.Forget(last.Id);
+    }
+
+    /// <summary>
+    /// Any message from a node is a sign of life, but for one that told this node itself that it
+    /// stopped, until it is back in a newer incarnation: messages it sent before it stopped may
+    /// arrive after its goodbye (over other connections), and would hold its slices back a
+    /// detection timeout.
+    /// </summary>
+    private void NoteContact(NodeId id, long? incarnation = null)
+    {
+        if (_saidGoodbye.TryGetValue(id, out long stoppedIn))
+        {
+            long current = incarnation ?? (Nodes.Find(id) is { IsServing: true } record ? record.Incarnation : long.MinValue);
+            if (current <= stoppedIn)
+            {
+                return;
+            }
+
+            _saidGoodbye.TryRemove(id, out _);
+        }
+
+        _detector?.Heard(id, MonoMs());
     }
 
     private TimeSpan ProbeTimeout => _options.FailureDetectionTimeout * 0.2;

@@ -13,17 +13,21 @@ namespace SmdSs;
 /// </summary>
 public sealed partial class SmdSsNode
 {
-    private ValueTask<Frame> ForwardAsync(uint hash, MessageType type, ForwardedOperation operation, CancellationToken cancellationToken) =>
-        ForwardAsync(hash, type, Messages.Encode(operation), token => OnForwardedAsync(type, operation, token), cancellationToken);
+    private ValueTask<Frame> ForwardAsync(uint hash, MessageType type, ForwardedOperation operation, CancellationToken cancellationToken, long? deadlineMs = null) =>
+        ForwardAsync(hash, type, Messages.Encode(operation), token => OnForwardedAsync(type, operation, token), cancellationToken, deadlineMs);
 
-    /// <summary>Sends <paramref name="payload"/> to the key's primary, or answers it with <paramref name="answerHere"/> when this node is the primary.</summary>
-    private async ValueTask<Frame> ForwardAsync(uint hash, MessageType type, byte[] payload, Func<CancellationToken, ValueTask<(MessageType, byte[])>> answerHere, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="payload"/> to the key's primary, or answers it with <paramref name="answerHere"/> when this node is the primary;
+    /// retried until <paramref name="deadlineMs"/> (MonoMs; by default RequestTimeout from now).
+    /// </summary>
+    private async ValueTask<Frame> ForwardAsync(
+        uint hash, MessageType type, byte[] payload, Func<CancellationToken, ValueTask<(MessageType, byte[])>> answerHere, CancellationToken cancellationToken, long? deadlineMs = null)
     {
-        long deadlineMs = MonoMs() + (long)_options.RequestTimeout.TotalMilliseconds;
-        TimeSpan Remaining() => TimeSpan.FromMilliseconds(Math.Max(1, deadlineMs - MonoMs()));
+        long deadline = deadlineMs ?? MonoMs() + (long)_options.RequestTimeout.TotalMilliseconds;
+        TimeSpan Remaining() => TimeSpan.FromMilliseconds(Math.Max(1, deadline - MonoMs()));
         string lastProblem = "no primary known";
         int attempt = 0;
-        while (MonoMs() < deadlineMs)
+        while (MonoMs() < deadline)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!_confirmed.Task.IsCompleted)

@@ -15,7 +15,7 @@ public sealed partial class SmdSsNode
                 return Error(ErrorCode.Unavailable, "node not running");
             }
 
-            node._detector?.Heard(from.Id, node.MonoMs());
+            node.NoteContact(from.Id);
             switch (request.Type)
             {
                 case MessageType.Ping:

@@ -18,6 +18,7 @@ public sealed partial class SmdSsNode
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _refusalsLoggedMs = new(StringComparer.OrdinalIgnoreCase);
     private int _gossipRound;
     private Task _downSync = Task.CompletedTask;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, (long Epoch, Task Task)> _confirmations = new();
 
     private async Task GossipLoopAsync(CancellationToken stopping)
     {
@@ -128,11 +129,13 @@ public sealed partial class SmdSsNode
 
     private async Task ExchangeDigestsAsync(string endpoint, CancellationToken cancellationToken)
     {
+        // The peer's maps in its answer are at least as new as this.
+        long startedAtMs = MonoMs();
         SyncDigestMessage digest = Core.MapSync.Digest(SelfRecord!, Nodes, SliceMap!);
         Frame reply = await _transport!.SendAsync(endpoint, MessageType.SyncDigest, Messages.Encode(digest), GossipTimeout, cancellationToken).ConfigureAwait(false);
         if (reply.Type == MessageType.Ok)
         {
-            Confirm(endpoint);
+            Confirm(endpoint, startedAtMs);
             return;
         }
 
@@ -151,21 +154,24 @@ public sealed partial class SmdSsNode
             RefuseForgedSlices([.. pulled.Slices]);
             MergeNodes(pulled.Nodes);
             MergeSlices(pulled.Slices);
-            Confirm(endpoint);
+            Confirm(endpoint, startedAtMs);
         }
     }
 
-    private void Confirm(string endpoint)
+    private void Confirm(string endpoint, long startedAtMs)
     {
         DropContact(endpoint);
-        Resynced(Nodes.Nodes.FirstOrDefault(n => string.Equals(n.Endpoint, endpoint, StringComparison.OrdinalIgnoreCase))?.Id);
+        // The node serving at that address now (an old id of a node back at the same address is Down).
+        NodeId? peer = Nodes.Nodes.Where(n => string.Equals(n.Endpoint, endpoint, StringComparison.OrdinalIgnoreCase))
+            .OrderByDescending(n => n.IsReachable).Select(n => (NodeId?)n.Id).FirstOrDefault();
+        Resynced(peer, startedAtMs);
         // A bootstrap map (every record at epoch 0) is confirmed only by the farm's established
         // map, or by the start-up timeout: two joiners that confirmed each other's bootstrap maps
         // before reaching the farm would commit epoch 1, tie the founder's records and, with the
         // lower primary id, win over them (the founder's copies then wiped).
-        if (SliceMap!.Slices.Any(s => s.Epoch > 0))
+        if (SliceMap!.Slices.Any(s => s.Epoch > 0) && _confirmed.TrySetResult())
         {
-            _confirmed.TrySetResult();
+            ConfirmRecords();
         }
     }
 
@@ -177,7 +183,7 @@ public sealed partial class SmdSsNode
             return (MessageType.SyncSummary, Messages.Encode(summary));
         }
 
-        Resynced(digest.Sender.Id);
+        Resynced(digest.Sender.Id, MonoMs());
         return (MessageType.Ok, []);
     }
 
@@ -202,6 +208,88 @@ public sealed partial class SmdSsNode
                 _ = SendQuietlyAsync(node.Endpoint, MessageType.SyncDelta, delta);
             }
         }
+    }
+
+    /// <summary>
+    /// Sends each record of a slice this node leads that took replicas out of the in-sync set (or
+    /// that it came to lead), and that no majority is known to hold, to every reachable peer,
+    /// asking for the peer's record back; once a majority of voters (this node included) answer
+    /// with it, writes no longer need to reach the replicas it took out (see
+    /// <see cref="Core.SliceAuthority.WriteRequires"/>). Decided as soon as the answers make a
+    /// majority, not after the slowest. In a farm of two voters or fewer there is no majority to
+    /// protect: confirmed at once. Only once this node's maps are confirmed (its voters are the
+    /// farm's), and one confirmation per slice and record at a time.
+    /// </summary>
+    private void ConfirmRecords()
+    {
+        if (_transport is null || _slices is not { } authority || !_confirmed.Task.IsCompleted)
+        {
+            return;
+        }
+
+        lock (_confirmations)
+        {
+            foreach (PieSlice record in authority.UnconfirmedRecords())
+            {
+                uint start = record.Range.Start;
+                if (!_confirmations.TryGetValue(start, out (long Epoch, Task Task) running) || running.Task.IsCompleted || running.Epoch < record.Epoch)
+                {
+                    Task confirming = ConfirmAsync(authority, record, _stoppingToken);
+                    _confirmations[start] = (record.Epoch, confirming);
+                    Track(confirming);
+                }
+            }
+        }
+    }
+
+    private async Task ConfirmAsync(Core.SliceAuthority authority, PieSlice record, CancellationToken stopping)
+    {
+        NodeId self = SelfRecord!.Id;
+        var holders = new System.Collections.Concurrent.ConcurrentDictionary<NodeId, bool> { [self] = true };
+        var majority = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool Decide()
+        {
+            if (majority.Task.IsCompleted)
+            {
+                return true;
+            }
+
+            lock (_stateLock)
+            {
+                if (!HasMajorityToKeep() || Quorum.Holds(self, Voters(), holders.ContainsKey))
+                {
+                    authority.Confirmed(record.Range.Start, record.Epoch);
+                    majority.TrySetResult();
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        if (Decide())
+        {
+            return;
+        }
+
+        byte[] ask = Messages.Encode(new SyncDeltaMessage([SelfRecord!], [record], [], [record.Range.Start]));
+        Task all = Task.WhenAll(Peers().Where(n => n.IsReachable).Select(async peer =>
+        {
+            try
+            {
+                Frame reply = await _transport!.SendAsync(peer.Endpoint, MessageType.SyncDelta, ask, GossipTimeout, stopping).ConfigureAwait(false);
+                if (reply.Type == MessageType.SyncDelta && Messages.DecodeSyncDelta(reply.Payload).Slices.Any(s => s.ContentEquals(record)))
+                {
+                    holders[peer.Id] = true;
+                    Decide();
+                }
+            }
+            catch (Exception ex) when (ex is PeerUnavailableException or ProtocolException or OperationCanceledException or ObjectDisposedException)
+            {
+                // Not a holder; the next round asks again.
+            }
+        }));
+        await Task.WhenAny(majority.Task, all).ConfigureAwait(false);
     }
 
     /// <summary>Broadcast of this node's own record and some slices to every reachable peer (goodbye, decommission).</summary>

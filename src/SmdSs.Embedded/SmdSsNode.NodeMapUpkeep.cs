@@ -116,5 +116,8 @@ public sealed partial class SmdSsNode
     {
         _detector?.Forget(id);
         _probes.TryRemove(id, out _);
+        _exchangedAtMs.TryRemove(id, out _);
+        _takeoverPings.TryRemove(id, out _);
+        _saidGoodbye.TryRemove(id, out _);
     }
 }

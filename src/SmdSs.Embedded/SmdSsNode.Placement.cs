@@ -26,6 +26,7 @@ public sealed partial class SmdSsNode
 
             try
             {
+                ConfirmRecords();
                 await PlaceOnceAsync(stopping).ConfigureAwait(false);
                 SplitLargeSlices();
                 StartCatchUps(stopping);
@@ -42,12 +43,19 @@ public sealed partial class SmdSsNode
     {
         NodeId self = SelfRecord!.Id;
         long heardSince = MonoMs() - (long)_options.FailureDetectionTimeout.TotalMilliseconds;
-        await CommitAllAsync(PlacementRound.Repairs(SliceMap!, self, IsServing, IsReachable, n => _detector!.HeardSince(n, heardSince)), stopping).ConfigureAwait(false);
+        HurryTakeovers(heardSince, stopping);
+        await CommitAllAsync(PlacementRound.Repairs(SliceMap!, self, IsServing, IsReachable, n => MayTakeOverFrom(n, heardSince)), stopping).ConfigureAwait(false);
 
         // Slices move independently: a step that waits out a lease does not hold up the others.
         await CommitAllAsync(PlacementRound.Steps(SliceMap!, Nodes, self, NowMs(), _options.ReplacementGracePeriod, _options.ReplicationFactor), stopping).ConfigureAwait(false);
     }
 
     private Task<bool[]> CommitAllAsync(List<SliceChange> changes, CancellationToken stopping) =>
-        Task.WhenAll(changes.Select(c => CommitSliceAsync(c.BasedOn, c.Next, c.Reason, stopping)));
+        Task.WhenAll(changes.Select(c => CommitSliceAsync(c.BasedOn, c.Next, c.Reason, stopping, TakeoverStillValid(c))));
+
+    // A takeover decided as the round began may go in seconds later (after a lease): checked again then.
+    private Func<bool>? TakeoverStillValid(SliceChange change) =>
+        change.BasedOn.Primary is { } primary && primary != SelfRecord!.Id && change.Next.Primary == SelfRecord.Id
+            ? () => MayTakeOverFrom(primary, MonoMs() - (long)_options.FailureDetectionTimeout.TotalMilliseconds)
+            : null;
 }

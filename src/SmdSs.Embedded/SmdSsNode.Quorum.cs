@@ -79,9 +79,21 @@ public sealed partial class SmdSsNode
     private bool HearsMajority(long now) =>
         Quorum.Holds(SelfRecord!.Id, Voters(), n => _detector!.HeardSince(n, now - ReadQuorumWindowMs));
 
-    /// <summary>Maps were exchanged with <paramref name="peer"/> (either side of a digest exchange): a lapsed read quorum may return.</summary>
-    private void Resynced(NodeId? peer)
+    // When maps were last exchanged with each peer (MonoMs, at least as new as the peer's maps in
+    // the exchange): a takeover waits for exchanges with a majority (see MayTakeOverFrom).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, long> _exchangedAtMs = new();
+
+    /// <summary>
+    /// Maps were exchanged with <paramref name="peer"/> (either side of a digest exchange), its
+    /// maps at least as new as <paramref name="sinceMs"/>: a lapsed read quorum may return, a takeover may start.
+    /// </summary>
+    private void Resynced(NodeId? peer, long sinceMs)
     {
+        if (peer is { } exchanged)
+        {
+            _exchangedAtMs.AddOrUpdate(exchanged, sinceMs, (_, earlier) => Math.Max(earlier, sinceMs));
+        }
+
         if (!_resyncNeeded || peer is not { } id)
         {
             return;

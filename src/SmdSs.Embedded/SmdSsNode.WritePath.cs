@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using SmdSs.Model;
 using SmdSs.Protocol;
 using SmdSs.Storage;
@@ -26,26 +27,35 @@ public sealed partial class SmdSsNode
     {
         _operations.Increment();
         PieSlice slice = SliceMap!.Find(hash);
+        long? deadlineMs = null;
         if (slice.Primary == SelfRecord!.Id && _confirmed.Task.IsCompleted && !_goingDown)
         {
+            // The retries below share the request's time with this first attempt.
+            deadlineMs = MonoMs() + (long)_options.RequestTimeout.TotalMilliseconds;
             try
             {
                 return await WriteAsPrimaryAsync(slice, record, cancellationToken).ConfigureAwait(false);
             }
-            catch (SmdSsUnavailableException) when (SliceMap!.Find(hash).Primary != SelfRecord.Id)
+            catch (SmdSsUnavailableException)
             {
-                // Deposed while writing: the new primary gets it (a retry is a newer version).
+                // Deposed while writing, or not yet able to: retried as a forwarded write is, here
+                // or at the new primary, until RequestTimeout (a retry is a newer version).
             }
         }
 
         MessageType type = record.Kind == RecordKind.Put ? MessageType.Set : MessageType.Remove;
-        Frame reply = await ForwardAsync(hash, type, new ForwardedOperation(record.Key, record.Expiry, record.Value), cancellationToken).ConfigureAwait(false);
+        Frame reply = await ForwardAsync(hash, type, new ForwardedOperation(record.Key, record.Expiry, record.Value), cancellationToken, deadlineMs).ConfigureAwait(false);
         return new MessageReader(reply.Payload).Bool();
     }
 
     /// <summary>The primary's write: version, apply locally, replicate, wait for the in-sync replicas and the quorum.</summary>
     private async ValueTask<bool> WriteAsPrimaryAsync(PieSlice slice, StorageRecord record, CancellationToken cancellationToken, IReadOnlyList<OperationAnswer>? answers = null)
     {
+        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable) is { } notYet)
+        {
+            throw new SmdSsUnavailableException(notYet);
+        }
+
         Interlocked.Increment(ref _writesInFlight);
         try
         {
@@ -97,15 +107,31 @@ public sealed partial class SmdSsNode
         // gets this write from its catch-up snapshot or from here, never from neither.
         PieSlice current = SliceMap!.Find(slice.Range.Start);
         NodeId self = SelfRecord!.Id;
-        if (Core.WriteReplication.IsAlone(slice, current, self))
+        uint keyHash = Hashing.KeyHash.Of(versioned.Key);
+        uint keyStart = SliceMap!.Find(keyHash).Range.Start;
+        // Replicas taken out of the in-sync set by a record no majority is known to hold get it too, and must hold it.
+        ImmutableArray<NodeId> required = _slices!.WriteRequires(keyStart);
+        if (Core.WriteReplication.IsAlone(slice, current, self) && required.IsEmpty && !_slices!.IsWriteBlocked(keyStart))
         {
             return;
         }
 
-        HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], slice.Replicas, cancellationToken, answers).ConfigureAwait(false);
+        HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], Core.WriteReplication.AlsoTo(slice, required), cancellationToken, answers).ConfigureAwait(false);
+        keyStart = SliceMap!.Find(keyHash).Range.Start;
+        if ((_slices!.IsWriteBlocked(keyStart) || _slices!.WriteRequires(keyStart).Any(n => !holders.Contains(n)))
+            && _confirmations.TryGetValue(keyStart, out (long Epoch, Task Task) confirming))
+        {
+            // A replica this write missed was just taken out (often by this very write's drop),
+            // or this node just came to lead the slice: the record is on its way to a majority;
+            // wait for that, not a retry.
+            await confirming.Task.WaitAsync(AckTimeout, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         int inSyncNow = SliceMap!.Find(slice.Range.Start).InSync.Length;
-        PieSlice latest = SliceMap!.Find(Hashing.KeyHash.Of(versioned.Key));
-        if (Core.WriteReplication.Refusal(versioned.Key, holders, current, WriteQuorum, HasMajorityToKeep(), inSyncNow, latest, self) is { } refusal)
+        PieSlice latest = SliceMap!.Find(keyHash);
+        bool blocked = _slices!.IsWriteBlocked(latest.Range.Start);
+        required = _slices!.WriteRequires(latest.Range.Start);
+        if (Core.WriteReplication.Refusal(versioned.Key, holders, current, WriteQuorum, HasMajorityToKeep(), inSyncNow, latest, required, blocked, self) is { } refusal)
         {
             throw new SmdSsUnavailableException(refusal);
         }

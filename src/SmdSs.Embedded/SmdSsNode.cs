@@ -30,6 +30,20 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
     private Core.SliceAuthority? _slices;
     private SmdSsMetrics? _metrics;
     private CancellationTokenSource? _stopping;
+    // Its token, read where the source may be disposed meanwhile (a cancelled token stays readable).
+    private CancellationToken _stoppingToken;
+
+    // Work started off the loops (confirmations, takeover pings and exchanges): awaited at stop, so
+    // none of it touches the files or the transport after they are released.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Task, byte> _background = new();
+
+    private void Track(Task work)
+    {
+        if (_background.TryAdd(work, 0))
+        {
+            _ = work.ContinueWith(done => _background.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
     private Task[] _loops = [];
 
     /// <summary>Creates a node; nothing is opened until <see cref="StartAsync"/>.</summary>
@@ -142,12 +156,16 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             await _stopping!.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await _downSync.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll(_background.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await _listener!.DisposeAsync().ConfigureAwait(false);
             await _transport!.DisposeAsync().ConfigureAwait(false);
             FlatFileStore store = _store;
             _store = null;
             store.Flush();
-            PersistState();
+            lock (_stateLock)
+            {
+                PersistState();
+            }
             Log.NodeStopped(_logger, NodeId!, store.Count, _directory!.Path);
             store.Dispose();
             _directory.Dispose();
@@ -180,6 +198,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             await _transport!.DisposeAsync().ConfigureAwait(false);
             await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await _downSync.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll(_background.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             FlatFileStore store = _store;
             _store = null;
             store.Dispose();
@@ -226,11 +245,13 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             _slices = new Core.SliceAuthority(directory.NodeId, map, (long)LeaseDuration.TotalMilliseconds, MonoMs());
             _goingDown = false;
             _decommissioned = false;
+            // Before the listener starts: a handler may start work that runs until the node stops.
+            _stopping = new CancellationTokenSource();
+            CancellationToken stopping = _stopping.Token;
+            _stoppingToken = stopping;
             StartCluster(directory, savedNodes);
             _metrics = new SmdSsMetrics(_meterFactory, directory.NodeId.ToString(), () => _store);
             _store = store;
-            _stopping = new CancellationTokenSource();
-            CancellationToken stopping = _stopping.Token;
             _loops =
             [
                 Task.Run(() => MaintainAsync(stopping), CancellationToken.None),
@@ -283,7 +304,10 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
         try
         {
             await Task.Delay(StartupSyncTimeout, _time, stopping).ConfigureAwait(false);
-            _confirmed.TrySetResult();
+            if (_confirmed.TrySetResult())
+            {
+                ConfirmRecords();
+            }
         }
         catch (OperationCanceledException)
         {

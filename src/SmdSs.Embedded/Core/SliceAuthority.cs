@@ -11,6 +11,10 @@ namespace SmdSs.Core;
 /// pending. Single-threaded and pure: the host calls it under one lock, passes its monotonic
 /// milliseconds in, and carries out what it returns (persist the map, push records, log);
 /// <see cref="Map"/> and <see cref="Leases"/> are immutable snapshots any thread may read.
+/// A record that takes a replica out of the in-sync set binds writes only once a majority of
+/// voters hold it (<see cref="WriteRequires"/>, <see cref="IsWriteBlocked"/>, <see cref="Confirmed"/>):
+/// until then a replica on the other side of a partition may take the slice over from its older
+/// record, and a write acknowledged without it would be missing there.
 /// </summary>
 internal sealed class SliceAuthority
 {
@@ -27,15 +31,48 @@ internal sealed class SliceAuthority
         _leaseMs = leaseMs;
         _map = map;
         _leases = ReadLeases.None.LedSince(map.Slices.Where(s => s.Primary == self).Select(s => s.Range.Start), nowMs);
+        // What was committed before a restart, and reached whom, is unknown: no write until confirmed.
+        _unconfirmed = map.Slices.Where(s => s.Primary == self && s.Replicas.Any(n => n != self))
+            .ToImmutableDictionary(s => s.Range.Start, s => new Unconfirmed(s.Epoch, [.. s.Replicas.Where(n => n != self)], Blocked: true));
     }
 
     // Volatile: read lock-free by request threads.
     private volatile SliceMap _map;
     private volatile ReadLeases _leases;
+    private volatile ImmutableDictionary<uint, Unconfirmed> _unconfirmed;
 
     public SliceMap Map { get => _map; private set => _map = value; }
 
     public ReadLeases Leases { get => _leases; private set => _leases = value; }
+
+    /// <summary>
+    /// The nodes, besides the in-sync replicas of the current record, that a write to the slice at
+    /// <paramref name="start"/> must reach before it is acknowledged: replicas taken out of the
+    /// in-sync set by a record of this node that a majority of voters may not hold yet. Empty once confirmed.
+    /// </summary>
+    public ImmutableArray<NodeId> WriteRequires(uint start) =>
+        _unconfirmed.TryGetValue(start, out Unconfirmed? unconfirmed) ? unconfirmed.Required : [];
+
+    /// <summary>
+    /// True while no write to the slice at <paramref name="start"/> may be acknowledged at all:
+    /// this node came to lead it (a restart, a takeover, a hand-over) and which records before its
+    /// own took whom out is unknown here (a move may have taken a replica off the list altogether)
+    /// until a majority of voters is known to hold its record.
+    /// </summary>
+    public bool IsWriteBlocked(uint start) => _unconfirmed.TryGetValue(start, out Unconfirmed? unconfirmed) && unconfirmed.Blocked;
+
+    /// <summary>The records of slices this node leads whose last taking-out no majority is known to hold: the host sends them round and counts who holds them.</summary>
+    public List<PieSlice> UnconfirmedRecords() =>
+        [.. _unconfirmed.Keys.Order().Select(Map.Find).Where(s => s.Primary == _self)];
+
+    /// <summary>A majority of voters hold this node's record of the slice at <paramref name="start"/> at <paramref name="epoch"/>: what it took out binds writes no more.</summary>
+    public void Confirmed(uint start, long epoch)
+    {
+        if (_unconfirmed.TryGetValue(start, out Unconfirmed? unconfirmed) && unconfirmed.Epoch <= epoch)
+        {
+            _unconfirmed = _unconfirmed.Remove(start);
+        }
+    }
 
     /// <summary>Leases this node granted that have not run out (tests read it: an ask refused must leave no grant behind, which would hold a drop back).</summary>
     public int GrantedCount(long nowMs) => _grantedUntilMs.Values.Count(until => until > nowMs);
@@ -150,6 +187,11 @@ internal sealed class SliceAuthority
 
         uint middle = slice.Range.Midpoint;
         Leases = Leases.LedSince([middle], nowMs);
+        if (_unconfirmed.TryGetValue(slice.Range.Start, out Unconfirmed? unconfirmed))
+        {
+            _unconfirmed = _unconfirmed.SetItem(middle, unconfirmed);
+        }
+
         Map = Map.Split(middle);
         return true;
     }
@@ -233,7 +275,37 @@ internal sealed class SliceAuthority
         {
             Leases = Leases.LedSince([after.Range.Start], nowMs);
         }
+
+        NoteTakenOut(before, after);
     }
+
+    // A record of a slice this node leads that takes replicas out of the in-sync set; one it came
+    // to lead (a takeover, a hand-over) may follow records of its predecessor's that took out
+    // anyone, unknown here: no write then until confirmed.
+    private void NoteTakenOut(PieSlice before, PieSlice after)
+    {
+        uint start = after.Range.Start;
+        if (after.Primary != _self)
+        {
+            _unconfirmed = _unconfirmed.Remove(start);
+            return;
+        }
+
+        bool cameToLead = before.Primary != _self;
+        List<NodeId> takenOut = cameToLead
+            ? [.. before.Replicas.Union(before.InSync).Union(after.Replicas).Where(n => n != _self)]
+            : [.. before.InSync.Where(n => n != _self && !after.IsInSync(n))];
+        if (takenOut.Count > 0)
+        {
+            _unconfirmed.TryGetValue(start, out Unconfirmed? earlier);
+            ImmutableArray<NodeId> required = earlier?.Required ?? [];
+            _unconfirmed = _unconfirmed.SetItem(start, new Unconfirmed(after.Epoch, [.. required.Union(takenOut)], cameToLead || earlier?.Blocked == true));
+        }
+    }
+
+    // Until a majority of voters hold this node's record at Epoch or later: the nodes a write must
+    // still reach, or (Blocked) no write at all.
+    private sealed record Unconfirmed(long Epoch, ImmutableArray<NodeId> Required, bool Blocked = false);
 }
 
 /// <summary>A record being committed: by whom, what it was based on, the record, and the replicas it drops from the in-sync set.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using SmdSs.Model;
 
 namespace SmdSs.Core;
@@ -40,6 +41,34 @@ internal static class WriteReplication
     /// </summary>
     public static bool IsAlone(PieSlice begun, PieSlice current, NodeId self) =>
         current.Replicas.Length == 1 && begun.Replicas.Length == 1 && current.Primary == self;
+
+    /// <summary>The record the write began on's replicas and the <paramref name="required"/> ones, without a copy when none is required.</summary>
+    public static IReadOnlyCollection<NodeId> AlsoTo(PieSlice begun, ImmutableArray<NodeId> required) =>
+        required.IsEmpty ? begun.Replicas : [.. begun.Replicas.Union(required)];
+
+    /// <summary>
+    /// Null when a write may begin; else why it may not yet: a replica it would have to reach (see
+    /// <see cref="SliceAuthority.WriteRequires"/>) is out of reach. Refused before it is applied
+    /// here, rather than applied, shown to readers and then refused; the sender retries once a
+    /// majority holds the record that took the replica out.
+    /// </summary>
+    public static string? RefusalBeforeApply(PieSlice slice, ImmutableArray<NodeId> required, bool blocked, Func<NodeId, bool> isReachable)
+    {
+        if (blocked)
+        {
+            return NotYetConfirmed(slice);
+        }
+
+        foreach (NodeId node in required)
+        {
+            if (!isReachable(node))
+            {
+                return $"Slice {slice.Range} took {node}, out of reach, out of its in-sync replicas in a record a majority may not hold yet; retry shortly.";
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>
     /// The replicas to send a write to: every replica of the record read after the local apply
@@ -99,10 +128,13 @@ internal static class WriteReplication
     /// of two voters or fewer, <paramref name="inSyncNow"/> replicas: the majority rule has
     /// nothing to protect there) and every in-sync replica of the latest record of the key's
     /// slice (<paramref name="latest"/>; after a split, its half) holds it, with this node still
-    /// its primary: the record may have changed while the write travelled.
+    /// its primary: the record may have changed while the write travelled. Also every node in
+    /// <paramref name="required"/> (see <see cref="SliceAuthority.WriteRequires"/>) must hold it:
+    /// replicas this node took out of the in-sync set by a record no majority is known to hold;
+    /// and none may be acknowledged while the slice is <paramref name="blocked"/> (<see cref="SliceAuthority.IsWriteBlocked"/>).
     /// </summary>
     public static string? Refusal(
-        string key, IReadOnlySet<NodeId> holders, PieSlice current, int writeQuorum, bool hasMajorityToKeep, int inSyncNow, PieSlice latest, NodeId self)
+        string key, IReadOnlySet<NodeId> holders, PieSlice current, int writeQuorum, bool hasMajorityToKeep, int inSyncNow, PieSlice latest, ImmutableArray<NodeId> required, bool blocked, NodeId self)
     {
         int quorum = Math.Min(writeQuorum, current.Replicas.Length);
         if (holders.Count < quorum && !hasMajorityToKeep)
@@ -115,8 +147,27 @@ internal static class WriteReplication
             return $"The write of '{key}' reached {holders.Count} of the {quorum} replicas SmdSs:WriteQuorum requires.";
         }
 
-        return latest.Primary != self || latest.InSync.Any(n => !holders.Contains(n))
-            ? $"Slice {latest.Range} changed during the write of '{key}'; retry at its primary."
-            : null;
+        if (latest.Primary != self || latest.InSync.Any(n => !holders.Contains(n)))
+        {
+            return $"Slice {latest.Range} changed during the write of '{key}'; retry at its primary.";
+        }
+
+        if (blocked)
+        {
+            return NotYetConfirmed(latest);
+        }
+
+        foreach (NodeId node in required)
+        {
+            if (!holders.Contains(node))
+            {
+                return $"The write of '{key}' did not reach {node}, which slice {latest.Range} took out of its in-sync replicas in a record a majority may not hold yet.";
+            }
+        }
+
+        return null;
     }
+
+    private static string NotYetConfirmed(PieSlice slice) =>
+        $"This node just came to lead slice {slice.Range}; it takes writes once a majority is known to hold its record. Retry shortly.";
 }

@@ -28,6 +28,9 @@ internal sealed class FailureDetector(TimeSpan suspectAfter, TimeSpan downAfter)
 
     public bool HeardSince(NodeId node, long sinceMs) => _lastHeardMs.TryGetValue(node, out long heard) && heard >= sinceMs;
 
+    /// <summary>When this node last heard from <paramref name="node"/>; null if never (or forgotten).</summary>
+    public long? LastHeardMs(NodeId node) => _lastHeardMs.TryGetValue(node, out long heard) ? heard : null;
+
     public void Forget(NodeId node)
     {
         _lastHeardMs.TryRemove(node, out _);

@@ -18,18 +18,21 @@ internal static class PlacementRound
     /// <param name="self">This node.</param>
     /// <param name="isServing">Whether the node map says a node serves.</param>
     /// <param name="isReachable">Whether the node map says a node can be reached.</param>
-    /// <param name="heardLately">
-    /// Whether this node heard from a node within the failure-detection timeout. A primary it
-    /// heard from is not taken over, whatever the node map says: after a partition heals, maps
-    /// still hold the other side Down for a while, and the primary there already serves reads
-    /// again; a takeover then would leave it reading a slice whose writes go elsewhere.
+    /// <param name="mayTakeOverFrom">
+    /// Whether this node may take over from a primary the node map holds down. Not if it heard
+    /// from it within the failure-detection timeout, whatever the node map says: after a partition
+    /// heals, maps still hold the other side Down for a while, and the primary there already
+    /// serves reads again; a takeover then would leave it reading a slice whose writes go
+    /// elsewhere. Nor before it exchanged maps, since it last heard from it, with peers that with
+    /// it make a majority: the primary's last records that bind writes are held by a majority,
+    /// and the takeover must start from them, not from an older record this node kept.
     /// </param>
-    public static List<SliceChange> Repairs(SliceMap map, NodeId self, Func<NodeId, bool> isServing, Func<NodeId, bool> isReachable, Func<NodeId, bool> heardLately)
+    public static List<SliceChange> Repairs(SliceMap map, NodeId self, Func<NodeId, bool> isServing, Func<NodeId, bool> isReachable, Func<NodeId, bool> mayTakeOverFrom)
     {
         var changes = new List<SliceChange>();
         foreach (PieSlice slice in map.Slices)
         {
-            if (slice.Primary is { } primary && !heardLately(primary) && SliceMoves.TakeOver(slice, self, isServing) is { } takeover)
+            if (slice.Primary is { } primary && mayTakeOverFrom(primary) && SliceMoves.TakeOver(slice, self, isServing) is { } takeover)
             {
                 changes.Add(new SliceChange(slice, takeover, "primary down, took over"));
             }

@@ -215,4 +215,95 @@ public sealed class SliceAuthorityTests
         Assert.Empty(authority.Merge([slice], 100_000, out _));
         Assert.Empty(authority.Grant(B, Ask(newer), 100_000, mayGrant: true));
     }
+
+    [Fact]
+    public void A_record_that_takes_a_replica_out_binds_writes_to_it_until_a_majority_holds_it()
+    {
+        SliceAuthority authority = LedByA();
+        authority.Confirmed(0, Slice(authority).Epoch);
+        Assert.Empty(authority.WriteRequires(0));
+        Assert.False(authority.IsWriteBlocked(0));
+
+        PieSlice slice = Slice(authority);
+        PieSlice withoutB = Dropping(slice, B);
+        Assert.True(authority.EndCommit(authority.BeginCommit(slice, withoutB), 110_000, mayCommit: true).IsCommitted);
+        Assert.Equal([B], authority.WriteRequires(0).AsEnumerable());
+        Assert.Equal([withoutB], authority.UnconfirmedRecords());
+
+        // C is taken out too before the first record is confirmed: both bind until the later one is.
+        PieSlice withoutC = Dropping(withoutB, C);
+        Assert.True(authority.EndCommit(authority.BeginCommit(withoutB, withoutC), 110_000, mayCommit: true).IsCommitted);
+        Assert.Equal([B, C], authority.WriteRequires(0).Order());
+        authority.Confirmed(0, withoutB.Epoch);
+        Assert.Equal([B, C], authority.WriteRequires(0).Order());
+        authority.Confirmed(0, withoutC.Epoch);
+        Assert.Empty(authority.WriteRequires(0));
+        Assert.Empty(authority.UnconfirmedRecords());
+
+        // A record that takes nobody out binds nothing.
+        PieSlice backB = withoutC.Next(withoutC.Replicas, [A, B]);
+        Assert.True(authority.EndCommit(authority.BeginCommit(withoutC, backB), 110_000, mayCommit: true).IsCommitted);
+        Assert.Empty(authority.WriteRequires(0));
+    }
+
+    [Fact]
+    public void After_a_restart_no_write_to_a_led_slice_is_taken_until_its_record_is_confirmed()
+    {
+        // A record committed just before the restart may have taken a replica off the list
+        // altogether (a move): which ones is unknown, so none binds; the slice is blocked.
+        SliceAuthority authority = LedByA();
+        Assert.True(authority.IsWriteBlocked(0));
+        authority.Confirmed(0, Slice(authority).Epoch - 1);
+        Assert.True(authority.IsWriteBlocked(0));
+        authority.Confirmed(0, Slice(authority).Epoch);
+        Assert.False(authority.IsWriteBlocked(0));
+        Assert.Empty(authority.WriteRequires(0));
+
+        var replica = new SliceAuthority(B, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 0);
+        Assert.False(replica.IsWriteBlocked(0));
+        Assert.Empty(replica.UnconfirmedRecords());
+
+        // Alone in a slice's record: nobody else could hold a newer one.
+        var alone = new SliceAuthority(A, SliceMap.CreateInitial(1, [A]), LeaseMs, 0);
+        Assert.False(alone.IsWriteBlocked(0));
+        Assert.Empty(alone.UnconfirmedRecords());
+    }
+
+    [Fact]
+    public void A_takeover_binds_writes_to_every_replica_its_predecessor_listed_and_a_lost_lead_to_none()
+    {
+        var authority = new SliceAuthority(B, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 0);
+        PieSlice slice = Slice(authority);
+        PieSlice takeover = slice.Next([B, C, A], [B, C]) with { Epoch = slice.Epoch + 1024 };
+        Assert.True(authority.EndCommit(authority.BeginCommit(slice, takeover), 100_000, mayCommit: true).IsCommitted);
+        Assert.True(authority.IsWriteBlocked(0));
+        Assert.Equal([A, C], authority.WriteRequires(0).Order());
+
+        // A newer record led by another node: nothing of this node's binds any more.
+        PieSlice ledByC = takeover.Next([C, B, A], [C, B]) with { Epoch = takeover.Epoch + 1024 };
+        authority.Merge([ledByC], 100_500, out _);
+        Assert.Empty(authority.WriteRequires(0));
+        Assert.False(authority.IsWriteBlocked(0));
+        Assert.Empty(authority.UnconfirmedRecords());
+
+        // Handed back by a record learned from a peer: blocked again until confirmed.
+        PieSlice backToB = ledByC.Next([B, C, A], [B, C]) with { Epoch = ledByC.Epoch + 1 };
+        authority.Merge([backToB], 101_000, out _);
+        Assert.True(authority.IsWriteBlocked(0));
+        authority.Confirmed(0, backToB.Epoch);
+        Assert.False(authority.IsWriteBlocked(0));
+    }
+
+    [Fact]
+    public void Both_halves_of_a_split_keep_what_binds_writes()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        Assert.True(authority.TrySplit(slice, 100_000, mayCommit: true));
+        uint middle = slice.Range.Midpoint;
+        Assert.True(authority.IsWriteBlocked(middle));
+        authority.Confirmed(middle, authority.Map.Find(middle).Epoch);
+        Assert.False(authority.IsWriteBlocked(middle));
+        Assert.True(authority.IsWriteBlocked(0));
+    }
 }

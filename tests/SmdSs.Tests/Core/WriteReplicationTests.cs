@@ -73,18 +73,40 @@ public sealed class WriteReplicationTests
     public void A_write_is_acknowledged_only_with_the_quorum_and_every_in_sync_replica_of_the_latest_record()
     {
         PieSlice inSync = Slice.Next([A, B, C], [A, B, C]);
-        Assert.Null(WriteReplication.Refusal("k", new HashSet<NodeId> { A, B, C }, inSync, 2, hasMajorityToKeep: true, 3, inSync, A));
-        Assert.Contains("reached 1 of the 2", WriteReplication.Refusal("k", new HashSet<NodeId> { A }, inSync, 2, hasMajorityToKeep: true, 1, inSync, A));
+        Assert.Null(WriteReplication.Refusal("k", new HashSet<NodeId> { A, B, C }, inSync, 2, hasMajorityToKeep: true, 3, inSync, [], false, A));
+        Assert.Contains("reached 1 of the 2", WriteReplication.Refusal("k", new HashSet<NodeId> { A }, inSync, 2, hasMajorityToKeep: true, 1, inSync, [], false, A));
 
         // B was dropped meanwhile: A and C make the quorum and every in-sync replica.
         PieSlice withoutB = inSync.Next(inSync.Replicas, [A, C]);
-        Assert.Null(WriteReplication.Refusal("k", new HashSet<NodeId> { A, C }, inSync, 2, hasMajorityToKeep: true, 2, withoutB, A));
+        Assert.Null(WriteReplication.Refusal("k", new HashSet<NodeId> { A, C }, inSync, 2, hasMajorityToKeep: true, 2, withoutB, [], false, A));
 
         // The record changed while the write travelled: a replica joined the in-sync set, or A was deposed.
         PieSlice withD = inSync.Next([A, B, C, D], [A, B, C, D]);
-        Assert.Contains("changed during the write", WriteReplication.Refusal("k", new HashSet<NodeId> { A, B, C }, inSync, 2, hasMajorityToKeep: true, 3, withD, A));
+        Assert.Contains("changed during the write", WriteReplication.Refusal("k", new HashSet<NodeId> { A, B, C }, inSync, 2, hasMajorityToKeep: true, 3, withD, [], false, A));
         PieSlice ledByB = inSync.Next([B, A, C], [B, A, C]);
-        Assert.Contains("changed during the write", WriteReplication.Refusal("k", new HashSet<NodeId> { A, B, C }, inSync, 2, hasMajorityToKeep: true, 3, ledByB, A));
+        Assert.Contains("changed during the write", WriteReplication.Refusal("k", new HashSet<NodeId> { A, B, C }, inSync, 2, hasMajorityToKeep: true, 3, ledByB, [], false, A));
+    }
+
+    [Fact]
+    public void A_replica_taken_out_by_a_record_no_majority_holds_yet_must_hold_the_write_too()
+    {
+        PieSlice withoutB = Slice.Next([A, B, C], [A, C]);
+        Assert.Contains("did not reach", WriteReplication.Refusal("k", new HashSet<NodeId> { A, C }, withoutB, 2, hasMajorityToKeep: true, 2, withoutB, [B], false, A));
+        Assert.Null(WriteReplication.Refusal("k", new HashSet<NodeId> { A, B, C }, withoutB, 2, hasMajorityToKeep: true, 2, withoutB, [B], false, A));
+        Assert.Null(WriteReplication.Refusal("k", new HashSet<NodeId> { A, C }, withoutB, 2, hasMajorityToKeep: true, 2, withoutB, [], false, A));
+    }
+
+    [Fact]
+    public void No_write_begins_or_is_acknowledged_while_the_slice_is_blocked_or_a_required_replica_is_out_of_reach()
+    {
+        PieSlice inSync = Slice.Next([A, B, C], [A, B, C]);
+        Assert.Null(WriteReplication.RefusalBeforeApply(inSync, [], blocked: false, Everyone));
+        Assert.Contains("came to lead", WriteReplication.RefusalBeforeApply(inSync, [], blocked: true, Everyone));
+        Assert.Contains("out of reach", WriteReplication.RefusalBeforeApply(inSync, [D], blocked: false, n => n != D));
+        Assert.Null(WriteReplication.RefusalBeforeApply(inSync, [D], blocked: false, Everyone));
+        Assert.Contains("came to lead", WriteReplication.Refusal("k", new HashSet<NodeId> { A, B, C }, inSync, 2, hasMajorityToKeep: true, 3, inSync, [], true, A));
+        Assert.Equal([A, B, C, D], WriteReplication.AlsoTo(inSync, [D]).Order());
+        Assert.Equal(inSync.Replicas.AsEnumerable(), WriteReplication.AlsoTo(inSync, []));
     }
 
     [Fact]
@@ -92,8 +114,8 @@ public sealed class WriteReplicationTests
     {
         PieSlice two = SliceMap.CreateInitial(1, [A, B]).Find(0);
         PieSlice alone = two.Next(two.Replicas, [A]);
-        Assert.Null(WriteReplication.Refusal("k", new HashSet<NodeId> { A }, two, 2, hasMajorityToKeep: false, 1, alone, A));
-        Assert.NotNull(WriteReplication.Refusal("k", new HashSet<NodeId> { A }, two, 2, hasMajorityToKeep: true, 1, alone, A));
+        Assert.Null(WriteReplication.Refusal("k", new HashSet<NodeId> { A }, two, 2, hasMajorityToKeep: false, 1, alone, [], false, A));
+        Assert.NotNull(WriteReplication.Refusal("k", new HashSet<NodeId> { A }, two, 2, hasMajorityToKeep: true, 1, alone, [], false, A));
         Assert.True(WriteReplication.IsAlone(alone.Next([A], [A]), alone.Next([A], [A]), A));
         Assert.False(WriteReplication.IsAlone(two, alone.Next([A], [A]), A));
     }

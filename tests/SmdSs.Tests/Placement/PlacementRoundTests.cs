@@ -33,7 +33,7 @@ public sealed class PlacementRoundTests
         SliceMap map = SliceMap.FromSlices([led, lost]);
         bool Serving(NodeId n) => n != C;
 
-        List<SliceChange> repairs = PlacementRound.Repairs(map, A, Serving, Serving, heardLately: _ => false);
+        List<SliceChange> repairs = PlacementRound.Repairs(map, A, Serving, Serving, mayTakeOverFrom: _ => true);
 
         SliceChange drop = Assert.Single(repairs, r => r.BasedOn == led);
         Assert.Equal(new[] { A, B, C }, drop.Next.Replicas.AsEnumerable());
@@ -50,7 +50,7 @@ public sealed class PlacementRoundTests
         var lost = new PieSlice(new SliceRange(0, 0xFFFFFFFF), 5, [C, A, B]);
         bool Serving(NodeId n) => n != C;
 
-        Assert.Empty(PlacementRound.Repairs(SliceMap.FromSlices([lost]), A, Serving, Serving, heardLately: n => n == C));
-        Assert.Single(PlacementRound.Repairs(SliceMap.FromSlices([lost]), A, Serving, Serving, heardLately: n => n == B));
+        Assert.Empty(PlacementRound.Repairs(SliceMap.FromSlices([lost]), A, Serving, Serving, mayTakeOverFrom: n => n != C));
+        Assert.Single(PlacementRound.Repairs(SliceMap.FromSlices([lost]), A, Serving, Serving, mayTakeOverFrom: n => n != B));
     }
 }

@@ -12,7 +12,7 @@ namespace SmdSs.Tests.Simulation.Placement;
 /// in two for a while, in farms whose maps may hold up to 200 nodes gone for hours; after each,
 /// once no commit or catch-up is under way, every running node holds the same maps and sees
 /// every running node Up and every stopped one Down, every slice has RF in-sync replicas on
-/// running nodes, replicas are spread evenly, and nothing is committed for 30 s more (no churn). A failing seed prints its trace; pin it in <see cref="Pinned"/>.
+/// running nodes, replicas are spread evenly, and nothing is committed for 15 s more (no churn). A failing seed prints its trace; pin it in <see cref="Pinned"/>.
 /// More seeds: <c>SMDSS_PLACEMENT_SEEDS=100000 dotnet test --filter "FullyQualifiedName~PlacementSimulationTests.Placement_settles"</c>.
 /// </summary>
 // CPU-bound for seconds: kept off the wall-clock cluster tests' time.
@@ -20,16 +20,19 @@ namespace SmdSs.Tests.Simulation.Placement;
 public sealed class PlacementSimulationTests(ITestOutputHelper output)
 {
     private const long SettleBoundMs = PlacementSimulation.GraceMs + 60_000;
-    private const long QuietMs = 30_000;
+    private const long QuietMs = 15_000;
 
     [Fact]
     public void Placement_settles_after_every_membership_change_for_many_seeds()
     {
-        int seeds = int.TryParse(Environment.GetEnvironmentVariable("SMDSS_PLACEMENT_SEEDS"), CultureInfo.InvariantCulture, out int n) ? n : 100;
+        int seeds = int.TryParse(Environment.GetEnvironmentVariable("SMDSS_PLACEMENT_SEEDS"), CultureInfo.InvariantCulture, out int n) ? n : 1_000;
         var failures = new ConcurrentDictionary<int, string>();
         var staleAcrossTakeover = new ConcurrentDictionary<int, string>();
         var staleWindowsMs = new ConcurrentBag<long>();
         long simulatedMs = 0;
+        long acknowledged = 0, inDoubt = 0, reads = 0, staleDataReads = 0, notLinearizable = 0, undecided = 0, checkerTicks = 0;
+        var firstNotLinearizable = new ConcurrentDictionary<int, string>();
+        var lostAcrossTakeover = new ConcurrentDictionary<int, string>();
         var clock = Stopwatch.StartNew();
         Parallel.For(1, seeds + 1, (seed, state) =>
         {
@@ -43,6 +46,24 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             }
 
             Interlocked.Add(ref simulatedMs, sim.NowMs);
+            Interlocked.Add(ref acknowledged, sim.Data.Acknowledged);
+            Interlocked.Add(ref inDoubt, sim.Data.InDoubt);
+            Interlocked.Add(ref reads, sim.Data.Reads);
+            Interlocked.Add(ref staleDataReads, sim.Data.StaleReadsAcrossTakeover);
+            if (sim.Data.LostAcrossStaleTakeover.Count > 0)
+            {
+                lostAcrossTakeover[seed] = sim.Data.LostAcrossStaleTakeover[0];
+            }
+
+            long checkStarted = Stopwatch.GetTimestamp();
+            (int bad, int inconclusive, string? explanation) = sim.Data.CheckLinearizable();
+            Interlocked.Add(ref checkerTicks, Stopwatch.GetTimestamp() - checkStarted);
+            Interlocked.Add(ref notLinearizable, bad);
+            Interlocked.Add(ref undecided, inconclusive);
+            if (explanation is not null)
+            {
+                firstNotLinearizable.TryAdd(seed, explanation);
+            }
             if (sim.StaleReadsAcrossTakeover.Count > 0)
             {
                 staleAcrossTakeover[seed] = sim.StaleReadsAcrossTakeover[0];
@@ -66,9 +87,23 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             output.WriteLine($"  seed {seed}: {stale}");
         }
 
+        output.WriteLine($"{acknowledged} writes acknowledged, {inDoubt} in doubt, {reads} reads ({staleDataReads} stale across a takeover)");
+        output.WriteLine($"acknowledged writes lost across a stale takeover in {lostAcrossTakeover.Count} of {seeds} seeds");
+        foreach ((int seed, string lost) in lostAcrossTakeover.OrderBy(s => s.Key).Take(5))
+        {
+            output.WriteLine($"  seed {seed}: {lost}");
+        }
+
+        output.WriteLine($"keys not linearizable (issue 18): {notLinearizable} of {seeds * 6}, undecided {undecided} (the register checker took {Stopwatch.GetElapsedTime(0, checkerTicks).TotalSeconds:0.0} s of CPU)");
+        foreach ((int seed, string explanation) in firstNotLinearizable.OrderBy(s => s.Key).Take(2))
+        {
+            output.WriteLine($"  seed {seed}: {explanation}");
+        }
+
         output.WriteLine($"{seeds} seeds, {simulatedMs / 3_600_000.0:0.0} h simulated in {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures.OrderBy(f => f.Key).Select(f => $"seed {f.Key}: {f.Value} (replay: Pinned({f.Key}))")));
         Assert.True(staleAcrossTakeover.Count <= seeds / 3, $"stale read windows across a takeover in {staleAcrossTakeover.Count} of {seeds} seeds, past the ceiling of a third");
+        Assert.True(lostAcrossTakeover.Count <= seeds / 100, $"acknowledged writes lost across a stale takeover in {lostAcrossTakeover.Count} of {seeds} seeds, past the ceiling of one in a hundred");
     }
 
     [Fact]
@@ -91,6 +126,15 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     /// 69: two joiners confirmed each other's bootstrap maps before reaching the founder and
     /// committed epoch 1, which tied the founder's records and won by node id (the founder's
     /// copies would be wiped); a bootstrap map is now confirmed only by an established one.
+    /// 3, 26, 36: during a split, a primary still counting the other side Up dropped a replica
+    /// there and acknowledged writes two replicas on its side held; that replica took the slice
+    /// over from its older record without them (reads missed acknowledged writes); a record that
+    /// takes a replica out now binds writes to it until a majority holds it, and a takeover waits
+    /// for exchanges with a majority. 28: just after a partition healed, a node took over from a
+    /// primary it had not yet heard from again, which had meanwhile confirmed a newer record with
+    /// the others and acknowledged a write under it; full catch-ups from the new primary then
+    /// wiped it everywhere. A takeover now needs a direct ping of the primary to have failed within
+    /// the last 2 s, and exchanges with a majority after that.
     /// </summary>
     [Theory]
     [InlineData(15)]
@@ -100,6 +144,10 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     [InlineData(165)]
     [InlineData(150)]
     [InlineData(69)]
+    [InlineData(3)]
+    [InlineData(26)]
+    [InlineData(36)]
+    [InlineData(28)]
     public void Pinned(int seed)
     {
         string? failure = Run(seed, out PlacementSimulation sim);
@@ -108,6 +156,29 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             output.WriteLine(line);
         }
 
+        Assert.True(failure is null, failure);
+        Assert.Empty(sim.Data.LostAcrossStaleTakeover);
+    }
+
+    /// <summary>
+    /// Runs one seed again and prints its whole trace:
+    /// <c>SMDSS_REPLAY_SEED=36 dotnet test --filter "FullyQualifiedName~PlacementSimulationTests.Replay" --logger "console;verbosity=detailed"</c>
+    /// (without the variable, seed 1 and the end of its trace).
+    /// </summary>
+    [Fact]
+    public void Replay()
+    {
+        string? given = Environment.GetEnvironmentVariable("SMDSS_REPLAY_SEED");
+        int seed = int.TryParse(given, CultureInfo.InvariantCulture, out int n) ? n : 1;
+        string? failure = Run(seed, out PlacementSimulation sim);
+        foreach (string line in given is null ? sim.TraceTail(20) : sim.Trace)
+        {
+            output.WriteLine(line);
+        }
+
+        output.WriteLine($"{sim.Data.InDoubt} writes in doubt: {string.Join("; ", sim.Data.InDoubtWrites.Take(20))}");
+        (int bad, int undecided, string? explanation) = sim.Data.CheckLinearizable();
+        output.WriteLine($"keys not linearizable: {bad}, undecided: {undecided}{(explanation is null ? "" : $"; {explanation}")}");
         Assert.True(failure is null, failure);
     }
 
@@ -121,6 +192,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     private static string? Scenario(PlacementSimulation sim)
     {
         sim.Bootstrap(staleDown: sim.Random.Next(0, 4) == 0 ? sim.Random.Next(1, 200) : 0);
+        sim.Data.Start();
         sim.RunUntil(sim.Random.Next(0, 3_000));
         sim.Join();
         sim.RunUntil(sim.NowMs + sim.Random.Next(0, 3_000));
@@ -219,7 +291,9 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
                 int commits = sim.Commits;
                 sim.Note($"settled after {change}");
                 sim.RunUntil(sim.NowMs + QuietMs);
+                sim.Data.CheckNothingAcknowledgedLost();
                 return sim.StaleReads.Count > 0 ? sim.StaleReads[0]
+                    : sim.Data.LostWrites.Count > 0 ? sim.Data.LostWrites[0]
                     : sim.Refusals.Count > 0 ? sim.Refusals[0]
                     : sim.Commits == commits && sim.Unsettled().Count == 0 ? null
                     : $"after {change}, settled and then changed again ({sim.Commits - commits} commits in {QuietMs / 1000} s): {string.Join("; ", sim.Unsettled().Take(3))}";

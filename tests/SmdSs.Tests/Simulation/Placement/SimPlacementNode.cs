@@ -19,7 +19,7 @@ namespace SmdSs.Tests.Simulation.Placement;
 /// need a majority of the voters (<see cref="Quorum"/>), catch-ups committed by the primary when
 /// they end, records pushed to their replicas. Graceful stops as the node says goodbye.
 /// </summary>
-internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long clockOffsetMs)
+internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId id, long clockOffsetMs)
 {
     private const int ProbeMs = 500;
     private const int DirectPingMs = 800;
@@ -27,9 +27,18 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private const int StartupSyncMs = 3_000;
     private const int ConnectTimeoutMs = 2_000;
     private const int GoodbyeTimeoutMs = 5_000;
+    private const int TakeoverPingIntervalMs = 500;
+    private const int GossipTimeoutMs = 2_000;
 
     private readonly HashSet<(uint Start, NodeId Replica)> _catchUps = [];
     private readonly HashSet<NodeId> _probing = [];
+    private readonly Dictionary<NodeId, long> _exchangedAtMs = [];
+    private readonly Dictionary<NodeId, (long First, long Last)> _takeoverPings = [];
+    private readonly HashSet<NodeId> _pinging = [];
+    private readonly HashSet<NodeId> _hurrying = [];
+    // The confirmation under way per slice, by the epoch of the record it sends round.
+    private readonly Dictionary<uint, long> _confirming = [];
+    private readonly Dictionary<uint, List<Action>> _confirmWaiters = [];
     private const int RenewMs = 500;
     private const int ReadQuorumWindowMs = 1_000;
     private const int ReadQuorumValidMs = 750;
@@ -83,6 +92,13 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         Running = true;
         Life++;
         _catchUps.Clear();
+        _exchangedAtMs.Clear();
+        _takeoverPings.Clear();
+        _pinging.Clear();
+        _hurrying.Clear();
+        _confirming.Clear();
+        _confirmWaiters.Clear();
+        StartData();
         _probing.Clear();
         _downCallUntilMs = 0;
         _quietInputs = null;
@@ -93,7 +109,14 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         sim.After(sim.Random.Next(1, PlacementSimulation.GossipMs), () => Gossip(life));
         sim.After(sim.Random.Next(1, ProbeMs), () => Probe(life));
         sim.After(sim.Random.Next(1, RenewMs), () => Renew(life));
-        sim.After(StartupSyncMs, () => _confirmed |= Alive(life));
+        sim.After(StartupSyncMs, () =>
+        {
+            if (Alive(life) && !_confirmed)
+            {
+                _confirmed = true;
+                ConfirmRecords(life);
+            }
+        });
     }
 
     public void Stop() => Running = false;
@@ -194,7 +217,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         foreach (uint start in starts)
         {
             _slices.Released(start, replica);
-            Drop(start, replica, attempt: 0, life, () =>
+            DropFromInSync(start, [replica], "replica stopping", attempt: 0, life, () =>
             {
                 if (--pending == 0)
                 {
@@ -209,27 +232,16 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         }
     }
 
-    private void Drop(uint start, NodeId replica, int attempt, long life, Action done)
+    // As DropFromInSyncAsync: up to five attempts, until the replicas are out of this node's record or it no longer leads it.
+    private void DropFromInSync(uint start, IReadOnlyCollection<NodeId> replicas, string reason, int attempt, long life, Action done)
     {
-        PieSlice current = View.Find(start);
-        if (attempt == 5 || current.Primary != Id || !current.IsInSync(replica))
+        if (attempt == 5 || WriteReplication.Dropping(View.Find(start), replicas, Id) is not { } next)
         {
             done();
             return;
         }
 
-        PieSlice next = current.Next(current.Replicas, current.InSync.Where(n => n != replica));
-        Commit(new SliceChange(current, next, "replica stopping"), life, () =>
-        {
-            if (View.Find(start).IsInSync(replica))
-            {
-                Drop(start, replica, attempt + 1, life, done);
-            }
-            else
-            {
-                done();
-            }
-        });
+        Commit(new SliceChange(View.Find(start), next, reason), life, () => DropFromInSync(start, replicas, reason, attempt + 1, life, done));
     }
 
     /// <summary>Any message from a node is a sign of life.</summary>
@@ -248,9 +260,16 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     /// <summary>Takes every slice record that supersedes the one held (a push or a gossip exchange).</summary>
     public void MergeSlices(IEnumerable<PieSlice> records)
     {
-        foreach ((_, PieSlice after) in _slices.Merge(records, sim.NowMs, out _))
+        bool handed = false;
+        foreach ((PieSlice before, PieSlice after) in _slices.Merge(records, sim.NowMs, out _))
         {
             sim.CheckLocalReads(after.Range.Start, this);
+            handed |= after.Primary == Id && before.Primary != Id;
+        }
+
+        if (handed)
+        {
+            ConfirmRecords(Life);
         }
     }
 
@@ -270,10 +289,33 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
     private bool Alive(long life) => Running && Life == life;
 
-    private IEnumerable<NodeRecord> Peers() => Nodes.Nodes.Where(n => n.Id != Id && n.IsReachable);
+    // Computed once per map snapshot (speed only: maps may hold hundreds of nodes gone for hours).
+    private (NodeMap Nodes, List<NodeRecord> Peers) _peers;
+    private (NodeMap Nodes, List<NodeId> Reachable, List<NodeId> Down) _gossipTargets;
+    private (NodeMap Nodes, SliceMap View, List<NodeId> Voters) _voters;
 
-    private IEnumerable<NodeId> Voters() =>
-        Nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(View.Slices.SelectMany(s => s.Replicas));
+    private List<NodeRecord> Peers()
+    {
+        NodeMap nodes = Nodes;
+        if (!ReferenceEquals(_peers.Nodes, nodes))
+        {
+            _peers = (nodes, [.. nodes.Nodes.Where(n => n.Id != Id && n.IsReachable)]);
+        }
+
+        return _peers.Peers;
+    }
+
+    private List<NodeId> Voters()
+    {
+        NodeMap nodes = Nodes;
+        SliceMap view = View;
+        if (!ReferenceEquals(_voters.Nodes, nodes) || !ReferenceEquals(_voters.View, view))
+        {
+            _voters = (nodes, view, [.. nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(view.Slices.SelectMany(s => s.Replicas)).Distinct()]);
+        }
+
+        return _voters.Voters;
+    }
 
     private bool HasCommitQuorum() =>
         Quorum.Holds(Id, Voters(), n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
@@ -317,8 +359,9 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     // As the node: an exchange of maps with a peer (this node asked and merged the answer, or
     // its digests matched an asker's) counts toward the resync. A delta received does not: a
     // pushed record is not the whole of the peer's maps.
-    private void Resynced(NodeId peer)
+    private void Resynced(NodeId peer, long sinceMs)
     {
+        _exchangedAtMs[peer] = Math.Max(_exchangedAtMs.GetValueOrDefault(peer, long.MinValue), sinceMs);
         if (!_resyncNeeded)
         {
             return;
@@ -340,11 +383,17 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         }
 
         sim.After(PlacementSimulation.RoundMs, () => Tick(life));
-        if (!_confirmed || _goingDown)
+        if (_goingDown)
         {
             return;
         }
 
+        if (!_confirmed)
+        {
+            return;
+        }
+
+        ConfirmRecords(life);
         if (_inRound)
         {
             _roundPending = true;
@@ -357,7 +406,8 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     private void RunRound(long life)
     {
         _inRound = true;
-        CommitAll(PlacementRound.Repairs(View, Id, IsServing, IsReachable, n => _detector.HeardSince(n, sim.NowMs - PlacementSimulation.DetectionMs)), life, () =>
+        HurryTakeovers(life);
+        CommitAll(PlacementRound.Repairs(View, Id, IsServing, IsReachable, MayTakeOverFrom), life, () =>
         {
             CommitAll(Steps(), life, () =>
             {
@@ -370,6 +420,92 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
                 }
             });
         });
+    }
+
+    // As the node: not a primary heard from within the detection timeout; only while direct pings
+    // of it keep failing (the last within a ping's timeout and two intervals), in a run that began
+    // after it was last heard from, and after maps were exchanged, since the run began, with peers
+    // that with this node make a majority.
+    private bool MayTakeOverFrom(NodeId primary)
+    {
+        if (_detector.HeardSince(primary, sim.NowMs - PlacementSimulation.DetectionMs) || !_takeoverPings.TryGetValue(primary, out var pings))
+        {
+            return false;
+        }
+
+        long silentSince = _detector.LastHeardMs(primary) ?? long.MinValue;
+        return pings.First > silentSince && pings.Last >= sim.NowMs - (DirectPingMs + (2 * TakeoverPingIntervalMs))
+            && Quorum.Holds(Id, Voters(), n => n != primary && _exchangedAtMs.TryGetValue(n, out long at) && at > pings.First);
+    }
+
+    private IEnumerable<NodeId> SilentPrimariesToTakeOver() =>
+        View.Slices
+            .Where(s => s.Primary is { } p && !_detector.HeardSince(p, sim.NowMs - PlacementSimulation.DetectionMs) && SliceMoves.TakeOver(s, Id, IsServing) is not null)
+            .Select(s => s.Primary!.Value).Distinct();
+
+    // As HurryTakeovers: pings of each silent primary this node would take over from, one at a
+    // time, until it is heard from or no longer silent (over the node's connection: not lost on a
+    // working link, refused at once by a dead process's port); once one failed, an exchange with
+    // every reachable peer not exchanged with since (one at a time per peer).
+    private void HurryTakeovers(long life)
+    {
+        foreach (NodeId primary in SilentPrimariesToTakeOver().ToList())
+        {
+            if (_pinging.Add(primary))
+            {
+                PingSilentPrimary(primary, life);
+            }
+
+            if (!_takeoverPings.TryGetValue(primary, out var pings))
+            {
+                continue;
+            }
+
+            foreach (NodeRecord peer in Peers().Where(n => n.Id != primary && !(_exchangedAtMs.TryGetValue(n.Id, out long at) && at > pings.First)).ToList())
+            {
+                if (_hurrying.Add(peer.Id))
+                {
+                    NodeId id = peer.Id;
+                    Exchange(id, isDown: false, lossless: true, done: () => _hurrying.Remove(id));
+                    sim.After(2 * GossipTimeoutMs, () => _hurrying.Remove(id));
+                }
+            }
+        }
+    }
+
+    private void PingSilentPrimary(NodeId primary, long life)
+    {
+        if (!Alive(life) || !SilentPrimariesToTakeOver().Contains(primary))
+        {
+            _takeoverPings.Remove(primary);
+            _pinging.Remove(primary);
+            return;
+        }
+
+        bool decided = false;
+        void Failed()
+        {
+            if (decided || !Alive(life))
+            {
+                return;
+            }
+
+            decided = true;
+            long silentSince = _detector.LastHeardMs(primary) ?? long.MinValue;
+            _takeoverPings[primary] = _takeoverPings.TryGetValue(primary, out var run) && run.First > silentSince ? (run.First, sim.NowMs) : (sim.NowMs, sim.NowMs);
+            sim.After(TakeoverPingIntervalMs, () => PingSilentPrimary(primary, life));
+        }
+
+        sim.Send(this, primary, p => sim.Send(p, Id, n =>
+        {
+            if (!decided && n.Alive(life))
+            {
+                decided = true;
+                _takeoverPings.Remove(primary);
+                _pinging.Remove(primary);
+            }
+        }, lossless: true), lossless: true, refused: Failed);
+        sim.After(DirectPingMs, Failed);
     }
 
     // Steps are a pure function of the maps and of which nodes are keepable: a round with the
@@ -399,13 +535,15 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
         foreach (SliceChange change in changes)
         {
+            // As the node: a takeover is checked again when it goes in.
+            Func<bool>? stillValid = change.BasedOn.Primary is { } primary && primary != Id && change.Next.Primary == Id ? () => MayTakeOverFrom(primary) : null;
             Commit(change, life, () =>
             {
                 if (--pending == 0)
                 {
                     then();
                 }
-            });
+            }, stillValid);
         }
     }
 
@@ -413,14 +551,14 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
     // gets no lease from the start of the commit and is dropped once the leases this node
     // granted it ran out (and a lease's length after this node began to lead); the record goes
     // in only if it is still the one the change was based on, with a majority in contact.
-    private void Commit(SliceChange change, long life, Action done)
+    private void Commit(SliceChange change, long life, Action done, Func<bool>? mayCommit = null)
     {
         PendingCommit commit = _slices.BeginCommit(change.BasedOn, change.Next);
         sim.WorkInFlight++;
-        WhenReady(commit, change, life, done);
+        WhenReady(commit, change, life, done, mayCommit);
     }
 
-    private void WhenReady(PendingCommit commit, SliceChange change, long life, Action done) => sim.At(_slices.ReadyAtMs(commit), () =>
+    private void WhenReady(PendingCommit commit, SliceChange change, long life, Action done, Func<bool>? mayCommit) => sim.At(_slices.ReadyAtMs(commit), () =>
     {
         if (!Alive(life))
         {
@@ -430,16 +568,20 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
         if (_slices.ReadyAtMs(commit) > sim.NowMs)
         {
-            WhenReady(commit, change, life, done);
+            WhenReady(commit, change, life, done, mayCommit);
             return;
         }
 
         sim.WorkInFlight--;
-        if (_slices.EndCommit(commit, sim.NowMs, HasCommitQuorum()).IsCommitted)
+        if (_slices.EndCommit(commit, sim.NowMs, HasCommitQuorum() && mayCommit?.Invoke() != false).IsCommitted)
         {
             sim.Committed(this, change);
             sim.CheckLocalReads(change.Next.Range.Start);
             Push(change.Next);
+            if (!_slices.WriteRequires(change.Next.Range.Start).IsEmpty)
+            {
+                ConfirmRecords(life);
+            }
         }
 
         done();
@@ -485,6 +627,128 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         }
     }
 
+    // As ConfirmRecords: each record that took replicas out of the in-sync set (or that this node
+    // came to lead) and that no majority is known to hold goes to every reachable peer, which
+    // answers with its own record of the slice; confirmed as soon as the answers make a majority
+    // of voters (this node included), at once in a farm of two voters or fewer; given up after the
+    // node's 2 s send timeout.
+    private void ConfirmRecords(long life)
+    {
+        if (!_confirmed || !Alive(life))
+        {
+            return;
+        }
+
+        foreach (PieSlice record in _slices.UnconfirmedRecords())
+        {
+            uint start = record.Range.Start;
+            if (_confirming.TryGetValue(start, out long epoch) && epoch >= record.Epoch)
+            {
+                continue;
+            }
+
+            _confirming[start] = record.Epoch;
+            HashSet<NodeId> holders = [Id];
+            List<NodeId> peers = [.. Peers().Select(n => n.Id)];
+            int pending = peers.Count;
+            bool over = false;
+            void End()
+            {
+                over = true;
+                if (_confirming.GetValueOrDefault(start) == record.Epoch)
+                {
+                    _confirming.Remove(start);
+                }
+
+                if (_confirmWaiters.Remove(start, out List<Action>? waiters))
+                {
+                    waiters.ForEach(w => w());
+                }
+            }
+
+            bool Decide()
+            {
+                if (!Voters().Append(Id).Distinct().Skip(2).Any() || Quorum.Holds(Id, Voters(), holders.Contains))
+                {
+                    _slices.Confirmed(start, record.Epoch);
+                    End();
+                    return true;
+                }
+
+                return false;
+            }
+
+            if (Decide())
+            {
+                continue;
+            }
+
+            foreach (NodeId peer in peers)
+            {
+                sim.Send(this, peer, p =>
+                {
+                    p.MergeSlices([record]);
+                    PieSlice theirs = p.View.Find(start);
+                    sim.Send(p, Id, n =>
+                    {
+                        if (n.Alive(life) && !over)
+                        {
+                            if (theirs.ContentEquals(record))
+                            {
+                                holders.Add(peer);
+                                if (Decide())
+                                {
+                                    return;
+                                }
+                            }
+
+                            if (--pending == 0)
+                            {
+                                End();
+                            }
+                        }
+                    }, lossless: true);
+                }, lossless: true);
+            }
+
+            if (peers.Count == 0)
+            {
+                End();
+                continue;
+            }
+
+            sim.After(GossipTimeoutMs, () =>
+            {
+                if (!over && Alive(life))
+                {
+                    End();
+                }
+            });
+        }
+    }
+
+    // Calls then once the confirmation of the slice at start under way ends, or after timeoutMs, whichever comes first.
+    private void WhenConfirmed(uint start, int timeoutMs, long life, Action then)
+    {
+        bool called = false;
+        void Once()
+        {
+            if (!called && Alive(life))
+            {
+                called = true;
+                then();
+            }
+        }
+
+        if (!_confirmWaiters.TryGetValue(start, out List<Action>? waiters))
+        {
+            _confirmWaiters[start] = waiters = [];
+        }
+
+        waiters.Add(Once);
+        sim.After(timeoutMs, Once);
+    }
+
     private void Push(PieSlice record)
     {
         foreach (NodeId replica in record.Replicas.Where(n => n != Id && IsReachable(n)))
@@ -499,40 +763,29 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         {
             foreach (NodeId replica in slice.Replicas.Where(n => n != Id && !slice.IsInSync(n) && Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining))
             {
-                uint start = slice.Range.Start;
-                if (!_catchUps.Add((start, replica)))
+                if (_catchUps.Add((slice.Range.Start, replica)))
                 {
-                    continue;
+                    CatchUp(slice, replica, life);
                 }
-
-                sim.Send(this, replica, n => n.MergeSlices([slice]));
-                sim.WorkInFlight++;
-                sim.After(sim.Random.Next(50, 1_500), () =>
-                {
-                    sim.WorkInFlight--;
-                    CaughtUp(start, replica, life);
-                });
             }
         }
     }
 
-    // The stream ends: committed only if the replica got it (up, and the link between them open).
+    // The stream ended: committed unless a write missed the replica meanwhile (checked again at the commit).
     private void CaughtUp(uint start, NodeId replica, long life)
     {
-        if (!Alive(life))
-        {
-            return;
-        }
-
         PieSlice current = View.Find(start);
-        if (sim.Find(replica) is not { Running: true } || sim.IsCut(Id, replica) || sim.IsCut(replica, Id)
-            || current.Primary != Id || !current.IsHeldBy(replica) || current.IsInSync(replica))
+        if (current.Primary != Id || !current.IsHeldBy(replica) || current.IsInSync(replica) || _catchUpBroken.GetValueOrDefault((start, replica)))
         {
             _catchUps.Remove((start, replica));
             return;
         }
 
-        Commit(new SliceChange(current, current.Next(current.Replicas, [.. current.InSync, replica]), "replica caught up"), life, () => _catchUps.Remove((start, replica)));
+        Commit(
+            new SliceChange(current, current.Next(current.Replicas, [.. current.InSync, replica]), "replica caught up"),
+            life,
+            () => _catchUps.Remove((start, replica)),
+            mayCommit: () => !_catchUpBroken.GetValueOrDefault((start, replica)));
     }
 
     private void Gossip(long life)
@@ -546,8 +799,14 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         // As the node picks: a reachable peer, a friend every fourth round, a Down node (most
         // recently gone first) every fifth, one call to a Down node at a time (a dead address
         // holds it for the 2 s connect timeout).
-        List<NodeId> reachable = [.. Peers().Select(n => n.Id)];
-        List<NodeId> down = [.. Nodes.Nodes.Where(n => n.Id != Id && n.State == NodeState.Down).OrderByDescending(n => n.GoneSinceMs).Select(n => n.Id)];
+        NodeMap nodes = Nodes;
+        if (!ReferenceEquals(_gossipTargets.Nodes, nodes))
+        {
+            _gossipTargets = (nodes, [.. Peers().Select(n => n.Id)], [.. nodes.Nodes.Where(n => n.Id != Id && n.State == NodeState.Down).OrderByDescending(n => n.GoneSinceMs).Select(n => n.Id)]);
+        }
+
+        List<NodeId> reachable = _gossipTargets.Reachable;
+        List<NodeId> down = _gossipTargets.Down;
         List<NodeId> friends = [.. sim.Friends(this)];
         bool downAllowed = sim.NowMs >= _downCallUntilMs;
         if (!GossipTarget.TryPick(++_gossipRound, reachable, friends, down, downAllowed, sim.Random, out NodeId target, out bool isDown))
@@ -560,23 +819,30 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
             _downCallUntilMs = sim.NowMs + ConnectTimeoutMs;
         }
 
+        Exchange(target, isDown);
+    }
+
+    private void Exchange(NodeId target, bool isDown, bool lossless = false, Action? done = null)
+    {
         // The node's exchange, through the real MapSync: digests; if they differ, the peer's
         // summary, this node's delta against it (what it has newer, what it wants), the peer's
         // answer with the wanted entries.
         SyncDigestMessage digest = MapSync.Digest(_membership.Self, Nodes, View);
+        long startedAtMs = sim.NowMs;
         sim.Send(this, target, p =>
         {
             p.Merge([digest.Sender]);
             SyncSummaryMessage? summary = MapSync.SummaryFor(digest, p.Nodes, p.View);
             if (summary is null)
             {
-                p.Resynced(Id);
+                p.Resynced(Id, sim.NowMs);
             }
             sim.Send(p, Id, n =>
             {
                 if (summary is null)
                 {
-                    n.Confirmed(target, isDown);
+                    n.Confirmed(target, isDown, startedAtMs);
+                    done?.Invoke();
                     return;
                 }
 
@@ -588,11 +854,12 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
                     sim.Send(p2, Id, n2 =>
                     {
                         n2.MergeDelta(answer);
-                        n2.Confirmed(target, isDown);
-                    });
-                });
-            });
-        });
+                        n2.Confirmed(target, isDown, startedAtMs);
+                        done?.Invoke();
+                    }, lossless);
+                }, lossless);
+            }, lossless);
+        }, lossless);
     }
 
     private void MergeDelta(SyncDeltaMessage delta)
@@ -601,12 +868,17 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
         MergeSlices(delta.Slices);
     }
 
-    private void Confirmed(NodeId peer, bool afterCallToDownNode)
+    private void Confirmed(NodeId peer, bool afterCallToDownNode, long startedAtMs)
     {
         // As the node: a bootstrap map (every record at epoch 0) is confirmed only by the farm's
         // established map, or by the start-up timeout; never by another joiner's bootstrap map.
-        _confirmed |= View.Slices.Any(s => s.Epoch > 0);
-        Resynced(peer);
+        if (!_confirmed && View.Slices.Any(s => s.Epoch > 0))
+        {
+            _confirmed = true;
+            ConfirmRecords(Life);
+        }
+
+        Resynced(peer, startedAtMs);
         if (afterCallToDownNode)
         {
             _downCallUntilMs = 0;
@@ -662,7 +934,7 @@ internal sealed class SimPlacementNode(PlacementSimulation sim, NodeId id, long 
 
         RefreshReadQuorum();
         // As TendNodeMap: nodes gone past the retention that no slice names are forgotten.
-        foreach (NodeRecord forgotten in _membership.ForgetExpired(View, WallNowMs))
+        foreach (NodeRecord forgotten in _membership.AnyExpired(WallNowMs) ? _membership.ForgetExpired(View, WallNowMs) : [])
         {
             _detector.Forget(forgotten.Id);
             sim.Note($"{Id} forgets {forgotten.Id}");

@@ -1,0 +1,460 @@
+using System.Collections.Immutable;
+using SmdSs.Core;
+using SmdSs.Hashing;
+using SmdSs.Model;
+using SmdSs.Replication;
+
+namespace SmdSs.Tests.Simulation.Placement;
+
+/// <summary>A value as a node stores it: its version, and null for a tombstone.</summary>
+internal readonly record struct StoredValue(long Version, string? Value);
+
+/// <summary>How a primary answered a forwarded operation.</summary>
+internal enum DataError
+{
+    None,
+    NotPrimary,
+    Unavailable,
+}
+
+/// <summary>
+/// An answer to a client's operation: the version written or read (0: nothing there), the value,
+/// the node that answered it, and for a write the epoch of the record it was acknowledged under.
+/// </summary>
+internal sealed record DataReply(DataError Error, long Version = 0, string? Value = null, NodeId Answerer = default, long Epoch = 0, IReadOnlySet<NodeId>? Holders = null);
+
+/// <summary>
+/// The data path of one node, as <c>SmdSsNode</c> runs it, in virtual time: writes go to the
+/// key's primary (forwarded and retried until the request timeout while the map settles), which
+/// versions them with the hybrid clock, applies them, sends them to every replica and decides
+/// through the real <see cref="WriteReplication"/> (a replica that fails leaves the in-sync set
+/// after its lease; the write is acknowledged once the quorum and every in-sync replica of the
+/// latest record hold it). Reads are answered locally where <see cref="CanReadLocally"/> allows,
+/// else by the primary while it hears a majority. A catch-up wipes the replica's copy, streams
+/// the primary's, and is committed unless a write missed the replica meanwhile. The node's files
+/// keep every applied write across crashes (as with FsyncPolicy.Always).
+/// </summary>
+internal sealed partial class SimPlacementNode
+{
+    private const int AckTimeoutMs = 1_500;
+    private const int RequestTimeoutMs = 10_000;
+    private const int StreamTimeoutMs = 10_000;
+    private const int WriteQuorum = 2;
+
+    private readonly Dictionary<string, StoredValue> _store = new(StringComparer.Ordinal);
+    private readonly Dictionary<(uint Start, NodeId Replica), bool> _catchUpBroken = [];
+    // The catch-up session this node last took as a replica, per slice (kept in its files).
+    private readonly Dictionary<uint, long> _catchUpSessions = [];
+    private HybridClock _clock = new();
+
+    /// <summary>May a client call this node? Running, its maps confirmed by the farm's (a lone bootstrap map's writes need a handoff, not simulated).</summary>
+    public bool TakesClients => Running && _confirmed && View.Slices.Any(s => s.Epoch > 0);
+
+    /// <summary>What this node's files hold for <paramref name="key"/>.</summary>
+    public StoredValue? Stored(string key) => _store.TryGetValue(key, out StoredValue value) ? value : null;
+
+    private void StartData()
+    {
+        _clock = new HybridClock();
+        _clock.Observe(_store.Values.Select(v => v.Version).DefaultIfEmpty(0).Max());
+        _catchUpBroken.Clear();
+    }
+
+    /// <summary>A client's Set (a value) or Remove (null) at this node; <paramref name="done"/> is called once, unless the process dies first.</summary>
+    public void Write(string key, string? value, Action<DataReply?> done) =>
+        Forward(KeyHash.Of(key), (primary, reply) => primary.OnForwardedWrite(key, value, reply), done);
+
+    /// <summary>A client's Get at this node: from its own copy where it may read locally, else from the primary.</summary>
+    public void Read(string key, Action<DataReply?> done)
+    {
+        uint hash = KeyHash.Of(key);
+        if (CanReadLocally(View.Find(hash)))
+        {
+            done(ReadHere(key));
+            return;
+        }
+
+        Forward(hash, (primary, reply) => primary.OnForwardedRead(key, reply), done);
+    }
+
+    private DataReply ReadHere(string key) =>
+        _store.TryGetValue(key, out StoredValue stored) ? new DataReply(DataError.None, stored.Version, stored.Value, Id) : new DataReply(DataError.None, Answerer: Id);
+
+    // As ForwardAsync: the key's primary (this node, or the one its map names, if reachable)
+    // answers; "not primary" and "unavailable" are retried after a map exchange with that node,
+    // with a backoff, until the request timeout; a reply that does not come fails the request.
+    private void Forward(uint hash, Action<SimPlacementNode, Action<DataReply>> atPrimary, Action<DataReply?> done)
+    {
+        long life = Life;
+        long deadlineMs = sim.NowMs + RequestTimeoutMs;
+        int attempt = 0;
+        bool finished = false;
+        void Finish(DataReply? reply)
+        {
+            if (!finished && Alive(life))
+            {
+                finished = true;
+                done(reply);
+            }
+        }
+
+        void Retry() => sim.After(Math.Min(25 << Math.Min(attempt++, 4), 400), Attempt);
+        void Attempt()
+        {
+            if (!Alive(life) || finished)
+            {
+                return;
+            }
+
+            if (sim.NowMs >= deadlineMs)
+            {
+                Finish(null);
+                return;
+            }
+
+            PieSlice slice = View.Find(hash);
+            if (!_confirmed)
+            {
+                Retry();
+            }
+            else if (slice.Primary == Id && !_goingDown)
+            {
+                atPrimary(this, reply =>
+                {
+                    if (reply.Error == DataError.None)
+                    {
+                        Finish(reply);
+                    }
+                    else if (Alive(life))
+                    {
+                        Retry();
+                    }
+                });
+            }
+            else if (slice.Primary is { } primary && IsReachable(primary))
+            {
+                long sent = attempt;
+                sim.Send(this, primary, p => atPrimary(p, reply => sim.Send(p, Id, n =>
+                {
+                    if (!n.Alive(life) || finished || sent != attempt)
+                    {
+                        return;
+                    }
+
+                    if (reply.Error == DataError.None)
+                    {
+                        Finish(reply);
+                    }
+                    else
+                    {
+                        Exchange(primary, isDown: false);
+                        Retry();
+                    }
+                }, lossless: true)), lossless: true, refused: () =>
+                {
+                    // The primary's process is gone: its port refuses the connection.
+                    if (!finished && sent == attempt)
+                    {
+                        Retry();
+                    }
+                });
+                // The request holds the rest of the time: no answer fails it.
+                sim.At(deadlineMs, () => Finish(null));
+            }
+            else
+            {
+                Retry();
+            }
+        }
+
+        Attempt();
+    }
+
+    // As OnForwardedAsync for Set and Remove.
+    private void OnForwardedWrite(string key, string? value, Action<DataReply> reply)
+    {
+        uint hash = KeyHash.Of(key);
+        PieSlice slice = View.Find(hash);
+        if (slice.Primary != Id || _goingDown || !_confirmed)
+        {
+            reply(new DataReply(DataError.NotPrimary));
+            return;
+        }
+
+        WriteAsPrimary(slice, key, value, reply);
+    }
+
+    // As OnForwardedAsync for Get: only while this node hears a majority.
+    private void OnForwardedRead(string key, Action<DataReply> reply)
+    {
+        PieSlice slice = View.Find(KeyHash.Of(key));
+        if (slice.Primary != Id || _goingDown || !_confirmed)
+        {
+            reply(new DataReply(DataError.NotPrimary));
+        }
+        else if (sim.NowMs >= _readQuorumUntilMs)
+        {
+            reply(new DataReply(DataError.Unavailable));
+        }
+        else
+        {
+            reply(ReadHere(key));
+        }
+    }
+
+    // As WriteAsPrimaryAsync and ReplicateWriteAsync: version, apply here, send to the replicas
+    // of the record read after the apply (and of the one the write began on), tally the answers,
+    // drop the in-sync replicas that failed (after their leases), then decide.
+    private void WriteAsPrimary(PieSlice begun, string key, string? value, Action<DataReply> reply)
+    {
+        long life = Life;
+        if (WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable) is not null)
+        {
+            reply(new DataReply(DataError.Unavailable));
+            return;
+        }
+
+        var written = new StoredValue(_clock.Next(WallNowMs), value);
+        Apply(key, written);
+        uint start = begun.Range.Start;
+        PieSlice current = View.Find(start);
+        // Replicas taken out of the in-sync set by a record no majority is known to hold get it too, and must hold it.
+        uint keyStart = View.Find(KeyHash.Of(key)).Range.Start;
+        ImmutableArray<NodeId> required = _slices.WriteRequires(keyStart);
+        if (WriteReplication.IsAlone(begun, current, Id) && required.IsEmpty && !_slices.IsWriteBlocked(keyStart))
+        {
+            reply(new DataReply(DataError.None, written.Version, value, Id, current.Epoch, new HashSet<NodeId> { Id }));
+            return;
+        }
+
+        IReadOnlyCollection<NodeId> alsoTo = WriteReplication.AlsoTo(begun, required);
+        List<NodeId> targets = WriteReplication.Targets(current, alsoTo, Id, IsReachable);
+        var replies = new ReplicaReply[targets.Count];
+        Array.Fill(replies, ReplicaReply.Failed);
+        int pending = targets.Count;
+        bool tallied = false;
+        void Tally()
+        {
+            if (tallied || !Alive(life))
+            {
+                return;
+            }
+
+            tallied = true;
+            ReplicationTally tally = WriteReplication.Tally(current, alsoTo, Id, targets, replies, IsReachable);
+            foreach (NodeId broken in tally.BrokenCatchUps)
+            {
+                _catchUpBroken[(start, broken)] = true;
+            }
+
+            bool waited = false;
+            void Decide()
+            {
+                // As the node: a replica this write missed was just taken out; wait for the
+                // confirmation under way (up to the ack timeout), not a retry.
+                uint keyStart = View.Find(KeyHash.Of(key)).Range.Start;
+                if (!waited && (_slices.IsWriteBlocked(keyStart) || _slices.WriteRequires(keyStart).Any(n => !tally.Holders.Contains(n))) && _confirming.ContainsKey(keyStart))
+                {
+                    waited = true;
+                    WhenConfirmed(keyStart, AckTimeoutMs, life, Decide);
+                    return;
+                }
+
+                int inSyncNow = View.Find(start).InSync.Length;
+                PieSlice latest = View.Find(KeyHash.Of(key));
+                bool hasMajorityToKeep = Voters().Append(Id).Distinct().Skip(2).Any();
+                string? refusal = WriteReplication.Refusal(
+                    key, tally.Holders, current, WriteQuorum, hasMajorityToKeep, inSyncNow, latest, _slices.WriteRequires(latest.Range.Start), _slices.IsWriteBlocked(latest.Range.Start), Id);
+                reply(refusal is null ? new DataReply(DataError.None, written.Version, value, Id, latest.Epoch, tally.Holders) : new DataReply(DataError.Unavailable));
+            }
+
+            if (tally.FailedInSync.Count == 0)
+            {
+                Decide();
+                return;
+            }
+
+            foreach (PieSlice other in View.Slices.Where(s => s.Primary == Id && s.Range.Start != start && tally.FailedInSync.Any(s.IsInSync)))
+            {
+                DropFromInSync(other.Range.Start, tally.FailedInSync, "replica did not acknowledge", attempt: 0, life, () => { });
+            }
+
+            DropFromInSync(start, tally.FailedInSync, "replica did not acknowledge", attempt: 0, life, Decide);
+        }
+
+        for (int i = 0; i < targets.Count; i++)
+        {
+            int index = i;
+            sim.Send(this, targets[i], r =>
+            {
+                ReplicaReply answer = r.OnReplicate(Id, current, key, written);
+                sim.Send(r, Id, n =>
+                {
+                    if (n.Alive(life) && !tallied)
+                    {
+                        replies[index] = answer;
+                        if (--pending == 0)
+                        {
+                            Tally();
+                        }
+                    }
+                }, lossless: true);
+            }, lossless: true);
+        }
+
+        if (pending == 0)
+        {
+            Tally();
+        }
+        else
+        {
+            sim.After(AckTimeoutMs, Tally);
+        }
+    }
+
+    // As OnReplicateAsync: only from the slice's primary; a sender that claims a newer record
+    // than this node's has it fetched (here: the record it sent); one that claims none is deposed.
+    private ReplicaReply OnReplicate(NodeId from, PieSlice senderRecord, string key, StoredValue value)
+    {
+        uint start = senderRecord.Range.Start;
+        if (View.Find(start).Primary != from && senderRecord.Epoch > View.Find(start).Epoch)
+        {
+            MergeSlices([senderRecord]);
+        }
+
+        PieSlice slice = View.Find(start);
+        if (slice.Primary != from)
+        {
+            return senderRecord.Epoch <= slice.Epoch ? ReplicaReply.Deposed : ReplicaReply.Failed;
+        }
+
+        _clock.Observe(value.Version);
+        Apply(key, value);
+        return ReplicaReply.Holds;
+    }
+
+    private bool Apply(string key, StoredValue value)
+    {
+        if (_store.TryGetValue(key, out StoredValue held) && held.Version >= value.Version)
+        {
+            return false;
+        }
+
+        _store[key] = value;
+        return true;
+    }
+
+    // As CatchUpAsync (a full copy): the replica learns the record, wipes its copy of the slice
+    // and takes a new session; the primary's copy is read after that and streamed; at the end the
+    // primary commits the replica in sync unless a write missed it meanwhile.
+    private void CatchUp(PieSlice slice, NodeId replica, long life)
+    {
+        uint start = slice.Range.Start;
+        _catchUpBroken[(start, replica)] = false;
+        sim.WorkInFlight++;
+        bool over = false;
+        void End(bool streamed)
+        {
+            if (over)
+            {
+                return;
+            }
+
+            over = true;
+            sim.WorkInFlight--;
+            if (!Alive(life))
+            {
+                return;
+            }
+
+            if (streamed)
+            {
+                CaughtUp(start, replica, life);
+            }
+            else
+            {
+                _catchUps.Remove((start, replica));
+            }
+        }
+
+        // Each step waits for the replica's answer, or fails the catch-up after the stream timeout.
+        void Step(Func<SimPlacementNode, bool> atReplica, Action next)
+        {
+            if (over || !Alive(life))
+            {
+                return;
+            }
+
+            sim.Send(this, replica, r =>
+            {
+                bool ok = atReplica(r);
+                sim.Send(r, Id, n =>
+                {
+                    if (!over && n.Alive(life))
+                    {
+                        if (ok)
+                        {
+                            next();
+                        }
+                        else
+                        {
+                            End(streamed: false);
+                        }
+                    }
+                }, lossless: true);
+            }, lossless: true);
+        }
+
+        sim.After(StreamTimeoutMs, () => End(streamed: false));
+        long session = _clock.Next(WallNowMs);
+        Step(
+            r =>
+            {
+                r.MergeSlices([slice]);
+                return true;
+            },
+            () => Step(r => r.OnCatchUpBegin(Id, slice, session), () =>
+            {
+                List<KeyValuePair<string, StoredValue>> copy = [.. _store.Where(e => slice.Range.Contains(KeyHash.Of(e.Key))).OrderBy(e => e.Key, StringComparer.Ordinal)];
+                // Reading and streaming the copy takes a while: writes meanwhile reach the replica too.
+                sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy), () => Step(r => r.IsCatchUpSession(Id, slice, session), () => End(streamed: true))));
+            }));
+    }
+
+    // As OnCatchUpAsync: only from the slice's primary, never for a slice this node leads, only the session under way.
+    private bool OnCatchUpBegin(NodeId from, PieSlice record, long session)
+    {
+        uint start = record.Range.Start;
+        if (View.Find(start).Primary != from || _catchUpSessions.GetValueOrDefault(start) >= session)
+        {
+            return false;
+        }
+
+        _catchUpSessions[start] = session;
+        foreach (string key in _store.Keys.Where(k => record.Range.Contains(KeyHash.Of(k))).ToList())
+        {
+            _store.Remove(key);
+        }
+
+        return true;
+    }
+
+    private bool OnCatchUpChunk(NodeId from, PieSlice record, long session, List<KeyValuePair<string, StoredValue>> copy)
+    {
+        if (!IsCatchUpSession(from, record, session))
+        {
+            return false;
+        }
+
+        foreach ((string key, StoredValue value) in copy)
+        {
+            _clock.Observe(value.Version);
+            Apply(key, value);
+        }
+
+        return true;
+    }
+
+    private bool IsCatchUpSession(NodeId from, PieSlice record, long session) =>
+        View.Find(record.Range.Start).Primary == from && _catchUpSessions.GetValueOrDefault(record.Range.Start) == session;
+}
