@@ -42,6 +42,8 @@ public sealed partial class SmdSsNode
                 MergeNodes(verdicts);
             }
 
+            ForgetThoseWhoSaidGoodbye();
+
             TendNodeMap();
         }
     }
@@ -148,8 +150,30 @@ public sealed partial class SmdSsNode
 
     private void SaidGoodbye(NodeRecord last)
     {
-        _saidGoodbye[last.Id] = last.Incarnation;
+        lock (_stateLock)
+        {
+            // Only the life the map holds (a late answer of an earlier life, or of a node the map did not take, is not news).
+            if (Nodes.Find(last.Id) is not { IsServing: false } held || held.Incarnation != last.Incarnation)
+            {
+                return;
+            }
+
+            _saidGoodbye.AddOrUpdate(last.Id, last.Incarnation, (_, earlier) => Math.Max(earlier, last.Incarnation));
+        }
+
         _detector?.Forget(last.Id);
+    }
+
+    /// <summary>Every detector tick: a race between a late message and a goodbye may have left it counted as heard; not for long.</summary>
+    private void ForgetThoseWhoSaidGoodbye()
+    {
+        foreach ((NodeId id, long stoppedIn) in _saidGoodbye)
+        {
+            if (Nodes.Find(id) is not { IsServing: true } record || record.Incarnation <= stoppedIn)
+            {
+                _detector?.Forget(id);
+            }
+        }
     }
 
     /// <summary>
@@ -162,16 +186,22 @@ public sealed partial class SmdSsNode
     {
         if (_saidGoodbye.TryGetValue(id, out long stoppedIn))
         {
-            long current = incarnation ?? (Nodes.Find(id) is { IsServing: true } record ? record.Incarnation : long.MinValue);
+            // Any record newer than the goodbye is a new life (also one another node holds Down).
+            long current = incarnation ?? Nodes.Find(id)?.Incarnation ?? long.MinValue;
             if (current <= stoppedIn)
             {
                 return;
             }
 
-            _saidGoodbye.TryRemove(id, out _);
+            _saidGoodbye.TryRemove(KeyValuePair.Create(id, stoppedIn));
         }
 
         _detector?.Heard(id, MonoMs());
+        if (_saidGoodbye.TryGetValue(id, out long saidMeanwhile) && (incarnation ?? Nodes.Find(id)?.Incarnation ?? long.MinValue) <= saidMeanwhile)
+        {
+            // A goodbye recorded on another thread between the check and the mark wins.
+            _detector?.Forget(id);
+        }
     }
 
     private TimeSpan ProbeTimeout => _options.FailureDetectionTimeout * 0.2;

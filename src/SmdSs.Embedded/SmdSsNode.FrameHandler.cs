@@ -19,12 +19,23 @@ public sealed partial class SmdSsNode
             switch (request.Type)
             {
                 case MessageType.Ping:
-                    node.MergeNodes([Messages.DecodeNode(request.Payload)]);
+                {
+                    Model.NodeRecord sender = Messages.DecodeNode(request.Payload);
+                    node.MergeNodes([sender]);
+                    node.ForgetIfSaidGoodbye(from.Id, [sender]);
                     return (MessageType.Ok, Messages.EncodeNode(node.SelfRecord));
+                }
+
                 case MessageType.PingRequest:
                     return await node.OnPingRequestAsync(Messages.DecodeNode(request.Payload), cancellationToken).ConfigureAwait(false);
                 case MessageType.SyncDigest:
-                    return node.OnSyncDigest(Messages.DecodeSyncDigest(request.Payload));
+                {
+                    SyncDigestMessage digest = Messages.DecodeSyncDigest(request.Payload);
+                    (MessageType, byte[]) reply = node.OnSyncDigest(digest);
+                    node.ForgetIfSaidGoodbye(from.Id, [digest.Sender]);
+                    return reply;
+                }
+
                 case MessageType.SyncDelta:
                 {
                     SyncDeltaMessage delta = Messages.DecodeSyncDelta(request.Payload);
