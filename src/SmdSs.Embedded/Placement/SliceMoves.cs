@@ -4,10 +4,20 @@ namespace SmdSs.Placement;
 
 /// <summary>
 /// The next step a primary takes to move its slice toward its target, one step at a time:
-/// first add the missing replicas (they catch up before joining the in-sync set), then hand the
-/// primary role to the target primary once it is in sync, then drop replicas the target no
-/// longer wants. Pure; the host commits the returned record and does the data movement.
+/// first hand the primary role to the target primary if it is in sync, then add the missing
+/// replicas (they catch up before joining the in-sync set), then hand over to a target primary
+/// that had to catch up, then drop replicas the target no longer wants. Pure; the host commits
+/// the returned record and does the data movement.
 /// </summary>
+/// <remarks>
+/// Every step lists the replicas in the order that says where the move goes: the primary, the
+/// replicas that stay, the ones coming, the ones leaving. The planner keeps a slice's first RF
+/// in-sync replicas in list order, so while a slice holds one replica too many (the new one
+/// caught up, the old one waiting out its lease before it leaves) every node already plans
+/// with the set the move ends at. Planning with the set it started from, other primaries moved
+/// their slices on a count that changed under them when the drop went in, and three slices of a
+/// four-node cluster passed a replica round and round for good (the churn CI saw).
+/// </remarks>
 internal static class SliceMoves
 {
     public static PieSlice? NextStep(PieSlice slice, PlacementTarget target, NodeId self)
@@ -17,18 +27,18 @@ internal static class SliceMoves
             return null;
         }
 
+        if (target.Primary != self && slice.IsInSync(target.Primary))
+        {
+            return slice.Next(InMoveOrder(target.Primary, slice.Replicas, target), slice.InSync);
+        }
+
         List<NodeId> missing = [.. target.Replicas.Where(n => !slice.IsHeldBy(n))];
         if (missing.Count > 0)
         {
-            return slice.Next([.. slice.Replicas, .. missing], slice.InSync);
+            return slice.Next(InMoveOrder(self, [.. slice.Replicas, .. missing], target), slice.InSync);
         }
 
         bool targetInSync = target.Replicas.All(slice.IsInSync);
-        if (target.Primary != self && slice.IsInSync(target.Primary) && targetInSync)
-        {
-            return slice.Next([target.Primary, .. slice.Replicas.Where(n => n != target.Primary)], slice.InSync);
-        }
-
         List<NodeId> extra = [.. slice.Replicas.Where(n => !target.Replicas.Contains(n) && n != self)];
         if (extra.Count > 0 && targetInSync)
         {
@@ -36,6 +46,14 @@ internal static class SliceMoves
         }
 
         return null;
+    }
+
+    // The primary; the replicas held that the target keeps, in their order; the ones the target
+    // adds; then the ones leaving.
+    private static IEnumerable<NodeId> InMoveOrder(NodeId primary, IEnumerable<NodeId> replicas, PlacementTarget target)
+    {
+        List<NodeId> others = [.. replicas.Where(n => n != primary).Distinct()];
+        return [primary, .. others.Where(target.Replicas.Contains), .. others.Where(n => !target.Replicas.Contains(n))];
     }
 
     /// <summary>
