@@ -23,17 +23,15 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
     private static readonly TimeSpan SettleBound = TimeSpan.FromSeconds(45);
     private static readonly TimeSpan WritersStopBound = TimeSpan.FromSeconds(30);
 
+    // The search for new schedules is the placement simulation's now (1,000 seeds in virtual time
+    // per run, the same faults on the decisions); these seeds run the real node on real sockets:
+    // 6 (it once lost an increment), 8 (it once churned placement), and three quick ones.
     [Theory]
     [InlineData(1)]
-    [InlineData(2)]
     [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
     [InlineData(6)]
-    [InlineData(7)]
     [InlineData(8)]
     [InlineData(9)]
-    [InlineData(10)]
     public async Task Random_faults_lose_no_acknowledged_write_and_the_cluster_heals(int seed)
     {
         var random = new Random(seed);

@@ -25,7 +25,13 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     [Fact]
     public void Placement_settles_after_every_membership_change_for_many_seeds()
     {
-        int seeds = int.TryParse(Environment.GetEnvironmentVariable("SMDSS_PLACEMENT_SEEDS"), CultureInfo.InvariantCulture, out int n) ? n : 1_000;
+        string? given = Environment.GetEnvironmentVariable("SMDSS_PLACEMENT_SEEDS");
+        if (given == "forever")
+        {
+            SearchUntilStopped();
+        }
+
+        int seeds = int.TryParse(given, CultureInfo.InvariantCulture, out int n) ? n : 1_000;
         var failures = new ConcurrentDictionary<int, string>();
         var staleAcrossTakeover = new ConcurrentDictionary<int, string>();
         var staleWindowsMs = new ConcurrentBag<long>();
@@ -104,6 +110,48 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures.OrderBy(f => f.Key).Select(f => $"seed {f.Key}: {f.Value} (replay: Pinned({f.Key}))")));
         Assert.True(staleAcrossTakeover.Count <= seeds / 3, $"stale read windows across a takeover in {staleAcrossTakeover.Count} of {seeds} seeds, past the ceiling of a third");
         Assert.True(lostAcrossTakeover.Count <= seeds / 100, $"acknowledged writes lost across a stale takeover in {lostAcrossTakeover.Count} of {seeds} seeds, past the ceiling of one in a hundred");
+    }
+
+    /// <summary>
+    /// The long-running mode, for a developer to leave running (<c>SMDSS_PLACEMENT_SEEDS=forever</c>,
+    /// from seed <c>SMDSS_PLACEMENT_FROM</c>, default 1,001, past the seeds every run covers): all
+    /// twelve changes per seed, seeds on every core until the process is stopped. Every failing
+    /// seed goes at once, with its failure, into <c>placement-search.log</c> in the temp folder's
+    /// <c>smdss-tests</c>, with a line of progress every thousand seeds; replay one with Replay.
+    /// </summary>
+    private static void SearchUntilStopped()
+    {
+        long from = long.TryParse(Environment.GetEnvironmentVariable("SMDSS_PLACEMENT_FROM"), CultureInfo.InvariantCulture, out long f) ? f : 1_001;
+        string folder = Path.Combine(Path.GetTempPath(), "smdss-tests");
+        Directory.CreateDirectory(folder);
+        string log = Path.Combine(folder, "placement-search.log");
+        var gate = new object();
+        void Write(string line)
+        {
+            lock (gate)
+            {
+                File.AppendAllText(log, $"{DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} {line}{Environment.NewLine}");
+            }
+        }
+
+        Write($"searching from seed {from}");
+        var clock = Stopwatch.StartNew();
+        long failed = 0;
+        for (long batch = from; ; batch += 1_000)
+        {
+            long first = batch;
+            Parallel.For(0, 1_000, i =>
+            {
+                int seed = checked((int)(first + i));
+                string? failure = Run(seed, out PlacementSimulation sim) ?? sim.Data.LostAcrossStaleTakeover.FirstOrDefault();
+                if (failure is not null)
+                {
+                    Interlocked.Increment(ref failed);
+                    Write($"seed {seed}: {failure} (replay: SMDSS_REPLAY_SEED={seed})");
+                }
+            });
+            Write($"seeds {from}..{first + 999} done in {clock.Elapsed.TotalMinutes:0.0} min, {Interlocked.Read(ref failed)} failed");
+        }
     }
 
     [Fact]
