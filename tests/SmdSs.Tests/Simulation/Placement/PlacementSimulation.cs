@@ -38,13 +38,17 @@ internal sealed class PlacementSimulation
     private readonly List<string> _trace = [];
     private long _sequence;
 
-    public PlacementSimulation(int seed, int sliceCount = 16, int replicationFactor = 3)
+    /// <param name="seed">Everything that happens follows from it.</param>
+    /// <param name="counters">Clients also increment counters (the seeds pinned before counters were simulated run without, to replay what they found).</param>
+    /// <param name="sliceCount">Slices of the initial map.</param>
+    /// <param name="replicationFactor">Replicas per slice.</param>
+    public PlacementSimulation(int seed, bool counters = true, int sliceCount = 16, int replicationFactor = 3)
     {
         Seed = seed;
         Random = new Random(seed);
         SliceCount = sliceCount;
         ReplicationFactor = replicationFactor;
-        Data = new DataWorkload(this);
+        Data = new DataWorkload(this, counters);
     }
 
     /// <summary>The clients' operations and the checks on their histories.</summary>

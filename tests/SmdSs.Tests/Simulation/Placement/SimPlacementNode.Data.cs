@@ -1,13 +1,21 @@
 using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using SmdSs.Compute;
 using SmdSs.Core;
 using SmdSs.Hashing;
 using SmdSs.Model;
+using SmdSs.Protocol;
 using SmdSs.Replication;
 
 namespace SmdSs.Tests.Simulation.Placement;
 
-/// <summary>A value as a node stores it: its version, and null for a tombstone.</summary>
-internal readonly record struct StoredValue(long Version, string? Value);
+/// <summary>
+/// A value as a node stores it: its version, null for a tombstone, and for a counter the answers
+/// of the increments its value holds that may not have reached every replica yet (written into
+/// the record, as <c>RecordAnswers</c> does, so that they outlive a restart).
+/// </summary>
+internal readonly record struct StoredValue(long Version, string? Value, ImmutableArray<OperationAnswer> Answers = default);
 
 /// <summary>How a primary answered a forwarded operation.</summary>
 internal enum DataError
@@ -45,6 +53,11 @@ internal sealed partial class SimPlacementNode
     private readonly Dictionary<(uint Start, NodeId Replica), bool> _catchUpBroken = [];
     // The catch-up session this node last took as a replica, per slice (kept in its files).
     private readonly Dictionary<uint, long> _catchUpSessions = [];
+    // The answers of increments this node applied or learned (kept across a crash: the node
+    // recovers them from its files' records), and a primary's increments not yet known to be on
+    // every in-sync replica (memory only).
+    private readonly RecentOperations _recent = new(60_000);
+    private InDoubtOperations _inDoubt = new(60_000);
     private HybridClock _clock = new();
 
     /// <summary>May a client call this node? Running, its maps confirmed by the farm's (a lone bootstrap map's writes need a handoff, not simulated).</summary>
@@ -58,7 +71,21 @@ internal sealed partial class SimPlacementNode
         _clock = new HybridClock();
         _clock.Observe(_store.Values.Select(v => v.Version).DefaultIfEmpty(0).Max());
         _catchUpBroken.Clear();
+
+        // As RecoverAnswers: the answers each key's newest record carries are in doubt again.
+        _inDoubt = new InDoubtOperations(60_000);
+        foreach ((string key, StoredValue value) in _store.Where(e => !e.Value.Answers.IsDefaultOrEmpty))
+        {
+            foreach (OperationAnswer answer in value.Answers)
+            {
+                _inDoubt.Add(key, answer, sim.NowMs);
+            }
+        }
     }
+
+    /// <summary>A client's increment of counter <paramref name="key"/> by one at this node, under operation id <paramref name="operation"/> (a retry sends the same).</summary>
+    public void Increment(string key, ulong operation, Action<DataReply?> done) =>
+        Forward(KeyHash.Of(key), (primary, reply) => primary.OnForwardedIncrement(key, operation, reply), done);
 
     /// <summary>A client's Set (a value) or Remove (null) at this node; <paramref name="done"/> is called once, unless the process dies first.</summary>
     public void Write(string key, string? value, Action<DataReply?> done) =>
@@ -202,12 +229,74 @@ internal sealed partial class SimPlacementNode
         }
     }
 
+    // As OnAtomicAsync and UpdateAsPrimaryAsync for an increment: only while this node hears a
+    // majority; a retry of an operation applied here (or learned from the primary this node took
+    // over from) gets its first answer once the key's value is replicated again with it;
+    // otherwise the increment is computed on the live value, versioned, applied with the answers
+    // of the key's increments still in doubt, and replicated like a write.
+    private void OnForwardedIncrement(string key, ulong operation, Action<DataReply> reply)
+    {
+        uint hash = KeyHash.Of(key);
+        PieSlice slice = View.Find(hash);
+        if (slice.Primary != Id || _goingDown || !_confirmed)
+        {
+            reply(new DataReply(DataError.NotPrimary));
+            return;
+        }
+
+        if (sim.NowMs >= _readQuorumUntilMs && Voters().Append(Id).Distinct().Skip(2).Any())
+        {
+            reply(new DataReply(DataError.Unavailable));
+            return;
+        }
+
+        if (_recent.TryGet(operation, out byte[] answered))
+        {
+            var retried = new OperationAnswer(operation, hash, answered);
+            if (_store.TryGetValue(key, out StoredValue current) && current.Value is not null)
+            {
+                OperationAnswer[] carried = [.. _inDoubt.Of(key).Where(a => a.Id != operation), retried];
+                Replicate(slice, key, current with { Answers = [.. carried] }, r => reply(r.Error == DataError.None ? Answered(r, key, retried, carried) : r));
+            }
+            else
+            {
+                reply(new DataReply(DataError.None, Value: Decode(answered), Answerer: Id));
+            }
+
+            return;
+        }
+
+        if (WriteReplication.RefusalBeforeApply(slice, _slices.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable) is not null)
+        {
+            reply(new DataReply(DataError.Unavailable));
+            return;
+        }
+
+        StoredValue? live = _store.TryGetValue(key, out StoredValue held) && held.Value is not null ? held : null;
+        byte[] counter = CounterValue.Add(key, Encoding.ASCII.GetBytes(live?.Value ?? ""), live is not null, 1, out long sum);
+        var done = new OperationAnswer(operation, hash, new MessageWriter().I64(sum).ToArray());
+        OperationAnswer[] answers = [.. _inDoubt.Of(key), done];
+        var written = new StoredValue(_clock.Next(WallNowMs), Encoding.ASCII.GetString(counter), [.. answers]);
+        Apply(key, written);
+        _recent.Add(done, sim.NowMs);
+        _inDoubt.Add(key, done, sim.NowMs);
+        Replicate(slice, key, written, r => reply(r.Error == DataError.None ? Answered(r, key, done, answers) : r));
+    }
+
+    // Replicated to every in-sync replica: they all know these answers now.
+    private DataReply Answered(DataReply replicated, string key, OperationAnswer answer, IReadOnlyCollection<OperationAnswer> carried)
+    {
+        _inDoubt.Confirm(key, carried);
+        return replicated with { Value = Decode(answer.Answer) };
+    }
+
+    private static string Decode(byte[] answer) => new MessageReader(answer).I64().ToString(CultureInfo.InvariantCulture);
+
     // As WriteAsPrimaryAsync and ReplicateWriteAsync: version, apply here, send to the replicas
     // of the record read after the apply (and of the one the write began on), tally the answers,
     // drop the in-sync replicas that failed (after their leases), then decide.
     private void WriteAsPrimary(PieSlice begun, string key, string? value, Action<DataReply> reply)
     {
-        long life = Life;
         if (WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable) is not null)
         {
             reply(new DataReply(DataError.Unavailable));
@@ -216,6 +305,14 @@ internal sealed partial class SimPlacementNode
 
         var written = new StoredValue(_clock.Next(WallNowMs), value);
         Apply(key, written);
+        Replicate(begun, key, written, reply);
+    }
+
+    // The rest of a write at the primary, once applied here: send it to the replicas, tally, decide.
+    private void Replicate(PieSlice begun, string key, StoredValue written, Action<DataReply> reply)
+    {
+        long life = Life;
+        string? value = written.Value;
         uint start = begun.Range.Start;
         PieSlice current = View.Find(start);
         // Replicas taken out of the in-sync set by a record no majority is known to hold get it too, and must hold it.
@@ -329,7 +426,7 @@ internal sealed partial class SimPlacementNode
         }
 
         _clock.Observe(value.Version);
-        Apply(key, value);
+        ApplyFromPrimary(key, value);
         return ReplicaReply.Holds;
     }
 
@@ -342,6 +439,38 @@ internal sealed partial class SimPlacementNode
 
         _store[key] = value;
         return true;
+    }
+
+    // As a replica applies a write or a catch-up's record: the answers it carries are known here
+    // now (also with a value of the version held: a retry's confirmation); a value that replaced
+    // this node's holds none of the increments this node applied as a primary and never saw
+    // replicated, unless it carries their answers (as ForgetOwnInDoubt): their retries must apply again.
+    private void ApplyFromPrimary(string key, StoredValue value, IReadOnlyCollection<OperationAnswer>? carried = null)
+    {
+        carried ??= value.Answers.IsDefault ? [] : value.Answers;
+        Learn(carried);
+        if (Apply(key, value))
+        {
+            foreach (OperationAnswer own in _inDoubt.Take(key))
+            {
+                if (!carried.Any(c => c.Id == own.Id))
+                {
+                    _recent.Remove(own.Id);
+                }
+            }
+        }
+        else if (_store[key].Version == value.Version && !value.Answers.IsDefaultOrEmpty)
+        {
+            _store[key] = _store[key] with { Answers = value.Answers };
+        }
+    }
+
+    private void Learn(IEnumerable<OperationAnswer> answers)
+    {
+        foreach (OperationAnswer answer in answers)
+        {
+            _recent.Add(answer, sim.NowMs);
+        }
     }
 
     // As CatchUpAsync (a full copy): the replica learns the record, wipes its copy of the slice
@@ -416,8 +545,10 @@ internal sealed partial class SimPlacementNode
             () => Step(r => r.OnCatchUpBegin(Id, slice, session), () =>
             {
                 List<KeyValuePair<string, StoredValue>> copy = [.. _store.Where(e => slice.Range.Contains(KeyHash.Of(e.Key))).OrderBy(e => e.Key, StringComparer.Ordinal)];
+                // With the answers of recent increments of the slice's keys: the replica may take the slice over.
+                List<OperationAnswer> answers = _recent.InRange(slice.Range);
                 // Reading and streaming the copy takes a while: writes meanwhile reach the replica too.
-                sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy), () => Step(r => r.IsCatchUpSession(Id, slice, session), () => End(streamed: true))));
+                sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy, answers), () => Step(r => r.IsCatchUpSession(Id, slice, session), () => End(streamed: true))));
             }));
     }
 
@@ -439,7 +570,7 @@ internal sealed partial class SimPlacementNode
         return true;
     }
 
-    private bool OnCatchUpChunk(NodeId from, PieSlice record, long session, List<KeyValuePair<string, StoredValue>> copy)
+    private bool OnCatchUpChunk(NodeId from, PieSlice record, long session, List<KeyValuePair<string, StoredValue>> copy, List<OperationAnswer> answers)
     {
         if (!IsCatchUpSession(from, record, session))
         {
@@ -449,8 +580,10 @@ internal sealed partial class SimPlacementNode
         foreach ((string key, StoredValue value) in copy)
         {
             _clock.Observe(value.Version);
-            Apply(key, value);
+            ApplyFromPrimary(key, value, [.. answers, .. value.Answers.IsDefault ? [] : value.Answers]);
         }
+
+        Learn(answers);
 
         return true;
     }
