@@ -23,7 +23,7 @@ public sealed partial class SmdSsNode
         using var timer = new PeriodicTimer(_options.AntiEntropyInterval, _time);
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
-            if (!_confirmed.Task.IsCompleted || _goingDown)
+            if (!_confirmed.Task.IsCompleted || Withdrawn)
             {
                 continue;
             }
@@ -87,7 +87,7 @@ public sealed partial class SmdSsNode
             RefuseForgedVersions(fetched.Records);
             // With the answers of the atomic operations behind the value: whoever holds the value
             // must answer their retries, not apply them again.
-            RememberAnswers(fetched);
+            RememberAnswers(fetched, replaced: false);
             foreach (StorageRecord record in fetched.Records)
             {
                 // Written here like any write, keeping its version, so that every replica gets it.
@@ -95,6 +95,7 @@ public sealed partial class SmdSsNode
                 if (await WriteAsPrimaryAsync(SliceMap!.Find(start), record, cancellationToken, fetched.Answers).ConfigureAwait(false))
                 {
                     ForgetOwnInDoubt(record.Key, fetched.Answers);
+                    RememberAnswers(fetched, replaced: true);
                 }
             }
         }

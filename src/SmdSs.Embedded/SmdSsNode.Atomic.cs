@@ -112,7 +112,7 @@ public sealed partial class SmdSsNode
     {
         uint hash = KeyRules.ValidateAndHash(request.Key);
         PieSlice slice = SliceMap!.Find(hash);
-        if (slice.Primary != SelfRecord!.Id || _goingDown || !_confirmed.Task.IsCompleted)
+        if (slice.Primary != SelfRecord!.Id || Withdrawn || !_confirmed.Task.IsCompleted)
         {
             return Error(ErrorCode.NotPrimary, $"{SelfRecord.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
         }
@@ -281,19 +281,21 @@ public sealed partial class SmdSsNode
 
     /// <summary>
     /// After a restart: the answers the slice files hold (written with the values, see
-    /// <see cref="RecordAnswers"/>) are known again. Those of each key's newest record are in
-    /// doubt (whether they reached the replicas before the stop is unknown): the key's next
-    /// write carries them.
+    /// <see cref="RecordAnswers"/>) are known again. Those of each key's newest record in a slice
+    /// this node led are in doubt (whether they reached the replicas before the stop is unknown):
+    /// the key's next write carries them. Not those of a slice it held as a replica: its primary
+    /// applied them, and a value of its that replaces this node's need not carry them again.
     /// </summary>
-    private void RecoverAnswers(StoreLoadReport report)
+    private void RecoverAnswers(StoreLoadReport report, SliceMap map, NodeId self)
     {
         long now = MonoMs();
+        // In the order the files took them: a later record's answer of an operation replaced an earlier one's.
         foreach (OperationAnswer answer in report.Answers)
         {
-            _recentOperations.Add(answer, now);
+            _recentOperations.Set(answer, now);
         }
 
-        foreach ((string key, IReadOnlyList<OperationAnswer> answers) in report.NewestAnswers)
+        foreach ((string key, IReadOnlyList<OperationAnswer> answers) in report.NewestAnswers.Where(n => map.Find(Hashing.KeyHash.Of(n.Key)).Primary == self))
         {
             foreach (OperationAnswer answer in answers)
             {

@@ -204,6 +204,16 @@ public sealed partial class SmdSsNode
                     return Error(ErrorCode.StaleEpoch, $"catch-up session {session} of slice {slice.Range} at epoch {message.Epoch} is not newer than the last one started");
                 }
 
+                if (type == MessageType.SnapshotBegin)
+                {
+                    // The copy is wiped: the operations this node applied as a primary and never saw
+                    // replicated are in the new copy only if its answers say so (they come with it).
+                    foreach (OperationAnswer own in _inDoubt.TakeInRange(slice.Range))
+                    {
+                        _recentOperations.Remove(own.Id);
+                    }
+                }
+
                 break;
             case MessageType.SnapshotChunk:
                 if (!store.IsCatchUpSession(message.Epoch, session))
@@ -220,7 +230,8 @@ public sealed partial class SmdSsNode
                     }
                 }
 
-                RememberAnswers(message);
+                // The primary's answers of the slice's keys: its copy is the one this replica takes.
+                RememberAnswers(message, replaced: true);
                 RunningStore().RequestEviction();
                 break;
             default:
@@ -229,7 +240,7 @@ public sealed partial class SmdSsNode
                     return Error(ErrorCode.StaleEpoch, $"catch-up session {session} of slice {slice.Range} is not the one under way");
                 }
 
-                RememberAnswers(message);
+                RememberAnswers(message, replaced: true);
                 break;
         }
 

@@ -36,7 +36,7 @@ public sealed partial class SmdSsNode
         }
 
         SliceMap map = SliceMap!;
-        bool mayExpire = !_goingDown && _confirmed.Task.IsCompleted && (HasReadQuorum() || !HasMajorityToKeep());
+        bool mayExpire = !Withdrawn && _confirmed.Task.IsCompleted && (HasReadQuorum() || !HasMajorityToKeep());
         var work = new List<(PieSlice Slice, List<StoredEntry> Expired)>();
         int taken = 0;
         foreach (SliceStore local in store.SliceStores)

@@ -36,7 +36,7 @@ public sealed partial class SmdSsNode
             }
 
             PieSlice slice = SliceMap!.Find(hash);
-            if (slice.Primary == SelfRecord!.Id && !_goingDown)
+            if (slice.Primary == SelfRecord!.Id && !Withdrawn)
             {
                 try
                 {
@@ -120,7 +120,7 @@ public sealed partial class SmdSsNode
         uint hash = KeyRules.ValidateAndHash(operation.Key);
         PieSlice slice = SliceMap!.Find(hash);
         SliceStore local = RunningStore().SliceFor(hash);
-        if (slice.Primary != SelfRecord!.Id || _goingDown || !_confirmed.Task.IsCompleted)
+        if (slice.Primary != SelfRecord!.Id || Withdrawn || !_confirmed.Task.IsCompleted)
         {
             return Error(ErrorCode.NotPrimary, $"{SelfRecord.Id} is not the primary of slice {slice.Range} (epoch {slice.Epoch})");
         }

@@ -19,7 +19,7 @@ public sealed partial class SmdSsNode
         using var timer = new PeriodicTimer(LeaseRenewInterval, _time);
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
-            if (_goingDown)
+            if (Withdrawn)
             {
                 continue;
             }
@@ -73,7 +73,7 @@ public sealed partial class SmdSsNode
         bool inTouch = HasReadQuorum();
         lock (_stateLock)
         {
-            return (MessageType.Ok, Messages.EncodeStarts(_slices!.Grant(replica, asked, MonoMs(), mayGrant: inTouch && !_goingDown)));
+            return (MessageType.Ok, Messages.EncodeStarts(_slices!.Grant(replica, asked, MonoMs(), mayGrant: inTouch && !Withdrawn)));
         }
     }
 
@@ -81,7 +81,7 @@ public sealed partial class SmdSsNode
     private bool CanReadLocally(PieSlice slice)
     {
         NodeId self = SelfRecord!.Id;
-        if (_goingDown || !_confirmed.Task.IsCompleted)
+        if (Withdrawn || !_confirmed.Task.IsCompleted)
         {
             return false;
         }

@@ -67,14 +67,10 @@ public sealed partial class SmdSsNode
         var handedOver = new List<PieSlice>();
         foreach (PieSlice slice in SliceMap!.Slices.Where(s => s.Primary == self))
         {
-            NodeId? successor = slice.InSync.Where(n => n != self && IsServing(n)).Select(n => (NodeId?)n).FirstOrDefault();
-            if (successor is { } next)
+            if (Placement.SliceMoves.HandOver(slice, self, IsServing) is { } record
+                && await CommitSliceAsync(slice, record, "primary stopping", CancellationToken.None).ConfigureAwait(false))
             {
-                PieSlice record = slice.Next([next, .. slice.Replicas.Where(n => n != next && n != self), self], slice.InSync.Where(n => n != self));
-                if (await CommitSliceAsync(slice, record, "primary stopping", CancellationToken.None).ConfigureAwait(false))
-                {
-                    handedOver.Add(record);
-                }
+                handedOver.Add(record);
             }
         }
 

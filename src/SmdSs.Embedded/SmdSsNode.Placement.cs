@@ -19,7 +19,7 @@ public sealed partial class SmdSsNode
         using var timer = new PeriodicTimer(PlacementInterval, _time);
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
-            if (!_confirmed.Task.IsCompleted || _goingDown)
+            if (!_confirmed.Task.IsCompleted || Withdrawn)
             {
                 continue;
             }

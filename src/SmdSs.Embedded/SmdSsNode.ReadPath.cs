@@ -69,7 +69,7 @@ public sealed partial class SmdSsNode
     private bool MustReadDegraded(PieSlice slice)
     {
         NodeId self = SelfRecord!.Id;
-        return !_goingDown && _confirmed.Task.IsCompleted && slice.IsInSync(self)
+        return !Withdrawn && _confirmed.Task.IsCompleted && slice.IsInSync(self)
             && (slice.Primary == self || slice.Primary is not { } primary || !IsReachable(primary))
             && !HasReadQuorum()
             && !IsResyncing();

@@ -28,7 +28,7 @@ public sealed partial class SmdSsNode
         _operations.Increment();
         PieSlice slice = SliceMap!.Find(hash);
         long? deadlineMs = null;
-        if (slice.Primary == SelfRecord!.Id && _confirmed.Task.IsCompleted && !_goingDown)
+        if (slice.Primary == SelfRecord!.Id && _confirmed.Task.IsCompleted && !Withdrawn)
         {
             // The retries below share the request's time with this first attempt.
             deadlineMs = MonoMs() + (long)_options.RequestTimeout.TotalMilliseconds;
@@ -259,6 +259,7 @@ public sealed partial class SmdSsNode
         FlatFileStore store = RunningStore();
         List<string>? refusedTouches = null;
         bool touchesSeen = false;
+        bool applied = false;
         foreach (StorageRecord record in message.Records)
         {
             _clock.Observe(record.Version);
@@ -274,10 +275,11 @@ public sealed partial class SmdSsNode
             else if (store.Apply(RecordAnswers.Attach(record, message.Answers)))
             {
                 ForgetOwnInDoubt(record.Key, message.Answers);
+                applied = true;
             }
         }
 
-        RememberAnswers(message);
+        RememberAnswers(message, applied);
 
         RunningStore().RequestEviction();
         return (MessageType.Ok, EncodeRefusedTouches(refusedTouches, notPrimary: touchesSeen && slice.Primary != SelfRecord!.Id));
@@ -287,26 +289,43 @@ public sealed partial class SmdSsNode
     /// Another node's value of <paramref name="key"/> replaced this node's: the operations this
     /// node applied to the key as a primary and never saw reach its replicas (in doubt, also those
     /// recovered from its files after a restart) are not in that value's history unless its sender
-    /// says so (<paramref name="carried"/>, the answers that came with it). Answering their
-    /// retries would lose them.
+    /// says so (<paramref name="carried"/>, the answers that came with it), and then with the
+    /// answer the sender gives: the next primary may have applied the operation again, its
+    /// effect on another count. Answering their retries with this node's answer would give an
+    /// answer twice; with none, apply them twice.
     /// </summary>
     private void ForgetOwnInDoubt(string key, IReadOnlyList<OperationAnswer>? carried)
     {
         foreach (OperationAnswer answer in _inDoubt.Take(key))
         {
-            if (carried is null || !carried.Any(c => c.Id == answer.Id))
+            if (carried?.FirstOrDefault(c => c.Id == answer.Id) is { Answer: not null } kept)
+            {
+                _recentOperations.Set(kept, MonoMs());
+            }
+            else
             {
                 _recentOperations.Remove(answer.Id);
             }
         }
     }
 
-    /// <summary>Remembers the operation answers a write or a catch-up carried (see <see cref="Compute.RecentOperations"/>).</summary>
-    private void RememberAnswers(SliceRecordsMessage message)
+    /// <summary>
+    /// Remembers the operation answers a write, a repair or a catch-up carried (see
+    /// <see cref="Compute.RecentOperations"/>); in place of this node's own answers of the same
+    /// operations when the value they came with <paramref name="replaced"/> this node's.
+    /// </summary>
+    private void RememberAnswers(SliceRecordsMessage message, bool replaced)
     {
         foreach (OperationAnswer answer in message.Answers ?? [])
         {
-            _recentOperations.Add(answer, MonoMs());
+            if (replaced)
+            {
+                _recentOperations.Set(answer, MonoMs());
+            }
+            else
+            {
+                _recentOperations.Add(answer, MonoMs());
+            }
         }
     }
 

@@ -168,6 +168,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             }
             Log.NodeStopped(_logger, NodeId!, store.Count, _directory!.Path);
             store.Dispose();
+            _directory.MarkStopped();
             _directory.Dispose();
             _metrics?.Dispose();
             _metrics = null;
@@ -222,7 +223,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
     private void Open()
     {
         long started = Stopwatch.GetTimestamp();
-        NodeDataDirectory directory = NodeDataDirectory.Open(_options.DataDirectory);
+        NodeDataDirectory directory = NodeDataDirectory.Open(_options.DataDirectory, BootId());
         FlatFileStore? store = null;
         try
         {
@@ -238,11 +239,12 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             _recentOperations.CountAgainst(store.Memory);
             StoreLoadReport report = store.Open([.. map.Slices.Select(s => s.Range)], NowMs(), NowMs() - _recentOperations.RetentionMs);
             ReportLoad(report);
-            RecoverAnswers(report);
+            RecoverAnswers(report, map, directory.NodeId);
             _clock.Observe(store.SliceStores.Select(s => s.MaxVersion).DefaultIfEmpty(0).Max());
 
             _directory = directory;
             _slices = new Core.SliceAuthority(directory.NodeId, map, (long)LeaseDuration.TotalMilliseconds, MonoMs());
+            NoteMachineWentDown(directory, map);
             _goingDown = false;
             _decommissioned = false;
             // Before the listener starts: a handler may start work that runs until the node stops.
@@ -262,6 +264,10 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
                 RunLoop(AntiEntropyLoopAsync, stopping),
             ];
             _ = ConfirmAfterTimeoutAsync(stopping);
+            if (Withdrawn)
+            {
+                Track(StepDownAsync(stopping));
+            }
             Log.NodeStarted(_logger, NodeId!, directory.Incarnation, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                 directory.Path, map.Count, report.EntriesLoaded, store.DiskBytes, _options.FsyncPolicy);
         }

@@ -61,6 +61,28 @@ internal sealed class InDoubtOperations(long retentionMs)
         }
     }
 
+    /// <summary>Removes and returns the in-doubt answers of every key in <paramref name="range"/>.</summary>
+    public List<OperationAnswer> TakeInRange(SliceRange range)
+    {
+        if (_keys == 0)
+        {
+            return [];
+        }
+
+        lock (_lock)
+        {
+            var taken = new List<OperationAnswer>();
+            foreach ((string key, List<(OperationAnswer Answer, long AtMs)> pending) in _byKey.Where(k => k.Value.Exists(p => range.Contains(p.Answer.KeyHash))).ToList())
+            {
+                taken.AddRange(pending.Select(p => p.Answer));
+                _byKey.Remove(key);
+            }
+
+            _keys = _byKey.Count;
+            return taken;
+        }
+    }
+
     /// <summary>The in-doubt answers of <paramref name="key"/>.</summary>
     public OperationAnswer[] Of(string key)
     {

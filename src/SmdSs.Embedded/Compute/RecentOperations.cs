@@ -61,6 +61,23 @@ internal sealed class RecentOperations(long retentionMs)
         Trim(nowMs);
     }
 
+    /// <summary>
+    /// Keeps <paramref name="answer"/> in place of any other answer of the same operation: the
+    /// value it came with replaced this node's, so that value's history is the one whose answer
+    /// counts (an operation applied in doubt by a primary that lost the slice, whose value was
+    /// then wiped, was applied again by the next primary with another answer).
+    /// </summary>
+    public void Set(OperationAnswer answer, long nowMs)
+    {
+        if (_answers.TryGetValue(answer.Id, out OperationAnswer held) && held.Answer.AsSpan().SequenceEqual(answer.Answer))
+        {
+            return;
+        }
+
+        Remove(answer.Id);
+        Add(answer, nowMs);
+    }
+
     /// <summary>Forgets an answer whose effect the key's value no longer holds (see <c>SmdSsNode.ForgetOwnInDoubt</c>).</summary>
     public void Remove(ulong operationId)
     {

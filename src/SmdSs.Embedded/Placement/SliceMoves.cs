@@ -4,9 +4,10 @@ namespace SmdSs.Placement;
 
 /// <summary>
 /// The next step a primary takes to move its slice toward its target, one step at a time:
-/// first hand the primary role to the target primary if it is in sync, then add the missing
-/// replicas (they catch up before joining the in-sync set), then hand over to a target primary
-/// that had to catch up, then drop replicas the target no longer wants. Pure; the host commits
+/// a primary the target drops first hands the primary role to the target primary if it is in
+/// sync; then the missing replicas are added (they catch up before joining the in-sync set);
+/// then the primary role goes to the target primary; then the replicas the target no longer
+/// wants are dropped. Pure; the host commits
 /// the returned record and does the data movement.
 /// </summary>
 /// <remarks>
@@ -27,7 +28,10 @@ internal static class SliceMoves
             return null;
         }
 
-        if (target.Primary != self && slice.IsInSync(target.Primary))
+        // A primary the target drops hands over first, so that it is not the one listed ahead of
+        // the others while they catch up; one that stays waits for the target's replicas to be in
+        // sync (handing over would break the catch-ups it runs).
+        if (target.Primary != self && slice.IsInSync(target.Primary) && (!target.Replicas.Contains(self) || target.Replicas.All(slice.IsInSync)))
         {
             return slice.Next(InMoveOrder(target.Primary, slice.Replicas, target), slice.InSync);
         }
@@ -54,6 +58,21 @@ internal static class SliceMoves
     {
         List<NodeId> others = [.. replicas.Where(n => n != primary).Distinct()];
         return [primary, .. others.Where(target.Replicas.Contains), .. others.Where(n => !target.Replicas.Contains(n))];
+    }
+
+    /// <summary>
+    /// The primary gives its slice away (it stops, or its files may have lost writes): to the
+    /// first in-sync replica still serving, itself listed last and out of the in-sync set, so
+    /// that the new primary catches it up if it comes back. Null when no one can take it.
+    /// </summary>
+    public static PieSlice? HandOver(PieSlice slice, NodeId self, Func<NodeId, bool> isServing)
+    {
+        if (slice.Primary != self || slice.InSync.Where(n => n != self && isServing(n)).Select(n => (NodeId?)n).FirstOrDefault() is not { } successor)
+        {
+            return null;
+        }
+
+        return slice.Next([successor, .. slice.Replicas.Where(n => n != successor && n != self), self], slice.InSync.Where(n => n != self));
     }
 
     /// <summary>

@@ -6,20 +6,25 @@ namespace SmdSs.Storage;
 /// <summary>
 /// The node's data directory: its identity file (<c>node.id</c>: node id and incarnation), a lock
 /// file held while the node runs (two nodes on one directory would corrupt each other's files),
-/// and the <c>slices</c> folder, all private to the node's user (<see cref="PrivateFiles"/>).
+/// the run file (<c>node.run</c>: the machine boot the node runs in, and whether it stopped
+/// cleanly), and the <c>slices</c> folder, all private to the node's user (<see cref="PrivateFiles"/>).
 /// </summary>
 internal sealed class NodeDataDirectory : IDisposable
 {
     private const string IdentityFile = "node.id";
     private const string LockFile = "node.lock";
+    private const string RunFile = "node.run";
     private readonly FileStream _lock;
+    private readonly string _bootId;
 
-    private NodeDataDirectory(string path, FileStream lockStream, NodeId nodeId, long incarnation)
+    private NodeDataDirectory(string path, FileStream lockStream, NodeId nodeId, long incarnation, string bootId, bool machineWentDown)
     {
         Path = path;
         _lock = lockStream;
         NodeId = nodeId;
         Incarnation = incarnation;
+        _bootId = bootId;
+        MachineWentDown = machineWentDown;
     }
 
     public string Path { get; }
@@ -31,9 +36,20 @@ internal sealed class NodeDataDirectory : IDisposable
     /// <summary>Grows by one on every start, so peers can tell a restarted node from its old self.</summary>
     public long Incarnation { get; }
 
+    /// <summary>
+    /// The node last ran in another boot of the machine and did not stop cleanly: the machine
+    /// went down under it, and its files may lack writes they took but had not synced.
+    /// </summary>
+    public bool MachineWentDown { get; }
+
+    /// <summary>Records a clean stop: the files hold everything the node took (call once they are flushed and synced).</summary>
+    public void MarkStopped() => WriteRun(Path, _bootId, "stopped");
+
     /// <summary>Creates or opens the directory, takes its lock and bumps the incarnation.</summary>
     /// <exception cref="InvalidOperationException">The directory cannot be created or written, or another node holds it.</exception>
-    public static NodeDataDirectory Open(string configuredPath)
+    /// <param name="configuredPath">SmdSs:DataDirectory.</param>
+    /// <param name="bootId">The machine boot this process runs in (<see cref="MachineBoot.CurrentId"/>).</param>
+    public static NodeDataDirectory Open(string configuredPath, string bootId)
     {
         string path = System.IO.Path.GetFullPath(configuredPath);
         if (PrivateFiles.Refusal(path) is { } refusal)
@@ -63,7 +79,10 @@ internal sealed class NodeDataDirectory : IDisposable
             (NodeId id, long incarnation) = ReadIdentity(path);
             WriteIdentity(path, id, incarnation + 1);
             PrivateFiles.CreateDirectory(System.IO.Path.Combine(path, "slices"));
-            return new NodeDataDirectory(path, lockStream, id, incarnation + 1);
+            // No run file: a new directory, or one of a release before it (nothing to tell).
+            bool machineWentDown = ReadRun(path) is { } last && last.State != "stopped" && !MachineBoot.Same(last.BootId, bootId);
+            WriteRun(path, bootId, "running");
+            return new NodeDataDirectory(path, lockStream, id, incarnation + 1, bootId, machineWentDown);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException)
         {
@@ -91,14 +110,41 @@ internal sealed class NodeDataDirectory : IDisposable
         return (NodeId.Parse(parts[0]), long.Parse(parts[1], CultureInfo.InvariantCulture));
     }
 
-    // Write-then-rename: a crash leaves either the old identity or the new one, never half of one.
-    private static void WriteIdentity(string path, NodeId id, long incarnation)
+    private static void WriteIdentity(string path, NodeId id, long incarnation) =>
+        WriteSynced(System.IO.Path.Combine(path, IdentityFile), string.Create(CultureInfo.InvariantCulture, $"{id} {incarnation}\n"));
+
+    // A run file that cannot be read (damaged) says nothing either: as if there were none.
+    private static (string BootId, string State)? ReadRun(string path)
     {
-        string file = System.IO.Path.Combine(path, IdentityFile);
+        string file = System.IO.Path.Combine(path, RunFile);
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        string[] parts;
+        try
+        {
+            parts = File.ReadAllText(file).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+
+        return parts.Length == 2 ? (parts[0], parts[1]) : null;
+    }
+
+    private static void WriteRun(string path, string bootId, string state) =>
+        WriteSynced(System.IO.Path.Combine(path, RunFile), $"{bootId} {state}\n");
+
+    // Write-then-rename, synced: a crash leaves either the old content or the new one, never half of one.
+    private static void WriteSynced(string file, string content)
+    {
         string temp = file + ".tmp";
         using (FileStream stream = PrivateFiles.Open(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            stream.Write(System.Text.Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{id} {incarnation}\n")));
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(content));
             stream.Flush(flushToDisk: true);
         }
 

@@ -22,6 +22,20 @@ public sealed class InDoubtOperationsTests
     }
 
     [Fact]
+    public void A_full_catch_up_takes_the_answers_of_every_key_in_its_slice_and_no_other()
+    {
+        var inDoubt = new InDoubtOperations(1_000);
+        inDoubt.Add("low", new OperationAnswer(1, 0x1000_0000, [1]), 0);
+        inDoubt.Add("high", new OperationAnswer(2, 0x9000_0000, [2]), 0);
+
+        List<OperationAnswer> taken = inDoubt.TakeInRange(new SliceRange(0, 0x7FFF_FFFF));
+
+        Assert.Equal([1ul], taken.Select(a => a.Id));
+        Assert.Empty(inDoubt.Of("low"));
+        Assert.Equal([2ul], inDoubt.Of("high").Select(a => a.Id));
+    }
+
+    [Fact]
     public void Confirmed_and_old_answers_are_forgotten()
     {
         var inDoubt = new InDoubtOperations(1_000);

@@ -3,7 +3,7 @@ using SmdSs.Model;
 
 namespace SmdSs.Tests.Compute;
 
-/// <summary>The answers of recent operations: kept for the retention, bounded in number, first answer wins.</summary>
+/// <summary>The answers of recent operations: kept for the retention, bounded in number, first answer wins unless a replacing value's answer is set.</summary>
 public sealed class RecentOperationsTests
 {
     [Fact]
@@ -28,6 +28,22 @@ public sealed class RecentOperationsTests
         Assert.True(recent.TryGet(7, out byte[] answer));
         Assert.Equal([1], answer);
         Assert.Equal(1, recent.Count);
+    }
+
+    [Fact]
+    public void An_answer_set_with_a_value_that_replaced_this_nodes_wins_over_the_first()
+    {
+        // Applied in doubt here (answer 1), applied again by the next primary (answer 2), whose value replaced this one.
+        var recent = new RecentOperations(1_000);
+        recent.Add(new OperationAnswer(7, 0, [1]), nowMs: 0);
+        recent.Set(new OperationAnswer(7, 0, [2]), nowMs: 10);
+        recent.Set(new OperationAnswer(7, 0, [2]), nowMs: 20);
+
+        Assert.True(recent.TryGet(7, out byte[] answer));
+        Assert.Equal([2], answer);
+        Assert.Equal(1, recent.Count);
+        recent.Trim(nowMs: 1_015);
+        Assert.False(recent.TryGet(7, out _));
     }
 
     [Fact]

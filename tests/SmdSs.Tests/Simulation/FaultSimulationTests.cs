@@ -23,8 +23,10 @@ public sealed class FaultSimulationTests(ITestOutputHelper output)
     private static readonly TimeSpan SettleBound = TimeSpan.FromSeconds(45);
     private static readonly TimeSpan WritersStopBound = TimeSpan.FromSeconds(30);
 
-    // The search for new schedules is the placement simulation's now (1,000 seeds in virtual time
-    // per run, the same faults on the decisions); these seeds run the real node on real sockets:
+    // The search for new schedules is mostly the placement simulation's now (1,000 seeds in
+    // virtual time per run, of the decisions under lost, late and reordered messages, partitions,
+    // crashes and power losses); these seeds run the real node on real sockets, where duplicated
+    // frames, delta catch-ups and anti-entropy repairs (which the simulation lacks) meet faults:
     // 6 (it once lost an increment), 8 (it once churned placement), and three quick ones.
     [Theory]
     [InlineData(1)]

@@ -7,11 +7,72 @@ namespace SmdSs.Tests.Storage;
 
 /// <summary>
 /// The data directory: a stable node id, an incarnation that grows by one per open, an exclusive
-/// lock, and configuration errors that name SmdSs:DataDirectory.
+/// lock, a run file that tells a machine that went down under the node, and configuration errors
+/// that name SmdSs:DataDirectory.
 /// </summary>
 public sealed class NodeDataDirectoryTests : IDisposable
 {
+    private const string Boot = "linux:boot-a";
     private readonly TempDirectory _scratch = new();
+
+    [Fact]
+    public void Only_a_run_in_another_boot_without_a_clean_stop_means_the_machine_went_down()
+    {
+        using (NodeDataDirectory first = NodeDataDirectory.Open(DataPath, Boot))
+        {
+            Assert.False(first.MachineWentDown);
+        }
+
+        // A process crash (no clean stop) in the same boot: the OS still had every write.
+        using (NodeDataDirectory afterCrash = NodeDataDirectory.Open(DataPath, Boot))
+        {
+            Assert.False(afterCrash.MachineWentDown);
+            afterCrash.MarkStopped();
+        }
+
+        // A clean stop, then a reboot: the files were synced at the stop.
+        using (NodeDataDirectory afterReboot = NodeDataDirectory.Open(DataPath, "linux:boot-b"))
+        {
+            Assert.False(afterReboot.MachineWentDown);
+        }
+
+        // No clean stop, and another boot: the machine went down under the node.
+        using (NodeDataDirectory afterPowerLoss = NodeDataDirectory.Open(DataPath, "linux:boot-c"))
+        {
+            Assert.True(afterPowerLoss.MachineWentDown);
+        }
+
+        // Told once: the next run started in this boot.
+        using NodeDataDirectory next = NodeDataDirectory.Open(DataPath, "linux:boot-c");
+        Assert.False(next.MachineWentDown);
+    }
+
+    [Fact]
+    public void A_directory_without_a_run_file_or_with_a_damaged_one_tells_nothing()
+    {
+        using (NodeDataDirectory.Open(DataPath, Boot))
+        {
+        }
+
+        File.Delete(Path.Combine(DataPath, "node.run"));
+        using (NodeDataDirectory older = NodeDataDirectory.Open(DataPath, "linux:boot-b"))
+        {
+            Assert.False(older.MachineWentDown);
+        }
+
+        File.WriteAllText(Path.Combine(DataPath, "node.run"), "garbage");
+        using NodeDataDirectory damaged = NodeDataDirectory.Open(DataPath, "linux:boot-c");
+        Assert.False(damaged.MachineWentDown);
+    }
+
+    [Fact]
+    public void Boot_times_a_minute_apart_are_one_boot()
+    {
+        Assert.True(MachineBoot.Same("booted:1000", "booted:1001"));
+        Assert.False(MachineBoot.Same("booted:1000", "booted:1002"));
+        Assert.False(MachineBoot.Same("linux:a", "linux:b"));
+        Assert.True(MachineBoot.Same(MachineBoot.CurrentId(), MachineBoot.CurrentId()));
+    }
 
     public void Dispose() => _scratch.Dispose();
 
@@ -23,7 +84,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         string? firstId = null;
         for (int open = 1; open <= 4; open++)
         {
-            using NodeDataDirectory directory = NodeDataDirectory.Open(DataPath);
+            using NodeDataDirectory directory = NodeDataDirectory.Open(DataPath, Boot);
             firstId ??= directory.NodeId.ToString();
 
             Assert.Equal(firstId, directory.NodeId.ToString());
@@ -39,8 +100,8 @@ public sealed class NodeDataDirectoryTests : IDisposable
     [Fact]
     public void Two_directories_get_different_node_ids()
     {
-        using NodeDataDirectory a = NodeDataDirectory.Open(_scratch.Sub("a"));
-        using NodeDataDirectory b = NodeDataDirectory.Open(_scratch.Sub("b"));
+        using NodeDataDirectory a = NodeDataDirectory.Open(_scratch.Sub("a"), Boot);
+        using NodeDataDirectory b = NodeDataDirectory.Open(_scratch.Sub("b"), Boot);
 
         Assert.NotEqual(a.NodeId, b.NodeId);
     }
@@ -48,9 +109,9 @@ public sealed class NodeDataDirectoryTests : IDisposable
     [Fact]
     public void A_second_open_while_the_first_is_open_throws_naming_the_DataDirectory()
     {
-        using (NodeDataDirectory first = NodeDataDirectory.Open(DataPath))
+        using (NodeDataDirectory first = NodeDataDirectory.Open(DataPath, Boot))
         {
-            var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath));
+            var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath, Boot));
 
             Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
             Assert.Contains(Path.GetFullPath(DataPath), error.Message, StringComparison.Ordinal);
@@ -58,7 +119,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         }
 
         // The failed open did not bump the incarnation, and the lock is free again.
-        using NodeDataDirectory again = NodeDataDirectory.Open(DataPath);
+        using NodeDataDirectory again = NodeDataDirectory.Open(DataPath, Boot);
         Assert.Equal(2, again.Incarnation);
     }
 
@@ -83,7 +144,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         string blocker = _scratch.Sub("blocker");
         File.WriteAllText(blocker, "a file, not a directory");
 
-        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(Path.Combine(blocker, "data")));
+        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(Path.Combine(blocker, "data"), Boot));
 
         Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
     }
@@ -94,7 +155,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         string file = _scratch.Sub("file");
         File.WriteAllText(file, "a file, not a directory");
 
-        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(file));
+        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(file, Boot));
 
         Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
     }
@@ -109,11 +170,11 @@ public sealed class NodeDataDirectoryTests : IDisposable
         Directory.CreateDirectory(DataPath);
         File.WriteAllText(Path.Combine(DataPath, "node.id"), content);
 
-        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath));
+        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath, Boot));
         Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
 
         File.Delete(Path.Combine(DataPath, "node.id"));
-        using NodeDataDirectory fresh = NodeDataDirectory.Open(DataPath);
+        using NodeDataDirectory fresh = NodeDataDirectory.Open(DataPath, Boot);
         Assert.Equal(1, fresh.Incarnation);
     }
 
@@ -125,7 +186,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         Directory.CreateDirectory(DataPath);
         File.WriteAllText(Path.Combine(DataPath, "node.id"), content);
 
-        Exception error = Record.Exception(() => NodeDataDirectory.Open(DataPath).Dispose())!;
+        Exception error = Record.Exception(() => NodeDataDirectory.Open(DataPath, Boot).Dispose())!;
 
         Assert.NotNull(error);
         Assert.True(

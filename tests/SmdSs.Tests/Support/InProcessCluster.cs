@@ -34,6 +34,9 @@ public sealed class InProcessCluster : IAsyncDisposable
     /// <summary>Options for one node (gets its index), applied after the cluster's for each node started from now on.</summary>
     public Action<int, SmdSsOptions>? ConfigureNode { get; set; }
 
+    /// <summary>Called with each node before it starts (again), for test hooks on the node itself.</summary>
+    internal Action<int, SmdSsNode>? PrepareNode { get; set; }
+
     public int Count => _hosts.Count;
 
     public static async Task<InProcessCluster> StartAsync(int nodes, Action<SmdSsOptions>? configure = null) =>
@@ -126,6 +129,8 @@ public sealed class InProcessCluster : IAsyncDisposable
         {
             host.Services.GetRequiredService<SmdSsNode>().TransportDecorator = transport => decorate(index, transport);
         }
+
+        PrepareNode?.Invoke(index, host.Services.GetRequiredService<SmdSsNode>());
 
         await host.StartAsync();
         _hosts[index] = host;

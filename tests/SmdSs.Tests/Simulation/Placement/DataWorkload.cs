@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using SmdSs.Hashing;
 using SmdSs.Model;
@@ -162,6 +163,13 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
         });
     }
 
+    /// <summary>A primary applied an increment its counter's value already counts (the value's ghost list says so).</summary>
+    public void AppliedTwice(string what)
+    {
+        sim.Note($"APPLIED TWICE: {what}");
+        LostWrites.Add(what);
+    }
+
     /// <summary>Once placement settled: every running in-sync replica of each counter holds a value that counts every acknowledged increment, and no more than were tried.</summary>
     public void CheckCounters()
     {
@@ -185,12 +193,15 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                 }
 
                 long value = node.Stored(key)?.Value is { } text ? long.Parse(text, CultureInfo.InvariantCulture) : 0;
-                if (value >= highest.Answer && value >= acknowledged.Count && value <= tried)
+                ImmutableHashSet<ulong> counted = node.Stored(key)?.Applied ?? [];
+                if (value >= highest.Answer && value <= tried && acknowledged.All(o => counted.Contains(o.Operation)))
                 {
                     continue;
                 }
 
-                string wrong = $"at {sim.NowMs} ms, after {sim.Phase}: in-sync replica {replica} holds {key} = {value}, with {acknowledged.Count} increments acknowledged (highest answer {highest}) and {tried - acknowledged.Count} in doubt";
+                IncrementOperation? uncounted = acknowledged.FirstOrDefault(o => !counted.Contains(o.Operation));
+                string wrong = $"at {sim.NowMs} ms, after {sim.Phase}: in-sync replica {replica} holds {key} = {value}, with {acknowledged.Count} increments acknowledged (highest answer {highest}) and {tried - acknowledged.Count} in doubt"
+                    + (uncounted is null ? "" : $"; it does not count {uncounted}");
                 bool known = value < highest.Answer && highest.Reply is { } reply
                     && sim.LostToStaleTakeover(slice.Range.Start, reply.Epoch, highest.CompletedAt!.Value, reply.Holders ?? new HashSet<NodeId>());
                 sim.Note($"COUNTER WRONG{(known ? " across a stale takeover" : "")}: {wrong}");

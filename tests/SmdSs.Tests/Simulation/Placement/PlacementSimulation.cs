@@ -39,17 +39,20 @@ internal sealed class PlacementSimulation
     private long _sequence;
 
     /// <param name="seed">Everything that happens follows from it.</param>
-    /// <param name="counters">Clients also increment counters (the seeds pinned before counters were simulated run without, to replay what they found).</param>
+    /// <param name="scope">What it simulates beyond its first version (seeds pinned before run without it, to replay what they found); all by default.</param>
     /// <param name="sliceCount">Slices of the initial map.</param>
     /// <param name="replicationFactor">Replicas per slice.</param>
-    public PlacementSimulation(int seed, bool counters = true, int sliceCount = 16, int replicationFactor = 3)
+    public PlacementSimulation(int seed, SimulationScope? scope = null, int sliceCount = 16, int replicationFactor = 3)
     {
+        Scope = scope ?? SimulationScope.Full;
         Seed = seed;
         Random = new Random(seed);
         SliceCount = sliceCount;
         ReplicationFactor = replicationFactor;
-        Data = new DataWorkload(this, counters);
+        Data = new DataWorkload(this, Scope.Counters);
     }
+
+    public SimulationScope Scope { get; }
 
     /// <summary>The clients' operations and the checks on their histories.</summary>
     public DataWorkload Data { get; }
@@ -152,6 +155,17 @@ internal sealed class PlacementSimulation
     {
         node.Stop();
         Note($"{node.Id} crashes");
+    }
+
+    /// <summary>
+    /// A power loss of the node's machine: the process stops at once, and its files lose what
+    /// they took since the last fsync (FsyncPolicy.EverySecond), or a part of it.
+    /// </summary>
+    public void PowerLoss(SimPlacementNode node)
+    {
+        node.Stop();
+        node.FilesMayLackWrites = true;
+        Note($"{node.Id} loses power, {node.LoseUnsyncedWrites()} unsynced writes lost");
     }
 
     /// <summary>A graceful stop: the node hands over, gives its leases back and says goodbye before it stops.</summary>
@@ -444,4 +458,14 @@ internal sealed class PlacementSimulation
         record.GoneSinceMs > 0 && Math.Abs(WallEpochMs + NowMs - (record.GoneSinceMs + (long)Retention.TotalMilliseconds)) <= 3_000;
 
     public ImmutableArray<string> TraceTail(int lines) => [.. _trace.Skip(Math.Max(0, _trace.Count - lines))];
+}
+
+/// <summary>What a simulation covers beyond the first version (placement, membership, writes and reads).</summary>
+/// <param name="Counters">Clients increment counters.</param>
+/// <param name="PowerLoss">A change may be a power loss of a node's machine (unsynced writes lost).</param>
+internal sealed record SimulationScope(bool Counters, bool PowerLoss)
+{
+    public static readonly SimulationScope First = new(false, false);
+
+    public static readonly SimulationScope Full = new(true, true);
 }

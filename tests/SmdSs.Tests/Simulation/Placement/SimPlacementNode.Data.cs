@@ -15,7 +15,12 @@ namespace SmdSs.Tests.Simulation.Placement;
 /// of the increments its value holds that may not have reached every replica yet (written into
 /// the record, as <c>RecordAnswers</c> does, so that they outlive a restart).
 /// </summary>
-internal readonly record struct StoredValue(long Version, string? Value, ImmutableArray<OperationAnswer> Answers = default);
+/// <remarks>
+/// <see cref="Applied"/> is the simulation's own ghost record of a counter: the increments its
+/// value counts, carried with it wherever it goes, so that one applied twice or lost is seen
+/// though the counts happen to add up.
+/// </remarks>
+internal readonly record struct StoredValue(long Version, string? Value, ImmutableArray<OperationAnswer> Answers = default, ImmutableHashSet<ulong>? Applied = null);
 
 /// <summary>How a primary answered a forwarded operation.</summary>
 internal enum DataError
@@ -58,6 +63,10 @@ internal sealed partial class SimPlacementNode
     // every in-sync replica (memory only).
     private readonly RecentOperations _recent = new(60_000);
     private InDoubtOperations _inDoubt = new(60_000);
+    // The files' changes the OS holds and the disk may not (FsyncPolicy.EverySecond): each key's
+    // value before and after, in the order written; a power loss undoes a suffix of them.
+    private readonly List<(string Key, StoredValue? Before, StoredValue? After)> _unsynced = [];
+    private const int FsyncMs = 1_000;
     private HybridClock _clock = new();
 
     /// <summary>May a client call this node? Running, its maps confirmed by the farm's (a lone bootstrap map's writes need a handoff, not simulated).</summary>
@@ -68,18 +77,71 @@ internal sealed partial class SimPlacementNode
 
     private void StartData()
     {
+        _unsynced.Clear();
+        long life = Life;
+        sim.After(sim.Random.Next(1, FsyncMs), () => Fsync(life));
         _clock = new HybridClock();
         _clock.Observe(_store.Values.Select(v => v.Version).DefaultIfEmpty(0).Max());
         _catchUpBroken.Clear();
 
-        // As RecoverAnswers: the answers each key's newest record carries are in doubt again.
+        // As RecoverAnswers: the answers each key's newest record carries, in a slice it led, are in doubt again.
         _inDoubt = new InDoubtOperations(60_000);
-        foreach ((string key, StoredValue value) in _store.Where(e => !e.Value.Answers.IsDefaultOrEmpty))
+        foreach ((string key, StoredValue value) in _store.Where(e => !e.Value.Answers.IsDefaultOrEmpty && View.Find(KeyHash.Of(e.Key)).Primary == Id))
         {
             foreach (OperationAnswer answer in value.Answers)
             {
                 _inDoubt.Add(key, answer, sim.NowMs);
             }
+        }
+    }
+
+    // FsyncPolicy.EverySecond: once a second, what the files hold is on the disk.
+    private void Fsync(long life)
+    {
+        if (Alive(life))
+        {
+            _unsynced.Clear();
+            sim.After(FsyncMs, () => Fsync(life));
+        }
+    }
+
+    /// <summary>
+    /// A power loss (or kernel crash) of the stopped node's machine: of the writes its files took
+    /// since the last fsync, the disk kept those before a random point and none after it (a torn
+    /// record at the end is dropped on load, as a lost one).
+    /// </summary>
+    public int LoseUnsyncedWrites()
+    {
+        int kept = sim.Random.Next(_unsynced.Count + 1);
+        int lost = _unsynced.Count - kept;
+        for (int i = _unsynced.Count - 1; i >= kept; i--)
+        {
+            (string key, StoredValue? before, _) = _unsynced[i];
+            if (before is { } value)
+            {
+                _store[key] = value;
+            }
+            else
+            {
+                _store.Remove(key);
+            }
+        }
+
+        _unsynced.Clear();
+        return lost;
+    }
+
+    // Every change of the files goes through here.
+    private void Store(string key, StoredValue? value)
+    {
+        _unsynced.Add((key, _store.TryGetValue(key, out StoredValue before) ? before : null, value));
+        if (value is { } stored)
+        {
+            _store[key] = stored;
+        }
+        else
+        {
+            _store.Remove(key);
         }
     }
 
@@ -144,7 +206,7 @@ internal sealed partial class SimPlacementNode
             {
                 Retry();
             }
-            else if (slice.Primary == Id && !_goingDown)
+            else if (slice.Primary == Id && !Withdrawn)
             {
                 atPrimary(this, reply =>
                 {
@@ -202,7 +264,7 @@ internal sealed partial class SimPlacementNode
     {
         uint hash = KeyHash.Of(key);
         PieSlice slice = View.Find(hash);
-        if (slice.Primary != Id || _goingDown || !_confirmed)
+        if (slice.Primary != Id || Withdrawn || !_confirmed)
         {
             reply(new DataReply(DataError.NotPrimary));
             return;
@@ -215,7 +277,7 @@ internal sealed partial class SimPlacementNode
     private void OnForwardedRead(string key, Action<DataReply> reply)
     {
         PieSlice slice = View.Find(KeyHash.Of(key));
-        if (slice.Primary != Id || _goingDown || !_confirmed)
+        if (slice.Primary != Id || Withdrawn || !_confirmed)
         {
             reply(new DataReply(DataError.NotPrimary));
         }
@@ -238,7 +300,7 @@ internal sealed partial class SimPlacementNode
     {
         uint hash = KeyHash.Of(key);
         PieSlice slice = View.Find(hash);
-        if (slice.Primary != Id || _goingDown || !_confirmed)
+        if (slice.Primary != Id || Withdrawn || !_confirmed)
         {
             reply(new DataReply(DataError.NotPrimary));
             return;
@@ -252,6 +314,7 @@ internal sealed partial class SimPlacementNode
 
         if (_recent.TryGet(operation, out byte[] answered))
         {
+            sim.Note($"{Id} answers a retry of increment #{operation} of {key}: {Decode(answered)}");
             var retried = new OperationAnswer(operation, hash, answered);
             if (_store.TryGetValue(key, out StoredValue current) && current.Value is not null)
             {
@@ -273,11 +336,17 @@ internal sealed partial class SimPlacementNode
         }
 
         StoredValue? live = _store.TryGetValue(key, out StoredValue held) && held.Value is not null ? held : null;
+        if (live?.Applied?.Contains(operation) == true)
+        {
+            sim.Data.AppliedTwice($"at {sim.NowMs} ms, after {sim.Phase}: {Id} applies increment #{operation} of {key} again, on a value that counts it");
+        }
+
         byte[] counter = CounterValue.Add(key, Encoding.ASCII.GetBytes(live?.Value ?? ""), live is not null, 1, out long sum);
         var done = new OperationAnswer(operation, hash, new MessageWriter().I64(sum).ToArray());
         OperationAnswer[] answers = [.. _inDoubt.Of(key), done];
-        var written = new StoredValue(_clock.Next(WallNowMs), Encoding.ASCII.GetString(counter), [.. answers]);
+        var written = new StoredValue(_clock.Next(WallNowMs), Encoding.ASCII.GetString(counter), [.. answers], (live?.Applied ?? []).Add(operation));
         Apply(key, written);
+        sim.Note($"{Id} applies increment #{operation} of {key}: {sum}, {answers.Length - 1} others in doubt");
         _recent.Add(done, sim.NowMs);
         _inDoubt.Add(key, done, sim.NowMs);
         Replicate(slice, key, written, r => reply(r.Error == DataError.None ? Answered(r, key, done, answers) : r));
@@ -437,7 +506,7 @@ internal sealed partial class SimPlacementNode
             return false;
         }
 
-        _store[key] = value;
+        Store(key, value);
         return true;
     }
 
@@ -445,31 +514,49 @@ internal sealed partial class SimPlacementNode
     // now (also with a value of the version held: a retry's confirmation); a value that replaced
     // this node's holds none of the increments this node applied as a primary and never saw
     // replicated, unless it carries their answers (as ForgetOwnInDoubt): their retries must apply again.
-    private void ApplyFromPrimary(string key, StoredValue value, IReadOnlyCollection<OperationAnswer>? carried = null)
+    private void ApplyFromPrimary(string key, StoredValue value, IReadOnlyCollection<OperationAnswer>? carried = null, bool authoritative = false)
     {
         carried ??= value.Answers.IsDefault ? [] : value.Answers;
-        Learn(carried);
         if (Apply(key, value))
         {
+            // As ForgetOwnInDoubt: the replacing value's answer of an operation counts, or none.
             foreach (OperationAnswer own in _inDoubt.Take(key))
             {
-                if (!carried.Any(c => c.Id == own.Id))
+                if (carried.FirstOrDefault(c => c.Id == own.Id) is { Answer: not null } kept)
                 {
+                    _recent.Set(kept, sim.NowMs);
+                }
+                else
+                {
+                    sim.Note($"{Id} forgets its own increment #{own.Id} of {key}");
                     _recent.Remove(own.Id);
                 }
             }
+
+            Learn(carried, replace: true);
+            return;
         }
-        else if (_store[key].Version == value.Version && !value.Answers.IsDefaultOrEmpty)
+
+        Learn(carried, replace: authoritative);
+        if (_store.TryGetValue(key, out StoredValue held) && held.Version == value.Version && !value.Answers.IsDefaultOrEmpty)
         {
-            _store[key] = _store[key] with { Answers = value.Answers };
+            Store(key, held with { Answers = value.Answers });
         }
     }
 
-    private void Learn(IEnumerable<OperationAnswer> answers)
+    // As RememberAnswers: in place of this node's own answers when the value they came with replaced its own.
+    private void Learn(IEnumerable<OperationAnswer> answers, bool replace)
     {
         foreach (OperationAnswer answer in answers)
         {
-            _recent.Add(answer, sim.NowMs);
+            if (replace)
+            {
+                _recent.Set(answer, sim.NowMs);
+            }
+            else
+            {
+                _recent.Add(answer, sim.NowMs);
+            }
         }
     }
 
@@ -564,7 +651,13 @@ internal sealed partial class SimPlacementNode
         _catchUpSessions[start] = session;
         foreach (string key in _store.Keys.Where(k => record.Range.Contains(KeyHash.Of(k))).ToList())
         {
-            _store.Remove(key);
+            Store(key, null);
+        }
+
+        // As the node: its own unreplicated increments are in the new copy only if its answers say so.
+        foreach (OperationAnswer own in _inDoubt.TakeInRange(record.Range))
+        {
+            _recent.Remove(own.Id);
         }
 
         return true;
@@ -580,10 +673,11 @@ internal sealed partial class SimPlacementNode
         foreach ((string key, StoredValue value) in copy)
         {
             _clock.Observe(value.Version);
-            ApplyFromPrimary(key, value, [.. answers, .. value.Answers.IsDefault ? [] : value.Answers]);
+            ApplyFromPrimary(key, value, [.. answers, .. value.Answers.IsDefault ? [] : value.Answers], authoritative: true);
         }
 
-        Learn(answers);
+        // The primary's answers of the slice's keys: its copy is the one this replica takes.
+        Learn(answers, replace: true);
 
         return true;
     }

@@ -52,6 +52,10 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     private MembershipState _membership = null!;
     private bool _confirmed;
     private bool _goingDown;
+    // Restarted after a power loss: the slices whose copies it held in sync then, which may lack
+    // acknowledged writes their other replicas hold, until it is out of their in-sync sets.
+    private readonly HashSet<uint> _suspect = [];
+    private bool _stepDownInFlight;
     private bool _inRound;
     private bool _roundPending;
     private string? _quietInputs;
@@ -88,6 +92,14 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         _resyncNeeded = false;
         _confirmed = alone;
         _goingDown = false;
+        _suspect.Clear();
+        if (FilesMayLackWrites)
+        {
+            _suspect.UnionWith(view.Slices.Where(s => s.IsInSync(Id)).Select(s => s.Range.Start));
+        }
+
+        _stepDownInFlight = false;
+        FilesMayLackWrites = false;
         _detector = new FailureDetector(TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs * 0.4), TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs));
         Running = true;
         Life++;
@@ -121,6 +133,90 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
 
     public void Stop() => Running = false;
 
+    /// <summary>Set by a power loss: on its next start, the node steps down before it serves.</summary>
+    public bool FilesMayLackWrites { get; set; }
+
+    // Serves nothing as a primary or from its own copy: saying goodbye, or stepping down.
+    private bool Withdrawn => _goingDown || _suspect.Count > 0;
+
+    /// <summary>
+    /// As StepDownAsync, each placement round until done: of the slices whose copies it held in
+    /// sync when it lost power, it hands every one it leads to an in-sync serving replica (none:
+    /// it keeps it as it is) and gives its leases back to the primaries of the others (each drops
+    /// it from the in-sync set); a slice is done once its record has this node out of the in-sync
+    /// set (a catch-up then gives it a whole copy). Serves again once every one is done.
+    /// </summary>
+    private void StepDown(long life)
+    {
+        if (_stepDownInFlight)
+        {
+            return;
+        }
+
+        List<SliceChange> handovers = [];
+        var goodbyes = new Dictionary<NodeId, List<uint>>();
+        foreach (uint start in _suspect.ToList())
+        {
+            PieSlice slice = View.Find(start);
+            if (slice.Range.Start != start || !slice.IsInSync(Id))
+            {
+                _suspect.Remove(start);
+            }
+            else if (slice.Primary == Id)
+            {
+                if (SliceMoves.HandOver(slice, Id, IsServing) is { } next)
+                {
+                    handovers.Add(new SliceChange(slice, next, "files may lack writes"));
+                }
+                else
+                {
+                    _suspect.Remove(start);
+                }
+            }
+            else if (slice.Primary is { } primary)
+            {
+                (goodbyes.TryGetValue(primary, out List<uint>? starts) ? starts : goodbyes[primary] = []).Add(start);
+            }
+        }
+
+        if (_suspect.Count == 0)
+        {
+            sim.Note($"{Id} stepped down after a power loss, serves again");
+            return;
+        }
+
+        _stepDownInFlight = true;
+        CommitAll(handovers, life, () =>
+        {
+            int waiting = goodbyes.Count;
+            foreach ((NodeId primary, List<uint> starts) in goodbyes)
+            {
+                sim.Send(this, primary, p => p.OnGoodbye(Id, starts, () => sim.Send(p, Id, _ =>
+                {
+                    if (--waiting == 0 && Alive(life))
+                    {
+                        _stepDownInFlight = false;
+                    }
+                })));
+            }
+
+            if (waiting == 0)
+            {
+                _stepDownInFlight = false;
+            }
+            else
+            {
+                sim.After(GoodbyeTimeoutMs, () =>
+                {
+                    if (Alive(life))
+                    {
+                        _stepDownInFlight = false;
+                    }
+                });
+            }
+        });
+    }
+
     /// <summary>
     /// As SayGoodbyeAsync: hands the primary role of every slice it leads to an in-sync serving
     /// replica (committed like any record), gives its read leases back to their primaries (each
@@ -133,11 +229,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         _goingDown = true;
         long life = Life;
         List<SliceChange> handovers = [];
-        foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
+        foreach (PieSlice slice in View.Slices)
         {
-            if (slice.InSync.Where(n => n != Id && IsServing(n)).Select(n => (NodeId?)n).FirstOrDefault() is { } successor)
+            if (SliceMoves.HandOver(slice, Id, IsServing) is { } next)
             {
-                handovers.Add(new SliceChange(slice, slice.Next([successor, .. slice.Replicas.Where(n => n != successor && n != Id), Id], slice.InSync.Where(n => n != Id)), "primary stopping"));
+                handovers.Add(new SliceChange(slice, next, "primary stopping"));
             }
         }
 
@@ -279,7 +375,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     /// an in-sync replica holding the primary's lease; never before its maps were confirmed.
     /// </summary>
     public bool CanReadLocally(PieSlice slice) =>
-        Running && _confirmed && !_goingDown
+        Running && _confirmed && !Withdrawn
         && ((slice.Primary == Id && sim.NowMs < _readQuorumUntilMs)
             || (slice.IsInSync(Id) && slice.Primary is { } primary && _slices.Leases.Holds(slice.Range.Start, primary, sim.NowMs)));
 
@@ -383,7 +479,12 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         }
 
         sim.After(PlacementSimulation.RoundMs, () => Tick(life));
-        if (_goingDown)
+        if (_suspect.Count > 0 && _confirmed && !_goingDown)
+        {
+            StepDown(life);
+        }
+
+        if (Withdrawn)
         {
             return;
         }
@@ -597,7 +698,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         }
 
         sim.After(RenewMs, () => Renew(life));
-        if (_goingDown)
+        if (Withdrawn)
         {
             return;
         }
@@ -610,7 +711,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             List<(uint Start, long Epoch)> asked = [.. group.Select(s => (s.Range.Start, s.Epoch))];
             sim.Send(this, primary, p =>
             {
-                List<(uint Start, long Epoch)> granted = p._slices.Grant(Id, asked, sim.NowMs, mayGrant: sim.NowMs < p._readQuorumUntilMs && !p._goingDown);
+                List<(uint Start, long Epoch)> granted = p._slices.Grant(Id, asked, sim.NowMs, mayGrant: sim.NowMs < p._readQuorumUntilMs && !p.Withdrawn);
                 sim.Send(p, Id, n =>
                 {
                     // A reply to an earlier life is lost with its connection.
