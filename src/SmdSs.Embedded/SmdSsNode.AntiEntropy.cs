@@ -87,7 +87,7 @@ public sealed partial class SmdSsNode
             RefuseForgedVersions(fetched.Records);
             // With the answers of the atomic operations behind the value: whoever holds the value
             // must answer their retries, not apply them again.
-            RememberAnswers(fetched, replaced: false);
+            RememberAnswers(fetched, replaced: new HashSet<uint>());
             foreach (StorageRecord record in fetched.Records)
             {
                 // Written here like any write, keeping its version, so that every replica gets it.
@@ -95,7 +95,7 @@ public sealed partial class SmdSsNode
                 if (await WriteAsPrimaryAsync(SliceMap!.Find(start), record, cancellationToken, fetched.Answers).ConfigureAwait(false))
                 {
                     ForgetOwnInDoubt(record.Key, fetched.Answers);
-                    RememberAnswers(fetched, replaced: true);
+                    RememberAnswers(fetched, replaced: new HashSet<uint> { Hashing.KeyHash.Of(record.Key) });
                 }
             }
         }

@@ -289,7 +289,7 @@ public sealed partial class SmdSsNode
     private void RecoverAnswers(StoreLoadReport report, SliceMap map, NodeId self)
     {
         long now = MonoMs();
-        // In the order the files took them: a later record's answer of an operation replaced an earlier one's.
+        // In version order: a later record's answer of an operation replaced an earlier one's.
         foreach (OperationAnswer answer in report.Answers)
         {
             _recentOperations.Set(answer, now);

@@ -221,17 +221,18 @@ public sealed partial class SmdSsNode
                     return Error(ErrorCode.StaleEpoch, $"catch-up session {session} of slice {slice.Range} is not the one under way");
                 }
 
+                var applied = new HashSet<uint>();
                 foreach (StorageRecord record in message.Records)
                 {
                     _clock.Observe(record.Version);
                     if (RunningStore().Apply(RecordAnswers.Attach(record, message.Answers)))
                     {
                         ForgetOwnInDoubt(record.Key, message.Answers);
+                        applied.Add(Hashing.KeyHash.Of(record.Key));
                     }
                 }
 
-                // The primary's answers of the slice's keys: its copy is the one this replica takes.
-                RememberAnswers(message, replaced: true);
+                RememberAnswers(message, applied);
                 RunningStore().RequestEviction();
                 break;
             default:
@@ -240,7 +241,7 @@ public sealed partial class SmdSsNode
                     return Error(ErrorCode.StaleEpoch, $"catch-up session {session} of slice {slice.Range} is not the one under way");
                 }
 
-                RememberAnswers(message, replaced: true);
+                RememberAnswers(message, replaced: new HashSet<uint>());
                 break;
         }
 

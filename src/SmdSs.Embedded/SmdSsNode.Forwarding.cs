@@ -55,6 +55,11 @@ public sealed partial class SmdSsNode
                     lastProblem = ex.Message;
                 }
             }
+            else if (slice.Primary == SelfRecord!.Id)
+            {
+                // Saying goodbye or stepping down: the slice goes to another node in a moment.
+                lastProblem = $"{SelfRecord!.Id} is handing slice {slice.Range} over";
+            }
             else if (slice.Primary is { } primary && Nodes.Find(primary) is { IsReachable: true } node)
             {
                 try

@@ -19,7 +19,7 @@ public sealed partial class SmdSsNode
         using var timer = new PeriodicTimer(PlacementInterval, _time);
         while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
         {
-            if (!_confirmed.Task.IsCompleted || Withdrawn)
+            if (!_confirmed.Task.IsCompleted || _goingDown)
             {
                 continue;
             }
@@ -29,7 +29,12 @@ public sealed partial class SmdSsNode
                 ConfirmRecords();
                 await PlaceOnceAsync(stopping).ConfigureAwait(false);
                 SplitLargeSlices();
-                StartCatchUps(stopping);
+                if (!Withdrawn)
+                {
+                    // Never from a copy that may lack writes (a slice it took over while stepping down).
+                    StartCatchUps(stopping);
+                }
+
                 StartHandoffs(stopping);
             }
             catch (Exception ex) when (ex is IOException or SmdSsUnavailableException or InvalidOperationException)

@@ -259,7 +259,7 @@ public sealed partial class SmdSsNode
         FlatFileStore store = RunningStore();
         List<string>? refusedTouches = null;
         bool touchesSeen = false;
-        bool applied = false;
+        var applied = new HashSet<uint>();
         foreach (StorageRecord record in message.Records)
         {
             _clock.Observe(record.Version);
@@ -275,7 +275,7 @@ public sealed partial class SmdSsNode
             else if (store.Apply(RecordAnswers.Attach(record, message.Answers)))
             {
                 ForgetOwnInDoubt(record.Key, message.Answers);
-                applied = true;
+                applied.Add(Hashing.KeyHash.Of(record.Key));
             }
         }
 
@@ -312,13 +312,13 @@ public sealed partial class SmdSsNode
     /// <summary>
     /// Remembers the operation answers a write, a repair or a catch-up carried (see
     /// <see cref="Compute.RecentOperations"/>); in place of this node's own answers of the same
-    /// operations when the value they came with <paramref name="replaced"/> this node's.
+    /// operations for the keys (by hash) whose value the message <paramref name="replaced"/>.
     /// </summary>
-    private void RememberAnswers(SliceRecordsMessage message, bool replaced)
+    private void RememberAnswers(SliceRecordsMessage message, HashSet<uint> replaced)
     {
         foreach (OperationAnswer answer in message.Answers ?? [])
         {
-            if (replaced)
+            if (replaced.Contains(answer.KeyHash))
             {
                 _recentOperations.Set(answer, MonoMs());
             }

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
@@ -168,7 +167,11 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             }
             Log.NodeStopped(_logger, NodeId!, store.Count, _directory!.Path);
             store.Dispose();
-            _directory.MarkStopped();
+            if (_suspect.Length == 0)
+            {
+                _directory.MarkStopped();
+            }
+
             _directory.Dispose();
             _metrics?.Dispose();
             _metrics = null;
@@ -223,7 +226,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
     private void Open()
     {
         long started = Stopwatch.GetTimestamp();
-        NodeDataDirectory directory = NodeDataDirectory.Open(_options.DataDirectory, BootId());
+        NodeDataDirectory directory = NodeDataDirectory.Open(_options.DataDirectory, BootId(), _options.FsyncPolicy);
         FlatFileStore? store = null;
         try
         {
@@ -266,7 +269,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             _ = ConfirmAfterTimeoutAsync(stopping);
             if (Withdrawn)
             {
-                Track(StepDownAsync(stopping));
+                Track(StepDownAsync(directory, stopping));
             }
             Log.NodeStarted(_logger, NodeId!, directory.Incarnation, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                 directory.Path, map.Count, report.EntriesLoaded, store.DiskBytes, _options.FsyncPolicy);

@@ -69,13 +69,20 @@ internal sealed class RecentOperations(long retentionMs)
     /// </summary>
     public void Set(OperationAnswer answer, long nowMs)
     {
-        if (_answers.TryGetValue(answer.Id, out OperationAnswer held) && held.Answer.AsSpan().SequenceEqual(answer.Answer))
+        // In place, never absent meanwhile: a retry that looks in between must find an answer.
+        long replaced = 0;
+        OperationAnswer kept = _answers.AddOrUpdate(answer.Id, answer, (_, held) =>
         {
-            return;
+            replaced = SizeOf(held);
+            return answer;
+        });
+        if (replaced == 0)
+        {
+            _order.Enqueue((answer.Id, nowMs));
         }
 
-        Remove(answer.Id);
-        Add(answer, nowMs);
+        CountBytes(SizeOf(kept) - replaced);
+        Trim(nowMs);
     }
 
     /// <summary>Forgets an answer whose effect the key's value no longer holds (see <c>SmdSsNode.ForgetOwnInDoubt</c>).</summary>

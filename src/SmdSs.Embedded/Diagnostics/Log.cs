@@ -82,8 +82,8 @@ internal static partial class Log
     [LoggerMessage(411, LogLevel.Warning, "The node map is full (SmdSsLimits.MaxNodes = {MaxNodes}): gave up {Evicted} gone nodes and left out {LeftOut} new ones; shorten SmdSs:NodeRetention if nodes are replaced this often")]
     public static partial void NodeMapFull(ILogger logger, int maxNodes, int evicted, int leftOut);
 
-    [LoggerMessage(412, LogLevel.Warning, "The machine went down under this node since it last ran (no clean stop, another boot): with SmdSs:FsyncPolicy {Policy} its files may lack writes they took in the last moments. It serves nothing from them until its {Slices} in-sync slices are handed to other replicas or caught up from them")]
-    public static partial void MachineWentDown(ILogger logger, string policy, int slices);
+    [LoggerMessage(412, LogLevel.Warning, "The machine went down under this node when it last ran (no clean stop, another boot, SmdSs:FsyncPolicy not Always): its files may lack writes they took in the last moments. It serves nothing from them until its {Slices} in-sync slices are handed to other replicas or caught up from them")]
+    public static partial void MachineWentDown(ILogger logger, int slices);
 
     [LoggerMessage(413, LogLevel.Information, "Stepped down after the machine went down: every slice this node held in sync is caught up from, or left with, another replica; it serves again")]
     public static partial void SteppedDown(ILogger logger);

@@ -6,8 +6,8 @@ namespace SmdSs.Storage;
 /// <summary>
 /// The node's data directory: its identity file (<c>node.id</c>: node id and incarnation), a lock
 /// file held while the node runs (two nodes on one directory would corrupt each other's files),
-/// the run file (<c>node.run</c>: the machine boot the node runs in, and whether it stopped
-/// cleanly), and the <c>slices</c> folder, all private to the node's user (<see cref="PrivateFiles"/>).
+/// the run file (<c>node.run</c>: the machine boot the node runs in, its FsyncPolicy, and whether
+/// it runs, stopped cleanly, or may still serve files that lack writes), and the <c>slices</c> folder, all private to the node's user (<see cref="PrivateFiles"/>).
 /// </summary>
 internal sealed class NodeDataDirectory : IDisposable
 {
@@ -17,14 +17,17 @@ internal sealed class NodeDataDirectory : IDisposable
     private readonly FileStream _lock;
     private readonly string _bootId;
 
-    private NodeDataDirectory(string path, FileStream lockStream, NodeId nodeId, long incarnation, string bootId, bool machineWentDown)
+    private readonly FsyncPolicy _policy;
+
+    private NodeDataDirectory(string path, FileStream lockStream, NodeId nodeId, long incarnation, string bootId, FsyncPolicy policy, bool filesMayLackWrites)
     {
         Path = path;
         _lock = lockStream;
         NodeId = nodeId;
         Incarnation = incarnation;
         _bootId = bootId;
-        MachineWentDown = machineWentDown;
+        _policy = policy;
+        FilesMayLackWrites = filesMayLackWrites;
     }
 
     public string Path { get; }
@@ -37,19 +40,29 @@ internal sealed class NodeDataDirectory : IDisposable
     public long Incarnation { get; }
 
     /// <summary>
-    /// The node last ran in another boot of the machine and did not stop cleanly: the machine
-    /// went down under it, and its files may lack writes they took but had not synced.
+    /// The files may lack writes the node acknowledged: it last ran in another boot of the machine
+    /// with an FsyncPolicy other than Always and did not stop cleanly (the machine went down
+    /// under it), or it had not yet given up the copies that lack them (<see cref="MarkRunning"/>)
+    /// when it stopped. Until then the run file says so, whatever happens next.
     /// </summary>
-    public bool MachineWentDown { get; }
+    public bool FilesMayLackWrites { get; }
 
-    /// <summary>Records a clean stop: the files hold everything the node took (call once they are flushed and synced).</summary>
-    public void MarkStopped() => WriteRun(Path, _bootId, "stopped");
+    /// <summary>The node no longer serves copies that may lack writes: a crash from now on in this boot loses nothing.</summary>
+    public void MarkRunning() => WriteRun(Path, _bootId, Running, _policy);
+
+    /// <summary>Records a clean stop: the files hold everything the node took (call once they are flushed and synced, and never while <see cref="FilesMayLackWrites"/> is not yet settled).</summary>
+    public void MarkStopped() => WriteRun(Path, _bootId, Stopped, _policy);
+
+    private const string Running = "running";
+    private const string Stopped = "stopped";
+    private const string Suspect = "suspect";
 
     /// <summary>Creates or opens the directory, takes its lock and bumps the incarnation.</summary>
     /// <exception cref="InvalidOperationException">The directory cannot be created or written, or another node holds it.</exception>
     /// <param name="configuredPath">SmdSs:DataDirectory.</param>
     /// <param name="bootId">The machine boot this process runs in (<see cref="MachineBoot.CurrentId"/>).</param>
-    public static NodeDataDirectory Open(string configuredPath, string bootId)
+    /// <param name="policy">SmdSs:FsyncPolicy, recorded for the next start to judge what a machine failure may have lost.</param>
+    public static NodeDataDirectory Open(string configuredPath, string bootId, FsyncPolicy policy)
     {
         string path = System.IO.Path.GetFullPath(configuredPath);
         if (PrivateFiles.Refusal(path) is { } refusal)
@@ -80,9 +93,10 @@ internal sealed class NodeDataDirectory : IDisposable
             WriteIdentity(path, id, incarnation + 1);
             PrivateFiles.CreateDirectory(System.IO.Path.Combine(path, "slices"));
             // No run file: a new directory, or one of a release before it (nothing to tell).
-            bool machineWentDown = ReadRun(path) is { } last && last.State != "stopped" && !MachineBoot.Same(last.BootId, bootId);
-            WriteRun(path, bootId, "running");
-            return new NodeDataDirectory(path, lockStream, id, incarnation + 1, bootId, machineWentDown);
+            bool mayLack = ReadRun(path) is { } last
+                && (last.State == Suspect || (last.State == Running && last.Policy != nameof(FsyncPolicy.Always) && !MachineBoot.Same(last.BootId, bootId)));
+            WriteRun(path, bootId, mayLack ? Suspect : Running, policy);
+            return new NodeDataDirectory(path, lockStream, id, incarnation + 1, bootId, policy, mayLack);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException)
         {
@@ -114,7 +128,7 @@ internal sealed class NodeDataDirectory : IDisposable
         WriteSynced(System.IO.Path.Combine(path, IdentityFile), string.Create(CultureInfo.InvariantCulture, $"{id} {incarnation}\n"));
 
     // A run file that cannot be read (damaged) says nothing either: as if there were none.
-    private static (string BootId, string State)? ReadRun(string path)
+    private static (string BootId, string State, string Policy)? ReadRun(string path)
     {
         string file = System.IO.Path.Combine(path, RunFile);
         if (!File.Exists(file))
@@ -132,11 +146,11 @@ internal sealed class NodeDataDirectory : IDisposable
             return null;
         }
 
-        return parts.Length == 2 ? (parts[0], parts[1]) : null;
+        return parts.Length == 3 ? (parts[0], parts[1], parts[2]) : null;
     }
 
-    private static void WriteRun(string path, string bootId, string state) =>
-        WriteSynced(System.IO.Path.Combine(path, RunFile), $"{bootId} {state}\n");
+    private static void WriteRun(string path, string bootId, string state, FsyncPolicy policy) =>
+        WriteSynced(System.IO.Path.Combine(path, RunFile), $"{bootId} {state} {policy}\n");
 
     // Write-then-rename, synced: a crash leaves either the old content or the new one, never half of one.
     private static void WriteSynced(string file, string content)

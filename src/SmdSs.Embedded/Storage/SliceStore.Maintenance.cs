@@ -15,7 +15,7 @@ internal sealed partial class SliceStore
     public SliceLoadReport Load(long nowMs, long answersSinceMs = 0)
     {
         int records = 0;
-        var answers = new List<OperationAnswer>();
+        var answers = new List<(long Version, OperationAnswer Answer)>();
         var newestAnswered = new Dictionary<string, (long Version, IReadOnlyList<OperationAnswer> Answers)>(StringComparer.Ordinal);
         List<ReplayDamage> damage;
         lock (_fileLock)
@@ -28,7 +28,7 @@ internal sealed partial class SliceStore
                     ApplyReplayed(record, offset, length);
                     if (record.Answers is { } held && HybridTimestamp.PhysicalMsOf(record.Version) >= answersSinceMs)
                     {
-                        answers.AddRange(held);
+                        answers.AddRange(held.Select(a => (record.Version, a)));
                         if (!newestAnswered.TryGetValue(record.Key, out var known) || known.Version < record.Version)
                         {
                             newestAnswered[record.Key] = (record.Version, held);
@@ -60,7 +60,10 @@ internal sealed partial class SliceStore
         List<(string Key, IReadOnlyList<OperationAnswer> Answers)> newest = [.. newestAnswered
             .Where(k => k.Value.Version == NewestVersionOf(k.Key))
             .Select(k => (k.Key, k.Value.Answers))];
-        return new SliceLoadReport(_file.Path, records, _index.Count, damage, answers, newest);
+        // In version order (an older tombstone may follow a newer value in the file): a later
+        // record's answer of an operation is the one its history holds.
+        List<OperationAnswer> inVersionOrder = [.. answers.OrderBy(a => a.Version).Select(a => a.Answer)];
+        return new SliceLoadReport(_file.Path, records, _index.Count, damage, inVersionOrder, newest);
     }
 
     /// <summary>

@@ -13,56 +13,74 @@ namespace SmdSs.Tests.Storage;
 public sealed class NodeDataDirectoryTests : IDisposable
 {
     private const string Boot = "linux:boot-a";
+    private const FsyncPolicy Policy = FsyncPolicy.EverySecond;
     private readonly TempDirectory _scratch = new();
 
     [Fact]
     public void Only_a_run_in_another_boot_without_a_clean_stop_means_the_machine_went_down()
     {
-        using (NodeDataDirectory first = NodeDataDirectory.Open(DataPath, Boot))
+        using (NodeDataDirectory first = NodeDataDirectory.Open(DataPath, Boot, Policy))
         {
-            Assert.False(first.MachineWentDown);
+            Assert.False(first.FilesMayLackWrites);
         }
 
         // A process crash (no clean stop) in the same boot: the OS still had every write.
-        using (NodeDataDirectory afterCrash = NodeDataDirectory.Open(DataPath, Boot))
+        using (NodeDataDirectory afterCrash = NodeDataDirectory.Open(DataPath, Boot, Policy))
         {
-            Assert.False(afterCrash.MachineWentDown);
+            Assert.False(afterCrash.FilesMayLackWrites);
             afterCrash.MarkStopped();
         }
 
         // A clean stop, then a reboot: the files were synced at the stop.
-        using (NodeDataDirectory afterReboot = NodeDataDirectory.Open(DataPath, "linux:boot-b"))
+        using (NodeDataDirectory afterReboot = NodeDataDirectory.Open(DataPath, "linux:boot-b", Policy))
         {
-            Assert.False(afterReboot.MachineWentDown);
+            Assert.False(afterReboot.FilesMayLackWrites);
         }
 
         // No clean stop, and another boot: the machine went down under the node.
-        using (NodeDataDirectory afterPowerLoss = NodeDataDirectory.Open(DataPath, "linux:boot-c"))
+        using (NodeDataDirectory afterPowerLoss = NodeDataDirectory.Open(DataPath, "linux:boot-c", Policy))
         {
-            Assert.True(afterPowerLoss.MachineWentDown);
+            Assert.True(afterPowerLoss.FilesMayLackWrites);
         }
 
-        // Told once: the next run started in this boot.
-        using NodeDataDirectory next = NodeDataDirectory.Open(DataPath, "linux:boot-c");
-        Assert.False(next.MachineWentDown);
+        // Until the node says it gave its copies up, a crash or a stop in this boot changes nothing.
+        using (NodeDataDirectory crashedWhileSuspect = NodeDataDirectory.Open(DataPath, "linux:boot-c", Policy))
+        {
+            Assert.True(crashedWhileSuspect.FilesMayLackWrites);
+            crashedWhileSuspect.MarkRunning();
+        }
+
+        using (NodeDataDirectory next = NodeDataDirectory.Open(DataPath, "linux:boot-c", Policy))
+        {
+            Assert.False(next.FilesMayLackWrites);
+            next.MarkStopped();
+        }
+
+        // Under FsyncPolicy.Always the files lost nothing acknowledged, whatever went down.
+        using (NodeDataDirectory.Open(DataPath, "linux:boot-d", FsyncPolicy.Always))
+        {
+        }
+
+        using NodeDataDirectory afterAlways = NodeDataDirectory.Open(DataPath, "linux:boot-e", Policy);
+        Assert.False(afterAlways.FilesMayLackWrites);
     }
 
     [Fact]
     public void A_directory_without_a_run_file_or_with_a_damaged_one_tells_nothing()
     {
-        using (NodeDataDirectory.Open(DataPath, Boot))
+        using (NodeDataDirectory.Open(DataPath, Boot, Policy))
         {
         }
 
         File.Delete(Path.Combine(DataPath, "node.run"));
-        using (NodeDataDirectory older = NodeDataDirectory.Open(DataPath, "linux:boot-b"))
+        using (NodeDataDirectory older = NodeDataDirectory.Open(DataPath, "linux:boot-b", Policy))
         {
-            Assert.False(older.MachineWentDown);
+            Assert.False(older.FilesMayLackWrites);
         }
 
         File.WriteAllText(Path.Combine(DataPath, "node.run"), "garbage");
-        using NodeDataDirectory damaged = NodeDataDirectory.Open(DataPath, "linux:boot-c");
-        Assert.False(damaged.MachineWentDown);
+        using NodeDataDirectory damaged = NodeDataDirectory.Open(DataPath, "linux:boot-c", Policy);
+        Assert.False(damaged.FilesMayLackWrites);
     }
 
     [Fact]
@@ -84,7 +102,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         string? firstId = null;
         for (int open = 1; open <= 4; open++)
         {
-            using NodeDataDirectory directory = NodeDataDirectory.Open(DataPath, Boot);
+            using NodeDataDirectory directory = NodeDataDirectory.Open(DataPath, Boot, Policy);
             firstId ??= directory.NodeId.ToString();
 
             Assert.Equal(firstId, directory.NodeId.ToString());
@@ -100,8 +118,8 @@ public sealed class NodeDataDirectoryTests : IDisposable
     [Fact]
     public void Two_directories_get_different_node_ids()
     {
-        using NodeDataDirectory a = NodeDataDirectory.Open(_scratch.Sub("a"), Boot);
-        using NodeDataDirectory b = NodeDataDirectory.Open(_scratch.Sub("b"), Boot);
+        using NodeDataDirectory a = NodeDataDirectory.Open(_scratch.Sub("a"), Boot, Policy);
+        using NodeDataDirectory b = NodeDataDirectory.Open(_scratch.Sub("b"), Boot, Policy);
 
         Assert.NotEqual(a.NodeId, b.NodeId);
     }
@@ -109,9 +127,9 @@ public sealed class NodeDataDirectoryTests : IDisposable
     [Fact]
     public void A_second_open_while_the_first_is_open_throws_naming_the_DataDirectory()
     {
-        using (NodeDataDirectory first = NodeDataDirectory.Open(DataPath, Boot))
+        using (NodeDataDirectory first = NodeDataDirectory.Open(DataPath, Boot, Policy))
         {
-            var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath, Boot));
+            var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath, Boot, Policy));
 
             Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
             Assert.Contains(Path.GetFullPath(DataPath), error.Message, StringComparison.Ordinal);
@@ -119,7 +137,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         }
 
         // The failed open did not bump the incarnation, and the lock is free again.
-        using NodeDataDirectory again = NodeDataDirectory.Open(DataPath, Boot);
+        using NodeDataDirectory again = NodeDataDirectory.Open(DataPath, Boot, Policy);
         Assert.Equal(2, again.Incarnation);
     }
 
@@ -144,7 +162,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         string blocker = _scratch.Sub("blocker");
         File.WriteAllText(blocker, "a file, not a directory");
 
-        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(Path.Combine(blocker, "data"), Boot));
+        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(Path.Combine(blocker, "data"), Boot, Policy));
 
         Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
     }
@@ -155,7 +173,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         string file = _scratch.Sub("file");
         File.WriteAllText(file, "a file, not a directory");
 
-        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(file, Boot));
+        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(file, Boot, Policy));
 
         Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
     }
@@ -170,11 +188,11 @@ public sealed class NodeDataDirectoryTests : IDisposable
         Directory.CreateDirectory(DataPath);
         File.WriteAllText(Path.Combine(DataPath, "node.id"), content);
 
-        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath, Boot));
+        var error = Assert.Throws<InvalidOperationException>(() => NodeDataDirectory.Open(DataPath, Boot, Policy));
         Assert.Contains("SmdSs:DataDirectory", error.Message, StringComparison.Ordinal);
 
         File.Delete(Path.Combine(DataPath, "node.id"));
-        using NodeDataDirectory fresh = NodeDataDirectory.Open(DataPath, Boot);
+        using NodeDataDirectory fresh = NodeDataDirectory.Open(DataPath, Boot, Policy);
         Assert.Equal(1, fresh.Incarnation);
     }
 
@@ -186,7 +204,7 @@ public sealed class NodeDataDirectoryTests : IDisposable
         Directory.CreateDirectory(DataPath);
         File.WriteAllText(Path.Combine(DataPath, "node.id"), content);
 
-        Exception error = Record.Exception(() => NodeDataDirectory.Open(DataPath, Boot).Dispose())!;
+        Exception error = Record.Exception(() => NodeDataDirectory.Open(DataPath, Boot, Policy).Dispose())!;
 
         Assert.NotNull(error);
         Assert.True(

@@ -54,6 +54,9 @@ internal sealed class PlacementSimulation
 
     public SimulationScope Scope { get; }
 
+    /// <summary>The trace also notes every increment applied (replays and pinned seeds; the bulk run goes faster without).</summary>
+    public bool Detailed { get; init; }
+
     /// <summary>The clients' operations and the checks on their histories.</summary>
     public DataWorkload Data { get; }
 

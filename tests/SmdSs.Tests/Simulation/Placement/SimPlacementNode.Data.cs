@@ -346,7 +346,11 @@ internal sealed partial class SimPlacementNode
         OperationAnswer[] answers = [.. _inDoubt.Of(key), done];
         var written = new StoredValue(_clock.Next(WallNowMs), Encoding.ASCII.GetString(counter), [.. answers], (live?.Applied ?? []).Add(operation));
         Apply(key, written);
-        sim.Note($"{Id} applies increment #{operation} of {key}: {sum}, {answers.Length - 1} others in doubt");
+        if (sim.Detailed)
+        {
+            sim.Note($"{Id} applies increment #{operation} of {key}: {sum}, {answers.Length - 1} others in doubt");
+        }
+
         _recent.Add(done, sim.NowMs);
         _inDoubt.Add(key, done, sim.NowMs);
         Replicate(slice, key, written, r => reply(r.Error == DataError.None ? Answered(r, key, done, answers) : r));
@@ -514,7 +518,7 @@ internal sealed partial class SimPlacementNode
     // now (also with a value of the version held: a retry's confirmation); a value that replaced
     // this node's holds none of the increments this node applied as a primary and never saw
     // replicated, unless it carries their answers (as ForgetOwnInDoubt): their retries must apply again.
-    private void ApplyFromPrimary(string key, StoredValue value, IReadOnlyCollection<OperationAnswer>? carried = null, bool authoritative = false)
+    private void ApplyFromPrimary(string key, StoredValue value, IReadOnlyCollection<OperationAnswer>? carried = null)
     {
         carried ??= value.Answers.IsDefault ? [] : value.Answers;
         if (Apply(key, value))
@@ -533,11 +537,14 @@ internal sealed partial class SimPlacementNode
                 }
             }
 
-            Learn(carried, replace: true);
+            // In place of this node's answers for this key only: the others' values were not replaced.
+            uint hash = KeyHash.Of(key);
+            Learn(carried.Where(a => a.KeyHash == hash), replace: true);
+            Learn(carried.Where(a => a.KeyHash != hash), replace: false);
             return;
         }
 
-        Learn(carried, replace: authoritative);
+        Learn(carried, replace: false);
         if (_store.TryGetValue(key, out StoredValue held) && held.Version == value.Version && !value.Answers.IsDefaultOrEmpty)
         {
             Store(key, held with { Answers = value.Answers });
@@ -673,11 +680,10 @@ internal sealed partial class SimPlacementNode
         foreach ((string key, StoredValue value) in copy)
         {
             _clock.Observe(value.Version);
-            ApplyFromPrimary(key, value, [.. answers, .. value.Answers.IsDefault ? [] : value.Answers], authoritative: true);
+            ApplyFromPrimary(key, value, [.. answers, .. value.Answers.IsDefault ? [] : value.Answers]);
         }
 
-        // The primary's answers of the slice's keys: its copy is the one this replica takes.
-        Learn(answers, replace: true);
+        Learn(answers, replace: false);
 
         return true;
     }

@@ -131,7 +131,13 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         });
     }
 
-    public void Stop() => Running = false;
+    public void Stop()
+    {
+        Running = false;
+
+        // As node.run: still stepping down, it is suspect at the next start too.
+        FilesMayLackWrites |= _suspect.Count > 0;
+    }
 
     /// <summary>Set by a power loss: on its next start, the node steps down before it serves.</summary>
     public bool FilesMayLackWrites { get; set; }
@@ -484,7 +490,8 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             StepDown(life);
         }
 
-        if (Withdrawn)
+        // Stepping down, it still takes over a slice whose primary is gone (and hands it on).
+        if (_goingDown)
         {
             return;
         }
@@ -512,7 +519,12 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         {
             CommitAll(Steps(), life, () =>
             {
-                StartCatchUps(life);
+                // Never from a copy that may lack writes.
+                if (!Withdrawn)
+                {
+                    StartCatchUps(life);
+                }
+
                 _inRound = false;
                 if (_roundPending)
                 {
