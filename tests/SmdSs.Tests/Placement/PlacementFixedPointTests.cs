@@ -8,11 +8,13 @@ namespace SmdSs.Tests.Placement;
 /// <summary>
 /// From any map a cluster can hold — any number of slices (splits make it uneven), replicas
 /// anywhere, nodes down within their grace period or gone but still listed — the primaries,
-/// each on its own round, reach a fixed point: no step is taken any more. Timed as the node
-/// times it: a round every 500 ms at each node's own phase; a replica added catches up within
-/// a round or two; a step that takes a replica out waits out read leases (2 s) and goes in only
-/// if the record did not change meanwhile, so other primaries plan while it waits. A cycle here
-/// is placement churn in a real cluster.
+/// each on its own round, reach a fixed point: no step is taken any more, and every slice whose
+/// target replicas are up is at its target. Timed as the node times it: a round every 500 ms at
+/// each node's own phase; a step that takes a replica out waits out read leases (2 s) and goes in
+/// only if the record did not change meanwhile, and the node's round waits for it, while other
+/// primaries plan; after its steps a round starts the catch-ups of its slices, each committed by
+/// the primary that started it within a round or two. A cycle here is placement churn in a real
+/// cluster.
 /// </summary>
 public sealed class PlacementFixedPointTests
 {
@@ -177,37 +179,41 @@ public sealed class PlacementFixedPointTests
 
     private static string? Run(Cluster cluster, int seed) => Run(cluster, seed, out _);
 
+    // As the node times it: a node's round commits its steps (a drop waits out the lease, and the
+    // round waits for every commit), then starts a catch-up of each replica not in sync of the
+    // slices it leads; a catch-up ends in a commit by the primary that started it, refused if the
+    // slice changed primary meanwhile. At the fixed point every slice is at its target.
     private static string? Run(Cluster cluster, int seed, out SliceMap map)
     {
         var random = new Random(seed);
         map = cluster.Map;
-        var caughtUpAt = new Dictionary<(int Slice, NodeId Replica), int>();
-        var pending = new Dictionary<int, (PieSlice BasedOn, PieSlice Next, int At)>();
+        var catchUps = new Dictionary<(int Slice, NodeId Replica), (NodeId By, int At)>();
+        var pending = new Dictionary<int, (PieSlice BasedOn, PieSlice Next, NodeId By, int At)>();
         int lastCommit = 0;
         foreach ((int slice, PieSlice next, int at) in cluster.Pending)
         {
-            pending[slice] = (map.Slices[slice], next, at);
+            pending[slice] = (map.Slices[slice], next, map.Slices[slice].Primary!.Value, at);
         }
 
-        for (int tick = 0; tick - lastCommit < 20 * TicksPerRound || pending.Count > 0 || caughtUpAt.Count > 0; tick++)
+        for (int tick = 0; tick - lastCommit < 20 * TicksPerRound || pending.Count > 0 || catchUps.Count > 0; tick++)
         {
             if (tick > 4_000 * TicksPerRound)
             {
                 return $"{cluster.Up.Count} nodes up of {cluster.Keepable.Count} keepable, {map.Count} slices: still moving after 4,000 rounds: {Describe(map)}";
             }
 
-            foreach (((int slice, NodeId replica), int at) in caughtUpAt.Where(c => c.Value <= tick).ToList())
+            foreach (((int slice, NodeId replica), (NodeId by, int at)) in catchUps.Where(c => c.Value.At <= tick).ToList())
             {
-                caughtUpAt.Remove((slice, replica));
+                catchUps.Remove((slice, replica));
                 PieSlice record = map.Slices[slice];
-                if (record.IsHeldBy(replica) && !record.IsInSync(replica))
+                if (record.Primary == by && record.IsHeldBy(replica) && !record.IsInSync(replica))
                 {
                     map = map.With(record.Next(record.Replicas, [.. record.InSync, replica]));
                     lastCommit = tick;
                 }
             }
 
-            foreach ((int slice, (PieSlice basedOn, PieSlice next, int at)) in pending.Where(p => p.Value.At <= tick).ToList())
+            foreach ((int slice, (PieSlice basedOn, PieSlice next, NodeId _, int at)) in pending.Where(p => p.Value.At <= tick).ToList())
             {
                 pending.Remove(slice);
                 if (map.Slices[slice] == basedOn)
@@ -219,11 +225,17 @@ public sealed class PlacementFixedPointTests
 
             foreach (NodeId node in cluster.Up.Where(x => (tick + cluster.Phases[x]) % TicksPerRound == 0))
             {
+                if (pending.Values.Any(p => p.By == node))
+                {
+                    // Its last round still waits for a commit.
+                    continue;
+                }
+
                 ImmutableArray<PlacementTarget> targets = PlacementPlanner.Plan(map, cluster.Up, cluster.Keepable, 3);
                 SliceMap planned = map;
                 for (int index = 0; index < planned.Count; index++)
                 {
-                    if (pending.ContainsKey(index) || SliceMoves.NextStep(planned.Slices[index], targets[index], node) is not { } next)
+                    if (SliceMoves.NextStep(planned.Slices[index], targets[index], node) is not { } next)
                     {
                         continue;
                     }
@@ -231,23 +243,54 @@ public sealed class PlacementFixedPointTests
                     PieSlice basedOn = planned.Slices[index];
                     if (basedOn.InSync.Any(r => !next.IsInSync(r)))
                     {
-                        pending[index] = (basedOn, next, tick + cluster.Lease);
+                        pending[index] = (basedOn, next, node, tick + cluster.Lease);
                         continue;
                     }
 
                     map = map.With(next);
                     lastCommit = tick;
-                    foreach (NodeId added in next.Replicas.Where(r => !next.IsInSync(r) && cluster.Up.Contains(r)))
+                }
+
+                if (pending.Values.Any(p => p.By == node))
+                {
+                    continue;
+                }
+
+                for (int index = 0; index < map.Count; index++)
+                {
+                    PieSlice slice = map.Slices[index];
+                    if (slice.Primary != node)
                     {
-                        caughtUpAt.TryAdd((index, added), tick + cluster.CatchUpTicks + (cluster.Jitter ? random.Next(TicksPerRound) : 0));
+                        continue;
+                    }
+
+                    foreach (NodeId replica in slice.Replicas.Where(r => !slice.IsInSync(r) && cluster.Up.Contains(r)))
+                    {
+                        catchUps.TryAdd((index, replica), (node, tick + cluster.CatchUpTicks + (cluster.Jitter ? random.Next(TicksPerRound) : 0)));
                     }
                 }
+            }
+        }
+
+        ImmutableArray<PlacementTarget> final = PlacementPlanner.Plan(map, cluster.Up, cluster.Keepable, 3);
+        for (int index = 0; index < map.Count; index++)
+        {
+            PieSlice slice = map.Slices[index];
+            PlacementTarget target = final[index];
+            bool reachable = target.Replicas.All(cluster.Up.Contains);
+            if (reachable && (slice.Primary != target.Primary || !slice.Replicas.Order().SequenceEqual(target.Replicas.Order()) || !slice.Replicas.All(slice.IsInSync)))
+            {
+                return $"still at rest off its target: slice {slice.Range.Start:x8} holds {Describe(slice)}, the target is {string.Join(",", target.Replicas.Select(Short))} led by {Short(target.Primary)}";
             }
         }
 
         return null;
     }
 
+    private static string Short(NodeId node) => (node.Value % 1000).ToString(CultureInfo.InvariantCulture);
+
+    private static string Describe(PieSlice slice) => string.Join(",", slice.Replicas.Select(r => Short(r) + (slice.IsInSync(r) ? "" : "*")));
+
     private static string Describe(SliceMap map) =>
-        string.Join(" | ", map.Slices.Select(s => $"{s.Range.Start:x8}: {string.Join(",", s.Replicas.Select(r => (r.Value % 1000).ToString(CultureInfo.InvariantCulture) + (s.IsInSync(r) ? "" : "*")))}"));
+        string.Join(" | ", map.Slices.Select(s => $"{s.Range.Start:x8}: {Describe(s)}"));
 }

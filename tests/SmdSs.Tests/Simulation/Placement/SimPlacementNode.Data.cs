@@ -58,14 +58,15 @@ internal sealed partial class SimPlacementNode
     private readonly Dictionary<(uint Start, NodeId Replica), bool> _catchUpBroken = [];
     // The catch-up session this node last took as a replica, per slice (kept in its files).
     private readonly Dictionary<uint, long> _catchUpSessions = [];
-    // The answers of increments this node applied or learned (kept across a crash: the node
-    // recovers them from its files' records), and a primary's increments not yet known to be on
-    // every in-sync replica (memory only).
-    private readonly RecentOperations _recent = new(60_000);
+    // The answers of increments this node applied or learned, and a primary's increments not yet
+    // known to be on every in-sync replica (memory only). The files keep the answers each record
+    // carries (the ones of its key, as RecordAnswers.Attach does), which a restart loads again.
+    private RecentOperations _recent = new(60_000);
+    private ImmutableList<(long Version, OperationAnswer Answer)> _fileAnswers = [];
     private InDoubtOperations _inDoubt = new(60_000);
     // The files' changes the OS holds and the disk may not (FsyncPolicy.EverySecond): each key's
     // value before and after, in the order written; a power loss undoes a suffix of them.
-    private readonly List<(string Key, StoredValue? Before, StoredValue? After)> _unsynced = [];
+    private readonly List<(string Key, StoredValue? Before, StoredValue? After, ImmutableList<(long Version, OperationAnswer Answer)> AnswersBefore)> _unsynced = [];
     private const int FsyncMs = 1_000;
     private HybridClock _clock = new();
 
@@ -80,6 +81,16 @@ internal sealed partial class SimPlacementNode
         _unsynced.Clear();
         long life = Life;
         sim.After(sim.Random.Next(1, FsyncMs), () => Fsync(life));
+
+        // As Open and RecoverAnswers: the answers the files' records carry, younger than the
+        // retention, in version order (a later record's answer of an operation wins).
+        _recent = new RecentOperations(60_000);
+        long since = WallNowMs - _recent.RetentionMs;
+        _fileAnswers = _fileAnswers.RemoveAll(a => HybridTimestamp.PhysicalMsOf(a.Version) < since);
+        foreach ((long _, OperationAnswer answer) in _fileAnswers.OrderBy(a => a.Version))
+        {
+            _recent.Set(answer, sim.NowMs);
+        }
         _clock = new HybridClock();
         _clock.Observe(_store.Values.Select(v => v.Version).DefaultIfEmpty(0).Max());
         _catchUpBroken.Clear();
@@ -116,7 +127,8 @@ internal sealed partial class SimPlacementNode
         int lost = _unsynced.Count - kept;
         for (int i = _unsynced.Count - 1; i >= kept; i--)
         {
-            (string key, StoredValue? before, _) = _unsynced[i];
+            (string key, StoredValue? before, _, ImmutableList<(long Version, OperationAnswer Answer)> answersBefore) = _unsynced[i];
+            _fileAnswers = answersBefore;
             if (before is { } value)
             {
                 _store[key] = value;
@@ -134,7 +146,18 @@ internal sealed partial class SimPlacementNode
     // Every change of the files goes through here.
     private void Store(string key, StoredValue? value)
     {
-        _unsynced.Add((key, _store.TryGetValue(key, out StoredValue before) ? before : null, value));
+        _unsynced.Add((key, _store.TryGetValue(key, out StoredValue before) ? before : null, value, _fileAnswers));
+        if (value is { Answers.IsDefaultOrEmpty: false } carrying)
+        {
+            _fileAnswers = _fileAnswers.AddRange(carrying.Answers.Select(a => (carrying.Version, a)));
+        }
+        else if (value is null)
+        {
+            // A wipe (the only removal): the records go, with their answers.
+            uint hash = KeyHash.Of(key);
+            _fileAnswers = _fileAnswers.RemoveAll(a => a.Answer.KeyHash == hash);
+        }
+
         if (value is { } stored)
         {
             _store[key] = stored;
@@ -544,11 +567,8 @@ internal sealed partial class SimPlacementNode
             return;
         }
 
+        // A value of the version held (a retry's confirmation) is not written again: its answers stay in memory.
         Learn(carried, replace: false);
-        if (_store.TryGetValue(key, out StoredValue held) && held.Version == value.Version && !value.Answers.IsDefaultOrEmpty)
-        {
-            Store(key, held with { Answers = value.Answers });
-        }
     }
 
     // As RememberAnswers: in place of this node's own answers when the value they came with replaced its own.
@@ -680,7 +700,8 @@ internal sealed partial class SimPlacementNode
         foreach ((string key, StoredValue value) in copy)
         {
             _clock.Observe(value.Version);
-            ApplyFromPrimary(key, value, [.. answers, .. value.Answers.IsDefault ? [] : value.Answers]);
+            uint hash = KeyHash.Of(key);
+            ApplyFromPrimary(key, value with { Answers = [.. answers.Where(a => a.KeyHash == hash)] }, [.. answers, .. value.Answers.IsDefault ? [] : value.Answers]);
         }
 
         Learn(answers, replace: false);
