@@ -412,6 +412,7 @@ internal sealed class PlacementSimulation
         var problems = new List<string>();
         List<SimPlacementNode> running = [.. Running];
         SliceMap map = running[0].View;
+        problems.AddRange(running.Where(n => n.SteppingDown).Select(n => $"{n.Id} still steps down after a power loss"));
         foreach (SimPlacementNode node in running.Where(n => n.View.Digest != map.Digest || n.Nodes.Digest != running[0].Nodes.Digest))
         {
             // Each node forgets a record gone past the retention on its own clock (up to 2.5 s

@@ -139,6 +139,9 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         FilesMayLackWrites |= _suspect.Count > 0;
     }
 
+    /// <summary>Back from a power loss, it has not yet given up every copy it held in sync.</summary>
+    public bool SteppingDown => Running && _suspect.Count > 0;
+
     /// <summary>Set by a power loss: on its next start, the node steps down before it serves.</summary>
     public bool FilesMayLackWrites { get; set; }
 
