@@ -87,7 +87,7 @@ public sealed partial class SmdSsNode
             RefuseForgedVersions(fetched.Records);
             // With the answers of the atomic operations behind the value: whoever holds the value
             // must answer their retries, not apply them again.
-            RememberAnswers(fetched, replaced: new HashSet<uint>());
+            RememberAnswers(fetched, replaced: null);
             foreach (StorageRecord record in fetched.Records)
             {
                 // Written here like any write, keeping its version, so that every replica gets it.

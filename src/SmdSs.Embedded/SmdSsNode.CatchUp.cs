@@ -241,7 +241,7 @@ public sealed partial class SmdSsNode
                     return Error(ErrorCode.StaleEpoch, $"catch-up session {session} of slice {slice.Range} is not the one under way");
                 }
 
-                RememberAnswers(message, replaced: new HashSet<uint>());
+                RememberAnswers(message, replaced: null);
                 break;
         }
 

@@ -259,7 +259,7 @@ public sealed partial class SmdSsNode
         FlatFileStore store = RunningStore();
         List<string>? refusedTouches = null;
         bool touchesSeen = false;
-        var applied = new HashSet<uint>();
+        HashSet<uint>? applied = null;
         foreach (StorageRecord record in message.Records)
         {
             _clock.Observe(record.Version);
@@ -275,7 +275,11 @@ public sealed partial class SmdSsNode
             else if (store.Apply(RecordAnswers.Attach(record, message.Answers)))
             {
                 ForgetOwnInDoubt(record.Key, message.Answers);
-                applied.Add(Hashing.KeyHash.Of(record.Key));
+                if (message.Answers is { Count: > 0 })
+                {
+                    // Only writes of atomic operations carry answers: a plain Set allocates nothing here.
+                    (applied ??= []).Add(Hashing.KeyHash.Of(record.Key));
+                }
             }
         }
 
@@ -314,11 +318,11 @@ public sealed partial class SmdSsNode
     /// <see cref="Compute.RecentOperations"/>); in place of this node's own answers of the same
     /// operations for the keys (by hash) whose value the message <paramref name="replaced"/>.
     /// </summary>
-    private void RememberAnswers(SliceRecordsMessage message, HashSet<uint> replaced)
+    private void RememberAnswers(SliceRecordsMessage message, HashSet<uint>? replaced)
     {
         foreach (OperationAnswer answer in message.Answers ?? [])
         {
-            if (replaced.Contains(answer.KeyHash))
+            if (replaced?.Contains(answer.KeyHash) == true)
             {
                 _recentOperations.Set(answer, MonoMs());
             }
