@@ -100,13 +100,9 @@ public sealed partial class SmdSsNode
 
         IPeerTransport transport = new TcpPeerTransport(directory.NodeId, () => endpoint, handshake, maxFrameBytes);
         _transport = TransportDecorator?.Invoke(transport) ?? transport;
-        RecountVoters();
-        Volatile.Write(ref _readQuorumUntilMs, 0);
-        _resyncNeeded = false;
-        _exchangedAtMs.Clear();
-        _takeoverPings.Clear();
         _saidGoodbye.Clear();
         _detector = new FailureDetector(_options.FailureDetectionTimeout * 0.4, _options.FailureDetectionTimeout);
+        ResetContact();
         _confirmed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (_options.Friends.Count == 0 && _contacts.Count == 0 && !Peers().Any())
         {

@@ -116,8 +116,11 @@ public sealed partial class SmdSsNode
     {
         _detector?.Forget(id);
         _probes.TryRemove(id, out _);
-        _exchangedAtMs.TryRemove(id, out _);
-        _takeoverPings.TryRemove(id, out _);
+        lock (_contactLock)
+        {
+            _contact?.Forget(id);
+        }
+
         _saidGoodbye.TryRemove(id, out _);
     }
 }

@@ -1,24 +1,45 @@
+using SmdSs.Core;
 using SmdSs.Membership;
 using SmdSs.Model;
 
 namespace SmdSs;
 
-/// <summary>Split-brain protection: see <see cref="Quorum"/>.</summary>
+/// <summary>Split-brain protection: see <see cref="Quorum"/>; the decisions are <see cref="MajorityContact"/>'s.</summary>
 public sealed partial class SmdSsNode
 {
-    // A primary answers reads from its copy only while it heard a majority within this window.
-    // Far below FailureDetectionTimeout: the other side takes over only after declaring it Down.
-    private const long ReadQuorumWindowMs = 1_000;
+    // Guards _contact; taken after _stateLock when both are (never the other way round).
+    private readonly Lock _contactLock = new();
+    private MajorityContact? _contact;
 
-    // Recomputed by the failure detector's tick (every 500 ms): the read path only compares a time.
-    private const long ReadQuorumValidMs = 750;
+    // Published from _contact after each change: the read path only compares a time.
     private long _readQuorumUntilMs;
 
-    private IEnumerable<NodeId> Voters() =>
-        Nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(SliceMap!.Slices.SelectMany(s => s.Replicas));
+    private sealed record VoterSnapshot(NodeMap Nodes, SliceMap Map, List<NodeId> Voters, bool MajorityToKeep);
+
+    // Computed once per pair of map snapshots: a write asks per request.
+    private volatile VoterSnapshot? _voters;
+
+    private List<NodeId> Voters()
+    {
+        NodeMap nodes = Nodes;
+        SliceMap map = SliceMap!;
+        VoterSnapshot? voters = _voters;
+        if (voters is null || !ReferenceEquals(voters.Nodes, nodes) || !ReferenceEquals(voters.Map, map))
+        {
+            List<NodeId> all = MajorityContact.Voters(nodes, map);
+            voters = new VoterSnapshot(nodes, map, all, MajorityContact.HasMajorityToKeep(SelfRecord!.Id, all));
+            _voters = voters;
+        }
+
+        return voters.Voters;
+    }
 
     /// <summary>False in a farm of two voters or fewer, where no majority exists (see <see cref="Quorum"/>).</summary>
-    private bool HasMajorityToKeep() => Voters().Append(SelfRecord!.Id).Distinct().Skip(2).Any();
+    private bool HasMajorityToKeep()
+    {
+        Voters();
+        return _voters!.MajorityToKeep;
+    }
 
     /// <summary>May this node commit slice records? Suspect nodes do not count as in contact.</summary>
     private bool HasCommitQuorum() =>
@@ -40,48 +61,29 @@ public sealed partial class SmdSsNode
         _soleVoter = Voters().All(v => v == self);
     }
 
-    // Set when the read quorum lapsed for longer than a hiccup: the node may have been replaced
-    // meanwhile (its slices taken over, which takes the others a failure-detection timeout of its
-    // silence), and hearing a majority again comes a message or two before the records that say
-    // so. The quorum returns once maps were exchanged, since the lapse, with peers that with this
-    // node make a majority (one peer could be as stale as this node: the other side of a split).
-    private volatile bool _resyncNeeded;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, byte> _resyncedWith = new();
+    /// <summary>This node starts (or restarts): nothing heard, no read quorum, no pings.</summary>
+    private void ResetContact()
+    {
+        lock (_contactLock)
+        {
+            _contact = new MajorityContact(SelfRecord!.Id, _detector!, (long)ProbeTimeout.TotalMilliseconds);
+            Volatile.Write(ref _readQuorumUntilMs, 0);
+        }
+
+        RecountVoters();
+    }
 
     /// <summary>Checks contact with a majority; the failure detector calls it every tick.</summary>
     private void RefreshReadQuorum()
     {
-        lock (_stateLock)
+        RecountVoters();
+        List<NodeId> voters = Voters();
+        lock (_contactLock)
         {
-            RecountVoters();
-        }
-
-        long now = MonoMs();
-        long until = Volatile.Read(ref _readQuorumUntilMs);
-        if (!HasMajorityToKeep())
-        {
-            // Two voters or fewer: there is no majority to lose (see Quorum).
-            _resyncNeeded = false;
-        }
-        else if (!_resyncNeeded && until != 0 && now >= until + ReadQuorumWindowMs)
-        {
-            // Set only on the way from false (a clear by Resynced meanwhile is not undone).
-            _resyncedWith.Clear();
-            _resyncNeeded = true;
-        }
-
-        if (!_resyncNeeded && HearsMajority(now))
-        {
-            Volatile.Write(ref _readQuorumUntilMs, now + ReadQuorumValidMs);
+            _contact!.Refresh(voters, MonoMs());
+            Volatile.Write(ref _readQuorumUntilMs, _contact.ReadQuorumUntilMs);
         }
     }
-
-    private bool HearsMajority(long now) =>
-        Quorum.Holds(SelfRecord!.Id, Voters(), n => _detector!.HeardSince(n, now - ReadQuorumWindowMs));
-
-    // When maps were last exchanged with each peer (MonoMs, at least as new as the peer's maps in
-    // the exchange): a takeover waits for exchanges with a majority (see MayTakeOverFrom).
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, long> _exchangedAtMs = new();
 
     /// <summary>
     /// Maps were exchanged with <paramref name="peer"/> (either side of a digest exchange), its
@@ -89,25 +91,26 @@ public sealed partial class SmdSsNode
     /// </summary>
     private void Resynced(NodeId? peer, long sinceMs)
     {
-        if (peer is { } exchanged)
-        {
-            _exchangedAtMs.AddOrUpdate(exchanged, sinceMs, (_, earlier) => Math.Max(earlier, sinceMs));
-        }
-
-        if (!_resyncNeeded || peer is not { } id)
+        if (peer is not { } exchanged)
         {
             return;
         }
 
-        _resyncedWith[id] = 0;
-        long now = MonoMs();
-        if (Quorum.Holds(SelfRecord!.Id, Voters(), _resyncedWith.ContainsKey) && HearsMajority(now))
+        List<NodeId> voters = Voters();
+        lock (_contactLock)
         {
-            _resyncNeeded = false;
-            Volatile.Write(ref _readQuorumUntilMs, now + ReadQuorumValidMs);
+            _contact!.Exchanged(exchanged, sinceMs, voters, MonoMs());
+            Volatile.Write(ref _readQuorumUntilMs, _contact.ReadQuorumUntilMs);
         }
     }
 
     /// <summary>Hears a majority but has not yet exchanged maps with one since its read quorum lapsed.</summary>
-    private bool IsResyncing() => _resyncNeeded && HearsMajority(MonoMs());
+    private bool IsResyncing()
+    {
+        List<NodeId> voters = Voters();
+        lock (_contactLock)
+        {
+            return _contact!.IsResyncing(voters, MonoMs());
+        }
+    }
 }

@@ -5,45 +5,24 @@ namespace SmdSs;
 /// <summary>
 /// When a node may take over the slices of a silent primary. The node map holding the primary
 /// Down is not enough: after a partition heals, a primary this node still holds Down may already
-/// be at work with the others, and a record it confirmed with them (a replica taken out, then
-/// writes acknowledged without it) would be lost to a takeover from this node's older record. So
-/// a would-be successor pings the primary directly, again and again while it stays silent, and
-/// takes over only while those pings keep failing and once it exchanged maps, since the first
-/// of them failed, with peers that with it make a majority: a record binds writes only once a
-/// majority holds it (<see cref="Core.SliceAuthority.WriteRequires"/>), so one of those peers has
-/// any the primary confirmed before it became unreachable, and the takeover starts from it.
+/// be at work with the others, and a record it confirmed with them would be lost to a takeover
+/// from this node's older record. So a would-be successor pings the primary directly, again and
+/// again while it stays silent, and hurries map exchanges with its peers; the rule is
+/// <see cref="Core.MajorityContact.MayTakeOverFrom"/>.
 /// </summary>
 public sealed partial class SmdSsNode
 {
-    private static readonly TimeSpan TakeoverPingInterval = TimeSpan.FromMilliseconds(500);
-
-    // Per silent primary this node would take over from: the first and the last failure of an
-    // unbroken run of direct pings (MonoMs); gone once it is heard from.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, (long FirstFailedAtMs, long LastFailedAtMs)> _takeoverPings = new();
-
     // Pings and exchanges under way, by the node they go to.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, byte> _hurried = new();
 
-    /// <summary>
-    /// May this node take over the slices of <paramref name="primary"/>? Not if it heard from it
-    /// since <paramref name="heardSince"/>; only while its direct pings of it keep failing (the
-    /// last within a ping's timeout and two ping intervals), in a run that began after this node
-    /// last heard from it; and once it exchanged maps, since the run began, with peers that with
-    /// it make a majority. A primary this node cannot reach that still reaches a majority (a
-    /// one-way or partial partition), or a partition that heals within the last ping's time, can
-    /// still confirm records the takeover misses; see the known gaps.
-    /// </summary>
+    /// <summary>May this node take over the slices of <paramref name="primary"/>? See <see cref="Core.MajorityContact.MayTakeOverFrom"/>.</summary>
     private bool MayTakeOverFrom(NodeId primary, long heardSince)
     {
-        if (_detector!.HeardSince(primary, heardSince) || !_takeoverPings.TryGetValue(primary, out var pings))
+        List<NodeId> voters = Voters();
+        lock (_contactLock)
         {
-            return false;
+            return _contact!.MayTakeOverFrom(primary, voters, heardSince, MonoMs());
         }
-
-        long silentSince = _detector.LastHeardMs(primary) ?? long.MinValue;
-        long freshMs = (long)(ProbeTimeout + 2 * TakeoverPingInterval).TotalMilliseconds;
-        return pings.FirstFailedAtMs > silentSince && pings.LastFailedAtMs >= MonoMs() - freshMs
-            && Membership.Quorum.Holds(SelfRecord!.Id, Voters(), n => n != primary && _exchangedAtMs.TryGetValue(n, out long at) && at > pings.FirstFailedAtMs);
     }
 
     /// <summary>
@@ -61,12 +40,18 @@ public sealed partial class SmdSsNode
                 Track(PingSilentPrimaryAsync(record, stopping));
             }
 
-            if (!_takeoverPings.TryGetValue(primary, out var pings))
+            List<NodeRecord> peers;
+            lock (_contactLock)
             {
-                continue;
+                if (_contact!.PingsFailingSince(primary) is not { } since)
+                {
+                    continue;
+                }
+
+                peers = [.. Peers().Where(n => n.IsReachable && n.Id != primary && !_contact.ExchangedAfter(n.Id, since))];
             }
 
-            foreach (NodeRecord peer in Peers().Where(n => n.IsReachable && n.Id != primary && !(_exchangedAtMs.TryGetValue(n.Id, out long at) && at > pings.FirstFailedAtMs)))
+            foreach (NodeRecord peer in peers)
             {
                 if (_hurried.TryAdd(peer.Id, 0))
                 {
@@ -102,13 +87,12 @@ public sealed partial class SmdSsNode
                     break;
                 }
 
-                long now = MonoMs();
-                long silentSince = _detector!.LastHeardMs(primary.Id) ?? long.MinValue;
-                _takeoverPings.AddOrUpdate(
-                    primary.Id,
-                    (now, now),
-                    (_, run) => run.FirstFailedAtMs > silentSince ? (run.FirstFailedAtMs, now) : (now, now));
-                await Task.Delay(TakeoverPingInterval, _time, stopping).ConfigureAwait(false);
+                lock (_contactLock)
+                {
+                    _contact!.PingFailed(primary.Id, MonoMs());
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(Core.MajorityContact.TakeoverPingIntervalMs), _time, stopping).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -117,7 +101,11 @@ public sealed partial class SmdSsNode
         }
         finally
         {
-            _takeoverPings.TryRemove(primary.Id, out _);
+            lock (_contactLock)
+            {
+                _contact!.PingsEnded(primary.Id);
+            }
+
             _hurried.TryRemove(primary.Id, out _);
         }
     }

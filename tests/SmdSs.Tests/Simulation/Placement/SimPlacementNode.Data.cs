@@ -304,7 +304,7 @@ internal sealed partial class SimPlacementNode
         {
             reply(new DataReply(DataError.NotPrimary));
         }
-        else if (sim.NowMs >= _readQuorumUntilMs)
+        else if (!HasReadQuorum())
         {
             reply(new DataReply(DataError.Unavailable));
         }
@@ -329,7 +329,7 @@ internal sealed partial class SimPlacementNode
             return;
         }
 
-        if (sim.NowMs >= _readQuorumUntilMs && Voters().Append(Id).Distinct().Skip(2).Any())
+        if (!HasReadQuorum() && MajorityContact.HasMajorityToKeep(Id, Voters()))
         {
             reply(new DataReply(DataError.Unavailable));
             return;

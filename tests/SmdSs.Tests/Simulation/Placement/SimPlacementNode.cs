@@ -32,23 +32,17 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
 
     private readonly HashSet<(uint Start, NodeId Replica)> _catchUps = [];
     private readonly HashSet<NodeId> _probing = [];
-    private readonly Dictionary<NodeId, long> _exchangedAtMs = [];
-    private readonly Dictionary<NodeId, (long First, long Last)> _takeoverPings = [];
     private readonly HashSet<NodeId> _pinging = [];
     private readonly HashSet<NodeId> _hurrying = [];
     // The confirmation under way per slice, by the epoch of the record it sends round.
     private readonly Dictionary<uint, long> _confirming = [];
     private readonly Dictionary<uint, List<Action>> _confirmWaiters = [];
     private const int RenewMs = 500;
-    private const int ReadQuorumWindowMs = 1_000;
-    private const int ReadQuorumValidMs = 750;
 
     private SliceAuthority _slices = null!;
-    private long _readQuorumUntilMs;
-    // Set when the read quorum lapsed: it comes back only after maps were exchanged with a peer.
-    private bool _resyncNeeded;
-    private readonly HashSet<NodeId> _resyncedWith = [];
     private FailureDetector _detector = null!;
+    // The node's own rules of contact with a majority: the read quorum and takeovers.
+    private MajorityContact _contact = null!;
     private MembershipState _membership = null!;
     private bool _confirmed;
     private bool _goingDown;
@@ -88,8 +82,6 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         _membership = new MembershipState(new NodeRecord(Id, "sim", NodeState.Up, _restarts << 20, 0, 0), nodes, PlacementSimulation.Retention, SmdSsLimits.MaxNodes);
         // Leases granted before a restart are unknown: every slice it leads counts as newly led.
         _slices = new SliceAuthority(Id, view, PlacementSimulation.LeaseMs, sim.NowMs);
-        _readQuorumUntilMs = 0;
-        _resyncNeeded = false;
         _confirmed = alone;
         _goingDown = false;
         _suspect.Clear();
@@ -101,11 +93,10 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         _stepDownInFlight = false;
         FilesMayLackWrites = false;
         _detector = new FailureDetector(TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs * 0.4), TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs));
+        _contact = new MajorityContact(Id, _detector, DirectPingMs);
         Running = true;
         Life++;
         _catchUps.Clear();
-        _exchangedAtMs.Clear();
-        _takeoverPings.Clear();
         _pinging.Clear();
         _hurrying.Clear();
         _confirming.Clear();
@@ -385,7 +376,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     /// </summary>
     public bool CanReadLocally(PieSlice slice) =>
         Running && _confirmed && !Withdrawn
-        && ((slice.Primary == Id && sim.NowMs < _readQuorumUntilMs)
+        && ((slice.Primary == Id && HasReadQuorum())
             || (slice.IsInSync(Id) && slice.Primary is { } primary && _slices.Leases.Holds(slice.Range.Start, primary, sim.NowMs)));
 
     private bool IsServing(NodeId node) => node == Id || Nodes.Find(node)?.IsServing == true;
@@ -416,7 +407,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         SliceMap view = View;
         if (!ReferenceEquals(_voters.Nodes, nodes) || !ReferenceEquals(_voters.View, view))
         {
-            _voters = (nodes, view, [.. nodes.Nodes.Where(n => n.IsServing).Select(n => n.Id).Concat(view.Slices.SelectMany(s => s.Replicas)).Distinct()]);
+            _voters = (nodes, view, MajorityContact.Voters(nodes, view));
         }
 
         return _voters.Voters;
@@ -425,40 +416,28 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     private bool HasCommitQuorum() =>
         Quorum.Holds(Id, Voters(), n => Nodes.Find(n)?.State is NodeState.Up or NodeState.Joining or NodeState.Leaving);
 
-    // As the failure detector's tick refreshes it: a primary reads locally and grants leases only
-    // while it heard from a majority within the last second; once that lapsed for longer than a
-    // hiccup, only after exchanging maps with peers that with it make a majority.
+    // As HasReadQuorum: always for the sole voter.
+    private bool HasReadQuorum() => sim.NowMs < _contact.ReadQuorumUntilMs || Voters().All(v => v == Id);
+
+    // As the failure detector's tick refreshes it, through the node's MajorityContact.
     private void RefreshReadQuorum()
     {
-        if (!Voters().Append(Id).Distinct().Skip(2).Any())
-        {
-            _resyncNeeded = false;
-        }
-        else if (!_resyncNeeded && _readQuorumUntilMs != 0 && sim.NowMs >= _readQuorumUntilMs + ReadQuorumWindowMs)
-        {
-            _resyncedWith.Clear();
-            _resyncNeeded = true;
-        }
-
-        if (!_resyncNeeded && HearsMajority())
-        {
-            ExtendReadQuorum();
-        }
+        long before = _contact.ReadQuorumUntilMs;
+        _contact.Refresh(Voters(), sim.NowMs);
+        ReadQuorumExtended(before);
     }
 
-    private void ExtendReadQuorum()
+    private void ReadQuorumExtended(long before)
     {
-        _readQuorumUntilMs = sim.NowMs + ReadQuorumValidMs;
+        if (_contact.ReadQuorumUntilMs == before)
+        {
+            return;
+        }
+
         foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
         {
             sim.CheckLocalReads(slice.Range.Start, this);
         }
-    }
-
-    private bool HearsMajority()
-    {
-        long since = sim.NowMs - ReadQuorumWindowMs;
-        return Quorum.Holds(Id, Voters(), n => _detector.HeardSince(n, since));
     }
 
     // As the node: an exchange of maps with a peer (this node asked and merged the answer, or
@@ -466,18 +445,9 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     // pushed record is not the whole of the peer's maps.
     private void Resynced(NodeId peer, long sinceMs)
     {
-        _exchangedAtMs[peer] = Math.Max(_exchangedAtMs.GetValueOrDefault(peer, long.MinValue), sinceMs);
-        if (!_resyncNeeded)
-        {
-            return;
-        }
-
-        _resyncedWith.Add(peer);
-        if (Quorum.Holds(Id, Voters(), _resyncedWith.Contains) && HearsMajority())
-        {
-            _resyncNeeded = false;
-            ExtendReadQuorum();
-        }
+        long before = _contact.ReadQuorumUntilMs;
+        _contact.Exchanged(peer, sinceMs, Voters(), sim.NowMs);
+        ReadQuorumExtended(before);
     }
 
     private void Tick(long life)
@@ -538,21 +508,9 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         });
     }
 
-    // As the node: not a primary heard from within the detection timeout; only while direct pings
-    // of it keep failing (the last within a ping's timeout and two intervals), in a run that began
-    // after it was last heard from, and after maps were exchanged, since the run began, with peers
-    // that with this node make a majority.
-    private bool MayTakeOverFrom(NodeId primary)
-    {
-        if (_detector.HeardSince(primary, sim.NowMs - PlacementSimulation.DetectionMs) || !_takeoverPings.TryGetValue(primary, out var pings))
-        {
-            return false;
-        }
-
-        long silentSince = _detector.LastHeardMs(primary) ?? long.MinValue;
-        return pings.First > silentSince && pings.Last >= sim.NowMs - (DirectPingMs + (2 * TakeoverPingIntervalMs))
-            && Quorum.Holds(Id, Voters(), n => n != primary && _exchangedAtMs.TryGetValue(n, out long at) && at > pings.First);
-    }
+    // As the node, through its MajorityContact.
+    private bool MayTakeOverFrom(NodeId primary) =>
+        _contact.MayTakeOverFrom(primary, Voters(), sim.NowMs - PlacementSimulation.DetectionMs, sim.NowMs);
 
     private IEnumerable<NodeId> SilentPrimariesToTakeOver() =>
         View.Slices
@@ -572,12 +530,12 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
                 PingSilentPrimary(primary, life);
             }
 
-            if (!_takeoverPings.TryGetValue(primary, out var pings))
+            if (_contact.PingsFailingSince(primary) is not { } since)
             {
                 continue;
             }
 
-            foreach (NodeRecord peer in Peers().Where(n => n.Id != primary && !(_exchangedAtMs.TryGetValue(n.Id, out long at) && at > pings.First)).ToList())
+            foreach (NodeRecord peer in Peers().Where(n => n.Id != primary && !_contact.ExchangedAfter(n.Id, since)).ToList())
             {
                 if (_hurrying.Add(peer.Id))
                 {
@@ -593,7 +551,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     {
         if (!Alive(life) || !SilentPrimariesToTakeOver().Contains(primary))
         {
-            _takeoverPings.Remove(primary);
+            if (Alive(life))
+            {
+                _contact.PingsEnded(primary);
+            }
+
             _pinging.Remove(primary);
             return;
         }
@@ -607,8 +569,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             }
 
             decided = true;
-            long silentSince = _detector.LastHeardMs(primary) ?? long.MinValue;
-            _takeoverPings[primary] = _takeoverPings.TryGetValue(primary, out var run) && run.First > silentSince ? (run.First, sim.NowMs) : (sim.NowMs, sim.NowMs);
+            _contact.PingFailed(primary, sim.NowMs);
             sim.After(TakeoverPingIntervalMs, () => PingSilentPrimary(primary, life));
         }
 
@@ -617,7 +578,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             if (!decided && n.Alive(life))
             {
                 decided = true;
-                _takeoverPings.Remove(primary);
+                _contact.PingsEnded(primary);
                 _pinging.Remove(primary);
             }
         }, lossless: true), lossless: true, refused: Failed);
@@ -726,7 +687,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             List<(uint Start, long Epoch)> asked = [.. group.Select(s => (s.Range.Start, s.Epoch))];
             sim.Send(this, primary, p =>
             {
-                List<(uint Start, long Epoch)> granted = p._slices.Grant(Id, asked, sim.NowMs, mayGrant: sim.NowMs < p._readQuorumUntilMs && !p.Withdrawn);
+                List<(uint Start, long Epoch)> granted = p._slices.Grant(Id, asked, sim.NowMs, mayGrant: p.HasReadQuorum() && !p.Withdrawn);
                 sim.Send(p, Id, n =>
                 {
                     // A reply to an earlier life is lost with its connection.
@@ -1053,6 +1014,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         foreach (NodeRecord forgotten in _membership.AnyExpired(WallNowMs) ? _membership.ForgetExpired(View, WallNowMs) : [])
         {
             _detector.Forget(forgotten.Id);
+            _contact.Forget(forgotten.Id);
             sim.Note($"{Id} forgets {forgotten.Id}");
         }
 
