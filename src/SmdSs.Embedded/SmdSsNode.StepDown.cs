@@ -68,48 +68,23 @@ public sealed partial class SmdSsNode
         }
     }
 
-    // One round: true once no slice is left to give up.
+    // One round (see StepDownRound): true once no slice is left to give up.
     private async Task<bool> StepDownOnceAsync(CancellationToken stopping)
     {
-        NodeId self = SelfRecord!.Id;
-        SliceRange[] suspect = _suspect;
-        var left = new List<SliceRange>();
-        var handovers = new List<(PieSlice BasedOn, PieSlice Next)>();
-        var goodbyes = new Dictionary<NodeId, List<PieSlice>>();
-        foreach (PieSlice slice in SliceMap!.Slices.Where(s => suspect.Any(r => r.Start <= s.Range.End && s.Range.Start <= r.End)))
+        StepDownRound round = StepDownRound.Plan(SliceMap!, _suspect, SelfRecord!.Id, IsServing);
+        foreach (PieSlice kept in round.Kept)
         {
-            if (!slice.IsInSync(self))
-            {
-                // Out of the in-sync set: the catch-up that brings it back gives it what it lacks.
-                continue;
-            }
-
-            if (slice.Primary == self)
-            {
-                if (SliceMoves.HandOver(slice, self, IsServing) is not { } next)
-                {
-                    Log.KeptAfterMachineWentDown(_logger, slice.Range.ToString());
-                    continue;
-                }
-
-                handovers.Add((slice, next));
-            }
-            else if (slice.Primary is { } primary)
-            {
-                (goodbyes.TryGetValue(primary, out List<PieSlice>? held) ? held : goodbyes[primary] = []).Add(slice);
-            }
-
-            left.Add(slice.Range);
+            Log.KeptAfterMachineWentDown(_logger, kept.Range.ToString());
         }
 
-        _suspect = [.. left];
-        if (left.Count == 0)
+        _suspect = [.. round.Left];
+        if (round.Left.Count == 0)
         {
             return true;
         }
 
-        await Task.WhenAll(handovers.Select(h => CommitSliceAsync(h.BasedOn, h.Next, "files may lack writes", stopping))).ConfigureAwait(false);
-        await Task.WhenAll(goodbyes.Select(g => SendGoodbyeAsync(g.Key, g.Value))).ConfigureAwait(false);
+        await Task.WhenAll(round.Handovers.Select(h => CommitSliceAsync(h.BasedOn, h.Next, h.Reason, stopping))).ConfigureAwait(false);
+        await Task.WhenAll(round.Goodbyes.Select(g => SendGoodbyeAsync(g.Key, g.Value))).ConfigureAwait(false);
         return false;
     }
 }

@@ -48,7 +48,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     private bool _goingDown;
     // Restarted after a power loss: the slices whose copies it held in sync then, which may lack
     // acknowledged writes their other replicas hold, until it is out of their in-sync sets.
-    private readonly HashSet<uint> _suspect = [];
+    private List<SliceRange> _suspect = [];
     private bool _stepDownInFlight;
     private bool _inRound;
     private bool _roundPending;
@@ -84,11 +84,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         _slices = new SliceAuthority(Id, view, PlacementSimulation.LeaseMs, sim.NowMs);
         _confirmed = alone;
         _goingDown = false;
-        _suspect.Clear();
-        if (FilesMayLackWrites)
-        {
-            _suspect.UnionWith(view.Slices.Where(s => s.IsInSync(Id)).Select(s => s.Range.Start));
-        }
+        _suspect = FilesMayLackWrites ? [.. view.Slices.Where(s => s.IsInSync(Id)).Select(s => s.Range)] : [];
 
         _stepDownInFlight = false;
         FilesMayLackWrites = false;
@@ -153,32 +149,9 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             return;
         }
 
-        List<SliceChange> handovers = [];
-        var goodbyes = new Dictionary<NodeId, List<uint>>();
-        foreach (uint start in _suspect.ToList())
-        {
-            PieSlice slice = View.Find(start);
-            if (slice.Range.Start != start || !slice.IsInSync(Id))
-            {
-                _suspect.Remove(start);
-            }
-            else if (slice.Primary == Id)
-            {
-                if (SliceMoves.HandOver(slice, Id, IsServing) is { } next)
-                {
-                    handovers.Add(new SliceChange(slice, next, "files may lack writes"));
-                }
-                else
-                {
-                    _suspect.Remove(start);
-                }
-            }
-            else if (slice.Primary is { } primary)
-            {
-                (goodbyes.TryGetValue(primary, out List<uint>? starts) ? starts : goodbyes[primary] = []).Add(start);
-            }
-        }
-
+        // The node's own round.
+        StepDownRound round = StepDownRound.Plan(View, _suspect, Id, IsServing);
+        _suspect = round.Left;
         if (_suspect.Count == 0)
         {
             sim.Note($"{Id} stepped down after a power loss, serves again");
@@ -186,11 +159,12 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         }
 
         _stepDownInFlight = true;
-        CommitAll(handovers, life, () =>
+        CommitAll(round.Handovers, life, () =>
         {
-            int waiting = goodbyes.Count;
-            foreach ((NodeId primary, List<uint> starts) in goodbyes)
+            int waiting = round.Goodbyes.Count;
+            foreach ((NodeId primary, List<PieSlice> slices) in round.Goodbyes)
             {
+                List<uint> starts = [.. slices.Select(s => s.Range.Start)];
                 sim.Send(this, primary, p => p.OnGoodbye(Id, starts, () => sim.Send(p, Id, _ =>
                 {
                     if (--waiting == 0 && Alive(life))
