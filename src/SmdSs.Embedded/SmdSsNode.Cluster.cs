@@ -196,6 +196,11 @@ public sealed partial class SmdSsNode
 
             foreach ((PieSlice mine, PieSlice record) in changes)
             {
+                if (record.Primary == SelfRecord!.Id && mine.Primary != SelfRecord.Id)
+                {
+                    InheritAnswers(record.Range);
+                }
+
                 // This node's bootstrap map lost to the cluster's: what it took while alone is
                 // unique and goes to the slice's real primary. Any other loss of a slice is a
                 // planned move, after which this node's copy is redundant and is wiped.
@@ -295,6 +300,10 @@ public sealed partial class SmdSsNode
             if (outcome.IsCommitted)
             {
                 PersistState();
+                if (next.Primary == SelfRecord!.Id && basedOn.Primary != SelfRecord.Id)
+                {
+                    InheritAnswers(next.Range);
+                }
             }
         }
 

@@ -8,10 +8,23 @@ namespace SmdSs.Compute;
 /// is not held across replication), so it carries their answers too: a replica that gets that
 /// later value also learns which operations it contains, and answers their retries instead of
 /// applying them again. Forgotten once replicated, or after the retention.
+/// A node that comes to lead a slice also inherits the answers it learned as its replica
+/// (<see cref="Inherit"/>): the primary before it may hold them in doubt, and forgets an answer
+/// in doubt that a value replacing its own does not carry (see <c>SmdSsNode.ForgetOwnInDoubt</c>);
+/// the new primary's next write of the key carries them, until one reaches every replica.
 /// </summary>
 internal sealed class InDoubtOperations(long retentionMs)
 {
+    /// <summary>
+    /// The most answers inherited per key (the newest): an old primary holds in doubt only the
+    /// operations since its last write of the key that reached every replica, a handful, so that
+    /// the next write of a hot counter after a hand-over does not carry a minute of answers.
+    /// </summary>
+    public const int MaxInheritedPerKey = 1_024;
+
     private readonly Dictionary<string, List<(OperationAnswer Answer, long AtMs)>> _byKey = new(StringComparer.Ordinal);
+    // Learned as a replica, by key hash (a learned answer names no key).
+    private readonly Dictionary<uint, List<(OperationAnswer Answer, long AtMs)>> _inherited = [];
     private readonly Lock _lock = new();
     private int _adds;
 
@@ -38,10 +51,42 @@ internal sealed class InDoubtOperations(long retentionMs)
                 {
                     _byKey.Remove(stale);
                 }
+
+                ForgetOldInherited(nowMs);
             }
 
-            _keys = _byKey.Count;
-            return [.. pending.Select(p => p.Answer)];
+            CountKeys();
+            return WithInherited(key, pending, nowMs);
+        }
+    }
+
+    /// <summary>
+    /// This node came to lead a slice: <paramref name="answers"/> (oldest first), learned as its
+    /// replica, are of operations whose values it holds and the primary before it may hold in
+    /// doubt; each key's next write carries them until one reaches every in-sync replica.
+    /// </summary>
+    public void Inherit(IEnumerable<OperationAnswer> answers, long nowMs)
+    {
+        lock (_lock)
+        {
+            ForgetOldInherited(nowMs);
+            foreach (OperationAnswer answer in answers)
+            {
+                if (!_inherited.TryGetValue(answer.KeyHash, out List<(OperationAnswer Answer, long AtMs)>? held))
+                {
+                    held = [];
+                    _inherited[answer.KeyHash] = held;
+                }
+
+                held.RemoveAll(h => h.Answer.Id == answer.Id || h.AtMs < nowMs - retentionMs);
+                held.Add((answer, nowMs));
+                if (held.Count > MaxInheritedPerKey)
+                {
+                    held.RemoveRange(0, held.Count - MaxInheritedPerKey);
+                }
+            }
+
+            CountKeys();
         }
     }
 
@@ -55,9 +100,14 @@ internal sealed class InDoubtOperations(long retentionMs)
 
         lock (_lock)
         {
-            bool found = _byKey.Remove(key, out List<(OperationAnswer Answer, long AtMs)>? pending);
-            _keys = _byKey.Count;
-            return found ? [.. pending!.Select(p => p.Answer)] : [];
+            List<OperationAnswer> taken = _byKey.Remove(key, out List<(OperationAnswer Answer, long AtMs)>? pending) ? [.. pending.Select(p => p.Answer)] : [];
+            if (_inherited.Remove(Hashing.KeyHash.Of(key), out List<(OperationAnswer Answer, long AtMs)>? inherited))
+            {
+                taken.AddRange(inherited.Select(i => i.Answer).Where(i => !taken.Exists(t => t.Id == i.Id)));
+            }
+
+            CountKeys();
+            return [.. taken];
         }
     }
 
@@ -78,17 +128,28 @@ internal sealed class InDoubtOperations(long retentionMs)
                 _byKey.Remove(key);
             }
 
-            _keys = _byKey.Count;
+            foreach (uint hash in _inherited.Keys.Where(range.Contains).ToList())
+            {
+                taken.AddRange(_inherited[hash].Select(i => i.Answer).Where(i => !taken.Exists(t => t.Id == i.Id)));
+                _inherited.Remove(hash);
+            }
+
+            CountKeys();
             return taken;
         }
     }
 
-    /// <summary>The in-doubt answers of <paramref name="key"/>.</summary>
+    /// <summary>The in-doubt answers of <paramref name="key"/>, its own and inherited.</summary>
     public OperationAnswer[] Of(string key)
     {
+        if (_keys == 0)
+        {
+            return [];
+        }
+
         lock (_lock)
         {
-            return _byKey.TryGetValue(key, out List<(OperationAnswer Answer, long AtMs)>? pending) ? [.. pending.Select(p => p.Answer)] : [];
+            return WithInherited(key, _byKey.TryGetValue(key, out List<(OperationAnswer Answer, long AtMs)>? pending) ? pending : [], nowMs: null);
         }
     }
 
@@ -108,21 +169,59 @@ internal sealed class InDoubtOperations(long retentionMs)
                 if (pending.Count == 0)
                 {
                     _byKey.Remove(key);
-                    _keys = _byKey.Count;
                 }
             }
+
+            uint hash = Hashing.KeyHash.Of(key);
+            if (_inherited.TryGetValue(hash, out List<(OperationAnswer Answer, long AtMs)>? inherited))
+            {
+                inherited.RemoveAll(i => carried.Any(c => c.Id == i.Answer.Id));
+                if (inherited.Count == 0)
+                {
+                    _inherited.Remove(hash);
+                }
+            }
+
+            CountKeys();
         }
     }
 
-    /// <summary>Keys with answers in doubt.</summary>
+    /// <summary>Keys with answers in doubt of their own, and key hashes with inherited ones.</summary>
     public int Count
     {
         get
         {
             lock (_lock)
             {
-                return _byKey.Count;
+                return _byKey.Count + _inherited.Count;
             }
         }
     }
+
+    // The key's own answers in doubt, then those it inherited that are younger than the
+    // retention (at nowMs; all when not given) and not its own.
+    private OperationAnswer[] WithInherited(string key, List<(OperationAnswer Answer, long AtMs)> own, long? nowMs)
+    {
+        if (_inherited.Count == 0 || !_inherited.TryGetValue(Hashing.KeyHash.Of(key), out List<(OperationAnswer Answer, long AtMs)>? inherited))
+        {
+            return [.. own.Select(p => p.Answer)];
+        }
+
+        if (nowMs is { } now)
+        {
+            inherited.RemoveAll(i => i.AtMs < now - retentionMs);
+        }
+
+        return [.. own.Select(p => p.Answer), .. inherited.Select(i => i.Answer).Where(i => !own.Exists(o => o.Answer.Id == i.Id))];
+    }
+
+    private void ForgetOldInherited(long nowMs)
+    {
+        foreach (uint stale in _inherited.Where(i => i.Value.TrueForAll(h => h.AtMs < nowMs - retentionMs)).Select(i => i.Key).ToList())
+        {
+            _inherited.Remove(stale);
+        }
+    }
+
+    private void CountKeys() => _keys = _byKey.Count + _inherited.Count;
 }

@@ -97,6 +97,20 @@ internal sealed class RecentOperations(long retentionMs)
     /// <summary>The answers of operations on keys in <paramref name="range"/> (for a catch-up of that slice).</summary>
     public List<OperationAnswer> InRange(SliceRange range) => [.. _answers.Values.Where(a => range.Contains(a.KeyHash))];
 
+    /// <summary>The answers of operations on keys in <paramref name="range"/>, oldest first (for a node that comes to lead that slice: see <see cref="InDoubtOperations.Inherit"/>).</summary>
+    public List<OperationAnswer> InRangeOldestFirst(SliceRange range)
+    {
+        // An answer set again after a removal is queued twice: its later place counts.
+        var order = new Dictionary<ulong, int>();
+        int position = 0;
+        foreach ((ulong id, long _) in _order)
+        {
+            order[id] = position++;
+        }
+
+        return [.. _answers.Values.Where(a => range.Contains(a.KeyHash)).OrderBy(a => order.GetValueOrDefault(a.Id, int.MaxValue))];
+    }
+
     /// <summary>The answers of operations on <paramref name="keys"/> (for an anti-entropy repair of those keys).</summary>
     public List<OperationAnswer> OfKeys(IEnumerable<string> keys)
     {

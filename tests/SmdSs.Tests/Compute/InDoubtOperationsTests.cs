@@ -62,4 +62,53 @@ public sealed class InDoubtOperationsTests
         inDoubt.Confirm("k", carried);
         Assert.Equal([3ul], inDoubt.Of("k").Select(a => a.Id));
     }
+
+    [Fact]
+    public void A_new_primary_carries_what_it_learned_as_a_replica_with_the_keys_next_write_until_it_reaches_every_replica()
+    {
+        // The seed 432 of the placement simulation: the old primary held increment 1 in doubt,
+        // the new one (which had it replicated) wrote the key without its answer, and the old
+        // one, replaced by that value, forgot the answer and applied the retry again.
+        var inDoubt = new InDoubtOperations(1_000);
+        uint k = SmdSs.Hashing.KeyHash.Of("k");
+        inDoubt.Inherit([new OperationAnswer(1, k, [1]), new OperationAnswer(2, SmdSs.Hashing.KeyHash.Of("j"), [2])], 0);
+
+        OperationAnswer[] carried = inDoubt.Add("k", Answer(3), 10);
+        Assert.Equal([3ul, 1ul], carried.Select(a => a.Id));
+        Assert.Equal([2ul], inDoubt.Of("j").Select(a => a.Id));
+
+        inDoubt.Confirm("k", carried);
+        Assert.Empty(inDoubt.Of("k"));
+        Assert.Equal([2ul], inDoubt.Of("j").Select(a => a.Id));
+    }
+
+    [Fact]
+    public void Inherited_answers_go_with_the_key_taken_or_its_slice_and_after_the_retention()
+    {
+        var inDoubt = new InDoubtOperations(1_000);
+        inDoubt.Inherit([new OperationAnswer(1, SmdSs.Hashing.KeyHash.Of("k"), [1])], 0);
+        Assert.Equal([1ul], inDoubt.Take("k").Select(a => a.Id));
+        Assert.Empty(inDoubt.Of("k"));
+
+        var low = new OperationAnswer(2, 0x1000_0000, [2]);
+        var high = new OperationAnswer(3, 0x9000_0000, [3]);
+        inDoubt.Inherit([low, high], 0);
+        Assert.Equal([2ul], inDoubt.TakeInRange(new SliceRange(0, 0x7FFF_FFFF)).Select(a => a.Id));
+        Assert.Equal(1, inDoubt.Count);
+
+        inDoubt.Inherit([], 1_001);
+        Assert.Equal(0, inDoubt.Count);
+    }
+
+    [Fact]
+    public void At_most_the_newest_MaxInheritedPerKey_answers_are_inherited_per_key()
+    {
+        var inDoubt = new InDoubtOperations(1_000);
+        uint k = SmdSs.Hashing.KeyHash.Of("k");
+        inDoubt.Inherit(Enumerable.Range(1, InDoubtOperations.MaxInheritedPerKey + 5).Select(i => new OperationAnswer((ulong)i, k, [1])), 0);
+
+        OperationAnswer[] held = inDoubt.Of("k");
+        Assert.Equal(InDoubtOperations.MaxInheritedPerKey, held.Length);
+        Assert.Equal(6ul, held.Min(a => a.Id));
+    }
 }

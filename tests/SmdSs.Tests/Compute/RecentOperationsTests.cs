@@ -97,4 +97,17 @@ public sealed class RecentOperationsTests
 
         Assert.Equal([1ul, 3ul], recent.InRange(new SliceRange(0x1000_0000, 0x1FFF_FFFF)).Select(a => a.Id).Order());
     }
+
+    [Fact]
+    public void The_answers_of_a_slice_come_oldest_first_and_only_its_own()
+    {
+        var recent = new RecentOperations(60_000);
+        recent.Add(new OperationAnswer(1, 0x1000_0000, [1]), 0);
+        recent.Add(new OperationAnswer(2, 0x9000_0000, [2]), 1);
+        recent.Add(new OperationAnswer(3, 0x2000_0000, [3]), 2);
+        recent.Remove(1);
+        recent.Set(new OperationAnswer(1, 0x1000_0000, [9]), 3);
+
+        Assert.Equal([3ul, 1ul], recent.InRangeOldestFirst(new SliceRange(0, 0x7FFF_FFFF)).Select(a => a.Id));
+    }
 }
