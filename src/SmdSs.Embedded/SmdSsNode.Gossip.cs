@@ -194,7 +194,7 @@ public sealed partial class SmdSsNode
         RefuseForgedSlices([.. delta.Slices]);
         MergeNodes(delta.Nodes);
         MergeSlices(delta.Slices);
-        return (MessageType.SyncDelta, Messages.Encode(Core.MapSync.Answer(delta, Nodes, SliceMap!)));
+        return (MessageType.SyncDelta, Messages.Encode(Core.MapSync.Answer(delta, Nodes, SliceMap!, _initialLayout)));
     }
 
     /// <summary>Sends a changed slice record straight to its replicas, rather than waiting for gossip to carry it.</summary>

@@ -10,21 +10,17 @@ namespace SmdSs;
 /// with the next epoch. It splits its own store at once, in the same step as its map; replicas
 /// split their stores when the new records reach them (gossip carves the halves out of the
 /// old slice). The placement loop then spreads the halves over the nodes like any slices.
-/// Only a quiet slice is split: every replica in sync, no catch-up running.
+/// Only a quiet slice is split (<see cref="Placement.SplitRule"/>).
 /// </summary>
 public sealed partial class SmdSsNode
 {
-    // Slices narrower than this are not split further (at most a million slices).
-    private const ulong MinSplitWidth = 1UL << 12;
-
     private void SplitLargeSlices()
     {
-        NodeId self = SelfRecord!.Id;
         FlatFileStore store = RunningStore();
-        foreach (PieSlice slice in SliceMap!.Slices.Where(s => s.Primary == self && s.Replicas.Length == s.InSync.Length && s.Range.Width >= MinSplitWidth))
+        foreach (PieSlice slice in Placement.SplitRule.Candidates(SliceMap!, SelfRecord!.Id))
         {
             SliceStore data = store.SliceFor(slice.Range.Start);
-            bool large = data.LiveBytes >= _options.SplitThresholdBytes || data.Count >= _options.SplitThresholdKeys;
+            bool large = Placement.SplitRule.IsLarge(data.LiveBytes, data.Count, _options.SplitThresholdBytes, _options.SplitThresholdKeys);
             if (large && data.Range == slice.Range && !IsCatchingUpAnyone(slice.Range.Start))
             {
                 Split(slice, data.LiveBytes, data.Count);

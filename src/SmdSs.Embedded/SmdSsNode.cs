@@ -18,6 +18,9 @@ namespace SmdSs;
 public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, IDisposable
 {
     private readonly SmdSsOptions _options;
+
+    // The farm's first layout: every slice is a piece of one of these (see MapSync.Answer).
+    private readonly SliceMap _initialLayout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly IMeterFactory? _meterFactory;
@@ -69,6 +72,8 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
         {
             throw new OptionsValidationException(Options.DefaultName, typeof(SmdSsOptions), validation.Failures);
         }
+
+        _initialLayout = SliceMap.CreateInitial(_options.InitialSliceCount, []);
 
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SmdSs.Node");

@@ -67,9 +67,30 @@ internal static class MapSync
         return new SyncDeltaMessage(pushNodes, pushSlices, wantNodes, wantSlices);
     }
 
-    /// <summary>The answer to a delta (once it is merged): the entries it asked for.</summary>
-    public static SyncDeltaMessage Answer(SyncDeltaMessage delta, NodeMap nodes, SliceMap slices) =>
-        new([.. delta.WantNodes.Select(nodes.Find).OfType<NodeRecord>()], [.. delta.WantSlices.Select(slices.Find).Distinct()], [], []);
+    /// <summary>
+    /// The answer to a delta (once it is merged): the entries it asked for. A slice asked for
+    /// comes with every record of the initial slice it lies in (<paramref name="initialLayout"/>,
+    /// the farm's <c>InitialSliceCount</c>): had this node split it since its summary, the asker
+    /// would otherwise get one half alone and keep its own older record of the other (a joiner's
+    /// bootstrap record, led by itself) until a later exchange.
+    /// </summary>
+    public static SyncDeltaMessage Answer(SyncDeltaMessage delta, NodeMap nodes, SliceMap slices, SliceMap initialLayout)
+    {
+        var sent = new HashSet<uint>();
+        var records = new List<PieSlice>();
+        foreach (SliceRange family in delta.WantSlices.Select(s => initialLayout.Find(s).Range).Distinct())
+        {
+            for (int i = slices.IndexOf(family.Start); i < slices.Count && slices.Slices[i].Range.Start <= family.End; i++)
+            {
+                if (sent.Add(slices.Slices[i].Range.Start))
+                {
+                    records.Add(slices.Slices[i]);
+                }
+            }
+        }
+
+        return new([.. delta.WantNodes.Select(nodes.Find).OfType<NodeRecord>()], records, [], []);
+    }
 
     public static SliceSummary Summarize(PieSlice slice)
     {

@@ -166,6 +166,17 @@ internal sealed class SliceAuthority
         foreach ((PieSlice before, PieSlice after) in changes)
         {
             NoteRecordChange(before, after, nowMs);
+            if (after.Range.Start != before.Range.Start && before.Primary == _self && after.Primary == _self)
+            {
+                // A slice this node leads, cut by a record of a split it did not know: as after a
+                // split of its own, leases on the whole covered the new piece, and what bound the
+                // whole's writes binds the piece's.
+                Leases = Leases.LedSince([after.Range.Start], nowMs);
+                if (_unconfirmed.TryGetValue(before.Range.Start, out Unconfirmed? unconfirmed))
+                {
+                    _unconfirmed = _unconfirmed.SetItem(after.Range.Start, unconfirmed);
+                }
+            }
         }
 
         // After the lead times: a lock-free reader that sees the new map sees them too.

@@ -84,11 +84,22 @@ internal sealed class SliceMap
     }
 
     /// <summary>
-    /// Takes every record that supersedes the one held for the same range. A record for part of
-    /// a held slice with a higher epoch is a half of a split: it is carved out of the held slice
-    /// (whose rest keeps its old record until the other half arrives). A record spanning slices
-    /// this map already split further is stale and ignored. Anything else (another slice
-    /// layout) is left out and listed in <paramref name="unknown"/>.
+    /// Takes every record that supersedes the one held for the same range. Ranges only ever get
+    /// cut (a split halves a slice at its middle), so a record's range either lies inside one held
+    /// slice or covers several whole ones:
+    /// <list type="bullet">
+    /// <item>Inside one held slice, the held slice is cut at the record's bounds (the pieces keep
+    /// the held record) and the piece takes the record if it supersedes it. A newer record there is
+    /// a half of a split, carved in (the rest keeps its old record until the other half arrives).
+    /// One not newer means this map's record went on without that split (its primary split it
+    /// while cut off and the others took the whole slice over): the split stays, and each piece
+    /// keeps the newer record, so that all maps meet at the finer layout.</item>
+    /// <item>Covering several held slices, each of them takes the record's piece of its range if
+    /// that piece supersedes it: a stale parent of slices split here changes nothing, and the
+    /// record of a whole slice taken over replaces the older halves of a split it did not know.</item>
+    /// </list>
+    /// A record whose bounds cut across held slices (another initial layout) is left out and listed in <paramref name="unknown"/>.
+    /// <paramref name="changed"/> lists every record the map took and every piece it cut from a held one.
     /// </summary>
     public SliceMap Merge(IEnumerable<PieSlice> records, out List<PieSlice> changed, out List<PieSlice> unknown)
     {
@@ -97,32 +108,35 @@ internal sealed class SliceMap
         var work = new List<PieSlice>(_slices);
         foreach (PieSlice record in records)
         {
-            int index = IndexIn(work, record.Range.Start);
-            PieSlice held = work[index];
-            if (held.Range == record.Range)
+            int first = IndexIn(work, record.Range.Start);
+            int last = IndexIn(work, record.Range.End);
+            PieSlice held = work[first];
+            if (first == last && held.Range != record.Range)
             {
-                if (record.Supersedes(held))
-                {
-                    work[index] = record;
-                    changed.Add(record);
-                }
+                PieSlice piece = held with { Range = record.Range };
+                PieSlice taken = record.Supersedes(piece) ? record : piece;
+                List<PieSlice> pieces = [.. Carve(held, taken)];
+                work.RemoveAt(first);
+                work.InsertRange(first, pieces);
+                // The rest of the held slice is a change too: a slice of its own from now on.
+                changed.AddRange(pieces);
+                continue;
             }
-            else if (record.Range.End <= held.Range.End)
-            {
-                if (record.Epoch > held.Epoch)
-                {
-                    work.RemoveAt(index);
-                    work.InsertRange(index, Carve(held, record));
-                    changed.Add(record);
-                }
-                else if (record.Epoch == held.Epoch)
-                {
-                    unknown.Add(record);
-                }
-            }
-            else if (!IsSplitFurther(work, index, record))
+
+            if (record.Range.Start != held.Range.Start || record.Range.End != work[last].Range.End)
             {
                 unknown.Add(record);
+                continue;
+            }
+
+            for (int i = first; i <= last; i++)
+            {
+                PieSlice piece = first == last ? record : record with { Range = work[i].Range };
+                if (piece.Supersedes(work[i]))
+                {
+                    work[i] = piece;
+                    changed.Add(piece);
+                }
             }
         }
 
@@ -163,20 +177,6 @@ internal sealed class SliceMap
         {
             yield return held with { Range = new SliceRange(record.Range.End + 1, held.Range.End) };
         }
-    }
-
-    // A record covering several held slices, each newer than it: a parent of slices already split here.
-    private static bool IsSplitFurther(List<PieSlice> work, int index, PieSlice record)
-    {
-        for (int i = index; i < work.Count && work[i].Range.Start <= record.Range.End; i++)
-        {
-            if (work[i].Range.Start < record.Range.Start || work[i].Range.End > record.Range.End || work[i].Epoch <= record.Epoch)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>Replaces the record of one range unconditionally (the primary's own change).</summary>

@@ -17,7 +17,8 @@ public sealed class SliceMapSplitMergeTests
         SliceMap merged = before.Merge(after.Slices, out List<PieSlice> changed, out List<PieSlice> unknown);
 
         Assert.Equal(after.Digest, merged.Digest);
-        Assert.Equal(2, changed.Count);
+        Assert.Contains(after.Slices[1], changed);
+        Assert.Contains(after.Slices[2], changed);
         Assert.Empty(unknown);
     }
 
@@ -50,15 +51,56 @@ public sealed class SliceMapSplitMergeTests
     }
 
     [Fact]
-    public void A_different_initial_layout_at_the_same_epoch_is_reported()
+    public void A_layout_whose_bounds_cut_across_held_slices_is_reported()
     {
         SliceMap mine = SliceMap.CreateInitial(4, Replicas);
-        SliceMap theirs = SliceMap.CreateInitial(8, Replicas);
+        SliceMap theirs = SliceMap.CreateInitial(3, Replicas);
 
         mine.Merge(theirs.Slices, out List<PieSlice> changed, out List<PieSlice> unknown);
 
         Assert.Empty(changed);
         Assert.NotEmpty(unknown);
+    }
+
+    [Fact]
+    public void A_finer_initial_layout_is_taken_as_a_refinement()
+    {
+        SliceMap mine = SliceMap.CreateInitial(4, Replicas);
+        SliceMap theirs = SliceMap.CreateInitial(8, Replicas);
+
+        SliceMap merged = mine.Merge(theirs.Slices, out _, out List<PieSlice> unknown);
+
+        Assert.Empty(unknown);
+        Assert.Equal(theirs.Digest, merged.Digest);
+        Assert.Equal(theirs.Digest, theirs.Merge(mine.Slices, out _, out _).Digest);
+    }
+
+    /// <summary>
+    /// A primary split its slice while cut off; the others, never told, took the whole slice over
+    /// (a takeover skips 1024 epochs). Each map takes the other's records: both end at the finer
+    /// layout under the takeover's record, in either order (before, they never merged).
+    /// </summary>
+    [Fact]
+    public void A_split_the_others_never_learned_and_their_takeover_of_the_whole_slice_meet_at_the_finer_layout()
+    {
+        NodeId a = Replicas[0], b = Replicas[1], c = Replicas[2];
+        SliceMap start = SliceMap.CreateInitial(4, Replicas);
+        PieSlice whole = start.Slices[1];
+        SliceMap minority = start.Split(whole.Range.Midpoint);
+        PieSlice lower = minority.Slices[1];
+        minority = minority.With(lower.Next([a, b, c], [a]));
+        SliceMap majority = start.With(whole.Next([b, c, a], [b, c]) with { Epoch = whole.Epoch + 1025 });
+
+        SliceMap left = minority.Merge(majority.Slices, out _, out List<PieSlice> unknownLeft);
+        SliceMap right = majority.Merge(minority.Slices, out _, out List<PieSlice> unknownRight);
+
+        Assert.Empty(unknownLeft);
+        Assert.Empty(unknownRight);
+        Assert.Equal(left.Digest, right.Digest);
+        Assert.Equal(5, left.Count);
+        Assert.All(left.Slices.Skip(1).Take(2), s => Assert.Equal((whole.Epoch + 1025, b), (s.Epoch, s.Primary!.Value)));
+        Assert.Null(SliceMap.FindCoverageError(left.Slices));
+        Assert.Same(left, left.Merge(majority.Slices.Concat(minority.Slices), out _, out _));
     }
 
     [Theory]

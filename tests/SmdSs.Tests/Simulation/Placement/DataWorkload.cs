@@ -203,7 +203,7 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                 string wrong = $"at {sim.NowMs} ms, after {sim.Phase}: in-sync replica {replica} holds {key} = {value}, with {acknowledged.Count} increments acknowledged (highest answer {highest}) and {tried - acknowledged.Count} in doubt"
                     + (uncounted is null ? "" : $"; it does not count {uncounted}");
                 bool known = value < highest.Answer && highest.Reply is { } reply
-                    && sim.LostToStaleTakeover(slice.Range.Start, reply.Epoch, highest.CompletedAt!.Value, reply.Holders ?? new HashSet<NodeId>());
+                    && sim.LostToStaleTakeover(KeyHash.Of(key), reply.Epoch, highest.CompletedAt!.Value, reply.Holders ?? new HashSet<NodeId>());
                 sim.Note($"COUNTER WRONG{(known ? " across a stale takeover" : "")}: {wrong}");
                 (known ? LostAcrossStaleTakeover : LostWrites).Add(wrong);
                 break;
@@ -310,7 +310,7 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
 
         uint start = sim.Find(read.Answerer)!.View.Find(KeyHash.Of(read.Key)).Range.Start;
         if (sim.InStaleWindowAcrossTakeover(read.Answerer, start)
-            || sim.LostToStaleTakeover(start, newer.Epoch, newer.CompletedAt!.Value, newer.Holders))
+            || sim.LostToStaleTakeover(KeyHash.Of(read.Key), newer.Epoch, newer.CompletedAt!.Value, newer.Holders))
         {
             StaleReadsAcrossTakeover++;
             sim.Note($"stale read across a takeover: {read}, answered by {read.Answerer}, after {newer}");
@@ -339,7 +339,7 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                 if (sim.Find(replica) is { Running: true } node && (node.Stored(key)?.Version ?? 0) < last.Version)
                 {
                     string lost = $"at {sim.NowMs} ms, after {sim.Phase}: in-sync replica {replica} holds {key} at v{node.Stored(key)?.Version ?? 0}, without {last} (acknowledged at e{last.Epoch})";
-                    bool known = sim.LostToStaleTakeover(slice.Range.Start, last.Epoch, last.CompletedAt!.Value, last.Holders);
+                    bool known = sim.LostToStaleTakeover(KeyHash.Of(key), last.Epoch, last.CompletedAt!.Value, last.Holders);
                     sim.Note($"LOST WRITE{(known ? " across a stale takeover" : "")}: {lost}");
                     (known ? LostAcrossStaleTakeover : LostWrites).Add(lost);
                     break;

@@ -66,6 +66,11 @@ internal sealed class PlacementSimulation
 
     public int SliceCount { get; }
 
+    /// <summary>The initial layout every node starts from (the farm's InitialSliceCount).</summary>
+    public SliceMap InitialLayout => _initialLayout ??= SliceMap.CreateInitial(SliceCount, []);
+
+    private SliceMap? _initialLayout;
+
     public int ReplicationFactor { get; }
 
     public long NowMs { get; private set; }
@@ -112,6 +117,34 @@ internal sealed class PlacementSimulation
     }
 
     public long ChangesUntilMs { get; private set; }
+
+    /// <summary>A slice whose copy holds this many live keys is split (as <c>SplitThresholdKeys</c>), while the data grows.</summary>
+    public const int SplitKeys = 4;
+
+    /// <summary>No slice is split past this many (the simulation's cost grows with them).</summary>
+    public const int MaxSlices = 24;
+
+    /// <summary>Until when primaries split slices that passed <see cref="SplitKeys"/>.</summary>
+    public long SplitsUntilMs { get; private set; }
+
+    /// <summary>Slices split during the run.</summary>
+    public int Splits { get; private set; }
+
+    /// <summary>The farm's data grows for <paramref name="durationMs"/>: primaries split slices past the threshold meanwhile; nothing counts as settled before it ends.</summary>
+    public void GrowData(long durationMs)
+    {
+        SplitsUntilMs = NowMs + durationMs;
+        Later(durationMs, () => Note("the data stops growing"));
+    }
+
+    /// <summary><paramref name="node"/> cut <paramref name="slice"/> into <paramref name="lower"/> and <paramref name="upper"/>.</summary>
+    public void SliceSplit(SimPlacementNode node, PieSlice slice, PieSlice lower, PieSlice upper)
+    {
+        Splits++;
+        Commits++;
+        LastCommitMs = NowMs;
+        Note($"{node.Id} splits {slice.Range.Start:x8} e{slice.Epoch} at {upper.Range.Start:x8}: e{lower.Epoch} [{string.Join(",", lower.Replicas)}] in-sync [{string.Join(",", lower.InSync)}]");
+    }
 
     public void RunUntil(long endMs)
     {
@@ -234,23 +267,23 @@ internal sealed class PlacementSimulation
         new[] { _first, node.JoinedThrough }.OfType<NodeId>().Where(f => f != node.Id).Distinct();
 
     // The records committed by a takeover: the slice, the epoch, who took over and when.
-    private readonly List<(uint Start, long Epoch, NodeId Taker, long AtMs)> _takeovers = [];
+    private readonly List<(SliceRange Range, long Epoch, NodeId Taker, long AtMs)> _takeovers = [];
 
     /// <summary>
-    /// True when a write of the slice at <paramref name="start"/>, acknowledged at
+    /// True when a write of the key of hash <paramref name="keyHash"/>, acknowledged at
     /// <paramref name="acknowledgedAtMs"/> under the record at <paramref name="epoch"/> by
     /// <paramref name="holders"/>, was lost to a later takeover by a node that did not hold it,
     /// from a record older than that one (the known gap: see ARCHITECTURE).
     /// </summary>
-    public bool LostToStaleTakeover(uint start, long epoch, long acknowledgedAtMs, IReadOnlySet<NodeId> holders) =>
-        _takeovers.Any(t => t.Start == start && t.Epoch > epoch && t.Epoch - SliceMoves.TakeoverEpochStep < epoch
+    public bool LostToStaleTakeover(uint keyHash, long epoch, long acknowledgedAtMs, IReadOnlySet<NodeId> holders) =>
+        _takeovers.Any(t => t.Range.Contains(keyHash) && t.Epoch > epoch && t.Epoch - SliceMoves.TakeoverEpochStep < epoch
             && t.AtMs >= acknowledgedAtMs && !holders.Contains(t.Taker));
 
     public void Committed(SimPlacementNode node, SliceChange change)
     {
         if (change.BasedOn.Primary != node.Id && change.Next.Primary == node.Id)
         {
-            _takeovers.Add((change.Next.Range.Start, change.Next.Epoch, node.Id, NowMs));
+            _takeovers.Add((change.Next.Range, change.Next.Epoch, node.Id, NowMs));
         }
 
         Commits++;
@@ -341,7 +374,7 @@ internal sealed class PlacementSimulation
             PieSlice mine = node.View.Find(start);
             string stale = $"at {NowMs} ms, after {Phase}: {node.Id} may read {start:x8} locally at e{mine.Epoch} (primary {mine.Primary}) though {newer.Description}";
             Note($"STALE READ: {stale}");
-            bool acrossTakeover = _takeovers.Any(t => t.Start == start && t.Epoch > mine.Epoch && t.Epoch <= newer.Record.Epoch);
+            bool acrossTakeover = _takeovers.Any(t => Overlap(t.Range, mine.Range) && t.Epoch > mine.Epoch && t.Epoch <= newer.Record.Epoch);
             (acrossTakeover ? StaleReadsAcrossTakeover : StaleReads).Add(stale);
             _staleWindows[(node.Id, start)] = (NowMs, acrossTakeover);
             After(StaleWindowStepMs, () => FollowStaleWindow(node, start));
@@ -379,17 +412,25 @@ internal sealed class PlacementSimulation
             return null;
         }
 
+        // Records of any part of its range: a split moves halves on apart.
         foreach (SimPlacementNode other in _nodes.Values.OrderBy(n => n.Id))
         {
-            PieSlice theirs = other.View.Find(start);
-            if (theirs.Range == mine.Range && theirs.Supersedes(mine) && !theirs.IsInSync(node.Id))
+            SliceMap view = other.View;
+            for (int i = view.IndexOf(mine.Range.Start); i < view.Count && view.Slices[i].Range.Start <= mine.Range.End; i++)
             {
-                return ($"{other.Id} holds e{theirs.Epoch} [{string.Join(",", theirs.Replicas)}] in-sync [{string.Join(",", theirs.InSync)}] without it", theirs);
+                PieSlice theirs = view.Slices[i];
+                bool newer = theirs.Range == mine.Range ? theirs.Supersedes(mine) : theirs.Epoch > mine.Epoch;
+                if (newer && !theirs.IsInSync(node.Id))
+                {
+                    return ($"{other.Id} holds {theirs.Range.Start:x8} e{theirs.Epoch} [{string.Join(",", theirs.Replicas)}] in-sync [{string.Join(",", theirs.InSync)}] without it", theirs);
+                }
             }
         }
 
         return null;
     }
+
+    private static bool Overlap(SliceRange a, SliceRange b) => a.Start <= b.End && b.Start <= a.End;
 
     private SimPlacementNode NewNode()
     {
@@ -458,6 +499,10 @@ internal sealed class PlacementSimulation
         return problems;
     }
 
+    /// <summary>Some running node holds another running node Suspect (a false suspicion, refuted once the suspect hears of it).</summary>
+    public bool SuspectsARunningNode() =>
+        Running.Any(n => n.Nodes.Nodes.Any(r => r.State == NodeState.Suspect && _nodes.TryGetValue(r.Id, out SimPlacementNode? suspect) && suspect.Running));
+
     private bool BeingForgotten(NodeRecord record) =>
         record.GoneSinceMs > 0 && Math.Abs(WallEpochMs + NowMs - (record.GoneSinceMs + (long)Retention.TotalMilliseconds)) <= 3_000;
 
@@ -467,9 +512,13 @@ internal sealed class PlacementSimulation
 /// <summary>What a simulation covers beyond the first version (placement, membership, writes and reads).</summary>
 /// <param name="Counters">Clients increment counters.</param>
 /// <param name="PowerLoss">A change may be a power loss of a node's machine (unsynced writes lost).</param>
-internal sealed record SimulationScope(bool Counters, bool PowerLoss)
+/// <param name="Splits">The data grows during some changes, and primaries split slices that pass a keys threshold.</param>
+internal sealed record SimulationScope(bool Counters, bool PowerLoss, bool Splits)
 {
-    public static readonly SimulationScope First = new(false, false);
+    public static readonly SimulationScope First = new(false, false, false);
 
-    public static readonly SimulationScope Full = new(true, true);
+    /// <summary>Counters and power losses, before splits.</summary>
+    public static readonly SimulationScope Second = new(true, true, false);
+
+    public static readonly SimulationScope Full = new(true, true, true);
 }

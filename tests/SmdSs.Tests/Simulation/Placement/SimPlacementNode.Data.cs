@@ -5,6 +5,7 @@ using SmdSs.Compute;
 using SmdSs.Core;
 using SmdSs.Hashing;
 using SmdSs.Model;
+using SmdSs.Placement;
 using SmdSs.Protocol;
 using SmdSs.Replication;
 
@@ -102,6 +103,39 @@ internal sealed partial class SimPlacementNode
             foreach (OperationAnswer answer in value.Answers)
             {
                 _inDoubt.Add(key, answer, sim.NowMs);
+            }
+        }
+    }
+
+    // As SplitLargeSlices, after a round's steps: a quiet slice this node leads (the real
+    // SplitRule) whose copy holds SplitKeys live keys or more, and that it catches no one up on,
+    // is cut at its middle through the real SliceAuthority; both halves are pushed to their
+    // replicas, which carve them out of the old record. How the data grows is the scenario's.
+    private void SplitLargeSlices()
+    {
+        if (!sim.Scope.Splits || sim.NowMs >= sim.SplitsUntilMs)
+        {
+            return;
+        }
+
+        foreach (PieSlice slice in SplitRule.Candidates(View, Id).ToList())
+        {
+            if (View.Count >= PlacementSimulation.MaxSlices || _catchUps.Any(c => c.Start == slice.Range.Start))
+            {
+                continue;
+            }
+
+            int keys = _store.Count(e => e.Value.Value is not null && slice.Range.Contains(KeyHash.Of(e.Key)));
+            if (SplitRule.IsLarge(0, keys, long.MaxValue, PlacementSimulation.SplitKeys) && _slices.TrySplit(slice, sim.NowMs, HasCommitQuorum()))
+            {
+                PieSlice lower = View.Find(slice.Range.Start);
+                PieSlice upper = View.Find(slice.Range.Midpoint);
+                sim.SliceSplit(this, slice, lower, upper);
+                foreach (PieSlice half in new[] { lower, upper })
+                {
+                    Push(half);
+                    sim.CheckLocalReads(half.Range.Start);
+                }
             }
         }
     }
@@ -504,6 +538,9 @@ internal sealed partial class SimPlacementNode
             sim.After(AckTimeoutMs, Tally);
         }
     }
+
+    // As InheritAnswers: this node came to lead the slice.
+    private void InheritAnswers(SliceRange range) => _inDoubt.Inherit(_recent.InRangeOldestFirst(range), sim.NowMs);
 
     // As OnReplicateAsync: only from the slice's primary; a sender that claims a newer record
     // than this node's has it fetched (here: the record it sent); one that claims none is deposed.

@@ -334,7 +334,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         foreach ((PieSlice before, PieSlice after) in _slices.Merge(records, sim.NowMs, out _))
         {
             sim.CheckLocalReads(after.Range.Start, this);
-            handed |= after.Primary == Id && before.Primary != Id;
+            if (after.Primary == Id && before.Primary != Id)
+            {
+                handed = true;
+                InheritAnswers(after.Range);
+            }
         }
 
         if (handed)
@@ -466,6 +470,8 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         {
             CommitAll(Steps(), life, () =>
             {
+                SplitLargeSlices();
+
                 // Never from a copy that may lack writes.
                 if (!Withdrawn)
                 {
@@ -627,6 +633,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         if (_slices.EndCommit(commit, sim.NowMs, HasCommitQuorum() && mayCommit?.Invoke() != false).IsCommitted)
         {
             sim.Committed(this, change);
+            if (change.Next.Primary == Id && change.BasedOn.Primary != Id)
+            {
+                InheritAnswers(change.Next.Range);
+            }
+
             sim.CheckLocalReads(change.Next.Range.Start);
             Push(change.Next);
             if (!_slices.WriteRequires(change.Next.Range.Start).IsEmpty)
@@ -901,7 +912,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
                 sim.Send(n, target, p2 =>
                 {
                     p2.MergeDelta(push);
-                    SyncDeltaMessage answer = MapSync.Answer(push, p2.Nodes, p2.View);
+                    SyncDeltaMessage answer = MapSync.Answer(push, p2.Nodes, p2.View, sim.InitialLayout);
                     sim.Send(p2, Id, n2 =>
                     {
                         n2.MergeDelta(answer);
