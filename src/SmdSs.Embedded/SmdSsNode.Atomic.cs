@@ -280,14 +280,20 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>
-    /// This node came to lead <paramref name="range"/> (a hand-over, a takeover; writes wait
+    /// This node came to lead <paramref name="ranges"/> (a hand-over, a takeover; writes wait
     /// until a majority holds its record, so none is computed before this): the answers it
     /// learned as the slice's replica are of operations its values hold, which the primary
     /// before it may still hold in doubt and would forget, replaced by a value that does not
     /// carry them (<see cref="ForgetOwnInDoubt"/>), then apply again on a retry once primary
     /// again. Each key's next write carries them (<see cref="Compute.InDoubtOperations.Inherit"/>).
     /// </summary>
-    private void InheritAnswers(SliceRange range) => _inDoubt.Inherit(_recentOperations.InRangeOldestFirst(range), MonoMs());
+    private void InheritAnswers(IReadOnlyCollection<SliceRange> ranges)
+    {
+        if (ranges.Count > 0)
+        {
+            _inDoubt.Inherit(_recentOperations.InRangesOldestFirst(ranges), MonoMs());
+        }
+    }
 
     /// <summary>
     /// After a restart: the answers the slice files hold (written with the values, see

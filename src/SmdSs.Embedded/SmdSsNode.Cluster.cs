@@ -194,12 +194,9 @@ public sealed partial class SmdSsNode
                 return;
             }
 
+            InheritAnswers([.. changes.Where(c => c.After.Primary == SelfRecord!.Id && c.Before.Primary != SelfRecord.Id).Select(c => c.After.Range)]);
             foreach ((PieSlice mine, PieSlice record) in changes)
             {
-                if (record.Primary == SelfRecord!.Id && mine.Primary != SelfRecord.Id)
-                {
-                    InheritAnswers(record.Range);
-                }
 
                 // This node's bootstrap map lost to the cluster's: what it took while alone is
                 // unique and goes to the slice's real primary. Any other loss of a slice is a
@@ -302,7 +299,7 @@ public sealed partial class SmdSsNode
                 PersistState();
                 if (next.Primary == SelfRecord!.Id && basedOn.Primary != SelfRecord.Id)
                 {
-                    InheritAnswers(next.Range);
+                    InheritAnswers([next.Range]);
                 }
             }
         }

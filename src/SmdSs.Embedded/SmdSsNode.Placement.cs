@@ -49,7 +49,7 @@ public sealed partial class SmdSsNode
         NodeId self = SelfRecord!.Id;
         long heardSince = MonoMs() - (long)_options.FailureDetectionTimeout.TotalMilliseconds;
         HurryTakeovers(heardSince, stopping);
-        await CommitAllAsync(PlacementRound.Repairs(SliceMap!, self, IsServing, IsReachable, n => MayTakeOverFrom(n, heardSince)), stopping).ConfigureAwait(false);
+        await CommitAllAsync(PlacementRound.Repairs(SliceMap!, self, IsServing, IsReachable, n => MayTakeOverFrom(n, heardSince), _slices!.ToRestamp()), stopping).ConfigureAwait(false);
 
         // Slices move independently: a step that waits out a lease does not hold up the others.
         await CommitAllAsync(PlacementRound.Steps(SliceMap!, Nodes, self, NowMs(), _options.ReplacementGracePeriod, _options.ReplicationFactor), stopping).ConfigureAwait(false);

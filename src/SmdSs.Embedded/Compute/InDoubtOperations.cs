@@ -70,16 +70,18 @@ internal sealed class InDoubtOperations(long retentionMs)
         lock (_lock)
         {
             ForgetOldInherited(nowMs);
-            foreach (OperationAnswer answer in answers)
+            foreach (IGrouping<uint, OperationAnswer> ofKey in answers.GroupBy(a => a.KeyHash))
             {
-                if (!_inherited.TryGetValue(answer.KeyHash, out List<(OperationAnswer Answer, long AtMs)>? held))
+                List<OperationAnswer> newest = [.. ofKey.TakeLast(MaxInheritedPerKey)];
+                HashSet<ulong> ids = [.. newest.Select(a => a.Id)];
+                if (!_inherited.TryGetValue(ofKey.Key, out List<(OperationAnswer Answer, long AtMs)>? held))
                 {
                     held = [];
-                    _inherited[answer.KeyHash] = held;
+                    _inherited[ofKey.Key] = held;
                 }
 
-                held.RemoveAll(h => h.Answer.Id == answer.Id || h.AtMs < nowMs - retentionMs);
-                held.Add((answer, nowMs));
+                held.RemoveAll(h => ids.Contains(h.Answer.Id));
+                held.AddRange(newest.Select(a => (a, nowMs)));
                 if (held.Count > MaxInheritedPerKey)
                 {
                     held.RemoveRange(0, held.Count - MaxInheritedPerKey);

@@ -97,9 +97,14 @@ internal sealed class RecentOperations(long retentionMs)
     /// <summary>The answers of operations on keys in <paramref name="range"/> (for a catch-up of that slice).</summary>
     public List<OperationAnswer> InRange(SliceRange range) => [.. _answers.Values.Where(a => range.Contains(a.KeyHash))];
 
-    /// <summary>The answers of operations on keys in <paramref name="range"/>, oldest first (for a node that comes to lead that slice: see <see cref="InDoubtOperations.Inherit"/>).</summary>
-    public List<OperationAnswer> InRangeOldestFirst(SliceRange range)
+    /// <summary>The answers of operations on keys in <paramref name="ranges"/>, oldest first (for a node that comes to lead those slices: see <see cref="InDoubtOperations.Inherit"/>).</summary>
+    public List<OperationAnswer> InRangesOldestFirst(IReadOnlyCollection<SliceRange> ranges)
     {
+        if (ranges.Count == 0 || _answers.IsEmpty)
+        {
+            return [];
+        }
+
         // An answer set again after a removal is queued twice: its later place counts.
         var order = new Dictionary<ulong, int>();
         int position = 0;
@@ -108,7 +113,7 @@ internal sealed class RecentOperations(long retentionMs)
             order[id] = position++;
         }
 
-        return [.. _answers.Values.Where(a => range.Contains(a.KeyHash)).OrderBy(a => order.GetValueOrDefault(a.Id, int.MaxValue))];
+        return [.. _answers.Values.Where(a => ranges.Any(r => r.Contains(a.KeyHash))).OrderBy(a => order.GetValueOrDefault(a.Id, int.MaxValue))];
     }
 
     /// <summary>The answers of operations on <paramref name="keys"/> (for an anti-entropy repair of those keys).</summary>

@@ -72,13 +72,25 @@ internal static class MapSync
     /// comes with every record of the initial slice it lies in (<paramref name="initialLayout"/>,
     /// the farm's <c>InitialSliceCount</c>): had this node split it since its summary, the asker
     /// would otherwise get one half alone and keep its own older record of the other (a joiner's
-    /// bootstrap record, led by itself) until a later exchange.
+    /// bootstrap record, led by itself) until a later exchange. A start the delta also pushes a
+    /// record of is a confirmation (a primary asking who holds its record): that start's record
+    /// alone answers it.
     /// </summary>
     public static SyncDeltaMessage Answer(SyncDeltaMessage delta, NodeMap nodes, SliceMap slices, SliceMap initialLayout)
     {
         var sent = new HashSet<uint>();
         var records = new List<PieSlice>();
-        foreach (SliceRange family in delta.WantSlices.Select(s => initialLayout.Find(s).Range).Distinct())
+        var confirming = delta.Slices.Select(s => s.Range.Start).ToHashSet();
+        foreach (uint start in delta.WantSlices.Where(confirming.Contains))
+        {
+            PieSlice record = slices.Find(start);
+            if (sent.Add(record.Range.Start))
+            {
+                records.Add(record);
+            }
+        }
+
+        foreach (SliceRange family in delta.WantSlices.Where(s => !confirming.Contains(s)).Select(s => initialLayout.Find(s).Range).Distinct())
         {
             for (int i = slices.IndexOf(family.Start); i < slices.Count && slices.Slices[i].Range.Start <= family.End; i++)
             {

@@ -40,6 +40,9 @@ internal sealed class SliceAuthority
     private volatile SliceMap _map;
     private volatile ReadLeases _leases;
     private volatile ImmutableDictionary<uint, Unconfirmed> _unconfirmed;
+    // Pieces of slices this node leads that a merge cut keeping the whole's record: their
+    // (start, epoch) names the whole slice on nodes that have not learned the cut.
+    private volatile ImmutableHashSet<(uint Start, long Epoch)> _restamp = [];
 
     public SliceMap Map { get => _map; private set => _map = value; }
 
@@ -59,7 +62,20 @@ internal sealed class SliceAuthority
     /// own took whom out is unknown here (a move may have taken a replica off the list altogether)
     /// until a majority of voters is known to hold its record.
     /// </summary>
-    public bool IsWriteBlocked(uint start) => _unconfirmed.TryGetValue(start, out Unconfirmed? unconfirmed) && unconfirmed.Blocked;
+    public bool IsWriteBlocked(uint start) =>
+        (_unconfirmed.TryGetValue(start, out Unconfirmed? unconfirmed) && unconfirmed.Blocked) || NeedsRestamp(Map.Find(start));
+
+    /// <summary>
+    /// Slices this node leads that a merge cut out of a slice it led keeping that slice's record
+    /// (a split it learned late: see <see cref="SliceMap.Merge"/>). A node that has not learned the
+    /// cut takes their (start, epoch) for the whole slice: a lease on one would cover the rest there,
+    /// and a replica would refuse writes to the others. So no lease and no write until the host
+    /// commits each anew at the next epoch (<see cref="Placement.PlacementRound.Repairs"/>).
+    /// </summary>
+    public List<PieSlice> ToRestamp() => [.. _restamp.Select(r => Map.Find(r.Start)).Where(NeedsRestamp).DistinctBy(s => s.Range.Start)];
+
+    private bool NeedsRestamp(PieSlice slice) =>
+        !_restamp.IsEmpty && slice.Primary == _self && _restamp.Contains((slice.Range.Start, slice.Epoch));
 
     /// <summary>The records of slices this node leads whose last taking-out no majority is known to hold: the host sends them round and counts who holds them.</summary>
     public List<PieSlice> UnconfirmedRecords() =>
@@ -163,18 +179,27 @@ internal sealed class SliceAuthority
     {
         SliceMap merged = Map.Merge(records, out List<PieSlice> changed, out unknown);
         List<(PieSlice, PieSlice)> changes = [.. changed.Select(after => (Map.Find(after.Range.Start), after))];
+        // What bound the whole slices' writes before any piece of them changed hands.
+        ImmutableDictionary<uint, Unconfirmed> boundBefore = _unconfirmed;
         foreach ((PieSlice before, PieSlice after) in changes)
         {
             NoteRecordChange(before, after, nowMs);
-            if (after.Range.Start != before.Range.Start && before.Primary == _self && after.Primary == _self)
+            if (after.Range != before.Range && before.Primary == _self && after.Primary == _self)
             {
                 // A slice this node leads, cut by a record of a split it did not know: as after a
                 // split of its own, leases on the whole covered the new piece, and what bound the
                 // whole's writes binds the piece's.
                 Leases = Leases.LedSince([after.Range.Start], nowMs);
-                if (_unconfirmed.TryGetValue(before.Range.Start, out Unconfirmed? unconfirmed))
+                if (boundBefore.TryGetValue(before.Range.Start, out Unconfirmed? whole))
                 {
-                    _unconfirmed = _unconfirmed.SetItem(after.Range.Start, unconfirmed);
+                    _unconfirmed = _unconfirmed.SetItem(after.Range.Start, _unconfirmed.TryGetValue(after.Range.Start, out Unconfirmed? piece)
+                        ? new Unconfirmed(Math.Max(whole.Epoch, piece.Epoch), [.. whole.Required.Union(piece.Required)], whole.Blocked || piece.Blocked)
+                        : whole);
+                }
+
+                if (after.Epoch == before.Epoch)
+                {
+                    _restamp = _restamp.Add((after.Range.Start, after.Epoch));
                 }
             }
         }
@@ -224,7 +249,7 @@ internal sealed class SliceAuthority
         foreach ((uint start, long epoch) in asked)
         {
             PieSlice slice = Map.Find(start);
-            if (slice.Range.Start == start && slice.Epoch == epoch && slice.Primary == _self && slice.IsInSync(replica) && !_dropsPending.ContainsKey((start, replica)))
+            if (slice.Range.Start == start && slice.Epoch == epoch && slice.Primary == _self && slice.IsInSync(replica) && !_dropsPending.ContainsKey((start, replica)) && !NeedsRestamp(slice))
             {
                 _grantedUntilMs[(start, replica)] = nowMs + _leaseMs;
                 granted.Add((start, epoch));

@@ -88,8 +88,9 @@ internal sealed class SliceMap
     /// cut (a split halves a slice at its middle), so a record's range either lies inside one held
     /// slice or covers several whole ones:
     /// <list type="bullet">
-    /// <item>Inside one held slice, the held slice is cut at the record's bounds (the pieces keep
-    /// the held record) and the piece takes the record if it supersedes it. A newer record there is
+    /// <item>Inside one held slice and a half of a half of it, the held slice is cut in halves down
+    /// to the record's range (the halves beside it keep the held record) and the piece takes the
+    /// record if it supersedes it. A newer record there is
     /// a half of a split, carved in (the rest keeps its old record until the other half arrives).
     /// One not newer means this map's record went on without that split (its primary split it
     /// while cut off and the others took the whole slice over): the split stays, and each piece
@@ -98,7 +99,7 @@ internal sealed class SliceMap
     /// that piece supersedes it: a stale parent of slices split here changes nothing, and the
     /// record of a whole slice taken over replaces the older halves of a split it did not know.</item>
     /// </list>
-    /// A record whose bounds cut across held slices (another initial layout) is left out and listed in <paramref name="unknown"/>.
+    /// A record whose bounds no halving of the held slices gives (another initial layout) is left out and listed in <paramref name="unknown"/>.
     /// <paramref name="changed"/> lists every record the map took and every piece it cut from a held one.
     /// </summary>
     public SliceMap Merge(IEnumerable<PieSlice> records, out List<PieSlice> changed, out List<PieSlice> unknown)
@@ -113,12 +114,18 @@ internal sealed class SliceMap
             PieSlice held = work[first];
             if (first == last && held.Range != record.Range)
             {
+                if (held.Range.HalvingsDownTo(record.Range) is not { } beside)
+                {
+                    unknown.Add(record);
+                    continue;
+                }
+
                 PieSlice piece = held with { Range = record.Range };
-                PieSlice taken = record.Supersedes(piece) ? record : piece;
-                List<PieSlice> pieces = [.. Carve(held, taken)];
+                List<PieSlice> pieces = [record.Supersedes(piece) ? record : piece, .. beside.Select(range => held with { Range = range })];
+                pieces.Sort((a, b) => a.Range.Start.CompareTo(b.Range.Start));
                 work.RemoveAt(first);
                 work.InsertRange(first, pieces);
-                // The rest of the held slice is a change too: a slice of its own from now on.
+                // The rest of the held slice is a change too: slices of their own from now on.
                 changed.AddRange(pieces);
                 continue;
             }
@@ -162,21 +169,6 @@ internal sealed class SliceMap
         }
 
         return low;
-    }
-
-    // The held slice minus the record's range, around the record.
-    private static IEnumerable<PieSlice> Carve(PieSlice held, PieSlice record)
-    {
-        if (record.Range.Start > held.Range.Start)
-        {
-            yield return held with { Range = new SliceRange(held.Range.Start, record.Range.Start - 1) };
-        }
-
-        yield return record;
-        if (record.Range.End < held.Range.End)
-        {
-            yield return held with { Range = new SliceRange(record.Range.End + 1, held.Range.End) };
-        }
     }
 
     /// <summary>Replaces the record of one range unconditionally (the primary's own change).</summary>

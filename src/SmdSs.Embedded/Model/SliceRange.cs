@@ -26,6 +26,31 @@ internal readonly record struct SliceRange(uint Start, uint End)
     /// <summary>The first hash of the upper half when the range is cut in two equal halves.</summary>
     public uint Midpoint => (uint)(Start + (Width / 2));
 
+    /// <summary>
+    /// The ranges that cutting this range in halves, again and again, down to <paramref name="inner"/>
+    /// leaves beside it (largest first), or null when <paramref name="inner"/> is not such a half
+    /// of a half (another layout's range, or not inside this one).
+    /// </summary>
+    public List<SliceRange>? HalvingsDownTo(SliceRange inner)
+    {
+        var beside = new List<SliceRange>();
+        SliceRange range = this;
+        while (range != inner)
+        {
+            if (range.Width < 2 || !range.Contains(inner.Start) || !range.Contains(inner.End))
+            {
+                return null;
+            }
+
+            (SliceRange low, SliceRange high) = range.SplitAt(range.Midpoint);
+            bool inLow = low.Contains(inner.End);
+            beside.Add(inLow ? high : low);
+            range = inLow ? low : high;
+        }
+
+        return beside;
+    }
+
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"{Start:x8}-{End:x8}");
 }

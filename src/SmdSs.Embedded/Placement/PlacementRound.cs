@@ -27,9 +27,14 @@ internal static class PlacementRound
     /// it make a majority: the primary's last records that bind writes are held by a majority,
     /// and the takeover must start from them, not from an older record this node kept.
     /// </param>
-    public static List<SliceChange> Repairs(SliceMap map, NodeId self, Func<NodeId, bool> isServing, Func<NodeId, bool> isReachable, Func<NodeId, bool> mayTakeOverFrom)
+    /// <param name="toRestamp">
+    /// Slices this node leads that a merge cut keeping the whole's record (<see cref="Core.SliceAuthority.ToRestamp"/>):
+    /// each is committed anew at the next epoch, unless another repair changes it anyway.
+    /// </param>
+    public static List<SliceChange> Repairs(SliceMap map, NodeId self, Func<NodeId, bool> isServing, Func<NodeId, bool> isReachable, Func<NodeId, bool> mayTakeOverFrom, IReadOnlyCollection<PieSlice>? toRestamp = null)
     {
         var changes = new List<SliceChange>();
+        var restamp = (toRestamp ?? []).Select(s => s.Range.Start).ToHashSet();
         foreach (PieSlice slice in map.Slices)
         {
             if (slice.Primary is { } primary && mayTakeOverFrom(primary) && SliceMoves.TakeOver(slice, self, isServing) is { } takeover)
@@ -39,6 +44,10 @@ internal static class PlacementRound
             else if (slice.Primary == self && slice.InSync.Any(n => n != self && !isReachable(n)))
             {
                 changes.Add(new SliceChange(slice, slice.Next(slice.Replicas, slice.InSync.Where(isReachable)), "replica unreachable, dropped from in-sync"));
+            }
+            else if (slice.Primary == self && restamp.Contains(slice.Range.Start))
+            {
+                changes.Add(new SliceChange(slice, slice.Next(slice.Replicas, slice.InSync), "cut by a split learned late, stamped anew"));
             }
         }
 

@@ -108,6 +108,6 @@ public sealed class RecentOperationsTests
         recent.Remove(1);
         recent.Set(new OperationAnswer(1, 0x1000_0000, [9]), 3);
 
-        Assert.Equal([3ul, 1ul], recent.InRangeOldestFirst(new SliceRange(0, 0x7FFF_FFFF)).Select(a => a.Id));
+        Assert.Equal([3ul, 1ul], recent.InRangesOldestFirst([new SliceRange(0, 0x7FFF_FFFF)]).Select(a => a.Id));
     }
 }

@@ -306,4 +306,63 @@ public sealed class SliceAuthorityTests
         Assert.False(authority.IsWriteBlocked(middle));
         Assert.True(authority.IsWriteBlocked(0));
     }
+
+    /// <summary>
+    /// A took the whole slice over; the old primary had split it meanwhile, and its older record
+    /// of the lower half reaches A. A's map is cut, both pieces keeping A's record and epoch: a
+    /// replica that has not learned the cut takes (start, epoch) for the whole slice, so the
+    /// pieces get no lease and no write until A commits each at the next epoch.
+    /// </summary>
+    [Fact]
+    public void Pieces_cut_keeping_the_wholes_record_get_no_lease_and_no_write_until_stamped_anew()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice whole = Slice(authority);
+        PieSlice takenOver = whole.Next([A, B, C], [A, B, C]) with { Epoch = whole.Epoch + 1025 };
+        Assert.True(authority.EndCommit(authority.BeginCommit(whole, takenOver), 100_000, mayCommit: true).IsCommitted);
+        authority.Confirmed(0, takenOver.Epoch);
+        Assert.False(authority.IsWriteBlocked(0));
+        PieSlice staleLowerHalf = whole with { Range = whole.Range.SplitAt(whole.Range.Midpoint).Low, Epoch = whole.Epoch + 1 };
+
+        authority.Merge([staleLowerHalf], 100_000, out _);
+
+        List<PieSlice> toRestamp = authority.ToRestamp();
+        Assert.Equal(2, toRestamp.Count);
+        Assert.All(toRestamp, p => Assert.Equal(takenOver.Epoch, p.Epoch));
+        Assert.Empty(authority.Grant(B, Ask(toRestamp[0]), 100_000, mayGrant: true));
+        Assert.True(authority.IsWriteBlocked(toRestamp[0].Range.Start));
+        Assert.True(authority.IsWriteBlocked(toRestamp[1].Range.Start));
+
+        PieSlice lower = toRestamp[0];
+        Assert.True(authority.EndCommit(authority.BeginCommit(lower, lower.Next(lower.Replicas, lower.InSync)), 100_000, mayCommit: true).IsCommitted);
+        Assert.Single(authority.ToRestamp());
+        Assert.False(authority.IsWriteBlocked(lower.Range.Start));
+        Assert.Single(authority.Grant(B, Ask(Slice(authority)), 100_000, mayGrant: true));
+    }
+
+    /// <summary>
+    /// A leads the whole slice under a takeover not yet confirmed (no write at all); a rival's
+    /// record of the lower half reaches it. The upper piece, still A's, stays blocked whichever
+    /// piece the merge lists first.
+    /// </summary>
+    [Fact]
+    public void A_piece_still_led_keeps_what_bound_the_wholes_writes_when_another_piece_changes_hands()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice whole = Slice(authority);
+        PieSlice takenOver = whole.Next([A, B, C], [A, B, C]) with { Epoch = whole.Epoch + 1025 };
+        Assert.True(authority.EndCommit(authority.BeginCommit(whole, takenOver), 100_000, mayCommit: true).IsCommitted);
+        Assert.True(authority.IsWriteBlocked(0));
+        PieSlice rivalsLowerHalf = new(whole.Range.SplitAt(whole.Range.Midpoint).Low, takenOver.Epoch + 1025, [B, A, C], [B, A, C]);
+
+        authority.Merge([rivalsLowerHalf], 100_000, out _);
+
+        Assert.Equal(B, Slice(authority).Primary);
+        PieSlice upper = authority.Map.Find(whole.Range.Midpoint);
+        Assert.NotEmpty(authority.WriteRequires(upper.Range.Start));
+
+        // Stamped anew, it still waits for a majority to hold A's record, as the whole did.
+        Assert.True(authority.EndCommit(authority.BeginCommit(upper, upper.Next(upper.Replicas, upper.InSync)), 100_000, mayCommit: true).IsCommitted);
+        Assert.True(authority.IsWriteBlocked(upper.Range.Start));
+    }
 }

@@ -50,20 +50,42 @@ public sealed class SliceMapSplitMergeTests
         Assert.Empty(unknown);
     }
 
-    [Fact]
-    public void A_layout_whose_bounds_cut_across_held_slices_is_reported()
+    /// <summary>A node configured with another InitialSliceCount: none of its records changes this map, in either direction (a misconfigured node must not re-cut the farm's layout).</summary>
+    [Theory]
+    [InlineData(4, 3)]
+    [InlineData(3, 4)]
+    [InlineData(16, 12)]
+    [InlineData(5, 16)]
+    public void A_layout_no_halving_gives_is_reported_and_changes_nothing(int mine, int theirs)
     {
-        SliceMap mine = SliceMap.CreateInitial(4, Replicas);
-        SliceMap theirs = SliceMap.CreateInitial(3, Replicas);
+        SliceMap held = SliceMap.CreateInitial(mine, Replicas);
+        // Newer than every held record: only the layout keeps them out.
+        IEnumerable<PieSlice> other = SliceMap.CreateInitial(theirs, Replicas).Slices.Select(s => s with { Epoch = 7 });
 
-        mine.Merge(theirs.Slices, out List<PieSlice> changed, out List<PieSlice> unknown);
+        SliceMap merged = held.Merge(other, out List<PieSlice> changed, out List<PieSlice> unknown);
 
         Assert.Empty(changed);
         Assert.NotEmpty(unknown);
+        Assert.Same(held, merged);
     }
 
     [Fact]
-    public void A_finer_initial_layout_is_taken_as_a_refinement()
+    public void A_piece_of_a_slice_is_cut_in_by_halves_and_the_halves_beside_it_keep_the_held_record()
+    {
+        SliceMap held = SliceMap.CreateInitial(1, Replicas);
+        SliceMap split = held.Split(held.Slices[0].Range.Midpoint);
+        split = split.Split(split.Slices[0].Range.Midpoint);
+        PieSlice quarter = split.Slices[0] with { Epoch = 9 };
+
+        SliceMap merged = held.Merge([quarter], out List<PieSlice> changed, out _);
+
+        Assert.Equal([quarter.Range, split.Slices[1].Range, split.Slices[2].Range], merged.Slices.Select(s => s.Range));
+        Assert.Equal([9L, held.Slices[0].Epoch, held.Slices[0].Epoch], merged.Slices.Select(s => s.Epoch));
+        Assert.Equal(3, changed.Count);
+    }
+
+    [Fact]
+    public void An_initial_layout_that_halves_this_ones_is_taken_as_splits_would_be()
     {
         SliceMap mine = SliceMap.CreateInitial(4, Replicas);
         SliceMap theirs = SliceMap.CreateInitial(8, Replicas);
@@ -123,7 +145,7 @@ public sealed class SliceMapSplitMergeTests
         SliceMap node = SliceMap.CreateInitial(4, Replicas);
         List<PieSlice> records = [.. history.SelectMany(m => m.Slices).OrderBy(_ => random.Next())];
         node = node.Merge(records, out _, out _);
-        Assert.Equal(truth.Digest, node.Merge(truth.Slices, out _, out _).Digest);
+        Assert.Equal(truth.Digest, node.Digest);
         Assert.Null(SliceMap.FindCoverageError(node.Slices));
     }
 }

@@ -254,6 +254,14 @@ internal sealed class PlacementSimulation
         Note($"split: {string.Join(",", half.Select(n => n.Id))} apart");
     }
 
+    /// <summary>Cuts the link between <paramref name="a"/> and <paramref name="b"/>, both ways, until <see cref="Heal"/>: each still reaches every other node (a partial partition).</summary>
+    public void CutLink(SimPlacementNode a, SimPlacementNode b)
+    {
+        _cut.Add((a.Id, b.Id));
+        _cut.Add((b.Id, a.Id));
+        Note($"link {a.Id} - {b.Id} cut");
+    }
+
     public void Heal()
     {
         _cut.Clear();
@@ -513,12 +521,16 @@ internal sealed class PlacementSimulation
 /// <param name="Counters">Clients increment counters.</param>
 /// <param name="PowerLoss">A change may be a power loss of a node's machine (unsynced writes lost).</param>
 /// <param name="Splits">The data grows during some changes, and primaries split slices that pass a keys threshold.</param>
-internal sealed record SimulationScope(bool Counters, bool PowerLoss, bool Splits)
+/// <param name="LinkCuts">A change may cut the link between two nodes only, each still reaching the others.</param>
+internal sealed record SimulationScope(bool Counters, bool PowerLoss, bool Splits, bool LinkCuts)
 {
-    public static readonly SimulationScope First = new(false, false, false);
+    public static readonly SimulationScope First = new(false, false, false, false);
 
     /// <summary>Counters and power losses, before splits.</summary>
-    public static readonly SimulationScope Second = new(true, true, false);
+    public static readonly SimulationScope Second = new(true, true, false, false);
 
-    public static readonly SimulationScope Full = new(true, true, true);
+    /// <summary>Splits, before cuts of single links.</summary>
+    public static readonly SimulationScope Third = new(true, true, true, false);
+
+    public static readonly SimulationScope Full = new(true, true, true, true);
 }

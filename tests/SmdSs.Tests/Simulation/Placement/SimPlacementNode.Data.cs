@@ -540,7 +540,7 @@ internal sealed partial class SimPlacementNode
     }
 
     // As InheritAnswers: this node came to lead the slice.
-    private void InheritAnswers(SliceRange range) => _inDoubt.Inherit(_recent.InRangeOldestFirst(range), sim.NowMs);
+    private void InheritAnswers(SliceRange range) => _inDoubt.Inherit(_recent.InRangesOldestFirst([range]), sim.NowMs);
 
     // As OnReplicateAsync: only from the slice's primary; a sender that claims a newer record
     // than this node's has it fetched (here: the record it sent); one that claims none is deposed.

@@ -466,7 +466,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     {
         _inRound = true;
         HurryTakeovers(life);
-        CommitAll(PlacementRound.Repairs(View, Id, IsServing, IsReachable, MayTakeOverFrom), life, () =>
+        CommitAll(PlacementRound.Repairs(View, Id, IsServing, IsReachable, MayTakeOverFrom, _slices.ToRestamp()), life, () =>
         {
             CommitAll(Steps(), life, () =>
             {
