@@ -211,6 +211,13 @@ internal sealed class PlacementSimulation
         Note($"{node.Id} stops gracefully");
     }
 
+    /// <summary>A decommission: the node moves every slice it holds to the others, then leaves for good (or, past the timeout, serves on).</summary>
+    public void Decommission(SimPlacementNode node)
+    {
+        Note($"{node.Id} decommissions");
+        node.Decommission(60_000, left => Note(left ? $"{node.Id} decommissioned" : $"{node.Id} gave up decommissioning, serves on"));
+    }
+
     /// <summary>A restart on its files: the maps it saved, a higher incarnation, a peer it knew as its friend.</summary>
     public void Restart(SimPlacementNode node)
     {
@@ -478,7 +485,7 @@ internal sealed class PlacementSimulation
         foreach (SimPlacementNode node in _nodes.Values)
         {
             NodeState? seen = running[0].Nodes.Find(node.Id)?.State;
-            if (node.Running ? seen != NodeState.Up : seen is not (NodeState.Down or null))
+            if (node.Running ? seen != NodeState.Up : seen is not (NodeState.Down or NodeState.Left or null))
             {
                 problems.Add($"{running[0].Id} sees {node.Id} {seen?.ToString() ?? "nowhere"}");
             }
@@ -521,15 +528,15 @@ internal sealed class PlacementSimulation
 /// <param name="Counters">Clients increment counters.</param>
 /// <param name="PowerLoss">A change may be a power loss of a node's machine (unsynced writes lost).</param>
 /// <param name="Splits">The data grows during some changes, and primaries split slices that pass a keys threshold.</param>
-/// <param name="LinkCuts">A change may cut the link between two nodes only, each still reaching the others.</param>
-internal sealed record SimulationScope(bool Counters, bool PowerLoss, bool Splits, bool LinkCuts)
+/// <param name="LinkCutsAndDecommissions">A change may cut the link between two nodes only (each still reaching the others), or decommission a node.</param>
+internal sealed record SimulationScope(bool Counters, bool PowerLoss, bool Splits, bool LinkCutsAndDecommissions)
 {
     public static readonly SimulationScope First = new(false, false, false, false);
 
     /// <summary>Counters and power losses, before splits.</summary>
     public static readonly SimulationScope Second = new(true, true, false, false);
 
-    /// <summary>Splits, before cuts of single links.</summary>
+    /// <summary>Splits, before cuts of single links and decommissions.</summary>
     public static readonly SimulationScope Third = new(true, true, true, false);
 
     public static readonly SimulationScope Full = new(true, true, true, true);

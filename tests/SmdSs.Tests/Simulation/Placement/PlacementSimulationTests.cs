@@ -9,7 +9,7 @@ namespace SmdSs.Tests.Simulation.Placement;
 /// <summary>
 /// Placement settles after every change of membership, in virtual time: joins, crashes with a
 /// restart within the grace period, crashes for good, power losses, a node cut off for a while, the
-/// link between two nodes cut for a while, the farm split in two for a while, data growing (slices split), in farms whose maps may hold up to 200 nodes gone for hours; after each,
+/// link between two nodes cut for a while, the farm split in two for a while, decommissions, data growing (slices split), in farms whose maps may hold up to 200 nodes gone for hours; after each,
 /// once no commit or catch-up is under way, every running node holds the same maps and sees
 /// every running node Up and every stopped one Down, every slice has RF in-sync replicas on
 /// running nodes, replicas are spread evenly, and nothing is committed for 15 s more (no churn). A failing seed prints its trace; pin it in a theory of the current scope
@@ -267,7 +267,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     [InlineData(432)]
     public void Pinned_before_link_cuts(int seed)
     {
-        // Without cuts of single links, which would change what these seeds replay.
+        // Without cuts of single links and decommissions, which would change what these seeds replay.
         string? failure = Run(seed, out PlacementSimulation sim, scope: SimulationScope.Third);
         AssertPinned(sim, failure);
     }
@@ -356,6 +356,10 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         if (running.Count > 3)
         {
             choices.Add("crash for good");
+            if (sim.Scope.LinkCutsAndDecommissions)
+            {
+                choices.Add("decommission");
+            }
         }
 
         if (running.Count >= 3)
@@ -369,7 +373,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             choices.Add("stop gracefully and restart");
             choices.Add("cut off and heal");
             choices.Add("split in two and heal");
-            if (sim.Scope.LinkCuts)
+            if (sim.Scope.LinkCutsAndDecommissions)
             {
                 choices.Add("cut a link and heal");
             }
@@ -387,6 +391,9 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         {
             case "join":
                 sim.Join();
+                break;
+            case "decommission":
+                sim.Decommission(running[sim.Random.Next(running.Count)]);
                 break;
             case "crash for good":
                 sim.Crash(running[sim.Random.Next(running.Count)]);

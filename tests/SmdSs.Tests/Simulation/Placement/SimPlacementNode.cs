@@ -46,6 +46,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     private MembershipState _membership = null!;
     private bool _confirmed;
     private bool _goingDown;
+    private bool _decommissioned;
     // Restarted after a power loss: the slices whose copies it held in sync then, which may lack
     // acknowledged writes their other replicas hold, until it is out of their in-sync sets.
     private List<SliceRange> _suspect = [];
@@ -255,16 +256,53 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         });
     }
 
-    private void AnnounceDownAndStop(List<SliceChange> handovers)
+    /// <summary>
+    /// As DecommissionAsync: the node says it is Leaving (to every reachable peer), so that
+    /// placement moves every slice it holds to the others; once it holds none it says goodbye as
+    /// Left and stops for good. Given up after <paramref name="timeoutMs"/>: it is Up again, in a
+    /// new incarnation, and serves on. <paramref name="done"/> says whether it left.
+    /// </summary>
+    public void Decommission(long timeoutMs, Action<bool> done)
     {
-        NodeRecord down = _membership.SetSelfState(NodeState.Down, WallNowMs, bumpIncarnation: false);
-        List<PieSlice> handedOver = [.. handovers.Select(h => View.Find(h.Next.Range.Start)).Where(s => s.Primary != Id)];
+        long life = Life;
+        Broadcast(_membership.SetSelfState(NodeState.Leaving, WallNowMs, bumpIncarnation: false), []);
+        long deadline = sim.NowMs + timeoutMs;
+        void Poll()
+        {
+            if (!Alive(life))
+            {
+                return;
+            }
+
+            if (!View.Slices.Any(s => s.IsHeldBy(Id)))
+            {
+                _decommissioned = true;
+                SayGoodbye();
+                done(true);
+            }
+            else if (sim.NowMs > deadline)
+            {
+                _membership.SetSelfState(NodeState.Up, WallNowMs, bumpIncarnation: true);
+                done(false);
+            }
+            else
+            {
+                sim.After(200, Poll);
+            }
+        }
+
+        sim.After(200, Poll);
+    }
+
+    // As BroadcastAsync: this node's record and some slices to every reachable peer.
+    private void Broadcast(NodeRecord self, List<PieSlice> slices)
+    {
         foreach (NodeRecord peer in Peers().ToList())
         {
             sim.Send(this, peer.Id, p =>
             {
-                p.Merge([down]);
-                p.MergeSlices(handedOver);
+                p.Merge([self]);
+                p.MergeSlices(slices);
                 // As ForgetIfSaidGoodbye: the node said it itself, it is no longer "heard from".
                 if (p.Nodes.Find(Id) is { IsServing: false })
                 {
@@ -272,8 +310,13 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
                 }
             });
         }
+    }
 
-        sim.Note($"{Id} said goodbye");
+    private void AnnounceDownAndStop(List<SliceChange> handovers)
+    {
+        NodeRecord down = _membership.SetSelfState(_decommissioned ? NodeState.Left : NodeState.Down, WallNowMs, bumpIncarnation: false);
+        Broadcast(down, [.. handovers.Select(h => View.Find(h.Next.Range.Start)).Where(s => s.Primary != Id)]);
+        sim.Note($"{Id} said goodbye{(_decommissioned ? ", left for good" : "")}");
         Stop();
     }
 
