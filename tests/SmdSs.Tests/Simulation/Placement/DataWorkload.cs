@@ -34,12 +34,29 @@ internal sealed class DataOperation(string key, NodeId at, RegisterOperationKind
     /// <summary>The nodes that held a write when it was acknowledged.</summary>
     public IReadOnlySet<NodeId> Holders { get; set; } = new HashSet<NodeId>();
 
-    public RegisterOperation ToRegister() => kind == RegisterOperationKind.Write
-        ? RegisterOperation.Write(at.ToString(), Value, invokedAt, CompletedAt)
-        : RegisterOperation.Read(at.ToString(), Value, invokedAt, CompletedAt!.Value);
+    /// <summary>A compare-and-swap's expected value (null: absent), as the client read it.</summary>
+    public string? Expected { get; init; }
+
+    /// <summary>Whether a compare-and-swap that completed swapped.</summary>
+    public bool Swapped { get; set; }
+
+    /// <summary>A write, or a compare-and-swap that may have swapped (in doubt, or acknowledged as swapped).</summary>
+    public bool Writes => kind == RegisterOperationKind.Write || (kind == RegisterOperationKind.CompareAndSwap && (CompletedAt is null || Swapped));
+
+    public RegisterOperation ToRegister() => kind switch
+    {
+        RegisterOperationKind.Write => RegisterOperation.Write(at.ToString(), Value, invokedAt, CompletedAt),
+        RegisterOperationKind.CompareAndSwap => RegisterOperation.Cas(at.ToString(), Expected, Value, Swapped, invokedAt, CompletedAt),
+        _ => RegisterOperation.Read(at.ToString(), Value, invokedAt, CompletedAt!.Value),
+    };
 
     public override string ToString() =>
-        $"[{invokedAt} .. {CompletedAt?.ToString(CultureInfo.InvariantCulture) ?? "?"}] {(kind == RegisterOperationKind.Write ? Value is null ? "remove" : $"write {Value}" : $"read -> {Value ?? "absent"}")} of {key} at {at} (v{Version}{(Answerer == default ? "" : $" by {Answerer}")})";
+        $"[{invokedAt} .. {CompletedAt?.ToString(CultureInfo.InvariantCulture) ?? "?"}] {kind switch
+        {
+            RegisterOperationKind.Write => Value is null ? "remove" : $"write {Value}",
+            RegisterOperationKind.CompareAndSwap => $"cas({Expected ?? "absent"} -> {Value}) -> {(CompletedAt is null ? "?" : Swapped ? "swapped" : "not swapped")}",
+            _ => $"read -> {Value ?? "absent"}",
+        }} of {key} at {at} (v{Version}{(Answerer == default ? "" : $" by {Answerer}")})";
 }
 
 /// <summary>One increment of a counter, as the client saw it.</summary>
@@ -58,6 +75,9 @@ internal sealed class IncrementOperation(string key, ulong operation, long invok
     public long Answer { get; set; }
 
     public DataReply? Reply { get; set; }
+
+    /// <summary>Its answerer was, when it answered, in a window in which it could act on a slice taken over from it (the known gap).</summary>
+    public bool InStaleWindow { get; set; }
 
     public override string ToString() => $"[{invokedAt} .. {CompletedAt?.ToString(CultureInfo.InvariantCulture) ?? "?"}] increment #{operation} of {key} -> {(CompletedAt is null ? "?" : Answer.ToString(CultureInfo.InvariantCulture))}{(Reply is null ? "" : $" by {Reply.Answerer} at e{Reply.Epoch}")}";
 }
@@ -99,7 +119,12 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
     public int InDoubt => InDoubtWrites.Count();
 
     /// <summary>Writes that failed or never completed.</summary>
-    public IEnumerable<DataOperation> InDoubtWrites => _history.Values.SelectMany(h => h).Where(o => o.Kind == RegisterOperationKind.Write && o.CompletedAt is null).OrderBy(o => o.InvokedAt);
+    public IEnumerable<DataOperation> InDoubtWrites => _history.Values.SelectMany(h => h).Where(o => o.Writes && o.CompletedAt is null).OrderBy(o => o.InvokedAt);
+
+    /// <summary>Compare-and-swaps acknowledged, and how many of them swapped.</summary>
+    public (int Acknowledged, int Swapped) CompareAndSwaps => (
+        _history.Values.Sum(h => h.Count(o => o.Kind == RegisterOperationKind.CompareAndSwap && o.CompletedAt is not null)),
+        _history.Values.Sum(h => h.Count(o => o.Kind == RegisterOperationKind.CompareAndSwap && o.Swapped)));
 
     public int Reads { get; private set; }
 
@@ -152,11 +177,15 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
             op.CompletedAt = sim.NowMs;
             op.Answer = long.Parse(reply.Value!, CultureInfo.InvariantCulture);
             op.Reply = reply;
+            op.InStaleWindow = sim.Find(reply.Answerer) is { } answerer && sim.InStaleWindowAcrossTakeover(reply.Answerer, answerer.View.Find(KeyHash.Of(key)).Range.Start);
             if (_answersGiven.TryGetValue((key, op.Answer), out IncrementOperation? other))
             {
+                // A primary acting on a slice taken over from it (the known gap) may have its
+                // acknowledged increment lost, and its answer given again by the new primary.
+                bool known = op.InStaleWindow || other.InStaleWindow;
                 string twice = $"at {sim.NowMs} ms, after {sim.Phase}: {key} answered {op.Answer} twice: {other}; {op}";
-                sim.Note($"ANSWER GIVEN TWICE: {twice}");
-                LostWrites.Add(twice);
+                sim.Note($"ANSWER GIVEN TWICE{(known ? " across a stale takeover" : "")}: {twice}");
+                (known ? LostAcrossStaleTakeover : LostWrites).Add(twice);
             }
 
             _answersGiven[(key, op.Answer)] = op;
@@ -202,8 +231,9 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                 IncrementOperation? uncounted = acknowledged.FirstOrDefault(o => !counted.Contains(o.Operation));
                 string wrong = $"at {sim.NowMs} ms, after {sim.Phase}: in-sync replica {replica} holds {key} = {value}, with {acknowledged.Count} increments acknowledged (highest answer {highest}) and {tried - acknowledged.Count} in doubt"
                     + (uncounted is null ? "" : $"; it does not count {uncounted}");
-                bool known = value < highest.Answer && highest.Reply is { } reply
-                    && sim.LostToStaleTakeover(KeyHash.Of(key), reply.Epoch, highest.CompletedAt!.Value, reply.Holders ?? new HashSet<NodeId>());
+                bool known = (value < highest.Answer && highest.Reply is { } reply
+                        && sim.LostToStaleTakeover(KeyHash.Of(key), reply.Epoch, highest.CompletedAt!.Value, reply.Holders ?? new HashSet<NodeId>()))
+                    || uncounted?.InStaleWindow == true;
                 sim.Note($"COUNTER WRONG{(known ? " across a stale takeover" : "")}: {wrong}");
                 (known ? LostAcrossStaleTakeover : LostWrites).Add(wrong);
                 break;
@@ -243,19 +273,54 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
             {
                 if (reply is not null)
                 {
-                    op.CompletedAt = sim.NowMs;
-                    op.Version = reply.Version;
-                    op.Answerer = reply.Answerer;
-                    op.Epoch = reply.Epoch;
-                    op.Holders = reply.Holders ?? new HashSet<NodeId>();
-                    Acknowledged++;
-                    if (!_acknowledged.TryGetValue(key, out var acknowledged))
+                    Acknowledge(op, reply);
+                }
+            });
+        }
+        else if (sim.Scope.CompareAndSwap && roll < 65 && roll >= 55)
+        {
+            // Read, then swap what was read for a new value, at another node maybe.
+            long readAt = sim.NowMs;
+            node.Read(key, read =>
+            {
+                if (read is null)
+                {
+                    return;
+                }
+
+                var readOp = new DataOperation(key, node.Id, RegisterOperationKind.Read, read.Value, readAt) { CompletedAt = sim.NowMs, Version = read.Version, Answerer = read.Answerer };
+                _history[key].Add(readOp);
+                Reads++;
+                CheckRead(readOp);
+                List<SimPlacementNode> now = [.. sim.Running.Where(n => n.TakesClients)];
+                if (now.Count == 0)
+                {
+                    return;
+                }
+
+                SimPlacementNode swapper = now[sim.Random.Next(now.Count)];
+                var op = new DataOperation(key, swapper.Id, RegisterOperationKind.CompareAndSwap, $"v{++_values}", sim.NowMs) { Expected = read.Value };
+                _history[key].Add(op);
+                // As GetVersionedAsync: an absent key reads as version 0, whatever tombstone it has.
+                swapper.CompareAndSwap(key, read.Value is null ? 0 : read.Version, op.Value!, ++_operations, reply =>
+                {
+                    if (reply is null)
                     {
-                        _acknowledged[key] = acknowledged = [];
+                        return;
                     }
 
-                    acknowledged.Add((sim.NowMs, acknowledged.Count > 0 && acknowledged[^1].Newest.Version > op.Version ? acknowledged[^1].Newest : op));
-                }
+                    op.Swapped = reply.Value == "swapped";
+                    if (op.Swapped)
+                    {
+                        Acknowledge(op, reply);
+                    }
+                    else
+                    {
+                        op.CompletedAt = sim.NowMs;
+                        op.Version = reply.Version;
+                        op.Answerer = reply.Answerer;
+                    }
+                });
             });
         }
         else
@@ -275,6 +340,22 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                 }
             });
         }
+    }
+
+    private void Acknowledge(DataOperation op, DataReply reply)
+    {
+        op.CompletedAt = sim.NowMs;
+        op.Version = reply.Version;
+        op.Answerer = reply.Answerer;
+        op.Epoch = reply.Epoch;
+        op.Holders = reply.Holders ?? new HashSet<NodeId>();
+        Acknowledged++;
+        if (!_acknowledged.TryGetValue(op.Key, out var acknowledged))
+        {
+            _acknowledged[op.Key] = acknowledged = [];
+        }
+
+        acknowledged.Add((sim.NowMs, acknowledged.Count > 0 && acknowledged[^1].Newest.Version > op.Version ? acknowledged[^1].Newest : op));
     }
 
     // A read returns no version older than a write acknowledged before the read began.
@@ -328,7 +409,7 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
         SliceMap map = sim.Running.First().View;
         foreach ((string key, List<DataOperation> history) in _history)
         {
-            if (history.Where(o => o.Kind == RegisterOperationKind.Write && o.CompletedAt is not null).MaxBy(o => o.Version) is not { } last)
+            if (history.Where(o => o.Writes && o.CompletedAt is not null).MaxBy(o => o.Version) is not { } last)
             {
                 continue;
             }

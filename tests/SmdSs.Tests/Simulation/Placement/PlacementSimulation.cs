@@ -524,20 +524,37 @@ internal sealed class PlacementSimulation
     public ImmutableArray<string> TraceTail(int lines) => [.. _trace.Skip(Math.Max(0, _trace.Count - lines))];
 }
 
-/// <summary>What a simulation covers beyond the first version (placement, membership, writes and reads).</summary>
-/// <param name="Counters">Clients increment counters.</param>
-/// <param name="PowerLoss">A change may be a power loss of a node's machine (unsynced writes lost).</param>
-/// <param name="Splits">The data grows during some changes, and primaries split slices that pass a keys threshold.</param>
-/// <param name="LinkCutsAndDecommissions">A change may cut the link between two nodes only (each still reaching the others), or decommission a node.</param>
-internal sealed record SimulationScope(bool Counters, bool PowerLoss, bool Splits, bool LinkCutsAndDecommissions)
+/// <summary>
+/// What a simulation covers, by version: each version adds to the one before, and seeds pinned
+/// in an earlier version replay in it (a new kind of change or operation draws from the seed's
+/// random source, so it changes what every later draw gives).
+/// </summary>
+internal sealed record SimulationScope(int Version)
 {
-    public static readonly SimulationScope First = new(false, false, false, false);
+    /// <summary>Placement, membership, writes and reads; joins, crashes, restarts, graceful stops, a node cut off, the farm split in two.</summary>
+    public static readonly SimulationScope First = new(1);
 
-    /// <summary>Counters and power losses, before splits.</summary>
-    public static readonly SimulationScope Second = new(true, true, false, false);
+    /// <summary>Counters, and power losses.</summary>
+    public static readonly SimulationScope Second = new(2);
 
-    /// <summary>Splits, before cuts of single links and decommissions.</summary>
-    public static readonly SimulationScope Third = new(true, true, true, false);
+    /// <summary>Splits while the data grows.</summary>
+    public static readonly SimulationScope Third = new(3);
 
-    public static readonly SimulationScope Full = new(true, true, true, true);
+    /// <summary>Cuts of the link between two nodes only, decommissions, and compare-and-swap.</summary>
+    public static readonly SimulationScope Full = new(4);
+
+    /// <summary>Clients increment counters.</summary>
+    public bool Counters => Version >= 2;
+
+    /// <summary>A change may be a power loss of a node's machine (unsynced writes lost).</summary>
+    public bool PowerLoss => Version >= 2;
+
+    /// <summary>The data grows during some changes, and primaries split slices that pass a keys threshold.</summary>
+    public bool Splits => Version >= 3;
+
+    /// <summary>A change may cut the link between two nodes only (each still reaching the others), or decommission a node.</summary>
+    public bool LinkCutsAndDecommissions => Version >= 4;
+
+    /// <summary>Clients compare-and-swap the registers' values they read.</summary>
+    public bool CompareAndSwap => Version >= 4;
 }

@@ -65,6 +65,7 @@ internal sealed partial class SimPlacementNode
     private RecentOperations _recent = new(60_000);
     private ImmutableList<(long Version, OperationAnswer Answer)> _fileAnswers = [];
     private InDoubtOperations _inDoubt = new(60_000);
+    private int _writesInFlight;
     // The files' changes the OS holds and the disk may not (FsyncPolicy.EverySecond): each key's
     // value before and after, in the order written; a power loss undoes a suffix of them.
     private readonly List<(string Key, StoredValue? Before, StoredValue? After, ImmutableList<(long Version, OperationAnswer Answer)> AnswersBefore)> _unsynced = [];
@@ -80,6 +81,7 @@ internal sealed partial class SimPlacementNode
     private void StartData()
     {
         _unsynced.Clear();
+        _writesInFlight = 0;
         long life = Life;
         sim.After(sim.Random.Next(1, FsyncMs), () => Fsync(life));
 
@@ -204,7 +206,18 @@ internal sealed partial class SimPlacementNode
 
     /// <summary>A client's increment of counter <paramref name="key"/> by one at this node, under operation id <paramref name="operation"/> (a retry sends the same).</summary>
     public void Increment(string key, ulong operation, Action<DataReply?> done) =>
-        Forward(KeyHash.Of(key), (primary, reply) => primary.OnForwardedIncrement(key, operation, reply), done);
+        Atomic(new AtomicRequest(AtomicKind.Increment, key, operation, EntryExpiry.None, 1, "", []), done);
+
+    /// <summary>
+    /// A client's compare-and-swap at this node: <paramref name="value"/> in place of the key's
+    /// value if its version is <paramref name="expectedVersion"/> (0: absent); the reply's value is
+    /// "swapped" or "not swapped", its version the key's after.
+    /// </summary>
+    public void CompareAndSwap(string key, long expectedVersion, string value, ulong operation, Action<DataReply?> done) =>
+        Atomic(new AtomicRequest(AtomicKind.CompareAndSwap, key, operation, EntryExpiry.None, expectedVersion, "", Encoding.ASCII.GetBytes(value)), done);
+
+    private void Atomic(AtomicRequest request, Action<DataReply?> done) =>
+        Forward(KeyHash.Of(request.Key), (primary, reply) => primary.OnForwardedAtomic(request, reply), done);
 
     /// <summary>A client's Set (a value) or Remove (null) at this node; <paramref name="done"/> is called once, unless the process dies first.</summary>
     public void Write(string key, string? value, Action<DataReply?> done) =>
@@ -348,13 +361,16 @@ internal sealed partial class SimPlacementNode
         }
     }
 
-    // As OnAtomicAsync and UpdateAsPrimaryAsync for an increment: only while this node hears a
-    // majority; a retry of an operation applied here (or learned from the primary this node took
-    // over from) gets its first answer once the key's value is replicated again with it;
-    // otherwise the increment is computed on the live value, versioned, applied with the answers
-    // of the key's increments still in doubt, and replicated like a write.
-    private void OnForwardedIncrement(string key, ulong operation, Action<DataReply> reply)
+    // As OnAtomicAsync and DecideAndApply: only while this node hears a majority; a retry of an
+    // operation applied here (or learned from the primary this node took over from) gets its
+    // first answer once the key's value is replicated again with it; otherwise the real
+    // AtomicUpdate decides on the live value, and a write is versioned, applied with the answers
+    // of the key's operations still in doubt, and replicated like a write (one that writes
+    // nothing, a compare that failed, is answered at once and remembered nowhere).
+    private void OnForwardedAtomic(AtomicRequest request, Action<DataReply> reply)
     {
+        string key = request.Key;
+        ulong operation = request.OperationId;
         uint hash = KeyHash.Of(key);
         PieSlice slice = View.Find(hash);
         if (slice.Primary != Id || Withdrawn || !_confirmed)
@@ -371,16 +387,16 @@ internal sealed partial class SimPlacementNode
 
         if (_recent.TryGet(operation, out byte[] answered))
         {
-            sim.Note($"{Id} answers a retry of increment #{operation} of {key}: {Decode(answered)}");
+            sim.Note($"{Id} answers a retry of {request.Kind} #{operation} of {key}: {Decode(request.Kind, answered)}");
             var retried = new OperationAnswer(operation, hash, answered);
             if (_store.TryGetValue(key, out StoredValue current) && current.Value is not null)
             {
                 OperationAnswer[] carried = [.. _inDoubt.Of(key).Where(a => a.Id != operation), retried];
-                Replicate(slice, key, current with { Answers = [.. carried] }, r => reply(r.Error == DataError.None ? Answered(r, key, retried, carried) : r));
+                Replicate(slice, key, current with { Answers = [.. carried] }, r => reply(r.Error == DataError.None ? Answered(r, request.Kind, key, retried, carried) : r));
             }
             else
             {
-                reply(new DataReply(DataError.None, Value: Decode(answered), Answerer: Id));
+                reply(new DataReply(DataError.None, Version: AnsweredVersion(request.Kind, answered), Value: Decode(request.Kind, answered), Answerer: Id));
             }
 
             return;
@@ -395,32 +411,59 @@ internal sealed partial class SimPlacementNode
         StoredValue? live = _store.TryGetValue(key, out StoredValue held) && held.Value is not null ? held : null;
         if (live?.Applied?.Contains(operation) == true)
         {
-            sim.Data.AppliedTwice($"at {sim.NowMs} ms, after {sim.Phase}: {Id} applies increment #{operation} of {key} again, on a value that counts it");
+            sim.Data.AppliedTwice($"at {sim.NowMs} ms, after {sim.Phase}: {Id} applies {request.Kind} #{operation} of {key} again, on a value that counts it");
         }
 
-        byte[] counter = CounterValue.Add(key, Encoding.ASCII.GetBytes(live?.Value ?? ""), live is not null, 1, out long sum);
-        var done = new OperationAnswer(operation, hash, new MessageWriter().I64(sum).ToArray());
+        var entry = new CurrentEntry(live?.Version ?? 0, EntryExpiry.None, Encoding.ASCII.GetBytes(live?.Value ?? ""));
+        AtomicChange change = AtomicUpdate.Decide(request, entry, int.MaxValue, _ => null, DateTimeOffset.UnixEpoch);
+        if (change.Write is not { } write)
+        {
+            byte[] unchanged = change.Answer(entry.Version);
+            reply(new DataReply(DataError.None, Version: entry.Version, Value: Decode(request.Kind, unchanged), Answerer: Id));
+            return;
+        }
+
+        long version = _clock.Next(WallNowMs);
+        var done = new OperationAnswer(operation, hash, change.Answer(version));
         OperationAnswer[] answers = [.. _inDoubt.Of(key), done];
-        var written = new StoredValue(_clock.Next(WallNowMs), Encoding.ASCII.GetString(counter), [.. answers], (live?.Applied ?? []).Add(operation));
+        // The ghost list: an increment adds to the value's, a swap replaces the value and its history.
+        var written = new StoredValue(version, Encoding.ASCII.GetString(write.Value), [.. answers], request.Kind == AtomicKind.Increment ? (live?.Applied ?? []).Add(operation) : [operation]);
         Apply(key, written);
         if (sim.Detailed)
         {
-            sim.Note($"{Id} applies increment #{operation} of {key}: {sum}, {answers.Length - 1} others in doubt");
+            sim.Note($"{Id} applies {request.Kind} #{operation} of {key}: {Decode(request.Kind, done.Answer)}, {answers.Length - 1} others in doubt");
         }
 
         _recent.Add(done, sim.NowMs);
         _inDoubt.Add(key, done, sim.NowMs);
-        Replicate(slice, key, written, r => reply(r.Error == DataError.None ? Answered(r, key, done, answers) : r));
+        Replicate(slice, key, written, r => reply(r.Error == DataError.None ? Answered(r, request.Kind, key, done, answers) : r));
     }
 
     // Replicated to every in-sync replica: they all know these answers now.
-    private DataReply Answered(DataReply replicated, string key, OperationAnswer answer, IReadOnlyCollection<OperationAnswer> carried)
+    private DataReply Answered(DataReply replicated, AtomicKind kind, string key, OperationAnswer answer, IReadOnlyCollection<OperationAnswer> carried)
     {
         _inDoubt.Confirm(key, carried);
-        return replicated with { Value = Decode(answer.Answer) };
+        return replicated with { Value = Decode(kind, answer.Answer), Version = AnsweredVersion(kind, answer.Answer) is var v and not 0 ? v : replicated.Version };
     }
 
-    private static string Decode(byte[] answer) => new MessageReader(answer).I64().ToString(CultureInfo.InvariantCulture);
+    // An increment answers the sum; a compare-and-swap whether it swapped, and the key's version after.
+    private static string Decode(AtomicKind kind, byte[] answer)
+    {
+        var reader = new MessageReader(answer);
+        return kind == AtomicKind.CompareAndSwap ? reader.Bool() ? "swapped" : "not swapped" : reader.I64().ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static long AnsweredVersion(AtomicKind kind, byte[] answer)
+    {
+        if (kind != AtomicKind.CompareAndSwap)
+        {
+            return 0;
+        }
+
+        var reader = new MessageReader(answer);
+        reader.Bool();
+        return reader.I64();
+    }
 
     // As WriteAsPrimaryAsync and ReplicateWriteAsync: version, apply here, send to the replicas
     // of the record read after the apply (and of the one the write began on), tally the answers,
@@ -439,9 +482,21 @@ internal sealed partial class SimPlacementNode
     }
 
     // The rest of a write at the primary, once applied here: send it to the replicas, tally, decide.
-    private void Replicate(PieSlice begun, string key, StoredValue written, Action<DataReply> reply)
+    private void Replicate(PieSlice begun, string key, StoredValue written, Action<DataReply> done)
     {
+        // As _writesInFlight: a goodbye waits for these before it hands the slices over.
+        _writesInFlight++;
         long life = Life;
+        void reply(DataReply r)
+        {
+            if (Alive(life))
+            {
+                _writesInFlight--;
+            }
+
+            done(r);
+        }
+
         string? value = written.Value;
         uint start = begun.Range.Start;
         PieSlice current = View.Find(start);

@@ -193,7 +193,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     }
 
     /// <summary>
-    /// As SayGoodbyeAsync: hands the primary role of every slice it leads to an in-sync serving
+    /// As SayGoodbyeAsync: once its writes in flight ended (or 5 s passed), hands the primary role of every slice it leads to an in-sync serving
     /// replica (committed like any record), gives its read leases back to their primaries (each
     /// drops it from the in-sync set at once), tells every reachable peer it is Down along with
     /// the records it handed over, and stops. Meanwhile it places nothing, grants and renews no
@@ -203,6 +203,29 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     {
         _goingDown = true;
         long life = Life;
+        long giveUpAtMs = sim.NowMs + GoodbyeTimeoutMs;
+        void WhenWritesEnded()
+        {
+            if (!Alive(life))
+            {
+                return;
+            }
+
+            if (_writesInFlight > 0 && sim.NowMs < giveUpAtMs)
+            {
+                sim.After(10, WhenWritesEnded);
+                return;
+            }
+
+            HandOverAndLeave(life);
+        }
+
+        WhenWritesEnded();
+    }
+
+    // As SayGoodbyeAsync once the writes in flight ended.
+    private void HandOverAndLeave(long life)
+    {
         List<SliceChange> handovers = [];
         foreach (PieSlice slice in View.Slices)
         {
