@@ -251,7 +251,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
             _clock.Observe(store.SliceStores.Select(s => s.MaxVersion).DefaultIfEmpty(0).Max());
 
             _directory = directory;
-            _slices = new Core.SliceAuthority(directory.NodeId, map, (long)LeaseDuration.TotalMilliseconds, MonoMs());
+            _slices = new Core.SliceAuthority(directory.NodeId, map, (long)LeaseDuration.TotalMilliseconds, MonoMs(), _initialLayout);
             NoteMachineWentDown(directory, map);
             _goingDown = false;
             _decommissioned = false;

@@ -73,14 +73,14 @@ internal static class MapSync
     /// the farm's <c>InitialSliceCount</c>): had this node split it since its summary, the asker
     /// would otherwise get one half alone and keep its own older record of the other (a joiner's
     /// bootstrap record, led by itself) until a later exchange. A start the delta also pushes a
-    /// record of is a confirmation (a primary asking who holds its record): that start's record
-    /// alone answers it.
+    /// record of the same range as this node's is a confirmation (a primary asking who holds its
+    /// record): that start's record alone answers it.
     /// </summary>
     public static SyncDeltaMessage Answer(SyncDeltaMessage delta, NodeMap nodes, SliceMap slices, SliceMap initialLayout)
     {
         var sent = new HashSet<uint>();
         var records = new List<PieSlice>();
-        var confirming = delta.Slices.Select(s => s.Range.Start).ToHashSet();
+        var confirming = delta.Slices.Where(s => slices.Find(s.Range.Start).Range == s.Range).Select(s => s.Range.Start).ToHashSet();
         foreach (uint start in delta.WantSlices.Where(confirming.Contains))
         {
             PieSlice record = slices.Find(start);

@@ -20,14 +20,20 @@ internal sealed class SliceAuthority
 {
     private readonly NodeId _self;
     private readonly long _leaseMs;
+    private readonly SliceMap? _initialLayout;
     private readonly Dictionary<(uint Start, NodeId Replica), long> _grantedUntilMs = [];
     // How many pending commits drop each replica: while any does, it gets no lease.
     private readonly Dictionary<(uint Start, NodeId Replica), int> _dropsPending = [];
 
-    /// <summary>Starts from <paramref name="map"/>. Leases granted before a restart are unknown: every slice this node leads counts as newly led.</summary>
-    public SliceAuthority(NodeId self, SliceMap map, long leaseMs, long nowMs)
+    /// <summary>
+    /// Starts from <paramref name="map"/>. Leases granted before a restart are unknown: every slice
+    /// this node leads counts as newly led. Merged records must be halvings of the farm's initial
+    /// slices, <paramref name="initialLayout"/> (see <see cref="SliceMap.Merge"/>).
+    /// </summary>
+    public SliceAuthority(NodeId self, SliceMap map, long leaseMs, long nowMs, SliceMap? initialLayout = null)
     {
         _self = self;
+        _initialLayout = initialLayout;
         _leaseMs = leaseMs;
         _map = map;
         _leases = ReadLeases.None.LedSince(map.Slices.Where(s => s.Primary == self).Select(s => s.Range.Start), nowMs);
@@ -72,7 +78,18 @@ internal sealed class SliceAuthority
     /// and a replica would refuse writes to the others. So no lease and no write until the host
     /// commits each anew at the next epoch (<see cref="Placement.PlacementRound.Repairs"/>).
     /// </summary>
-    public List<PieSlice> ToRestamp() => [.. _restamp.Select(r => Map.Find(r.Start)).Where(NeedsRestamp).DistinctBy(s => s.Range.Start)];
+    public List<PieSlice> ToRestamp()
+    {
+        // Entries whose record changed since can never match again (a start's epochs only rise): forgotten here.
+        ImmutableHashSet<(uint Start, long Epoch)> pending = _restamp;
+        List<PieSlice> slices = [.. pending.Select(r => Map.Find(r.Start)).Where(NeedsRestamp).DistinctBy(s => s.Range.Start).OrderBy(s => s.Range.Start)];
+        if (slices.Count < pending.Count)
+        {
+            _restamp = [.. slices.Select(s => (s.Range.Start, s.Epoch))];
+        }
+
+        return slices;
+    }
 
     private bool NeedsRestamp(PieSlice slice) =>
         !_restamp.IsEmpty && slice.Primary == _self && _restamp.Contains((slice.Range.Start, slice.Epoch));
@@ -177,7 +194,7 @@ internal sealed class SliceAuthority
     /// <summary>Takes every record that supersedes the one held; returns each change with the record it replaced.</summary>
     public List<(PieSlice Before, PieSlice After)> Merge(IEnumerable<PieSlice> records, long nowMs, out List<PieSlice> unknown)
     {
-        SliceMap merged = Map.Merge(records, out List<PieSlice> changed, out unknown);
+        SliceMap merged = Map.Merge(records, out List<PieSlice> changed, out unknown, _initialLayout);
         List<(PieSlice, PieSlice)> changes = [.. changed.Select(after => (Map.Find(after.Range.Start), after))];
         // What bound the whole slices' writes before any piece of them changed hands.
         ImmutableDictionary<uint, Unconfirmed> boundBefore = _unconfirmed;

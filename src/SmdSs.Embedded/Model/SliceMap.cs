@@ -101,8 +101,12 @@ internal sealed class SliceMap
     /// </list>
     /// A record whose bounds no halving of the held slices gives (another initial layout) is left out and listed in <paramref name="unknown"/>.
     /// <paramref name="changed"/> lists every record the map took and every piece it cut from a held one.
+    /// Halvings are of the farm's initial slices, <paramref name="initialLayout"/> (<c>InitialSliceCount</c>):
+    /// a held slice need not be one (a build before this one cut held slices at a record's exact
+    /// bounds), so the halves beside a record are cut out of its initial slice and clipped to the
+    /// held one. Without it, the held slice is taken for a halving itself.
     /// </summary>
-    public SliceMap Merge(IEnumerable<PieSlice> records, out List<PieSlice> changed, out List<PieSlice> unknown)
+    public SliceMap Merge(IEnumerable<PieSlice> records, out List<PieSlice> changed, out List<PieSlice> unknown, SliceMap? initialLayout = null)
     {
         changed = [];
         unknown = [];
@@ -114,14 +118,17 @@ internal sealed class SliceMap
             PieSlice held = work[first];
             if (first == last && held.Range != record.Range)
             {
-                if (held.Range.HalvingsDownTo(record.Range) is not { } beside)
+                SliceRange root = initialLayout?.Find(record.Range.Start).Range is { } initial && initial.Contains(held.Range.Start) && initial.Contains(held.Range.End)
+                    ? initial
+                    : held.Range;
+                if (root.HalvingsDownTo(record.Range) is not { } beside)
                 {
                     unknown.Add(record);
                     continue;
                 }
 
                 PieSlice piece = held with { Range = record.Range };
-                List<PieSlice> pieces = [record.Supersedes(piece) ? record : piece, .. beside.Select(range => held with { Range = range })];
+                List<PieSlice> pieces = [record.Supersedes(piece) ? record : piece, .. beside.Select(range => Clip(range, held.Range)).OfType<SliceRange>().Select(range => held with { Range = range })];
                 pieces.Sort((a, b) => a.Range.Start.CompareTo(b.Range.Start));
                 work.RemoveAt(first);
                 work.InsertRange(first, pieces);
@@ -149,6 +156,10 @@ internal sealed class SliceMap
 
         return changed.Count == 0 ? this : new SliceMap([.. work]);
     }
+
+    // The part of range inside within, if any.
+    private static SliceRange? Clip(SliceRange range, SliceRange within) =>
+        range.End < within.Start || range.Start > within.End ? null : new SliceRange(Math.Max(range.Start, within.Start), Math.Min(range.End, within.End));
 
     // The last slice starting at or before the hash (the list is sorted and covers the space).
     private static int IndexIn(List<PieSlice> slices, uint hash)

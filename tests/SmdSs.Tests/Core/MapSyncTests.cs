@@ -24,6 +24,17 @@ public sealed class MapSyncTests
     }
 
     [Fact]
+    public void A_gossip_delta_that_pushes_a_wider_record_of_a_start_it_wants_gets_the_family()
+    {
+        // The asker's record of the whole initial slice, at an epoch equal to this node's halves'.
+        PieSlice whole = Initial.Slices[1] with { Epoch = Held.Slices[1].Epoch };
+
+        SyncDeltaMessage answer = MapSync.Answer(new SyncDeltaMessage([], [whole], [], [whole.Range.Start]), NodeMap.Empty, Held, Initial);
+
+        Assert.Equal(3, answer.Slices.Count);
+    }
+
+    [Fact]
     public void A_confirmation_ask_gets_the_record_of_its_start_alone()
     {
         PieSlice mine = Held.Slices[2];

@@ -84,6 +84,32 @@ public sealed class SliceMapSplitMergeTests
         Assert.Equal(3, changed.Count);
     }
 
+    /// <summary>
+    /// A build before this one cut a held slice at a record's exact bounds: a quarter learned
+    /// first left the other three quarters as one slice, no halving of anything. Given the
+    /// initial layout, the next quarter still merges, its halves beside it clipped to that slice.
+    /// </summary>
+    [Fact]
+    public void A_remainder_an_older_build_cut_at_exact_bounds_still_takes_the_next_records()
+    {
+        SliceMap initial = SliceMap.CreateInitial(1, Replicas);
+        SliceRange whole = initial.Slices[0].Range;
+        uint quarter = (uint)(whole.Width / 4);
+        PieSlice first = initial.Slices[0] with { Range = new SliceRange(0, quarter - 1), Epoch = 5 };
+        PieSlice rest = initial.Slices[0] with { Range = new SliceRange(quarter, whole.End) };
+        SliceMap held = SliceMap.FromSlices([first, rest]);
+        PieSlice third = initial.Slices[0] with { Range = new SliceRange(2 * quarter, (3 * quarter) - 1), Epoch = 6 };
+
+        SliceMap merged = held.Merge([third], out _, out List<PieSlice> unknown, initial);
+
+        Assert.Empty(unknown);
+        Assert.Equal([0u, quarter, 2 * quarter, 3 * quarter], merged.Slices.Select(s => s.Range.Start));
+        Assert.Equal([5L, rest.Epoch, 6L, rest.Epoch], merged.Slices.Select(s => s.Epoch));
+        Assert.Null(SliceMap.FindCoverageError(merged.Slices));
+        held.Merge([third], out _, out List<PieSlice> unknownWithoutLayout);
+        Assert.NotEmpty(unknownWithoutLayout);
+    }
+
     [Fact]
     public void An_initial_layout_that_halves_this_ones_is_taken_as_splits_would_be()
     {

@@ -82,7 +82,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         _restarts++;
         _membership = new MembershipState(new NodeRecord(Id, "sim", NodeState.Up, _restarts << 20, 0, 0), nodes, PlacementSimulation.Retention, SmdSsLimits.MaxNodes);
         // Leases granted before a restart are unknown: every slice it leads counts as newly led.
-        _slices = new SliceAuthority(Id, view, PlacementSimulation.LeaseMs, sim.NowMs);
+        _slices = new SliceAuthority(Id, view, PlacementSimulation.LeaseMs, sim.NowMs, sim.InitialLayout);
         _confirmed = alone;
         _goingDown = false;
         _suspect = FilesMayLackWrites ? [.. view.Slices.Where(s => s.IsInSync(Id)).Select(s => s.Range)] : [];
