@@ -144,7 +144,17 @@ public sealed partial class SmdSsNode
         {
             // A retry of an operation applied here (or on the primary this node took over from):
             // make sure the key's current value is replicated, and give the first answer.
-            await ConfirmKeyAsync(slice, new OperationAnswer(request.OperationId, hash, answered), request.Key, cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _writesInFlight);
+            try
+            {
+                RefuseIfWithdrawn();
+                await ConfirmKeyAsync(slice, new OperationAnswer(request.OperationId, hash, answered), request.Key, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _writesInFlight);
+            }
+
             return (MessageType.Ok, answered);
         }
 
@@ -162,6 +172,7 @@ public sealed partial class SmdSsNode
         Interlocked.Increment(ref _writesInFlight);
         try
         {
+            RefuseIfWithdrawn();
             (MessageType, byte[])? error = null;
             AppliedOperation applied;
             byte[]? appliedBefore = null;

@@ -108,16 +108,9 @@ public sealed partial class SmdSsNode
         }
     }
 
-    /// <summary>
-    /// The version a delta catch-up of this replica starts from, or null for a full one: no hint,
-    /// or one so old that tombstones of deletes it missed may be purged before the delta is done.
-    /// </summary>
-    private long? DeltaBase(uint sliceStart, NodeId replica)
-    {
-        long? since = SliceMap!.Find(sliceStart).HintFor(replica) is { } hint ? Math.Min(hint, _missed.Since(sliceStart, replica) ?? long.MaxValue) : null;
-        long oldestSafeMs = NowMs() - (long)(_options.TombstoneRetention - TimeSpan.FromMinutes(1)).TotalMilliseconds;
-        return since is { } v && HybridTimestamp.PhysicalMsOf(v) > oldestSafeMs ? v : null;
-    }
+    /// <summary>The version a delta catch-up of this replica starts from, or null for a full one (<see cref="Core.ReplicaHints.DeltaBase"/>): tombstones live for the retention, a minute's margin kept.</summary>
+    private long? DeltaBase(uint sliceStart, NodeId replica) =>
+        Core.ReplicaHints.DeltaBase(SliceMap!.Find(sliceStart), replica, _missed.Since(sliceStart, replica), NowMs() - (long)(_options.TombstoneRetention - TimeSpan.FromMinutes(1)).TotalMilliseconds);
 
     /// <summary>
     /// Streams records of a slice in chunks of about <see cref="ChunkBytes"/>, each chunk with the

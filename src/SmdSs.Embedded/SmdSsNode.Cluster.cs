@@ -331,31 +331,11 @@ public sealed partial class SmdSsNode
         }
     }
 
-    /// <summary>
-    /// The hints a new record carries: a replica that leaves the in-sync set but stays listed
-    /// (a failed replica, a stopping one, a lost primary) misses every write from now on, and
-    /// the writes the write path saw it miss before; a replica already behind keeps its hint,
-    /// lowered by any older write it missed since. A write still in flight now may fail to reach
-    /// it after this record is out, noted only in this node's memory, which a later primary does
-    /// not see: so a hint reaches back past any write in flight (a request's whole time).
-    /// </summary>
+    /// <summary>The hints a new record carries (<see cref="Core.ReplicaHints.For"/>); a write may be in flight for a request's whole time.</summary>
     private PieSlice WithHints(PieSlice current, PieSlice next)
     {
-        uint start = next.Range.Start;
-        var hints = new List<ReplicaHint>();
         long inFlightMs = (long)(_options.RequestTimeout + AckTimeout + LeaseDuration).TotalMilliseconds;
-        long fromNow = HybridTimestamp.FirstVersionAt(NowMs() - inFlightMs);
-        foreach (NodeId replica in current.InSync.Where(n => next.IsHeldBy(n) && !next.IsInSync(n)))
-        {
-            hints.Add(new ReplicaHint(replica, Math.Min(_missed.Since(start, replica) ?? long.MaxValue, fromNow)));
-        }
-
-        foreach (NodeId replica in next.Replicas.Where(n => current.HintFor(n) is not null && _missed.Since(start, n) is not null))
-        {
-            hints.Add(new ReplicaHint(replica, _missed.Since(start, replica)!.Value));
-        }
-
-        return next.WithHints(hints);
+        return Core.ReplicaHints.For(current, next, replica => _missed.Since(next.Range.Start, replica), HybridTimestamp.FirstVersionAt(NowMs() - inFlightMs));
     }
 
     /// <summary>Memory hints are useless once a replica is in sync again or gone, and on a node that no longer leads the slice.</summary>

@@ -57,6 +57,8 @@ public sealed partial class SmdSsNode
     private async Task SayGoodbyeAsync()
     {
         _goingDown = true;
+        // Before the count is read: a write that counts itself in flight after this sees it (RefuseIfWithdrawn).
+        Interlocked.MemoryBarrier();
         using var timeout = new CancellationTokenSource(GoodbyeTimeout);
         while (Volatile.Read(ref _writesInFlight) > 0 && !timeout.IsCancellationRequested)
         {

@@ -59,6 +59,7 @@ public sealed partial class SmdSsNode
         Interlocked.Increment(ref _writesInFlight);
         try
         {
+            RefuseIfWithdrawn();
             StorageRecord versioned;
             bool changed;
             // Under the key's lock: an atomic operation of the key reads, decides and applies in one step.
@@ -82,6 +83,18 @@ public sealed partial class SmdSsNode
         finally
         {
             Interlocked.Decrement(ref _writesInFlight);
+        }
+    }
+
+    /// <summary>
+    /// Called once a write counts itself in flight: a goodbye (or a step-down) that began since
+    /// the caller's check may have seen no write in flight and handed the slice over already.
+    /// </summary>
+    private void RefuseIfWithdrawn()
+    {
+        if (Withdrawn)
+        {
+            throw new SmdSsUnavailableException($"{SelfRecord!.Id} is handing its slices over");
         }
     }
 

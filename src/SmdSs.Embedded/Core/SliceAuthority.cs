@@ -78,18 +78,8 @@ internal sealed class SliceAuthority
     /// and a replica would refuse writes to the others. So no lease and no write until the host
     /// commits each anew at the next epoch (<see cref="Placement.PlacementRound.Repairs"/>).
     /// </summary>
-    public List<PieSlice> ToRestamp()
-    {
-        // Entries whose record changed since can never match again (a start's epochs only rise): forgotten here.
-        ImmutableHashSet<(uint Start, long Epoch)> pending = _restamp;
-        List<PieSlice> slices = [.. pending.Select(r => Map.Find(r.Start)).Where(NeedsRestamp).DistinctBy(s => s.Range.Start).OrderBy(s => s.Range.Start)];
-        if (slices.Count < pending.Count)
-        {
-            _restamp = [.. slices.Select(s => (s.Range.Start, s.Epoch))];
-        }
-
-        return slices;
-    }
+    public List<PieSlice> ToRestamp() =>
+        [.. _restamp.Select(r => Map.Find(r.Start)).Where(NeedsRestamp).DistinctBy(s => s.Range.Start).OrderBy(s => s.Range.Start)];
 
     private bool NeedsRestamp(PieSlice slice) =>
         !_restamp.IsEmpty && slice.Primary == _self && _restamp.Contains((slice.Range.Start, slice.Epoch));
@@ -223,6 +213,11 @@ internal sealed class SliceAuthority
 
         // After the lead times: a lock-free reader that sees the new map sees them too.
         Map = merged;
+        if (!_restamp.IsEmpty)
+        {
+            // Entries whose record changed since can never match again (a start's epochs only rise).
+            _restamp = [.. _restamp.Where(r => NeedsRestamp(Map.Find(r.Start)))];
+        }
         return changes;
     }
 

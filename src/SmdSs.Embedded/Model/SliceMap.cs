@@ -118,10 +118,11 @@ internal sealed class SliceMap
             PieSlice held = work[first];
             if (first == last && held.Range != record.Range)
             {
+                // The initial slice if it holds the held one (else a layout this map was not made in: the held slice itself).
                 SliceRange root = initialLayout?.Find(record.Range.Start).Range is { } initial && initial.Contains(held.Range.Start) && initial.Contains(held.Range.End)
                     ? initial
                     : held.Range;
-                if (root.HalvingsDownTo(record.Range) is not { } beside)
+                if ((root.HalvingsDownTo(record.Range) ?? held.Range.HalvingsDownTo(record.Range)) is not { } beside)
                 {
                     unknown.Add(record);
                     continue;

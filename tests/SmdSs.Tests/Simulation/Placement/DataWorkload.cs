@@ -40,6 +40,7 @@ internal sealed class DataOperation(string key, NodeId at, RegisterOperationKind
     /// <summary>Whether a compare-and-swap that completed swapped.</summary>
     public bool Swapped { get; set; }
 
+
     /// <summary>A write, or a compare-and-swap that may have swapped (in doubt, or acknowledged as swapped).</summary>
     public bool Writes => kind == RegisterOperationKind.Write || (kind == RegisterOperationKind.CompareAndSwap && (CompletedAt is null || Swapped));
 
@@ -76,8 +77,12 @@ internal sealed class IncrementOperation(string key, ulong operation, long invok
 
     public DataReply? Reply { get; set; }
 
-    /// <summary>Its answerer was, when it answered, in a window in which it could act on a slice taken over from it (the known gap).</summary>
-    public bool InStaleWindow { get; set; }
+    /// <summary>
+    /// Lost to a stale takeover (the known gap): a takeover, since it was invoked, from a record
+    /// older than the one it was acknowledged under, by a node that did not hold it.
+    /// </summary>
+    public bool LostToStaleTakeover(PlacementSimulation sim) =>
+        CompletedAt is not null && Reply is { } reply && sim.LostToStaleTakeover(KeyHash.Of(key), reply.Epoch, invokedAt, reply.Holders ?? new HashSet<NodeId>());
 
     public override string ToString() => $"[{invokedAt} .. {CompletedAt?.ToString(CultureInfo.InvariantCulture) ?? "?"}] increment #{operation} of {key} -> {(CompletedAt is null ? "?" : Answer.ToString(CultureInfo.InvariantCulture))}{(Reply is null ? "" : $" by {Reply.Answerer} at e{Reply.Epoch}")}";
 }
@@ -103,6 +108,7 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
     private static readonly string[] CounterKeys = ["c0", "c1"];
     private readonly Dictionary<string, List<IncrementOperation>> _increments = CounterKeys.ToDictionary(k => k, _ => new List<IncrementOperation>(), StringComparer.Ordinal);
     private readonly Dictionary<(string Key, long Answer), IncrementOperation> _answersGiven = [];
+    private readonly Dictionary<(string Key, long ExpectedVersion), DataOperation> _swapsOf = [];
     private ulong _operations;
 
     private readonly Dictionary<string, List<DataOperation>> _history = Keys.ToDictionary(k => k, _ => new List<DataOperation>(), StringComparer.Ordinal);
@@ -177,18 +183,17 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
             op.CompletedAt = sim.NowMs;
             op.Answer = long.Parse(reply.Value!, CultureInfo.InvariantCulture);
             op.Reply = reply;
-            op.InStaleWindow = sim.Find(reply.Answerer) is { } answerer && sim.InStaleWindowAcrossTakeover(reply.Answerer, answerer.View.Find(KeyHash.Of(key)).Range.Start);
             if (_answersGiven.TryGetValue((key, op.Answer), out IncrementOperation? other))
             {
-                // A primary acting on a slice taken over from it (the known gap) may have its
-                // acknowledged increment lost, and its answer given again by the new primary.
-                bool known = op.InStaleWindow || other.InStaleWindow;
+                // An acknowledged increment lost to a stale takeover (the known gap) leaves its
+                // answer to be given again by the primary that took the slice over.
+                bool known = (op.LostToStaleTakeover(sim) || other.LostToStaleTakeover(sim)) && op.Reply.Answerer != other.Reply!.Answerer;
                 string twice = $"at {sim.NowMs} ms, after {sim.Phase}: {key} answered {op.Answer} twice: {other}; {op}";
                 sim.Note($"ANSWER GIVEN TWICE{(known ? " across a stale takeover" : "")}: {twice}");
                 (known ? LostAcrossStaleTakeover : LostWrites).Add(twice);
             }
 
-            _answersGiven[(key, op.Answer)] = op;
+            _answersGiven.TryAdd((key, op.Answer), op);
         });
     }
 
@@ -231,9 +236,11 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                 IncrementOperation? uncounted = acknowledged.FirstOrDefault(o => !counted.Contains(o.Operation));
                 string wrong = $"at {sim.NowMs} ms, after {sim.Phase}: in-sync replica {replica} holds {key} = {value}, with {acknowledged.Count} increments acknowledged (highest answer {highest}) and {tried - acknowledged.Count} in doubt"
                     + (uncounted is null ? "" : $"; it does not count {uncounted}");
+                // Missing increments all applied across a takeover (never more than were tried).
+                List<IncrementOperation> uncountedAll = [.. acknowledged.Where(o => !counted.Contains(o.Operation))];
                 bool known = (value < highest.Answer && highest.Reply is { } reply
                         && sim.LostToStaleTakeover(KeyHash.Of(key), reply.Epoch, highest.CompletedAt!.Value, reply.Holders ?? new HashSet<NodeId>()))
-                    || uncounted?.InStaleWindow == true;
+                    || (value <= tried && uncountedAll.Count > 0 && uncountedAll.TrueForAll(o => o.LostToStaleTakeover(sim)));
                 sim.Note($"COUNTER WRONG{(known ? " across a stale takeover" : "")}: {wrong}");
                 (known ? LostAcrossStaleTakeover : LostWrites).Add(wrong);
                 break;
@@ -299,10 +306,11 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                 }
 
                 SimPlacementNode swapper = now[sim.Random.Next(now.Count)];
+                long expectedVersion = read.Value is null ? 0 : read.Version;
                 var op = new DataOperation(key, swapper.Id, RegisterOperationKind.CompareAndSwap, $"v{++_values}", sim.NowMs) { Expected = read.Value };
                 _history[key].Add(op);
                 // As GetVersionedAsync: an absent key reads as version 0, whatever tombstone it has.
-                swapper.CompareAndSwap(key, read.Value is null ? 0 : read.Version, op.Value!, ++_operations, reply =>
+                swapper.CompareAndSwap(key, expectedVersion, op.Value!, ++_operations, reply =>
                 {
                     if (reply is null)
                     {
@@ -312,6 +320,18 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                     op.Swapped = reply.Value == "swapped";
                     if (op.Swapped)
                     {
+                        // Versions are unique: two swaps of one version read means one of them swapped
+                        // a version already gone. (A value may come back at a new version: a Set's
+                        // retry applies it again, issue 18.)
+                        if (expectedVersion != 0 && !_swapsOf.TryAdd((key, expectedVersion), op))
+                        {
+                            DataOperation first = _swapsOf[(key, expectedVersion)];
+                            bool known = first.CompletedAt is not null && sim.LostToStaleTakeover(KeyHash.Of(key), first.Epoch, first.InvokedAt, first.Holders);
+                            string twice = $"at {sim.NowMs} ms, after {sim.Phase}: {first} and {op} both swapped {op.Expected} at v{expectedVersion}";
+                            sim.Note($"SWAPPED TWICE{(known ? " across a stale takeover" : "")}: {twice}");
+                            (known ? LostAcrossStaleTakeover : LostWrites).Add(twice);
+                        }
+
                         Acknowledge(op, reply);
                     }
                     else

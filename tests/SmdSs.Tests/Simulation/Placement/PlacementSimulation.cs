@@ -422,11 +422,12 @@ internal sealed class PlacementSimulation
     private (string Description, PieSlice Record)? StaleRecord(SimPlacementNode node, uint start)
     {
         PieSlice mine = node.View.Find(start);
-        if (!node.CanReadLocally(mine))
-        {
-            return null;
-        }
+        return node.CanReadLocally(mine) ? NewerRecordWithout(node, mine) : null;
+    }
 
+    // A record of any part of mine's range, on any node, newer than mine and without node in sync.
+    private (string Description, PieSlice Record)? NewerRecordWithout(SimPlacementNode node, PieSlice mine)
+    {
         // Records of any part of its range: a split moves halves on apart.
         foreach (SimPlacementNode other in _nodes.Values.OrderBy(n => n.Id))
         {
