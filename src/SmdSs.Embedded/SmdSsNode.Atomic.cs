@@ -178,6 +178,9 @@ public sealed partial class SmdSsNode
             byte[]? appliedBefore = null;
             using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
             {
+                // The lock's wait may outlast a goodbye's (it gives up waiting after 5 s).
+                RefuseIfWithdrawn();
+
                 // Checked again under the lock: a duplicate of the request (a resent or duplicated
                 // frame) may have passed the first check while the original was being applied.
                 applied = _recentOperations.TryGet(request.OperationId, out appliedBefore)

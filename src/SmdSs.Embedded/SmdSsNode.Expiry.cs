@@ -109,6 +109,7 @@ public sealed partial class SmdSsNode
         var deletes = new List<StorageRecord>();
         try
         {
+            RefuseIfWithdrawn();
             foreach (StoredEntry entry in expired)
             {
                 uint hash = Hashing.KeyHash.Of(entry.Key);

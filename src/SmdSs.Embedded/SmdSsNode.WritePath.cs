@@ -65,6 +65,8 @@ public sealed partial class SmdSsNode
             // Under the key's lock: an atomic operation of the key reads, decides and applies in one step.
             using (await _keyLocks.LockAsync(Hashing.KeyHash.Of(record.Key), cancellationToken).ConfigureAwait(false))
             {
+                // The lock's wait may outlast a goodbye's (it gives up waiting after 5 s).
+                RefuseIfWithdrawn();
                 versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()) } : record;
                 changed = ApplyAsPrimary(RecordAnswers.Attach(versioned, answers));
             }

@@ -27,9 +27,12 @@ internal static class ReplicaHints
             hints.Add(new ReplicaHint(replica, Math.Min(missedSince(replica) ?? long.MaxValue, inFlightSince)));
         }
 
-        foreach (NodeId replica in next.Replicas.Where(n => current.HintFor(n) is not null && missedSince(n) is not null))
+        foreach (NodeId replica in next.Replicas.Where(n => current.HintFor(n) is not null))
         {
-            hints.Add(new ReplicaHint(replica, missedSince(replica)!.Value));
+            if (missedSince(replica) is { } since)
+            {
+                hints.Add(new ReplicaHint(replica, since));
+            }
         }
 
         return next.WithHints(hints);

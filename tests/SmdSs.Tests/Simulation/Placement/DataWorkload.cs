@@ -239,7 +239,7 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                 // Missing increments all applied across a takeover (never more than were tried).
                 List<IncrementOperation> uncountedAll = [.. acknowledged.Where(o => !counted.Contains(o.Operation))];
                 bool known = (value < highest.Answer && highest.Reply is { } reply
-                        && sim.LostToStaleTakeover(KeyHash.Of(key), reply.Epoch, highest.CompletedAt!.Value, reply.Holders ?? new HashSet<NodeId>()))
+                        && sim.LostToStaleTakeover(KeyHash.Of(key), reply.Epoch, highest.InvokedAt, reply.Holders ?? new HashSet<NodeId>()))
                     || (value <= tried && uncountedAll.Count > 0 && uncountedAll.TrueForAll(o => o.LostToStaleTakeover(sim)));
                 sim.Note($"COUNTER WRONG{(known ? " across a stale takeover" : "")}: {wrong}");
                 (known ? LostAcrossStaleTakeover : LostWrites).Add(wrong);
@@ -326,7 +326,8 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                         if (expectedVersion != 0 && !_swapsOf.TryAdd((key, expectedVersion), op))
                         {
                             DataOperation first = _swapsOf[(key, expectedVersion)];
-                            bool known = first.CompletedAt is not null && sim.LostToStaleTakeover(KeyHash.Of(key), first.Epoch, first.InvokedAt, first.Holders);
+                            bool known = (first.CompletedAt is not null && sim.LostToStaleTakeover(KeyHash.Of(key), first.Epoch, first.InvokedAt, first.Holders))
+                                || sim.LostToStaleTakeover(KeyHash.Of(key), reply.Epoch, op.InvokedAt, reply.Holders ?? new HashSet<NodeId>());
                             string twice = $"at {sim.NowMs} ms, after {sim.Phase}: {first} and {op} both swapped {op.Expected} at v{expectedVersion}";
                             sim.Note($"SWAPPED TWICE{(known ? " across a stale takeover" : "")}: {twice}");
                             (known ? LostAcrossStaleTakeover : LostWrites).Add(twice);
