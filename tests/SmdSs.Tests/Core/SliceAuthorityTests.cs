@@ -334,10 +334,15 @@ public sealed class SliceAuthorityTests
         Assert.True(authority.IsWriteBlocked(toRestamp[1].Range.Start));
 
         PieSlice lower = toRestamp[0];
+        Assert.Equal(0u, lower.Range.Start);
         Assert.True(authority.EndCommit(authority.BeginCommit(lower, lower.Next(lower.Replicas, lower.InSync)), 100_000, mayCommit: true).IsCommitted);
         Assert.Single(authority.ToRestamp());
         Assert.False(authority.IsWriteBlocked(lower.Range.Start));
         Assert.Single(authority.Grant(B, Ask(Slice(authority)), 100_000, mayGrant: true));
+
+        // The other piece's restamp stays pending through later merges (which prune only what can no longer match).
+        authority.Merge([staleLowerHalf], 100_000, out _);
+        Assert.Equal([toRestamp[1].Range.Start], authority.ToRestamp().Select(s => s.Range.Start));
     }
 
     /// <summary>

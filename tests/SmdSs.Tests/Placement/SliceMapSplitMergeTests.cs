@@ -110,6 +110,21 @@ public sealed class SliceMapSplitMergeTests
         Assert.NotEmpty(unknownWithoutLayout);
     }
 
+    /// <summary>A map made in another initial layout (the option changed between restarts): a halving of a held slice still merges, as it did before merges knew the layout.</summary>
+    [Fact]
+    public void A_halving_of_a_held_slice_merges_though_no_halving_of_the_initial_slice_gives_it()
+    {
+        // Thirds, inside the one initial slice given, and no halving of it.
+        SliceMap held = SliceMap.CreateInitial(3, Replicas);
+        PieSlice half = held.Slices[1] with { Range = held.Slices[1].Range.SplitAt(held.Slices[1].Range.Midpoint).Low, Epoch = 9 };
+
+        SliceMap merged = held.Merge([half], out _, out List<PieSlice> unknown, SliceMap.CreateInitial(1, Replicas));
+
+        Assert.Empty(unknown);
+        Assert.Equal(4, merged.Count);
+        Assert.Null(SliceMap.FindCoverageError(merged.Slices));
+    }
+
     [Fact]
     public void An_initial_layout_that_halves_this_ones_is_taken_as_splits_would_be()
     {

@@ -281,8 +281,8 @@ internal sealed class PlacementSimulation
     public IEnumerable<NodeId> Friends(SimPlacementNode node) =>
         new[] { _first, node.JoinedThrough }.OfType<NodeId>().Where(f => f != node.Id).Distinct();
 
-    // The records committed by a takeover: the slice, the epoch, who took over and when.
-    private readonly List<(SliceRange Range, long Epoch, NodeId Taker, long AtMs)> _takeovers = [];
+    // The records committed by a takeover: the slice, the epoch of the record it started from and its own, who took over and when.
+    private readonly List<(SliceRange Range, long BaseEpoch, long Epoch, NodeId Taker, long AtMs)> _takeovers = [];
 
     /// <summary>
     /// True when a write of the key of hash <paramref name="keyHash"/>, acknowledged at
@@ -291,14 +291,14 @@ internal sealed class PlacementSimulation
     /// from a record older than that one (the known gap: see ARCHITECTURE).
     /// </summary>
     public bool LostToStaleTakeover(uint keyHash, long epoch, long acknowledgedAtMs, IReadOnlySet<NodeId> holders) =>
-        _takeovers.Any(t => t.Range.Contains(keyHash) && t.Epoch > epoch && t.Epoch - SliceMoves.TakeoverEpochStep < epoch
+        _takeovers.Any(t => t.Range.Contains(keyHash) && t.Epoch > epoch && t.BaseEpoch < epoch
             && t.AtMs >= acknowledgedAtMs && !holders.Contains(t.Taker));
 
     public void Committed(SimPlacementNode node, SliceChange change)
     {
         if (change.BasedOn.Primary != node.Id && change.Next.Primary == node.Id)
         {
-            _takeovers.Add((change.Next.Range, change.Next.Epoch, node.Id, NowMs));
+            _takeovers.Add((change.Next.Range, change.BasedOn.Epoch, change.Next.Epoch, node.Id, NowMs));
         }
 
         Commits++;
