@@ -197,7 +197,6 @@ public sealed partial class SmdSsNode
             InheritAnswers([.. changes.Where(c => c.After.Primary == SelfRecord!.Id && c.Before.Primary != SelfRecord.Id).Select(c => c.After.Range)]);
             foreach ((PieSlice mine, PieSlice record) in changes)
             {
-
                 // This node's bootstrap map lost to the cluster's: what it took while alone is
                 // unique and goes to the slice's real primary. Any other loss of a slice is a
                 // planned move, after which this node's copy is redundant and is wiped.
