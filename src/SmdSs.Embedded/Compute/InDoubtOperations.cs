@@ -174,13 +174,13 @@ internal sealed class InDoubtOperations(long retentionMs)
                 }
             }
 
-            uint hash = Hashing.KeyHash.Of(key);
-            if (_inherited.TryGetValue(hash, out List<(OperationAnswer Answer, long AtMs)>? inherited))
+            // Hashed only when something was inherited: every atomic write confirms.
+            if (_inherited.Count > 0 && _inherited.TryGetValue(Hashing.KeyHash.Of(key), out List<(OperationAnswer Answer, long AtMs)>? inherited))
             {
                 inherited.RemoveAll(i => carried.Any(c => c.Id == i.Answer.Id));
                 if (inherited.Count == 0)
                 {
-                    _inherited.Remove(hash);
+                    _inherited.Remove(Hashing.KeyHash.Of(key));
                 }
             }
 

@@ -69,7 +69,7 @@ internal sealed class SliceAuthority
     /// until a majority of voters is known to hold its record.
     /// </summary>
     public bool IsWriteBlocked(uint start) =>
-        (_unconfirmed.TryGetValue(start, out Unconfirmed? unconfirmed) && unconfirmed.Blocked) || NeedsRestamp(Map.Find(start));
+        (_unconfirmed.TryGetValue(start, out Unconfirmed? unconfirmed) && unconfirmed.Blocked) || (!_restamp.IsEmpty && NeedsRestamp(Map.Find(start)));
 
     /// <summary>
     /// Slices this node leads that a merge cut out of a slice it led keeping that slice's record
@@ -82,7 +82,7 @@ internal sealed class SliceAuthority
         [.. _restamp.Select(r => Map.Find(r.Start)).Where(NeedsRestamp).DistinctBy(s => s.Range.Start).OrderBy(s => s.Range.Start)];
 
     private bool NeedsRestamp(PieSlice slice) =>
-        !_restamp.IsEmpty && slice.Primary == _self && _restamp.Contains((slice.Range.Start, slice.Epoch));
+        slice.Primary == _self && _restamp.Contains((slice.Range.Start, slice.Epoch));
 
     /// <summary>The records of slices this node leads whose last taking-out no majority is known to hold: the host sends them round and counts who holds them.</summary>
     public List<PieSlice> UnconfirmedRecords() =>
@@ -261,7 +261,7 @@ internal sealed class SliceAuthority
         foreach ((uint start, long epoch) in asked)
         {
             PieSlice slice = Map.Find(start);
-            if (slice.Range.Start == start && slice.Epoch == epoch && slice.Primary == _self && slice.IsInSync(replica) && !_dropsPending.ContainsKey((start, replica)) && !NeedsRestamp(slice))
+            if (slice.Range.Start == start && slice.Epoch == epoch && slice.Primary == _self && slice.IsInSync(replica) && !_dropsPending.ContainsKey((start, replica)) && (_restamp.IsEmpty || !NeedsRestamp(slice)))
             {
                 _grantedUntilMs[(start, replica)] = nowMs + _leaseMs;
                 granted.Add((start, epoch));

@@ -307,6 +307,15 @@ public sealed class SliceAuthorityTests
         Assert.True(authority.IsWriteBlocked(0));
     }
 
+    // A's record of the whole slice, committed at the epoch a takeover gives (1,025 past the one held).
+    private static PieSlice CommitAtATakeoversEpoch(SliceAuthority authority)
+    {
+        PieSlice whole = Slice(authority);
+        PieSlice next = whole.Next([A, B, C], [A, B, C]) with { Epoch = whole.Epoch + 1025 };
+        Assert.True(authority.EndCommit(authority.BeginCommit(whole, next), 100_000, mayCommit: true).IsCommitted);
+        return next;
+    }
+
     /// <summary>
     /// A took the whole slice over; the old primary had split it meanwhile, and its older record
     /// of the lower half reaches A. A's map is cut, both pieces keeping A's record and epoch: a
@@ -318,8 +327,7 @@ public sealed class SliceAuthorityTests
     {
         SliceAuthority authority = LedByA();
         PieSlice whole = Slice(authority);
-        PieSlice takenOver = whole.Next([A, B, C], [A, B, C]) with { Epoch = whole.Epoch + 1025 };
-        Assert.True(authority.EndCommit(authority.BeginCommit(whole, takenOver), 100_000, mayCommit: true).IsCommitted);
+        PieSlice takenOver = CommitAtATakeoversEpoch(authority);
         authority.Confirmed(0, takenOver.Epoch);
         Assert.False(authority.IsWriteBlocked(0));
         PieSlice staleLowerHalf = whole with { Range = whole.Range.SplitAt(whole.Range.Midpoint).Low, Epoch = whole.Epoch + 1 };
@@ -355,8 +363,7 @@ public sealed class SliceAuthorityTests
     {
         SliceAuthority authority = LedByA();
         PieSlice whole = Slice(authority);
-        PieSlice takenOver = whole.Next([A, B, C], [A, B, C]) with { Epoch = whole.Epoch + 1025 };
-        Assert.True(authority.EndCommit(authority.BeginCommit(whole, takenOver), 100_000, mayCommit: true).IsCommitted);
+        PieSlice takenOver = CommitAtATakeoversEpoch(authority);
         Assert.True(authority.IsWriteBlocked(0));
         PieSlice rivalsLowerHalf = new(whole.Range.SplitAt(whole.Range.Midpoint).Low, takenOver.Epoch + 1025, [B, A, C], [B, A, C]);
 
