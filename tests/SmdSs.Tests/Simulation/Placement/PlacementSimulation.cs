@@ -127,6 +127,14 @@ internal sealed class PlacementSimulation
     /// <summary>Until when primaries split slices that passed <see cref="SplitKeys"/>.</summary>
     public long SplitsUntilMs { get; private set; }
 
+    /// <summary>Catch-ups that streamed to their end: deltas from a hint, and full copies.</summary>
+    public int DeltaCatchUps { get; set; }
+
+    public int FullCatchUps { get; set; }
+
+    /// <summary>Keys anti-entropy pushed to a replica or pulled from one.</summary>
+    public int KeysRepaired { get; set; }
+
     /// <summary>Slices split during the run.</summary>
     public int Splits { get; private set; }
 
@@ -267,6 +275,13 @@ internal sealed class PlacementSimulation
         _cut.Add((a.Id, b.Id));
         _cut.Add((b.Id, a.Id));
         Note($"link {a.Id} - {b.Id} cut");
+    }
+
+    /// <summary>Cuts the link from <paramref name="from"/> to <paramref name="to"/> only, until <see cref="Heal"/>: what <paramref name="to"/> sends still arrives (a one-way partition).</summary>
+    public void CutOneWay(SimPlacementNode from, SimPlacementNode to)
+    {
+        _cut.Add((from.Id, to.Id));
+        Note($"link {from.Id} -> {to.Id} cut");
     }
 
     public void Heal()
@@ -542,7 +557,10 @@ internal sealed record SimulationScope(int Version)
     public static readonly SimulationScope Third = new(3);
 
     /// <summary>Cuts of the link between two nodes only, decommissions, and compare-and-swap.</summary>
-    public static readonly SimulationScope Full = new(4);
+    public static readonly SimulationScope Fourth = new(4);
+
+    /// <summary>Delta catch-ups from hints, anti-entropy, and links cut one way only.</summary>
+    public static readonly SimulationScope Full = new(5);
 
     /// <summary>Clients increment counters.</summary>
     public bool Counters => Version >= 2;
@@ -558,4 +576,11 @@ internal sealed record SimulationScope(int Version)
 
     /// <summary>Clients compare-and-swap the registers' values they read.</summary>
     public bool CompareAndSwap => Version >= 4;
+
+    /// <summary>
+    /// Records carry hints and a returning replica with one gets a delta catch-up, then an
+    /// anti-entropy pass; primaries run anti-entropy with their in-sync replicas every minute;
+    /// a change may cut a link one way only (a node hears another that cannot hear it).
+    /// </summary>
+    public bool HintsAndAntiEntropy => Version >= 5;
 }

@@ -37,6 +37,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         var staleAcrossTakeover = new ConcurrentDictionary<int, string>();
         var staleWindowsMs = new ConcurrentBag<long>();
         long simulatedMs = 0;
+        long deltas = 0, fulls = 0, repaired = 0;
         long acknowledged = 0, inDoubt = 0, reads = 0, staleDataReads = 0, notLinearizable = 0, undecided = 0, checkerTicks = 0, increments = 0, incrementsInDoubt = 0, splits = 0;
         var firstNotLinearizable = new ConcurrentDictionary<int, string>();
         var lostAcrossTakeover = new ConcurrentDictionary<int, string>();
@@ -54,6 +55,9 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
 
             Interlocked.Add(ref simulatedMs, sim.NowMs);
             Interlocked.Add(ref splits, sim.Splits);
+            Interlocked.Add(ref deltas, sim.DeltaCatchUps);
+            Interlocked.Add(ref fulls, sim.FullCatchUps);
+            Interlocked.Add(ref repaired, sim.KeysRepaired);
             Interlocked.Add(ref acknowledged, sim.Data.Acknowledged);
             Interlocked.Add(ref inDoubt, sim.Data.InDoubt);
             Interlocked.Add(ref reads, sim.Data.Reads);
@@ -110,8 +114,9 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             output.WriteLine($"  seed {seed}: {explanation}");
         }
 
-        output.WriteLine($"{splits} slices split");
+        output.WriteLine($"{splits} slices split; {deltas} delta catch-ups from hints, {fulls} full copies; {repaired} keys repaired by anti-entropy");
         output.WriteLine($"{seeds} seeds, {simulatedMs / 3_600_000.0:0.0} h simulated in {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.True(deltas > 0 && repaired > 0, "the run neither caught a replica up by a delta nor repaired a key: the hints or anti-entropy are no longer simulated");
         Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures.OrderBy(f => f.Key).Select(f => $"seed {f.Key}: {f.Value} (replay: Pinned({f.Key}))")));
         Assert.True(staleAcrossTakeover.Count <= seeds / 3, $"stale read windows across a takeover in {staleAcrossTakeover.Count} of {seeds} seeds, past the ceiling of a third");
         Assert.True(lostAcrossTakeover.Count <= seeds / 100, $"acknowledged writes lost across a stale takeover in {lostAcrossTakeover.Count} of {seeds} seeds, past the ceiling of one in a hundred");
@@ -377,6 +382,11 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             {
                 choices.Add("cut a link and heal");
             }
+
+            if (sim.Scope.HintsAndAntiEntropy)
+            {
+                choices.Add("cut a link one way and heal");
+            }
         }
 
         string change = choices[sim.Random.Next(choices.Count)];
@@ -415,6 +425,11 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             case "cut a link and heal":
                 var ends = running.OrderBy(_ => sim.Random.Next()).Take(2).ToList();
                 sim.CutLink(ends[0], ends[1]);
+                sim.Later(sim.Random.Next(500, 20_000), sim.Heal);
+                break;
+            case "cut a link one way and heal":
+                var ways = running.OrderBy(_ => sim.Random.Next()).Take(2).ToList();
+                sim.CutOneWay(ways[0], ways[1]);
                 sim.Later(sim.Random.Next(500, 20_000), sim.Heal);
                 break;
             case "split in two and heal":

@@ -71,6 +71,11 @@ internal sealed partial class SimPlacementNode
     private readonly List<(string Key, StoredValue? Before, StoredValue? After, ImmutableList<(long Version, OperationAnswer Answer)> AnswersBefore)> _unsynced = [];
     private const int FsyncMs = 1_000;
     private HybridClock _clock = new();
+    // Hinted handoff, the primary's memory of the writes each listed replica missed (as _missed).
+    private MissedWrites _missed = new();
+    private const int AntiEntropyMs = 60_000;
+    // As the node's DeltaBase: tombstones live for the retention (10 min), a minute's margin kept.
+    private const long TombstoneSafeMs = 9 * 60_000;
 
     /// <summary>May a client call this node? Running, its maps confirmed by the farm's (a lone bootstrap map's writes need a handoff, not simulated).</summary>
     public bool TakesClients => Running && _confirmed && View.Slices.Any(s => s.Epoch > 0);
@@ -94,6 +99,12 @@ internal sealed partial class SimPlacementNode
         {
             _recent.Set(answer, sim.NowMs);
         }
+        _missed = new MissedWrites();
+        if (sim.Scope.HintsAndAntiEntropy)
+        {
+            sim.After(sim.Random.Next(1, AntiEntropyMs), () => AntiEntropy(life));
+        }
+
         _clock = new HybridClock();
         _clock.Observe(_store.Values.Select(v => v.Version).DefaultIfEmpty(0).Max());
         _catchUpBroken.Clear();
@@ -524,6 +535,7 @@ internal sealed partial class SimPlacementNode
 
             tallied = true;
             ReplicationTally tally = WriteReplication.Tally(current, alsoTo, Id, targets, replies, IsReachable);
+            NoteMissedWrites(current, written.Version, tally.Missed);
             foreach (NodeId broken in tally.BrokenCatchUps)
             {
                 _catchUpBroken[(start, broken)] = true;
@@ -599,7 +611,7 @@ internal sealed partial class SimPlacementNode
 
     // As OnReplicateAsync: only from the slice's primary; a sender that claims a newer record
     // than this node's has it fetched (here: the record it sent); one that claims none is deposed.
-    private ReplicaReply OnReplicate(NodeId from, PieSlice senderRecord, string key, StoredValue value)
+    private ReplicaReply OnReplicate(NodeId from, PieSlice senderRecord, string key, StoredValue value, IReadOnlyCollection<OperationAnswer>? carried = null)
     {
         uint start = senderRecord.Range.Start;
         if (View.Find(start).Primary != from && senderRecord.Epoch > View.Find(start).Epoch)
@@ -614,7 +626,7 @@ internal sealed partial class SimPlacementNode
         }
 
         _clock.Observe(value.Version);
-        ApplyFromPrimary(key, value);
+        ApplyFromPrimary(key, value, carried);
         return ReplicaReply.Holds;
     }
 
@@ -742,24 +754,227 @@ internal sealed partial class SimPlacementNode
 
         sim.After(StreamTimeoutMs, () => End(streamed: false));
         long session = _clock.Next(WallNowMs);
+        // As DeltaBase: a replica whose copy was complete until it missed writes (noted here or
+        // in the record's hints) is sent only what changed since, then one anti-entropy pass.
+        long? since = sim.Scope.HintsAndAntiEntropy ? ReplicaHints.DeltaBase(slice, replica, _missed.Since(start, replica), WallNowMs - TombstoneSafeMs) : null;
+        void Finish() => Step(r => r.IsCatchUpSession(Id, slice, session), () =>
+        {
+            if (since is null)
+            {
+                sim.FullCatchUps++;
+            }
+            else
+            {
+                sim.DeltaCatchUps++;
+            }
+
+            End(streamed: true);
+        });
         Step(
             r =>
             {
                 r.MergeSlices([slice]);
                 return true;
             },
-            () => Step(r => r.OnCatchUpBegin(Id, slice, session), () =>
+            () => Step(r => r.OnCatchUpBegin(Id, slice, session, full: since is null), () =>
             {
-                List<KeyValuePair<string, StoredValue>> copy = [.. _store.Where(e => slice.Range.Contains(KeyHash.Of(e.Key))).OrderBy(e => e.Key, StringComparer.Ordinal)];
+                List<KeyValuePair<string, StoredValue>> copy = [.. _store.Where(e => slice.Range.Contains(KeyHash.Of(e.Key)) && e.Value.Version >= (since ?? 0)).OrderBy(e => e.Key, StringComparer.Ordinal)];
                 // With the answers of recent increments of the slice's keys: the replica may take the slice over.
                 List<OperationAnswer> answers = _recent.InRange(slice.Range);
                 // Reading and streaming the copy takes a while: writes meanwhile reach the replica too.
-                sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy, answers), () => Step(r => r.IsCatchUpSession(Id, slice, session), () => End(streamed: true))));
+                sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy, answers), () =>
+                {
+                    if (since is null)
+                    {
+                        Finish();
+                    }
+                    else
+                    {
+                        Repair(slice, replica, life, Finish);
+                    }
+                }));
             }));
     }
 
+    // As NoteMissedWrites: every listed replica a write did not reach gets a hint, while its copy is otherwise complete.
+    private void NoteMissedWrites(PieSlice slice, long version, IReadOnlyList<NodeId> missed)
+    {
+        foreach (NodeId replica in missed)
+        {
+            _missed.Note(slice.Range.Start, replica, version, slice.IsInSync(replica) || slice.HintFor(replica) is not null);
+        }
+    }
+
+    // As WithHints: the hints a new record carries (a write may be in flight for a request's whole time).
+    private PieSlice WithHints(PieSlice current, PieSlice next) =>
+        ReplicaHints.For(current, next, replica => _missed.Since(next.Range.Start, replica), HybridTimestamp.FirstVersionAt(WallNowMs - (RequestTimeoutMs + AckTimeoutMs + PlacementSimulation.LeaseMs)));
+
+    // As ForgetHints: memory hints are useless once a replica is in sync again or gone, and on a node that no longer leads the slice.
+    private void ForgetHints(PieSlice current, PieSlice next)
+    {
+        uint start = next.Range.Start;
+        if (next.Primary != Id)
+        {
+            _missed.ForgetSlice(start);
+            return;
+        }
+
+        foreach (NodeId replica in current.Replicas.Where(n => !next.IsHeldBy(n) || next.IsInSync(n)))
+        {
+            _missed.Forget(start, replica);
+        }
+    }
+
+    // As AntiEntropyLoopAsync: every minute a primary repairs each slice it leads with each reachable in-sync replica.
+    private void AntiEntropy(long life)
+    {
+        if (!Alive(life))
+        {
+            return;
+        }
+
+        sim.After(AntiEntropyMs, () => AntiEntropy(life));
+        if (!_confirmed || Withdrawn)
+        {
+            return;
+        }
+
+        foreach (PieSlice slice in View.Slices.Where(s => s.Primary == Id))
+        {
+            foreach (NodeId replica in slice.InSync.Where(n => n != Id && IsReachable(n)))
+            {
+                Repair(slice, replica, life, () => { });
+            }
+        }
+    }
+
+    // As RepairAsync, one pass over a slice with one replica: the replica's versions against this
+    // node's, last writer wins by the real BucketRepair (tombstones included). Keys newer there
+    // are fetched with their answers and written here like any write, keeping their version, so
+    // every replica gets them; keys newer here go to the replica as replicated writes, with their
+    // answers. <paramref name="done"/> is called once it is over, unless a message is lost.
+    private void Repair(PieSlice slice, NodeId replica, long life, Action done)
+    {
+        sim.Send(this, replica, r =>
+        {
+            List<StorageRecord> theirs = r.VersionsIn(slice.Range);
+            sim.Send(r, Id, n =>
+            {
+                if (!n.Alive(life))
+                {
+                    return;
+                }
+
+                (List<string> push, List<string> pull) = BucketRepair.Plan(VersionsIn(slice.Range), theirs);
+                if (pull.Count + push.Count > 0)
+                {
+                    sim.KeysRepaired += pull.Count + push.Count;
+                    sim.Note($"{Id} repairs {slice.Range.Start:x8} with {replica}: push {string.Join(",", push)}, pull {string.Join(",", pull)}");
+                }
+
+                int pending = pull.Count + 1;
+                void Pulled()
+                {
+                    if (--pending == 0)
+                    {
+                        Push(slice, replica, push, life, done);
+                    }
+                }
+
+                foreach (string key in pull)
+                {
+                    Pull(slice, replica, key, life, Pulled);
+                }
+
+                Pulled();
+            }, lossless: true);
+        }, lossless: true);
+    }
+
+    // As OnSliceQuery's BucketVersions: each key's version, live or a tombstone.
+    private List<StorageRecord> VersionsIn(SliceRange range) =>
+        [.. _store.Where(e => range.Contains(KeyHash.Of(e.Key))).Select(e => new StorageRecord(e.Value.Value is null ? RecordKind.Delete : RecordKind.Put, e.Key, e.Value.Version, EntryExpiry.None, []))];
+
+    // A pull: the replica's record of the key with the answers of its operations (as FetchRecords),
+    // written here keeping its version (as WriteAsPrimaryAsync with a version: refused while this
+    // node may not write the slice; replicated only if it changed something, or is a delete).
+    private void Pull(PieSlice slice, NodeId replica, string key, long life, Action done)
+    {
+        sim.Send(this, replica, r =>
+        {
+            StoredValue? theirs = r.Stored(key);
+            List<OperationAnswer> answers = r._recent.OfKeys([key]);
+            sim.Send(r, Id, n =>
+            {
+                if (!n.Alive(life) || theirs is not { } value)
+                {
+                    return;
+                }
+
+                Learn(answers, replace: false);
+                PieSlice begun = View.Find(KeyHash.Of(key));
+                if (begun.Primary != Id || Withdrawn
+                    || WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable) is not null)
+                {
+                    done();
+                    return;
+                }
+
+                _clock.Observe(value.Version);
+                bool changes = !_store.TryGetValue(key, out StoredValue held) || held.Version < value.Version;
+                uint hash = KeyHash.Of(key);
+                ApplyFromPrimary(key, value with { Answers = [.. answers.Where(a => a.KeyHash == hash)] }, answers);
+                if (changes || value.Value is null)
+                {
+                    Replicate(begun, key, value with { Answers = [.. answers.Where(a => a.KeyHash == hash)] }, _ => { });
+                }
+
+                done();
+            }, lossless: true);
+        }, lossless: true);
+    }
+
+    // The keys newer here, sent to the replica as replicated writes with their answers.
+    private void Push(PieSlice slice, NodeId replica, List<string> keys, long life, Action done)
+    {
+        List<KeyValuePair<string, StoredValue>> records = [.. keys.Where(_store.ContainsKey).Select(k => new KeyValuePair<string, StoredValue>(k, _store[k]))];
+        List<OperationAnswer> answers = _recent.OfKeys(keys);
+        if (records.Count == 0)
+        {
+            done();
+            return;
+        }
+
+        PieSlice current = View.Find(slice.Range.Start);
+        sim.Send(this, replica, r =>
+        {
+            bool held = r.OnRepairPush(Id, current, records, answers);
+            sim.Send(r, Id, n =>
+            {
+                if (n.Alive(life) && held)
+                {
+                    done();
+                }
+            }, lossless: true);
+        }, lossless: true);
+    }
+
+    // As OnReplicateAsync for a push of anti-entropy: only from the slice's primary.
+    private bool OnRepairPush(NodeId from, PieSlice senderRecord, List<KeyValuePair<string, StoredValue>> records, List<OperationAnswer> answers)
+    {
+        bool held = true;
+        foreach ((string key, StoredValue value) in records)
+        {
+            uint hash = KeyHash.Of(key);
+            held &= OnReplicate(from, senderRecord, key, value with { Answers = [.. answers.Where(a => a.KeyHash == hash)] }, answers) == ReplicaReply.Holds;
+        }
+
+        return held;
+    }
+
     // As OnCatchUpAsync: only from the slice's primary, never for a slice this node leads, only the session under way.
-    private bool OnCatchUpBegin(NodeId from, PieSlice record, long session)
+    // A delta keeps the copy (and this node's operations in doubt: the values that count them stay).
+    private bool OnCatchUpBegin(NodeId from, PieSlice record, long session, bool full)
     {
         uint start = record.Range.Start;
         if (View.Find(start).Primary != from || _catchUpSessions.GetValueOrDefault(start) >= session)
@@ -768,6 +983,11 @@ internal sealed partial class SimPlacementNode
         }
 
         _catchUpSessions[start] = session;
+        if (!full)
+        {
+            return true;
+        }
+
         foreach (string key in _store.Keys.Where(k => record.Range.Contains(KeyHash.Of(k))).ToList())
         {
             Store(key, null);

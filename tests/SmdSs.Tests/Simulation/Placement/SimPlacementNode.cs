@@ -676,6 +676,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     // in only if it is still the one the change was based on, with a majority in contact.
     private void Commit(SliceChange change, long life, Action done, Func<bool>? mayCommit = null)
     {
+        if (sim.Scope.HintsAndAntiEntropy)
+        {
+            change = change with { Next = WithHints(change.BasedOn, change.Next) };
+        }
+
         PendingCommit commit = _slices.BeginCommit(change.BasedOn, change.Next);
         sim.WorkInFlight++;
         WhenReady(commit, change, life, done, mayCommit);
@@ -699,6 +704,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         if (_slices.EndCommit(commit, sim.NowMs, HasCommitQuorum() && mayCommit?.Invoke() != false).IsCommitted)
         {
             sim.Committed(this, change);
+            ForgetHints(change.BasedOn, change.Next);
             if (change.Next.Primary == Id && change.BasedOn.Primary != Id)
             {
                 InheritAnswers(change.Next.Range);
