@@ -160,8 +160,41 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
         }
     }
 
+    /// <summary>The clients stop (operations under way go on to their end).</summary>
+    public void Stop() => _stopped = true;
+
+    private bool _stopped;
+
+    /// <summary>
+    /// The first key whose running in-sync replicas hold different versions of it (a tombstone
+    /// and nothing both count as absent), or null when they all agree.
+    /// </summary>
+    public string? Disagreement()
+    {
+        SliceMap map = sim.Running.First().View;
+        foreach (string key in _history.Keys.Concat(CounterKeys))
+        {
+            PieSlice slice = map.Find(KeyHash.Of(key));
+            var held = slice.InSync.Select(sim.Find).OfType<SimPlacementNode>().Where(n => n.Running)
+                .Select(n => (n.Id, Version: n.Stored(key) is { Value: not null } value ? value.Version : 0)).ToList();
+            if (held.Select(h => h.Version).Distinct().Count() > 1)
+            {
+                string disagreement = $"at {sim.NowMs} ms, after anti-entropy: the in-sync replicas of {key} ({slice.Range.Start:x8} e{slice.Epoch}) disagree: {string.Join(", ", held.Select(h => $"{h.Id} v{h.Version}"))}";
+                sim.Note($"REPLICAS DISAGREE: {disagreement}");
+                return disagreement;
+            }
+        }
+
+        return null;
+    }
+
     private void NextIncrement()
     {
+        if (_stopped)
+        {
+            return;
+        }
+
         sim.After(sim.Random.Next(100, 400), NextIncrement);
         List<SimPlacementNode> nodes = [.. sim.Running.Where(n => n.TakesClients)];
         if (nodes.Count == 0)
@@ -250,6 +283,11 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
 
     private void Next()
     {
+        if (_stopped)
+        {
+            return;
+        }
+
         sim.After(sim.Random.Next(50, 350), Next);
         List<SimPlacementNode> nodes = [.. sim.Running.Where(n => n.TakesClients)];
         if (nodes.Count == 0)

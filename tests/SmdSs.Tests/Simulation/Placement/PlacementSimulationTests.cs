@@ -37,7 +37,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         var staleAcrossTakeover = new ConcurrentDictionary<int, string>();
         var staleWindowsMs = new ConcurrentBag<long>();
         long simulatedMs = 0;
-        long deltas = 0, fulls = 0, repaired = 0;
+        long deltas = 0, fulls = 0, repaired = 0, fsyncAlways = 0, correlatedPowerLosses = 0;
         long acknowledged = 0, inDoubt = 0, reads = 0, staleDataReads = 0, notLinearizable = 0, undecided = 0, checkerTicks = 0, increments = 0, incrementsInDoubt = 0, splits = 0;
         var firstNotLinearizable = new ConcurrentDictionary<int, string>();
         var lostAcrossTakeover = new ConcurrentDictionary<int, string>();
@@ -58,6 +58,8 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             Interlocked.Add(ref deltas, sim.DeltaCatchUps);
             Interlocked.Add(ref fulls, sim.FullCatchUps);
             Interlocked.Add(ref repaired, sim.KeysRepaired);
+            Interlocked.Add(ref fsyncAlways, sim.FsyncAlways ? 1 : 0);
+            Interlocked.Add(ref correlatedPowerLosses, sim.CorrelatedPowerLosses);
             Interlocked.Add(ref acknowledged, sim.Data.Acknowledged);
             Interlocked.Add(ref inDoubt, sim.Data.InDoubt);
             Interlocked.Add(ref reads, sim.Data.Reads);
@@ -114,6 +116,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             output.WriteLine($"  seed {seed}: {explanation}");
         }
 
+        output.WriteLine($"{fsyncAlways} seeds under FsyncPolicy.Always, with {correlatedPowerLosses} power losses of two machines or the whole farm");
         output.WriteLine($"{splits} slices split; {deltas} delta catch-ups from hints, {fulls} full copies; {repaired} keys repaired by anti-entropy");
         output.WriteLine($"{seeds} seeds, {simulatedMs / 3_600_000.0:0.0} h simulated in {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.True(deltas > 0 && repaired > 0, "the run neither caught a replica up by a delta nor repaired a key: the hints or anti-entropy are no longer simulated");
@@ -346,7 +349,24 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             }
         }
 
-        return null;
+        return sim.Scope.HintsAndAntiEntropy ? Converge(sim) : null;
+    }
+
+    // Once faults and clients stop, and the operations under way end, one anti-entropy pass on
+    // every primary leaves every in-sync replica of each key with the same version (convergence).
+    private static string? Converge(PlacementSimulation sim)
+    {
+        sim.Phase = "the end: clients stopped, anti-entropy";
+        sim.Note(sim.Phase);
+        sim.Data.Stop();
+        sim.RunUntil(sim.NowMs + 12_000);
+        foreach (SimPlacementNode node in sim.Running)
+        {
+            node.RepairNow();
+        }
+
+        sim.RunUntil(sim.NowMs + 5_000);
+        return sim.Data.Disagreement();
     }
 
     private static string Change(PlacementSimulation sim)
@@ -387,6 +407,12 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             {
                 choices.Add("cut a link one way and heal");
             }
+
+            if (sim.FsyncAlways)
+            {
+                choices.Add("power loss of two machines and restart");
+                choices.Add("power loss of the whole farm and restart");
+            }
         }
 
         string change = choices[sim.Random.Next(choices.Count)];
@@ -426,6 +452,17 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
                 var ends = running.OrderBy(_ => sim.Random.Next()).Take(2).ToList();
                 sim.CutLink(ends[0], ends[1]);
                 sim.Later(sim.Random.Next(500, 20_000), sim.Heal);
+                break;
+            case "power loss of two machines and restart":
+            case "power loss of the whole farm and restart":
+                // Machines that share a rack or a feed: each comes back on its own time.
+                sim.CorrelatedPowerLosses++;
+                foreach (SimPlacementNode machine in running.OrderBy(_ => sim.Random.Next()).Take(change.Contains("two", StringComparison.Ordinal) ? 2 : running.Count))
+                {
+                    sim.PowerLoss(machine);
+                    sim.Later(sim.Random.Next(500, 30_000), () => sim.Restart(machine));
+                }
+
                 break;
             case "cut a link one way and heal":
                 var ways = running.OrderBy(_ => sim.Random.Next()).Take(2).ToList();

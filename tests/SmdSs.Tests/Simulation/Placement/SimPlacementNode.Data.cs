@@ -193,7 +193,11 @@ internal sealed partial class SimPlacementNode
     // Every change of the files goes through here.
     private void Store(string key, StoredValue? value)
     {
-        _unsynced.Add((key, _store.TryGetValue(key, out StoredValue before) ? before : null, value, _fileAnswers));
+        if (!sim.FsyncAlways)
+        {
+            _unsynced.Add((key, _store.TryGetValue(key, out StoredValue before) ? before : null, value, _fileAnswers));
+        }
+
         if (value is { Answers.IsDefaultOrEmpty: false } carrying)
         {
             _fileAnswers = _fileAnswers.AddRange(carrying.Answers.Select(a => (carrying.Version, a)));
@@ -834,7 +838,14 @@ internal sealed partial class SimPlacementNode
         }
 
         sim.After(AntiEntropyMs, () => AntiEntropy(life));
-        if (!_confirmed || Withdrawn)
+        RepairNow();
+    }
+
+    /// <summary>One round of the anti-entropy loop now: each slice this node leads with each reachable in-sync replica.</summary>
+    public void RepairNow()
+    {
+        long life = Life;
+        if (!Running || !_confirmed || Withdrawn)
         {
             return;
         }
