@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using SmdSs.Model;
 
 namespace SmdSs.Membership;
@@ -14,22 +15,34 @@ namespace SmdSs.Membership;
 /// </summary>
 internal sealed class FailureDetector(TimeSpan suspectAfter, TimeSpan downAfter)
 {
-    private readonly ConcurrentDictionary<NodeId, long> _lastHeardMs = new();
+    // A box per node, so that a message from a known node (every frame received) updates its time
+    // without the dictionary's bucket lock, which every connection's reader thread would contend for.
+    private readonly ConcurrentDictionary<NodeId, StrongBox<long>> _lastHeardMs = new();
     private readonly ConcurrentDictionary<NodeId, long> _lastProbeFailedMs = new();
 
     public TimeSpan SuspectAfter { get; } = suspectAfter;
 
     public TimeSpan DownAfter { get; } = downAfter;
 
-    public void Heard(NodeId node, long nowMs) => _lastHeardMs[node] = nowMs;
+    public void Heard(NodeId node, long nowMs)
+    {
+        if (_lastHeardMs.TryGetValue(node, out StrongBox<long>? last))
+        {
+            Volatile.Write(ref last.Value, nowMs);
+        }
+        else
+        {
+            _lastHeardMs[node] = new StrongBox<long>(nowMs);
+        }
+    }
 
     /// <summary>A whole probe round (the direct ping and every indirect one) got no answer.</summary>
     public void ProbeFailed(NodeId node, long nowMs) => _lastProbeFailedMs[node] = nowMs;
 
-    public bool HeardSince(NodeId node, long sinceMs) => _lastHeardMs.TryGetValue(node, out long heard) && heard >= sinceMs;
+    public bool HeardSince(NodeId node, long sinceMs) => LastHeardMs(node) >= sinceMs;
 
     /// <summary>When this node last heard from <paramref name="node"/>; null if never (or forgotten).</summary>
-    public long? LastHeardMs(NodeId node) => _lastHeardMs.TryGetValue(node, out long heard) ? heard : null;
+    public long? LastHeardMs(NodeId node) => _lastHeardMs.TryGetValue(node, out StrongBox<long>? heard) ? Volatile.Read(ref heard.Value) : null;
 
     public void Forget(NodeId node)
     {
@@ -48,7 +61,7 @@ internal sealed class FailureDetector(TimeSpan suspectAfter, TimeSpan downAfter)
             }
 
             // A node first seen now gets a full timeout before it can be suspected.
-            long last = _lastHeardMs.GetOrAdd(node.Id, nowMs);
+            long last = Volatile.Read(ref _lastHeardMs.GetOrAdd(node.Id, static (_, now) => new StrongBox<long>(now), nowMs).Value);
             long silentMs = nowMs - last;
             if (silentMs >= DownAfter.TotalMilliseconds)
             {

@@ -57,12 +57,12 @@ internal sealed record PieSlice(SliceRange Range, long Epoch, ImmutableArray<Nod
             return (Primary?.Value ?? ulong.MaxValue) < (other.Primary?.Value ?? ulong.MaxValue);
         }
 
-        if (!Replicas.SequenceEqual(other.Replicas))
+        if (!Replicas.AsSpan().SequenceEqual(other.Replicas.AsSpan()))
         {
             return Compare(Replicas, other.Replicas) < 0;
         }
 
-        if (!InSync.SequenceEqual(other.InSync))
+        if (!InSync.AsSpan().SequenceEqual(other.InSync.AsSpan()))
         {
             return Compare(InSync, other.InSync) < 0;
         }
