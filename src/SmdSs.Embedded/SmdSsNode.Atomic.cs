@@ -276,20 +276,21 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>
-    /// Sends the key's current value to its replicas again, with the retried operation's answer
-    /// and the key's others in doubt (same version: a replica that has it ignores the value but
-    /// keeps the answers), so that the retried operation is known to hold.
+    /// Sends the key's current record to its replicas again, with the retried operation's answer
+    /// and the key's others in doubt (same version: a replica that has it ignores the record but
+    /// keeps the answers), so that the retried operation is known to hold. A delete since is sent
+    /// too: a replica still in sync that the operation's first try missed must not keep serving
+    /// the value from before it (placement simulation, seed 667 of scope 5).
     /// </summary>
     private async ValueTask ConfirmKeyAsync(PieSlice slice, OperationAnswer retried, string key, CancellationToken cancellationToken)
     {
-        SliceStore local = RunningStore().SliceFor(retried.KeyHash);
-        if (!FindLive(local, key, out StoredEntry? entry) || (entry.ValueInMemory ?? local.ReadValue(entry)) is not { } value)
+        if (RunningStore().SliceFor(retried.KeyHash).RecordsOf([key], NowMs()) is not [StorageRecord current])
         {
             return;
         }
 
         OperationAnswer[] answers = [.. _inDoubt.Of(key).Where(a => a.Id != retried.Id), retried];
-        await ReplicateWriteAsync(slice, new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value), answers, cancellationToken).ConfigureAwait(false);
+        await ReplicateWriteAsync(slice, current, answers, cancellationToken).ConfigureAwait(false);
         _inDoubt.Confirm(key, answers);
     }
 

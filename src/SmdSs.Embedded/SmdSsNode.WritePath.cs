@@ -247,6 +247,14 @@ public sealed partial class SmdSsNode
     {
         NodeId from = peer.Id;
         RefuseForgedVersions(message.Records);
+        // Also from a primary this node deposed (it may be the next one): its write in flight may
+        // reach other replicas, and a write versioned below it would lose to it there, by last
+        // writer wins, though made later (placement simulation, seed 890 of scope 5).
+        foreach (StorageRecord record in message.Records)
+        {
+            _clock.Observe(record.Version);
+        }
+
         if (await SliceForDataFromAsync(peer, message.SliceStart, message.Epoch, cancellationToken).ConfigureAwait(false) is not { } slice)
         {
             return NewerRecordNotFetched(from, message.SliceStart, message.Epoch);

@@ -166,8 +166,9 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
     private bool _stopped;
 
     /// <summary>
-    /// The first key whose running in-sync replicas hold different versions of it (a tombstone
-    /// and nothing both count as absent), or null when they all agree.
+    /// The first key whose running in-sync replicas hold different versions or values of it (a
+    /// tombstone and nothing both count as absent; versions of two primaries' clocks may be
+    /// equal), or null when they all agree.
     /// </summary>
     public string? Disagreement()
     {
@@ -176,10 +177,10 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
         {
             PieSlice slice = map.Find(KeyHash.Of(key));
             var held = slice.InSync.Select(sim.Find).OfType<SimPlacementNode>().Where(n => n.Running)
-                .Select(n => (n.Id, Version: n.Stored(key) is { Value: not null } value ? value.Version : 0)).ToList();
-            if (held.Select(h => h.Version).Distinct().Count() > 1)
+                .Select(n => (n.Id, Held: n.Stored(key) is { Value: { } text } value ? (value.Version, text) : (0, null))).ToList();
+            if (held.Select(h => h.Held).Distinct().Count() > 1)
             {
-                string disagreement = $"at {sim.NowMs} ms, after anti-entropy: the in-sync replicas of {key} ({slice.Range.Start:x8} e{slice.Epoch}) disagree: {string.Join(", ", held.Select(h => $"{h.Id} v{h.Version}"))}";
+                string disagreement = $"at {sim.NowMs} ms, after anti-entropy: the in-sync replicas of {key} ({slice.Range.Start:x8} e{slice.Epoch}) disagree: {string.Join(", ", held.Select(h => $"{h.Id} v{h.Held.Item1} {h.Held.Item2 ?? "absent"}"))}";
                 sim.Note($"REPLICAS DISAGREE: {disagreement}");
                 return disagreement;
             }

@@ -66,6 +66,9 @@ internal sealed partial class SimPlacementNode
     private ImmutableList<(long Version, OperationAnswer Answer)> _fileAnswers = [];
     private InDoubtOperations _inDoubt = new(60_000);
     private int _writesInFlight;
+
+    /// <summary>Writes this node versioned and applied as a primary, not yet decided.</summary>
+    public int WritesInFlight => Running ? _writesInFlight : 0;
     // The files' changes the OS holds and the disk may not (FsyncPolicy.EverySecond): each key's
     // value before and after, in the order written; a power loss undoes a suffix of them.
     private readonly List<(string Key, StoredValue? Before, StoredValue? After, ImmutableList<(long Version, OperationAnswer Answer)> AnswersBefore)> _unsynced = [];
@@ -404,7 +407,8 @@ internal sealed partial class SimPlacementNode
         {
             sim.Note($"{Id} answers a retry of {request.Kind} #{operation} of {key}: {Decode(request.Kind, answered)}");
             var retried = new OperationAnswer(operation, hash, answered);
-            if (_store.TryGetValue(key, out StoredValue current) && current.Value is not null)
+            // The key's current record, a tombstone too (seed 667: a delete since hid a replica still in sync without either).
+            if (_store.TryGetValue(key, out StoredValue current) && (current.Value is not null || sim.Scope.HintsAndAntiEntropy))
             {
                 OperationAnswer[] carried = [.. _inDoubt.Of(key).Where(a => a.Id != operation), retried];
                 Replicate(slice, key, current with { Answers = [.. carried] }, r => reply(r.Error == DataError.None ? Answered(r, request.Kind, key, retried, carried) : r));
@@ -618,6 +622,13 @@ internal sealed partial class SimPlacementNode
     private ReplicaReply OnReplicate(NodeId from, PieSlice senderRecord, string key, StoredValue value, IReadOnlyCollection<OperationAnswer>? carried = null)
     {
         uint start = senderRecord.Range.Start;
+        if (sim.Scope.HintsAndAntiEntropy)
+        {
+            // As the node: observed also from a deposed primary (seed 890: its write in flight
+            // outranked, on another replica, the next primary's writes by version).
+            _clock.Observe(value.Version);
+        }
+
         if (View.Find(start).Primary != from && senderRecord.Epoch > View.Find(start).Epoch)
         {
             MergeSlices([senderRecord]);
@@ -758,21 +769,28 @@ internal sealed partial class SimPlacementNode
 
         sim.After(StreamTimeoutMs, () => End(streamed: false));
         long session = _clock.Next(WallNowMs);
-        // As DeltaBase: a replica whose copy was complete until it missed writes (noted here or
-        // in the record's hints) is sent only what changed since, then one anti-entropy pass.
-        long? since = sim.Scope.HintsAndAntiEntropy ? ReplicaHints.DeltaBase(slice, replica, _missed.Since(start, replica), WallNowMs - TombstoneSafeMs) : null;
+        // As DeltaBase, once the replica has the record: a replica whose copy was complete until it
+        // missed writes (noted here or in the record's hints) is sent only what changed since.
+        long? since = null;
+        // The session ends at the replica; a delta then takes one anti-entropy pass, which must go through.
         void Finish() => Step(r => r.IsCatchUpSession(Id, slice, session), () =>
         {
             if (since is null)
             {
                 sim.FullCatchUps++;
-            }
-            else
-            {
-                sim.DeltaCatchUps++;
+                End(streamed: true);
+                return;
             }
 
-            End(streamed: true);
+            Repair(slice, replica, life, repaired =>
+            {
+                if (repaired)
+                {
+                    sim.DeltaCatchUps++;
+                }
+
+                End(streamed: repaired);
+            });
         });
         Step(
             r =>
@@ -780,24 +798,18 @@ internal sealed partial class SimPlacementNode
                 r.MergeSlices([slice]);
                 return true;
             },
-            () => Step(r => r.OnCatchUpBegin(Id, slice, session, full: since is null), () =>
+            () =>
+            {
+                since = sim.Scope.HintsAndAntiEntropy ? ReplicaHints.DeltaBase(View.Find(start), replica, _missed.Since(start, replica), WallNowMs - TombstoneSafeMs) : null;
+                Step(r => r.OnCatchUpBegin(Id, slice, session, full: since is null), () =>
             {
                 List<KeyValuePair<string, StoredValue>> copy = [.. _store.Where(e => slice.Range.Contains(KeyHash.Of(e.Key)) && e.Value.Version >= (since ?? 0)).OrderBy(e => e.Key, StringComparer.Ordinal)];
                 // With the answers of recent increments of the slice's keys: the replica may take the slice over.
                 List<OperationAnswer> answers = _recent.InRange(slice.Range);
                 // Reading and streaming the copy takes a while: writes meanwhile reach the replica too.
-                sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy, answers), () =>
-                {
-                    if (since is null)
-                    {
-                        Finish();
-                    }
-                    else
-                    {
-                        Repair(slice, replica, life, Finish);
-                    }
-                }));
-            }));
+                sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy, answers), Finish));
+            });
+            });
     }
 
     // As NoteMissedWrites: every listed replica a write did not reach gets a hint, while its copy is otherwise complete.
@@ -854,17 +866,19 @@ internal sealed partial class SimPlacementNode
         {
             foreach (NodeId replica in slice.InSync.Where(n => n != Id && IsReachable(n)))
             {
-                Repair(slice, replica, life, () => { });
+                Repair(slice, replica, life, _ => { });
             }
         }
     }
 
     // As RepairAsync, one pass over a slice with one replica: the replica's versions against this
     // node's, last writer wins by the real BucketRepair (tombstones included). Keys newer there
-    // are fetched with their answers and written here like any write, keeping their version, so
-    // every replica gets them; keys newer here go to the replica as replicated writes, with their
-    // answers. <paramref name="done"/> is called once it is over, unless a message is lost.
-    private void Repair(PieSlice slice, NodeId replica, long life, Action done)
+    // are fetched one at a time with their answers and written here like any write, keeping their
+    // version, so every replica gets them; then the keys newer here go to the replica as
+    // replicated writes, with their answers. A pull refused or not replicated ends the pass
+    // (the node's write throws), as does a push the replica refuses: <paramref name="done"/>(false).
+    // Not called if a message is lost (the caller's own timeout ends it).
+    private void Repair(PieSlice slice, NodeId replica, long life, Action<bool> done)
     {
         sim.Send(this, replica, r =>
         {
@@ -879,25 +893,31 @@ internal sealed partial class SimPlacementNode
                 (List<string> push, List<string> pull) = BucketRepair.Plan(VersionsIn(slice.Range), theirs);
                 if (pull.Count + push.Count > 0)
                 {
-                    sim.KeysRepaired += pull.Count + push.Count;
                     sim.Note($"{Id} repairs {slice.Range.Start:x8} with {replica}: push {string.Join(",", push)}, pull {string.Join(",", pull)}");
                 }
 
-                int pending = pull.Count + 1;
-                void Pulled()
+                void PullFrom(int index)
                 {
-                    if (--pending == 0)
+                    if (index == pull.Count)
                     {
                         Push(slice, replica, push, life, done);
+                        return;
                     }
+
+                    Pull(replica, pull[index], life, pulled =>
+                    {
+                        if (pulled)
+                        {
+                            PullFrom(index + 1);
+                        }
+                        else
+                        {
+                            done(false);
+                        }
+                    });
                 }
 
-                foreach (string key in pull)
-                {
-                    Pull(slice, replica, key, life, Pulled);
-                }
-
-                Pulled();
+                PullFrom(0);
             }, lossless: true);
         }, lossless: true);
     }
@@ -906,10 +926,11 @@ internal sealed partial class SimPlacementNode
     private List<StorageRecord> VersionsIn(SliceRange range) =>
         [.. _store.Where(e => range.Contains(KeyHash.Of(e.Key))).Select(e => new StorageRecord(e.Value.Value is null ? RecordKind.Delete : RecordKind.Put, e.Key, e.Value.Version, EntryExpiry.None, []))];
 
-    // A pull: the replica's record of the key with the answers of its operations (as FetchRecords),
-    // written here keeping its version (as WriteAsPrimaryAsync with a version: refused while this
-    // node may not write the slice; replicated only if it changed something, or is a delete).
-    private void Pull(PieSlice slice, NodeId replica, string key, long life, Action done)
+    // A pull: the replica's record of the key with the answers of its operations (as FetchRecords;
+    // nothing if it no longer holds it), written here keeping its version as WriteAsPrimaryAsync
+    // does: refused while this node may not write the slice, else applied and, if it changed
+    // something or is a delete, replicated and decided like any write.
+    private void Pull(NodeId replica, string key, long life, Action<bool> done)
     {
         sim.Send(this, replica, r =>
         {
@@ -917,42 +938,59 @@ internal sealed partial class SimPlacementNode
             List<OperationAnswer> answers = r._recent.OfKeys([key]);
             sim.Send(r, Id, n =>
             {
-                if (!n.Alive(life) || theirs is not { } value)
+                if (!n.Alive(life))
                 {
+                    return;
+                }
+
+                if (theirs is not { } value)
+                {
+                    done(true);
                     return;
                 }
 
                 Learn(answers, replace: false);
                 PieSlice begun = View.Find(KeyHash.Of(key));
+                // A node that no longer leads the slice would have its replication refused as deposed.
                 if (begun.Primary != Id || Withdrawn
                     || WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable) is not null)
                 {
-                    done();
+                    done(false);
                     return;
                 }
 
                 _clock.Observe(value.Version);
                 bool changes = !_store.TryGetValue(key, out StoredValue held) || held.Version < value.Version;
                 uint hash = KeyHash.Of(key);
-                ApplyFromPrimary(key, value with { Answers = [.. answers.Where(a => a.KeyHash == hash)] }, answers);
-                if (changes || value.Value is null)
+                StoredValue written = value with { Answers = [.. answers.Where(a => a.KeyHash == hash)] };
+                ApplyFromPrimary(key, written, answers);
+                if (!changes && value.Value is not null)
                 {
-                    Replicate(begun, key, value with { Answers = [.. answers.Where(a => a.KeyHash == hash)] }, _ => { });
+                    done(true);
+                    return;
                 }
 
-                done();
+                Replicate(begun, key, written, reply =>
+                {
+                    if (reply.Error == DataError.None)
+                    {
+                        sim.KeysRepaired++;
+                    }
+
+                    done(reply.Error == DataError.None);
+                });
             }, lossless: true);
         }, lossless: true);
     }
 
     // The keys newer here, sent to the replica as replicated writes with their answers.
-    private void Push(PieSlice slice, NodeId replica, List<string> keys, long life, Action done)
+    private void Push(PieSlice slice, NodeId replica, List<string> keys, long life, Action<bool> done)
     {
         List<KeyValuePair<string, StoredValue>> records = [.. keys.Where(_store.ContainsKey).Select(k => new KeyValuePair<string, StoredValue>(k, _store[k]))];
         List<OperationAnswer> answers = _recent.OfKeys(keys);
         if (records.Count == 0)
         {
-            done();
+            done(true);
             return;
         }
 
@@ -962,9 +1000,14 @@ internal sealed partial class SimPlacementNode
             bool held = r.OnRepairPush(Id, current, records, answers);
             sim.Send(r, Id, n =>
             {
-                if (n.Alive(life) && held)
+                if (n.Alive(life))
                 {
-                    done();
+                    if (held)
+                    {
+                        sim.KeysRepaired += records.Count;
+                    }
+
+                    done(held);
                 }
             }, lossless: true);
         }, lossless: true);
