@@ -276,15 +276,26 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>
-    /// Sends the key's current record to its replicas again, with the retried operation's answer
+    /// Sends the key's current value to its replicas again, with the retried operation's answer
     /// and the key's others in doubt (same version: a replica that has it ignores the record but
-    /// keeps the answers), so that the retried operation is known to hold. A delete since is sent
-    /// too: a replica still in sync that the operation's first try missed must not keep serving
-    /// the value from before it (placement simulation, seed 667 of scope 5).
+    /// keeps the answers), so that the retried operation is known to hold. A delete since (no
+    /// entry left, only its tombstone) is sent too: a replica still in sync that the operation's
+    /// first try missed must not keep serving the value from before it (placement simulation,
+    /// seed 667 of scope 5). An entry that expired is left to the expiry round, as before.
     /// </summary>
     private async ValueTask ConfirmKeyAsync(PieSlice slice, OperationAnswer retried, string key, CancellationToken cancellationToken)
     {
-        if (RunningStore().SliceFor(retried.KeyHash).RecordsOf([key], NowMs()) is not [StorageRecord current])
+        SliceStore local = RunningStore().SliceFor(retried.KeyHash);
+        StorageRecord current;
+        if (FindLive(local, key, out StoredEntry? entry) && (entry.ValueInMemory ?? local.ReadValue(entry)) is { } value)
+        {
+            current = new StorageRecord(RecordKind.Put, key, entry.Version, entry.Expiry, value);
+        }
+        else if (!local.TryGet(key, out _) && local.RecordsOf([key], NowMs()) is [{ Kind: RecordKind.Delete } deleted])
+        {
+            current = deleted;
+        }
+        else
         {
             return;
         }

@@ -285,7 +285,6 @@ public sealed partial class SmdSsNode
         HashSet<uint>? applied = null;
         foreach (StorageRecord record in message.Records)
         {
-            _clock.Observe(record.Version);
             if (record.Kind == RecordKind.Touch)
             {
                 if (!ApplyTouch(from, slice, record) && slice.Primary == SelfRecord!.Id)
