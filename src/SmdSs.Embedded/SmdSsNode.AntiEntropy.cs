@@ -90,9 +90,10 @@ public sealed partial class SmdSsNode
             RememberAnswers(fetched, replaced: null);
             foreach (StorageRecord record in fetched.Records)
             {
-                // Written here like any write, keeping its version, so that every replica gets it.
+                // Written here like any write, keeping its version, so that every replica gets it;
+                // under the key's own record (the slice may have split since the pass began).
                 _clock.Observe(record.Version);
-                if (await WriteAsPrimaryAsync(SliceMap!.Find(start), record, cancellationToken, fetched.Answers).ConfigureAwait(false))
+                if (await WriteAsPrimaryAsync(SliceMap!.Find(Hashing.KeyHash.Of(record.Key)), record, cancellationToken, fetched.Answers).ConfigureAwait(false))
                 {
                     ForgetOwnInDoubt(record.Key, fetched.Answers);
                     RememberAnswers(fetched, replaced: new HashSet<uint> { Hashing.KeyHash.Of(record.Key) });
