@@ -784,7 +784,7 @@ internal sealed partial class SimPlacementNode
 
             Repair(slice, replica, life, repaired =>
             {
-                if (repaired)
+                if (repaired && !over)
                 {
                     sim.DeltaCatchUps++;
                 }
@@ -802,13 +802,13 @@ internal sealed partial class SimPlacementNode
             {
                 since = sim.Scope.HintsAndAntiEntropy ? ReplicaHints.DeltaBase(View.Find(start), replica, _missed.Since(start, replica), WallNowMs - TombstoneSafeMs) : null;
                 Step(r => r.OnCatchUpBegin(Id, slice, session, full: since is null), () =>
-            {
-                List<KeyValuePair<string, StoredValue>> copy = [.. _store.Where(e => slice.Range.Contains(KeyHash.Of(e.Key)) && e.Value.Version >= (since ?? 0)).OrderBy(e => e.Key, StringComparer.Ordinal)];
-                // With the answers of recent increments of the slice's keys: the replica may take the slice over.
-                List<OperationAnswer> answers = _recent.InRange(slice.Range);
-                // Reading and streaming the copy takes a while: writes meanwhile reach the replica too.
-                sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy, answers), Finish));
-            });
+                {
+                    List<KeyValuePair<string, StoredValue>> copy = [.. _store.Where(e => slice.Range.Contains(KeyHash.Of(e.Key)) && e.Value.Version >= (since ?? 0)).OrderBy(e => e.Key, StringComparer.Ordinal)];
+                    // With the answers of recent increments of the slice's keys: the replica may take the slice over.
+                    List<OperationAnswer> answers = _recent.InRange(slice.Range);
+                    // Reading and streaming the copy takes a while: writes meanwhile reach the replica too.
+                    sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy, answers), Finish));
+                });
             });
     }
 
