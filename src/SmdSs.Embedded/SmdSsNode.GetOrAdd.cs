@@ -95,7 +95,7 @@ public sealed partial class SmdSsNode
                     return (MessageType.Ok, ComputeMessages.EncodeClaim(ClaimOutcome.Found, 0, value));
                 }
 
-                flight = _singleFlights.Join(request.Key, MonoMs(), (long)_options.SingleFlightTimeout.TotalMilliseconds, out claimed);
+                flight = _singleFlights.Join(request.Key, MonoMs(), (long)_options.SingleFlightTimeout.TotalMilliseconds, out claimed, request.OperationId);
             }
 
             if (claimed)

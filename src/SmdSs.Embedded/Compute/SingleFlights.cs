@@ -16,21 +16,26 @@ internal sealed class SingleFlights
 
     public int Count => _flights.Count;
 
-    /// <summary>The running flight of <paramref name="key"/>, or a new one claimed by the caller (<paramref name="claimed"/>).</summary>
-    public Flight Join(string key, long nowMs, long timeoutMs, out bool claimed)
+    /// <summary>
+    /// The running flight of <paramref name="key"/>, or a new one claimed by the caller
+    /// (<paramref name="claimed"/>). A caller that claimed the running flight under
+    /// <paramref name="claimer"/> (its request's operation id, which a retry repeats) holds it
+    /// still: its first answer was lost, and it would otherwise wait on its own claim until it lapsed.
+    /// </summary>
+    public Flight Join(string key, long nowMs, long timeoutMs, out bool claimed, ulong claimer = 0)
     {
         if (_flights.TryGetValue(key, out Flight? running))
         {
             if (running.ExpiresMs > nowMs)
             {
-                claimed = false;
+                claimed = claimer != 0 && running.Claimer == claimer;
                 return running;
             }
 
             End(key, running, value: null);
         }
 
-        var flight = new Flight(Interlocked.Increment(ref _nextToken), nowMs + timeoutMs);
+        var flight = new Flight(Interlocked.Increment(ref _nextToken), nowMs + timeoutMs, claimer);
         _flights[key] = flight;
         claimed = true;
         return flight;
@@ -60,12 +65,14 @@ internal sealed class SingleFlights
         flight.Done.TrySetResult(value);
     }
 
-    /// <summary>One claim: its token, when it lapses, and its outcome (the value, or null when abandoned or lapsed).</summary>
-    internal sealed class Flight(long token, long expiresMs)
+    /// <summary>One claim: its token, when it lapses, the operation id it was claimed under (0: none), and its outcome (the value, or null when abandoned or lapsed).</summary>
+    internal sealed class Flight(long token, long expiresMs, ulong claimer = 0)
     {
         public long Token { get; } = token;
 
         public long ExpiresMs { get; } = expiresMs;
+
+        public ulong Claimer { get; } = claimer;
 
         public TaskCompletionSource<byte[]?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -22,6 +22,26 @@ public sealed class SingleFlightsTests
     }
 
     [Fact]
+    public void A_claimer_whose_answer_was_lost_holds_its_claim_when_it_asks_again()
+    {
+        var flights = new SingleFlights();
+        SingleFlights.Flight first = flights.Join("k", nowMs: 0, TimeoutMs, out bool claimed, claimer: 7);
+        Assert.True(claimed);
+
+        // The same request again (a retry after the connection broke): the same claim, not a wait on itself.
+        SingleFlights.Flight again = flights.Join("k", nowMs: 10, TimeoutMs, out bool claimedAgain, claimer: 7);
+        Assert.True(claimedAgain);
+        Assert.Same(first, again);
+
+        // Another caller, or one without an operation id, waits.
+        flights.Join("k", nowMs: 20, TimeoutMs, out bool other, claimer: 8);
+        flights.Join("k", nowMs: 20, TimeoutMs, out bool unnamed);
+        Assert.False(other);
+        Assert.False(unnamed);
+        Assert.Equal(1, flights.Count);
+    }
+
+    [Fact]
     public void Keys_have_independent_flights()
     {
         var flights = new SingleFlights();

@@ -18,7 +18,7 @@ public sealed record LinearizabilityResult(Linearizability Verdict, string Expla
 
 /// <summary>
 /// Decides whether one key's history is linearizable against a register (read, write, remove,
-/// compare-and-swap): whether some total order of its operations, each placed between its
+/// compare-and-swap, get-or-add): whether some total order of its operations, each placed between its
 /// invocation and its completion, explains every result. The search is Wing and Gong's, with
 /// Lowe's memo of (operations placed, register value) as in Knossos and Porcupine: walk the
 /// invocations and completions in time order; at an invocation, try placing that operation now;
@@ -114,6 +114,9 @@ public static class LinearizabilityChecker
     {
         RegisterOperationKind.Write => (true, op.Value),
         RegisterOperationKind.Read => (state == op.Value, state),
+        // Adds its value when the key is absent, and returns the key's value either way.
+        RegisterOperationKind.GetOrAdd when op.InDoubt => (true, state ?? op.Expected),
+        RegisterOperationKind.GetOrAdd => ((state ?? op.Expected) == op.Value, state ?? op.Expected),
         _ when op.InDoubt => (true, state == op.Expected ? op.Value : state),
         _ when op.Swapped => (state == op.Expected, op.Value),
         _ => (state != op.Expected, state),

@@ -89,6 +89,31 @@ public sealed class LinearizabilityCheckerTests
         Assert.True(LinearizabilityChecker.CheckRegister([W("w", "x", 0, 1), RegisterOperation.Cas("b", "x", "b1", swapped: false, 3, null), R("c", "b1", 5, 6)]).IsLinearizable);
     }
 
+    [Fact]
+    public void Get_or_add_adds_once_and_then_returns_what_is_there()
+    {
+        static RegisterOperation G(string client, string made, string? returned, long from, long? to) => RegisterOperation.GetOrAdd(client, made, returned, from, to);
+
+        // Two callers at once: one adds, both return its value.
+        Assert.True(LinearizabilityChecker.CheckRegister([G("a", "a1", "b1", 0, 10), G("b", "b1", "b1", 1, 9)]).IsLinearizable);
+
+        // Each returning its own value: two adds of one absent key.
+        Assert.False(LinearizabilityChecker.CheckRegister([G("a", "a1", "a1", 0, 10), G("b", "b1", "b1", 1, 9)]).IsLinearizable);
+
+        // After a write it returns the value written, not its own; after a remove it adds again.
+        Assert.True(LinearizabilityChecker.CheckRegister([W("w", "x", 0, 1), G("a", "a1", "x", 2, 3), W("w", null, 4, 5), G("b", "b1", "b1", 6, 7)]).IsLinearizable);
+        Assert.False(LinearizabilityChecker.CheckRegister([W("w", "x", 0, 1), G("a", "a1", "a1", 2, 3)]).IsLinearizable);
+        Assert.False(LinearizabilityChecker.CheckRegister([W("w", "x", 0, 1), W("w", null, 2, 3), G("a", "a1", "x", 4, 5)]).IsLinearizable);
+
+        // The value it added is there for a later read; a read that starts after it ended cannot miss it.
+        Assert.True(LinearizabilityChecker.CheckRegister([G("a", "a1", "a1", 0, 1), R("b", "a1", 2, 3)]).IsLinearizable);
+        Assert.False(LinearizabilityChecker.CheckRegister([G("a", "a1", "a1", 0, 1), R("b", null, 2, 3)]).IsLinearizable);
+
+        // In doubt: it may have added, or not.
+        Assert.True(LinearizabilityChecker.CheckRegister([G("a", "a1", null, 0, null), R("b", "a1", 2, 3)]).IsLinearizable);
+        Assert.True(LinearizabilityChecker.CheckRegister([G("a", "a1", null, 0, null), R("b", null, 2, 3)]).IsLinearizable);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

@@ -11,6 +11,13 @@ public enum RegisterOperationKind
 
     /// <summary>Compare-and-swap: if the value is <see cref="RegisterOperation.Expected"/>, set <see cref="RegisterOperation.Value"/>.</summary>
     CompareAndSwap,
+
+    /// <summary>
+    /// Get-or-add: if the key is absent, set <see cref="RegisterOperation.Expected"/> (the value
+    /// the caller's factory made); <see cref="RegisterOperation.Value"/> holds what it returned
+    /// (the key's value, or the one it added).
+    /// </summary>
+    GetOrAdd,
 }
 
 /// <summary>
@@ -38,6 +45,9 @@ public sealed record RegisterOperation(
     public static RegisterOperation Cas(string client, string? expected, string? value, bool swapped, long invokedAt, long? completedAt) =>
         new(client, RegisterOperationKind.CompareAndSwap, value, invokedAt, completedAt, expected, swapped);
 
+    public static RegisterOperation GetOrAdd(string client, string made, string? returned, long invokedAt, long? completedAt) =>
+        new(client, RegisterOperationKind.GetOrAdd, returned, invokedAt, completedAt, made);
+
     public override string ToString()
     {
         string span = $"[{InvokedAt} .. {(CompletedAt is { } c ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?")}]";
@@ -45,9 +55,10 @@ public sealed record RegisterOperation(
         {
             RegisterOperationKind.Write => $"write({Show(Value)})",
             RegisterOperationKind.Read => $"read -> {Show(Value)}",
+            RegisterOperationKind.GetOrAdd => $"get-or-add({Show(Expected)}) -> {(InDoubt ? "?" : Show(Value))}",
             _ => $"cas({Show(Expected)} -> {Show(Value)}) -> {(InDoubt ? "?" : Swapped ? "swapped" : "not swapped")}",
         };
-        return $"{span} {Client} {what}{(InDoubt && Kind != RegisterOperationKind.CompareAndSwap ? " (in doubt)" : "")}";
+        return $"{span} {Client} {what}{(InDoubt && Kind is RegisterOperationKind.Write or RegisterOperationKind.Read ? " (in doubt)" : "")}";
     }
 
     private static string Show(string? value) => value is null ? "absent" : $"\"{value}\"";

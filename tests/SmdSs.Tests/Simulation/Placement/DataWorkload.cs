@@ -42,12 +42,20 @@ internal sealed class DataOperation(string key, NodeId at, RegisterOperationKind
 
 
     /// <summary>A write, or a compare-and-swap that may have swapped (in doubt, or acknowledged as swapped).</summary>
-    public bool Writes => kind == RegisterOperationKind.Write || (kind == RegisterOperationKind.CompareAndSwap && (CompletedAt is null || Swapped));
+    public bool Writes => kind switch
+    {
+        RegisterOperationKind.Write => true,
+        RegisterOperationKind.CompareAndSwap => CompletedAt is null || Swapped,
+        // A get-or-add that may have added its value (in doubt), or that returned it: values are unique.
+        RegisterOperationKind.GetOrAdd => CompletedAt is null || Value == Expected,
+        _ => false,
+    };
 
     public RegisterOperation ToRegister() => kind switch
     {
         RegisterOperationKind.Write => RegisterOperation.Write(at.ToString(), Value, invokedAt, CompletedAt),
         RegisterOperationKind.CompareAndSwap => RegisterOperation.Cas(at.ToString(), Expected, Value, Swapped, invokedAt, CompletedAt),
+        RegisterOperationKind.GetOrAdd => RegisterOperation.GetOrAdd(at.ToString(), Expected!, Value, invokedAt, CompletedAt),
         _ => RegisterOperation.Read(at.ToString(), Value, invokedAt, CompletedAt!.Value),
     };
 
@@ -56,6 +64,7 @@ internal sealed class DataOperation(string key, NodeId at, RegisterOperationKind
         {
             RegisterOperationKind.Write => Value is null ? "remove" : $"write {Value}",
             RegisterOperationKind.CompareAndSwap => $"cas({Expected ?? "absent"} -> {Value}) -> {(CompletedAt is null ? "?" : Swapped ? "swapped" : "not swapped")}",
+            RegisterOperationKind.GetOrAdd => $"get-or-add({Expected}) -> {(CompletedAt is null ? "?" : Value)}",
             _ => $"read -> {Value ?? "absent"}",
         }} of {key} at {at} (v{Version}{(Answerer == default ? "" : $" by {Answerer}")})";
 }
@@ -96,6 +105,8 @@ internal sealed class IncrementOperation(string key, ulong operation, long invok
 /// across a takeover: the known gap); once placement settles, every in-sync replica of each key
 /// holds its last acknowledged write (nothing acknowledged lost). Measured: keys whose history
 /// is not linearizable (issue 18: a read may see a write still in flight, then another read an older value).
+/// One operation in about twelve is a GetOrAdd of a register (its factory's value unique): one
+/// that returns its own value counts as an acknowledged write, one that returns another as a read.
 /// With <paramref name="counters"/>, every 100 to 400 ms a client also increments one of two
 /// counters (a retry sends the same operation id, as the node's forwarding does); checked: no
 /// two increments of a counter get the same answer, and once placement settles every in-sync
@@ -133,6 +144,33 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
         _history.Values.Sum(h => h.Count(o => o.Kind == RegisterOperationKind.CompareAndSwap && o.Swapped)));
 
     public int Reads { get; private set; }
+
+    /// <summary>GetOrAdds invoked, and those acknowledged that added their caller's value.</summary>
+    public int GetOrAdds { get; private set; }
+
+    public int GetOrAddsThatAdded { get; private set; }
+
+    /// <summary>GetOrAdd factories run (claims given), and those that began while another of the same key ran (a flight lost with its primary, or lapsed).</summary>
+    public int Factories { get; private set; }
+
+    public int FactoriesOverlapping { get; private set; }
+
+    private readonly Dictionary<string, int> _factoriesRunning = new(StringComparer.Ordinal);
+
+    /// <summary>A caller's factory of <paramref name="key"/> begins; the returned action says it ended.</summary>
+    public Action FactoryBegins(string key)
+    {
+        Factories++;
+        int running = _factoriesRunning.GetValueOrDefault(key);
+        if (running > 0)
+        {
+            FactoriesOverlapping++;
+            sim.Note($"a second factory of {key} runs ({running} already)");
+        }
+
+        _factoriesRunning[key] = running + 1;
+        return () => _factoriesRunning[key]--;
+    }
 
     /// <summary>Reads that returned a value older than an acknowledged write, answered within a known window across a takeover, or missing a write lost to a stale takeover.</summary>
     public int StaleReadsAcrossTakeover { get; private set; }
@@ -230,6 +268,9 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
             _answersGiven.TryAdd((key, op.Answer), op);
         });
     }
+
+    /// <summary>A new operation id (a client's retries repeat the one they were given).</summary>
+    public ulong NextOperationId() => ++_operations;
 
     /// <summary>A primary applied an increment its counter's value already counts (the value's ghost list says so).</summary>
     public void AppliedTwice(string what)
@@ -381,6 +422,33 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
                         op.Answerer = reply.Answerer;
                     }
                 });
+            });
+        }
+        else if (sim.Scope.GetOrAdd && roll >= 65 && roll < 73)
+        {
+            var op = new DataOperation(key, node.Id, RegisterOperationKind.GetOrAdd, null, sim.NowMs) { Expected = $"v{++_values}" };
+            _history[key].Add(op);
+            GetOrAdds++;
+            node.GetOrAdd(key, op.Expected, ++_operations, () => _stopped, reply =>
+            {
+                if (reply is null)
+                {
+                    return;
+                }
+
+                op.Value = reply.Value;
+                if (op.Value == op.Expected)
+                {
+                    GetOrAddsThatAdded++;
+                    Acknowledge(op, reply);
+                    return;
+                }
+
+                op.CompletedAt = sim.NowMs;
+                op.Version = reply.Version;
+                op.Answerer = reply.Answerer;
+                Reads++;
+                CheckRead(op);
             });
         }
         else

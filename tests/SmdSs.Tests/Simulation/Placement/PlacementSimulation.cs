@@ -142,6 +142,9 @@ internal sealed class PlacementSimulation
     /// <summary>Catch-ups that streamed to their end: deltas from a hint, and full copies.</summary>
     public int DeltaCatchUps { get; set; }
 
+    /// <summary>Client requests retried because the primary's process died holding them.</summary>
+    public int RetriedOnBrokenConnection { get; set; }
+
     public int FullCatchUps { get; set; }
 
     /// <summary>Keys anti-entropy pushed to a replica or pulled from one.</summary>
@@ -575,8 +578,14 @@ internal sealed record SimulationScope(int Version)
     /// <summary>Delta catch-ups from hints, anti-entropy, links cut one way only, and FsyncPolicy.Always with correlated power losses.</summary>
     public static readonly SimulationScope Fifth = new(5);
 
+    /// <summary>
+    /// GetOrAdd (claims, long polls, factories that fail, completions), and a forwarded request
+    /// retried when the primary's process dies with it (its connection breaks), as ForwardAsync does.
+    /// </summary>
+    public static readonly SimulationScope Sixth = new(6);
+
     /// <summary>Everything simulated today.</summary>
-    public static readonly SimulationScope Full = Fifth;
+    public static readonly SimulationScope Full = Sixth;
 
     /// <summary>Clients increment counters.</summary>
     public bool Counters => Version >= 2;
@@ -599,4 +608,10 @@ internal sealed record SimulationScope(int Version)
     /// a change may cut a link one way only (a node hears another that cannot hear it).
     /// </summary>
     public bool HintsAndAntiEntropy => Version >= 5;
+
+    /// <summary>Clients get-or-add the registers: one caller claims and runs its factory, the others wait at the primary for its value.</summary>
+    public bool GetOrAdd => Version >= 6;
+
+    /// <summary>A request held by a primary whose process dies is retried by its sender (the connection broke), the same operation id with it.</summary>
+    public bool RetryOnBrokenConnection => Version >= 6;
 }

@@ -33,9 +33,11 @@ internal enum DataError
 
 /// <summary>
 /// An answer to a client's operation: the version written or read (0: nothing there), the value,
-/// the node that answered it, and for a write the epoch of the record it was acknowledged under.
+/// the node that answered it, and for a write the epoch of the record it was acknowledged under;
+/// for a GetOrAdd's claim, its outcome and the claim's token.
 /// </summary>
-internal sealed record DataReply(DataError Error, long Version = 0, string? Value = null, NodeId Answerer = default, long Epoch = 0, IReadOnlySet<NodeId>? Holders = null);
+internal sealed record DataReply(
+    DataError Error, long Version = 0, string? Value = null, NodeId Answerer = default, long Epoch = 0, IReadOnlySet<NodeId>? Holders = null, ClaimOutcome Claim = ClaimOutcome.Found, long Token = 0);
 
 /// <summary>
 /// The data path of one node, as <c>SmdSsNode</c> runs it, in virtual time: writes go to the
@@ -108,6 +110,8 @@ internal sealed partial class SimPlacementNode
             sim.After(sim.Random.Next(1, AntiEntropyMs), () => AntiEntropy(life));
         }
 
+        _singleFlights = new SingleFlights();
+        _flightWaiters.Clear();
         _clock = new HybridClock();
         _clock.Observe(_store.Values.Select(v => v.Version).DefaultIfEmpty(0).Max());
         _catchUpBroken.Clear();
@@ -311,23 +315,42 @@ internal sealed partial class SimPlacementNode
             else if (slice.Primary is { } primary && IsReachable(primary))
             {
                 long sent = attempt;
-                sim.Send(this, primary, p => atPrimary(p, reply => sim.Send(p, Id, n =>
+                // The process holding the request dies: the connection breaks, and the sender tries again (ForwardAsync's PeerUnavailableException).
+                void Broken()
                 {
-                    if (!n.Alive(life) || finished || sent != attempt)
+                    if (Alive(life) && !finished && sent == attempt)
                     {
-                        return;
-                    }
-
-                    if (reply.Error == DataError.None)
-                    {
-                        Finish(reply);
-                    }
-                    else
-                    {
-                        Exchange(primary, isDown: false);
+                        sim.Note($"{Id}: the connection to {primary} broke with a request in it; retried");
+                        sim.RetriedOnBrokenConnection++;
                         Retry();
                     }
-                }, lossless: true)), lossless: true, refused: () =>
+                }
+
+                sim.Send(this, primary, p =>
+                {
+                    Action? held = sim.Scope.RetryOnBrokenConnection ? p.HoldRequest(this, Broken) : null;
+                    atPrimary(p, reply =>
+                    {
+                        held?.Invoke();
+                        sim.Send(p, Id, n =>
+                        {
+                            if (!n.Alive(life) || finished || sent != attempt)
+                            {
+                                return;
+                            }
+
+                            if (reply.Error == DataError.None)
+                            {
+                                Finish(reply);
+                            }
+                            else
+                            {
+                                Exchange(primary, isDown: false);
+                                Retry();
+                            }
+                        }, lossless: true);
+                    });
+                }, lossless: true, refused: () =>
                 {
                     // The primary's process is gone: its port refuses the connection.
                     if (!finished && sent == attempt)
@@ -345,6 +368,41 @@ internal sealed partial class SimPlacementNode
         }
 
         Attempt();
+    }
+
+    // Requests from other nodes this process holds, each with what its sender does when the connection breaks.
+    private readonly List<(NodeId From, Action Broken)> _heldRequests = [];
+
+    // Holds a request from another node until answered (the returned action, once); if this
+    // process dies first, its sender learns the connection broke (unless the link is cut).
+    private Action HoldRequest(SimPlacementNode from, Action broken)
+    {
+        (NodeId From, Action Broken) held = (from.Id, () =>
+        {
+            long senderLife = from.Life;
+            sim.After(sim.Random.Next(1, 30), () =>
+            {
+                if (from.Life == senderLife && from.Running)
+                {
+                    broken();
+                }
+            });
+        });
+        _heldRequests.Add(held);
+        return () => _heldRequests.Remove(held);
+    }
+
+    private void BreakConnections()
+    {
+        List<(NodeId From, Action Broken)> held = [.. _heldRequests];
+        _heldRequests.Clear();
+        foreach ((NodeId from, Action broken) in held)
+        {
+            if (!sim.IsCut(Id, from))
+            {
+                broken();
+            }
+        }
     }
 
     // As OnForwardedAsync for Set and Remove.
@@ -428,6 +486,12 @@ internal sealed partial class SimPlacementNode
         }
 
         StoredValue? live = _store.TryGetValue(key, out StoredValue held) && held.Value is not null ? held : null;
+        if (request.Kind == AtomicKind.Complete)
+        {
+            CompleteAsPrimary(slice, request, live, reply);
+            return;
+        }
+
         if (live?.Applied?.Contains(operation) == true)
         {
             sim.Data.AppliedTwice($"at {sim.NowMs} ms, after {sim.Phase}: {Id} applies {request.Kind} #{operation} of {key} again, on a value that counts it");

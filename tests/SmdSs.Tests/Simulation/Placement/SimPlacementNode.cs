@@ -122,6 +122,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     public void Stop()
     {
         Running = false;
+        BreakConnections();
 
         // As node.run: still stepping down, it is suspect at the next start too.
         FilesMayLackWrites |= _suspect.Count > 0;
