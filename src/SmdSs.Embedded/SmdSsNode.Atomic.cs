@@ -204,6 +204,13 @@ public sealed partial class SmdSsNode
                 await ReplicateWriteAsync(slice, written, applied.InDoubt, cancellationToken).ConfigureAwait(false);
                 _inDoubt.Confirm(request.Key, applied.InDoubt);
             }
+            else if (request.Kind == AtomicKind.Complete)
+            {
+                // The value found may be this very claim's, applied by a first try whose
+                // replication failed (its retry lands here): replicated before anyone is told it
+                // was added (placement simulation, seed 1508 of scope 6).
+                await ConfirmKeyAsync(slice, retried: null, request.Key, cancellationToken).ConfigureAwait(false);
+            }
 
             if (request.Kind == AtomicKind.Complete)
             {
@@ -277,15 +284,15 @@ public sealed partial class SmdSsNode
 
     /// <summary>
     /// Sends the key's current value to its replicas again, with the retried operation's answer
-    /// and the key's others in doubt (same version: a replica that has it ignores the record but
-    /// keeps the answers), so that the retried operation is known to hold. A delete since (no
-    /// entry left, only its tombstone) is sent too: a replica still in sync that the operation's
-    /// first try missed must not keep serving the value from before it (placement simulation,
-    /// seed 667 of scope 5). An entry that expired is left to the expiry round, as before.
+    /// (if any) and the key's others in doubt (same version: a replica that has it ignores the
+    /// record but keeps the answers), so that the retried operation is known to hold. A delete
+    /// since (no entry left, only its tombstone) is sent too: a replica still in sync that the
+    /// operation's first try missed must not keep serving the value from before it (placement
+    /// simulation, seed 667 of scope 5). An entry that expired is left to the expiry round, as before.
     /// </summary>
-    private async ValueTask ConfirmKeyAsync(PieSlice slice, OperationAnswer retried, string key, CancellationToken cancellationToken)
+    private async ValueTask ConfirmKeyAsync(PieSlice slice, OperationAnswer? retried, string key, CancellationToken cancellationToken)
     {
-        SliceStore local = RunningStore().SliceFor(retried.KeyHash);
+        SliceStore local = RunningStore().SliceFor(Hashing.KeyHash.Of(key));
         StorageRecord current;
         if (FindLive(local, key, out StoredEntry? entry) && (entry.ValueInMemory ?? local.ReadValue(entry)) is { } value)
         {
@@ -300,7 +307,7 @@ public sealed partial class SmdSsNode
             return;
         }
 
-        OperationAnswer[] answers = [.. _inDoubt.Of(key).Where(a => a.Id != retried.Id), retried];
+        OperationAnswer[] answers = retried is { } answer ? [.. _inDoubt.Of(key).Where(a => a.Id != answer.Id), answer] : _inDoubt.Of(key);
         await ReplicateWriteAsync(slice, current, answers, cancellationToken).ConfigureAwait(false);
         _inDoubt.Confirm(key, answers);
     }

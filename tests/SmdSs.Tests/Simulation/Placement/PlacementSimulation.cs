@@ -142,7 +142,7 @@ internal sealed class PlacementSimulation
     /// <summary>Catch-ups that streamed to their end: deltas from a hint, and full copies.</summary>
     public int DeltaCatchUps { get; set; }
 
-    /// <summary>Client requests retried because the primary's process died holding them.</summary>
+    /// <summary>Client requests retried because their connection broke (the primary's process died holding them, or the answer was lost).</summary>
     public int RetriedOnBrokenConnection { get; set; }
 
     public int FullCatchUps { get; set; }
@@ -222,7 +222,8 @@ internal sealed class PlacementSimulation
     /// </summary>
     public void PowerLoss(SimPlacementNode node)
     {
-        node.Stop();
+        // No FIN, no reset: its peers' requests wait out their deadlines.
+        node.Stop(connectionsBreak: !Scope.ConnectionsBreakAlone);
         // As NodeDataDirectory: under FsyncPolicy.Always the files lack nothing the node acknowledged.
         node.FilesMayLackWrites = !FsyncAlways;
         Note($"{node.Id} loses power, {node.LoseUnsyncedWrites()} unsynced writes lost");
@@ -584,8 +585,11 @@ internal sealed record SimulationScope(int Version)
     /// </summary>
     public static readonly SimulationScope Sixth = new(6);
 
+    /// <summary>A power loss breaks no connection (no reset: requests wait out their deadlines); an answer may be lost with its connection while the primary runs on.</summary>
+    public static readonly SimulationScope Seventh = new(7);
+
     /// <summary>Everything simulated today.</summary>
-    public static readonly SimulationScope Full = Sixth;
+    public static readonly SimulationScope Full = Seventh;
 
     /// <summary>Clients increment counters.</summary>
     public bool Counters => Version >= 2;
@@ -614,4 +618,11 @@ internal sealed record SimulationScope(int Version)
 
     /// <summary>A request held by a primary whose process dies is retried by its sender (the connection broke), the same operation id with it.</summary>
     public bool RetryOnBrokenConnection => Version >= 6;
+
+    /// <summary>
+    /// A power loss breaks no connection (a machine without power sends no reset: its peers'
+    /// requests wait out their deadlines), and one answer in two hundred is lost with its connection
+    /// while the primary runs on (the sender retries, the same operation id with it).
+    /// </summary>
+    public bool ConnectionsBreakAlone => Version >= 7;
 }

@@ -109,7 +109,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             output.WriteLine($"  seed {seed}: {stale}");
         }
 
-        output.WriteLine($"{acknowledged} writes acknowledged, {inDoubt} in doubt, {reads} reads ({staleDataReads} stale across a takeover); {increments} increments acknowledged, {incrementsInDoubt} in doubt; {retriedOnBroken} requests retried when the primary died holding them");
+        output.WriteLine($"{acknowledged} writes acknowledged, {inDoubt} in doubt, {reads} reads ({staleDataReads} stale across a takeover); {increments} increments acknowledged, {incrementsInDoubt} in doubt; {retriedOnBroken} requests retried after their connection broke");
         output.WriteLine($"{getOrAdds} get-or-adds, {added} acknowledged as adding their value; {factories} factories run, {overlapping} while another of the key ran");
         output.WriteLine($"acknowledged writes lost across a stale takeover in {lostAcrossTakeover.Count} of {seeds} seeds");
         foreach ((int seed, string lost) in lostAcrossTakeover.OrderBy(s => s.Key).Take(5))
@@ -301,6 +301,24 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     public void Pinned_with_hints_and_anti_entropy(int seed)
     {
         string? failure = Run(seed, out PlacementSimulation sim, scope: SimulationScope.Fifth);
+        AssertPinned(sim, failure);
+    }
+
+    /// <summary>
+    /// Seeds of the sixth scope (GetOrAdd; requests retried when a primary dies holding them),
+    /// each found by the long search: a GetOrAdd's completion was applied at the primary, its
+    /// replication refused (1508: the partition had just healed, the replicas' answers said
+    /// deposed), and the claimer's retry found the value there and was answered "added" with no
+    /// replica holding it; a replica in sync then read the key as absent. A completion that finds
+    /// a value now replicates it before it answers or wakes the waiters.
+    /// </summary>
+    [Theory]
+    [InlineData(1508)]
+    [InlineData(1829)]
+    [InlineData(2448)]
+    public void Pinned_with_get_or_add(int seed)
+    {
+        string? failure = Run(seed, out PlacementSimulation sim, scope: SimulationScope.Sixth);
         AssertPinned(sim, failure);
     }
 

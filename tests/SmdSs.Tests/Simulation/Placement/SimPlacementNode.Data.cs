@@ -332,6 +332,13 @@ internal sealed partial class SimPlacementNode
                     atPrimary(p, reply =>
                     {
                         held?.Invoke();
+                        if (held is not null && sim.Scope.ConnectionsBreakAlone && sim.Random.Next(200) == 0 && !sim.IsCut(p.Id, Id))
+                        {
+                            // The connection breaks with the answer in it; the primary runs on.
+                            sim.After(sim.Random.Next(1, 30), Broken);
+                            return;
+                        }
+
                         sim.Send(p, Id, n =>
                         {
                             if (!n.Alive(life) || finished || sent != attempt)
@@ -392,10 +399,15 @@ internal sealed partial class SimPlacementNode
         return () => _heldRequests.Remove(held);
     }
 
-    private void BreakConnections()
+    private void BreakConnections(bool senderLearns)
     {
         List<(NodeId From, Action Broken)> held = [.. _heldRequests];
         _heldRequests.Clear();
+        if (!senderLearns)
+        {
+            return;
+        }
+
         foreach ((NodeId from, Action broken) in held)
         {
             if (!sim.IsCut(Id, from))

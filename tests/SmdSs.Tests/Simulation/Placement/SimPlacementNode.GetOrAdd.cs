@@ -28,7 +28,7 @@ internal sealed partial class SimPlacementNode
     // The requests held in a long poll, by the flight they wait on, in the order they came (the
     // node's wait on the flight's completion, without a task: the flight is looked at after each
     // call that may end it).
-    private readonly List<(SingleFlights.Flight Flight, Action<StoredValue?> Then)> _flightWaiters = [];
+    private readonly List<(string Key, SingleFlights.Flight Flight, Action<StoredValue?> Then)> _flightWaiters = [];
 
     /// <summary>
     /// A client's GetOrAdd at this node, <paramref name="made"/> being what its factory makes; the
@@ -134,7 +134,7 @@ internal sealed partial class SimPlacementNode
 
             SingleFlights.Flight flight = _singleFlights.Join(key, sim.NowMs, SingleFlightTimeoutMs, out bool claimed, claimer);
             // Join ends a flight that lapsed: its waiters ask again.
-            WakeFlightWaiters(completed: null);
+            WakeFlightWaiters();
             if (claimed)
             {
                 sim.Note($"{Id} gives the claim #{flight.Token} of {key}");
@@ -150,7 +150,7 @@ internal sealed partial class SimPlacementNode
             }
 
             bool over = false;
-            _flightWaiters.Add((flight, completed =>
+            _flightWaiters.Add((key, flight, completed =>
             {
                 if (over)
                 {
@@ -191,7 +191,7 @@ internal sealed partial class SimPlacementNode
         }
 
         _singleFlights.Abandon(key, token);
-        WakeFlightWaiters(completed: null);
+        WakeFlightWaiters();
         reply(new DataReply(DataError.None, Answerer: Id));
     }
 
@@ -204,9 +204,20 @@ internal sealed partial class SimPlacementNode
         AtomicChange change = AtomicUpdate.Decide(request, entry, int.MaxValue, _ => null, DateTimeOffset.UnixEpoch);
         if (change.Write is null)
         {
+            // As ConfirmKeyAsync: the value found may be this claim's own, applied by a first try
+            // whose replication failed; it is replicated before anyone is told it was added (seed 1508).
             StoredValue found = live!.Value;
-            EndFlight(key, found);
-            reply(new DataReply(DataError.None, found.Version, found.Value, Id));
+            OperationAnswer[] carried = _inDoubt.Of(key);
+            Replicate(slice, key, found with { Answers = [.. carried] }, confirmed =>
+            {
+                if (confirmed.Error == DataError.None)
+                {
+                    _inDoubt.Confirm(key, carried);
+                    EndFlight(key, found);
+                }
+
+                reply(confirmed);
+            });
             return;
         }
 
@@ -227,23 +238,23 @@ internal sealed partial class SimPlacementNode
     private void EndFlight(string key, StoredValue value)
     {
         _singleFlights.Complete(key, Encoding.ASCII.GetBytes(value.Value!));
-        WakeFlightWaiters(value);
+        WakeFlightWaiters(key, value);
     }
 
-    // The held requests whose flight ended, in the order they came: with the value it ended with
-    // (the one just completed), or none (given back, lapsed).
-    private void WakeFlightWaiters(StoredValue? completed)
+    // The held requests whose flight ended, in the order they came: those of the key completed
+    // with its value, the others (given back, lapsed) with none.
+    private void WakeFlightWaiters(string? completedKey = null, StoredValue? completed = null)
     {
-        List<(SingleFlights.Flight Flight, Action<StoredValue?> Then)> ended = _flightWaiters.FindAll(w => w.Flight.Done.Task.IsCompleted);
+        List<(string Key, SingleFlights.Flight Flight, Action<StoredValue?> Then)> ended = _flightWaiters.FindAll(w => w.Flight.Done.Task.IsCompleted);
         if (ended.Count == 0)
         {
             return;
         }
 
         _flightWaiters.RemoveAll(w => w.Flight.Done.Task.IsCompleted);
-        foreach ((SingleFlights.Flight flight, Action<StoredValue?> then) in ended)
+        foreach ((string key, SingleFlights.Flight flight, Action<StoredValue?> then) in ended)
         {
-            then(flight.Done.Task.Result is null ? null : completed);
+            then(flight.Done.Task.Result is not null && key == completedKey ? completed : null);
         }
     }
 }

@@ -119,10 +119,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         });
     }
 
-    public void Stop()
+    /// <summary>The process ends: its peers' connections break (<paramref name="connectionsBreak"/>; not when its machine loses power), or their requests just go unanswered.</summary>
+    public void Stop(bool connectionsBreak = true)
     {
         Running = false;
-        BreakConnections();
+        BreakConnections(connectionsBreak);
 
         // As node.run: still stepping down, it is suspect at the next start too.
         FilesMayLackWrites |= _suspect.Count > 0;
