@@ -119,12 +119,10 @@ public sealed partial class SmdSsNode
                 return (MessageType.Ok, ComputeMessages.EncodeClaim(ClaimOutcome.Wait, 0, []));
             }
 
-            if (await flight.Done.Task.ConfigureAwait(false) is { } made)
-            {
-                return (MessageType.Ok, ComputeMessages.EncodeClaim(ClaimOutcome.Found, 0, made));
-            }
-
-            // Abandoned or lapsed: ask again, and maybe claim.
+            // Completed, abandoned or lapsed: look again. The value made is not handed out as
+            // it was completed: a Remove may have landed while it was being replicated, and a
+            // caller that came after the Remove must not get it (placement simulation, seed 2164
+            // of scope 7); absent, the caller may claim.
         }
     }
 }

@@ -322,6 +322,20 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         AssertPinned(sim, failure);
     }
 
+    /// <summary>
+    /// Seeds of the seventh scope (connections that break alone, none at a power loss), found by
+    /// the long search. 2164: a GetOrAdd that came after a Remove waited on a claim whose value
+    /// was being replicated, and was handed that value, removed meanwhile; the held requests of a
+    /// flight that ends now look at the key again.
+    /// </summary>
+    [Theory]
+    [InlineData(2164)]
+    public void Pinned_with_connections_breaking(int seed)
+    {
+        string? failure = Run(seed, out PlacementSimulation sim, scope: SimulationScope.Seventh);
+        AssertPinned(sim, failure);
+    }
+
     private void AssertPinned(PlacementSimulation sim, string? failure)
     {
         foreach (string line in sim.TraceTail(failure is null ? 20 : 600))

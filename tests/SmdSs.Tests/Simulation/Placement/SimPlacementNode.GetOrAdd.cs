@@ -13,7 +13,7 @@ namespace SmdSs.Tests.Simulation.Placement;
 /// <see cref="SingleFlights"/>, or holds the request (a long poll) until the claim ends or the
 /// poll's time is up ("wait": ask again). The claimer runs its factory (it takes time, and may
 /// fail: the claim is given back) and completes: the primary adds the value if the key is still
-/// absent, replicates it like a write, and only then gives it to the waiters. A claim whose
+/// absent, replicates it like a write, and only then wakes the waiters, which look again. A claim whose
 /// caller died lapses after the single-flight timeout. The flights live in the primary's memory.
 /// </summary>
 internal sealed partial class SimPlacementNode
@@ -28,7 +28,7 @@ internal sealed partial class SimPlacementNode
     // The requests held in a long poll, by the flight they wait on, in the order they came (the
     // node's wait on the flight's completion, without a task: the flight is looked at after each
     // call that may end it).
-    private readonly List<(string Key, SingleFlights.Flight Flight, Action<StoredValue?> Then)> _flightWaiters = [];
+    private readonly List<(SingleFlights.Flight Flight, Action Then)> _flightWaiters = [];
 
     /// <summary>
     /// A client's GetOrAdd at this node, <paramref name="made"/> being what its factory makes; the
@@ -150,21 +150,13 @@ internal sealed partial class SimPlacementNode
             }
 
             bool over = false;
-            _flightWaiters.Add((key, flight, completed =>
+            _flightWaiters.Add((flight, () =>
             {
-                if (over)
+                if (!over)
                 {
-                    return;
-                }
-
-                over = true;
-                if (completed is { } value)
-                {
-                    reply(new DataReply(DataError.None, value.Version, value.Value, Id));
-                }
-                else
-                {
-                    // Given back or lapsed: ask again, and maybe claim.
+                    // Completed, given back or lapsed: look again (seed 2164: the value made,
+                    // handed out as completed, had been removed while it was replicated).
+                    over = true;
                     Try();
                 }
             }));
@@ -196,7 +188,7 @@ internal sealed partial class SimPlacementNode
     }
 
     // As UpdateAsPrimaryAsync for Complete: add if absent (AtomicUpdate decides), replicate the
-    // value added like a write, and only then end the flight, the key's value going to its waiters.
+    // value added like a write, and only then end the flight: its waiters look again.
     private void CompleteAsPrimary(PieSlice slice, AtomicRequest request, StoredValue? live, Action<DataReply> reply)
     {
         string key = request.Key;
@@ -238,23 +230,22 @@ internal sealed partial class SimPlacementNode
     private void EndFlight(string key, StoredValue value)
     {
         _singleFlights.Complete(key, Encoding.ASCII.GetBytes(value.Value!));
-        WakeFlightWaiters(key, value);
+        WakeFlightWaiters();
     }
 
-    // The held requests whose flight ended, in the order they came: those of the key completed
-    // with its value, the others (given back, lapsed) with none.
-    private void WakeFlightWaiters(string? completedKey = null, StoredValue? completed = null)
+    // The held requests whose flight ended, in the order they came.
+    private void WakeFlightWaiters()
     {
-        List<(string Key, SingleFlights.Flight Flight, Action<StoredValue?> Then)> ended = _flightWaiters.FindAll(w => w.Flight.Done.Task.IsCompleted);
+        List<(SingleFlights.Flight Flight, Action Then)> ended = _flightWaiters.FindAll(w => w.Flight.Done.Task.IsCompleted);
         if (ended.Count == 0)
         {
             return;
         }
 
         _flightWaiters.RemoveAll(w => w.Flight.Done.Task.IsCompleted);
-        foreach ((string key, SingleFlights.Flight flight, Action<StoredValue?> then) in ended)
+        foreach ((SingleFlights.Flight _, Action then) in ended)
         {
-            then(flight.Done.Task.Result is not null && key == completedKey ? completed : null);
+            then();
         }
     }
 }
