@@ -144,15 +144,15 @@ public sealed partial class SmdSsNode
         {
             // A retry of an operation applied here (or on the primary this node took over from):
             // make sure the key's current value is replicated, and give the first answer.
-            Interlocked.Increment(ref _writesInFlight);
+            BeginWriteOf(hash);
             try
             {
-                RefuseIfWithdrawn();
-                await ConfirmKeyAsync(slice, new OperationAnswer(request.OperationId, hash, answered), request.Key, cancellationToken).ConfigureAwait(false);
+                RefuseIfWithdrawn(slice.Range.Start);
+                await ConfirmKeyAsync(slice, hash, new OperationAnswer(request.OperationId, hash, answered), request.Key, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
-                Interlocked.Decrement(ref _writesInFlight);
+                EndWriteOf(hash);
             }
 
             return (MessageType.Ok, answered);
@@ -164,22 +164,22 @@ public sealed partial class SmdSsNode
     private async ValueTask<(MessageType, byte[])> UpdateAsPrimaryAsync(PieSlice slice, uint hash, AtomicRequest request, CancellationToken cancellationToken)
     {
         // Not applied (and then in doubt) while it could not be acknowledged anyway: the sender retries.
-        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable) is { } notYet)
+        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, _slices.IsHandingOver(slice.Range.Start)) is { } notYet)
         {
             throw new SmdSsUnavailableException(notYet);
         }
 
-        Interlocked.Increment(ref _writesInFlight);
+        BeginWriteOf(hash);
         try
         {
-            RefuseIfWithdrawn();
+            RefuseIfWithdrawn(slice.Range.Start);
             (MessageType, byte[])? error = null;
             AppliedOperation applied;
             byte[]? appliedBefore = null;
             using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
             {
                 // The lock's wait may outlast a goodbye's (it gives up waiting after 5 s).
-                RefuseIfWithdrawn();
+                RefuseIfWithdrawn(slice.Range.Start);
 
                 // Checked again under the lock: a duplicate of the request (a resent or duplicated
                 // frame) may have passed the first check while the original was being applied.
@@ -195,7 +195,7 @@ public sealed partial class SmdSsNode
 
             if (appliedBefore is not null)
             {
-                await ConfirmKeyAsync(slice, new OperationAnswer(request.OperationId, hash, appliedBefore), request.Key, cancellationToken).ConfigureAwait(false);
+                await ConfirmKeyAsync(slice, hash, new OperationAnswer(request.OperationId, hash, appliedBefore), request.Key, cancellationToken).ConfigureAwait(false);
                 return (MessageType.Ok, appliedBefore);
             }
 
@@ -209,7 +209,7 @@ public sealed partial class SmdSsNode
                 // The value found may be this very claim's, applied by a first try whose
                 // replication failed (its retry lands here): replicated before anyone is told it
                 // was added (placement simulation, seed 1508 of scope 6).
-                await ConfirmKeyAsync(slice, retried: null, request.Key, cancellationToken).ConfigureAwait(false);
+                await ConfirmKeyAsync(slice, hash, retried: null, request.Key, cancellationToken).ConfigureAwait(false);
             }
 
             if (request.Kind == AtomicKind.Complete)
@@ -223,7 +223,7 @@ public sealed partial class SmdSsNode
         }
         finally
         {
-            Interlocked.Decrement(ref _writesInFlight);
+            EndWriteOf(hash);
         }
     }
 
@@ -290,9 +290,9 @@ public sealed partial class SmdSsNode
     /// operation's first try missed must not keep serving the value from before it (placement
     /// simulation, seed 667 of scope 5). An entry that expired is left to the expiry round, as before.
     /// </summary>
-    private async ValueTask ConfirmKeyAsync(PieSlice slice, OperationAnswer? retried, string key, CancellationToken cancellationToken)
+    private async ValueTask ConfirmKeyAsync(PieSlice slice, uint hash, OperationAnswer? retried, string key, CancellationToken cancellationToken)
     {
-        SliceStore local = RunningStore().SliceFor(Hashing.KeyHash.Of(key));
+        SliceStore local = RunningStore().SliceFor(hash);
         StorageRecord current;
         if (FindLive(local, key, out StoredEntry? entry) && (entry.ValueInMemory ?? local.ReadValue(entry)) is { } value)
         {

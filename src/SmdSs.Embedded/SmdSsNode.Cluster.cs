@@ -17,6 +17,9 @@ namespace SmdSs;
 public sealed partial class SmdSsNode
 {
     private static readonly TimeSpan StartupSyncTimeout = TimeSpan.FromSeconds(3);
+
+    // How long a hand-over waits for this node's writes in flight on the slice before it gives up (the next round tries again).
+    private static readonly TimeSpan HandOverWritesWait = TimeSpan.FromSeconds(5);
     private readonly Lock _stateLock = new();
     private readonly ConcurrentDictionary<uint, byte> _bootstrapOrphans = new();
     private Core.MembershipState? _membership;
@@ -258,6 +261,22 @@ public sealed partial class SmdSsNode
             while (ReadyInMs(authority, commit) is var waitMs && waitMs > 0)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (commit.HandsOver(SelfRecord!.Id))
+            {
+                // New writes of the slice are refused from BeginCommit on; the next primary must
+                // hold every one in flight, or the in-sync set must lose whoever missed it first.
+                long givesUpAtMs = MonoMs() + (long)HandOverWritesWait.TotalMilliseconds;
+                while (WritingIn(basedOn.Range) && MonoMs() < givesUpAtMs)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(10), _time, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (WritingIn(basedOn.Range))
+                {
+                    return false;
+                }
             }
 
             if (basedOn.Primary == SelfRecord!.Id && next.Primary != SelfRecord.Id)

@@ -105,11 +105,12 @@ public sealed partial class SmdSsNode
     /// </summary>
     private async Task ExpireBatchAsync(PieSlice slice, StoredEntry[] expired, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _writesInFlight);
+        // Counted by the slice's first hash: a hand-over of the slice waits for the batch.
+        BeginWriteOf(slice.Range.Start);
         var deletes = new List<StorageRecord>();
         try
         {
-            RefuseIfWithdrawn();
+            RefuseIfWithdrawn(slice.Range.Start);
             foreach (StoredEntry entry in expired)
             {
                 uint hash = Hashing.KeyHash.Of(entry.Key);
@@ -157,7 +158,7 @@ public sealed partial class SmdSsNode
             }
             finally
             {
-                Interlocked.Decrement(ref _writesInFlight);
+                EndWriteOf(slice.Range.Start);
             }
         }
     }

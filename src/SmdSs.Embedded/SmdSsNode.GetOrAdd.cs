@@ -84,13 +84,20 @@ public sealed partial class SmdSsNode
     {
         // Shorter than the caller's own timeout, so that the answer "wait" reaches it.
         long pollUntil = MonoMs() + (long)Math.Min(_options.RequestTimeout.TotalMilliseconds / 2, 2000);
-        while (true)
+        for (bool again = false; ; again = true)
         {
+            // Woken after a wait, it may no longer answer for the key: the caller asks again, where the map sends it.
+            if (again && (SliceMap!.Find(hash).Primary != SelfRecord!.Id || Withdrawn || (!HasReadQuorum() && HasMajorityToKeep())))
+            {
+                return (MessageType.Ok, ComputeMessages.EncodeClaim(ClaimOutcome.Wait, 0, []));
+            }
+
             SingleFlights.Flight flight;
             bool claimed;
             using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
             {
-                if (ReadAndSlide(RunningStore().SliceFor(hash), request.Key, countGet: true) is { } value)
+                // One Get counted per request, however often it looks.
+                if (ReadAndSlide(RunningStore().SliceFor(hash), request.Key, countGet: !again) is { } value)
                 {
                     return (MessageType.Ok, ComputeMessages.EncodeClaim(ClaimOutcome.Found, 0, value));
                 }

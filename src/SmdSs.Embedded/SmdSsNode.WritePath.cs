@@ -20,6 +20,8 @@ public sealed partial class SmdSsNode
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(1.5);
     private readonly ConcurrentDictionary<(uint Start, NodeId Replica), bool> _catchUpBroken = new();
     private int _writesInFlight;
+    // The key hashes of the writes in flight (a count per hash): a hand-over waits for those of its slice.
+    private readonly ConcurrentDictionary<uint, int> _writingHashes = new();
     private readonly Diagnostics.RateLimitedLog<NodeId> _replicaFailureLog = new(1000);
 
     /// <summary>Routes a write to the key's primary; true when it changed something (a Remove found the key).</summary>
@@ -51,22 +53,23 @@ public sealed partial class SmdSsNode
     /// <summary>The primary's write: version, apply locally, replicate, wait for the in-sync replicas and the quorum.</summary>
     private async ValueTask<bool> WriteAsPrimaryAsync(PieSlice slice, StorageRecord record, CancellationToken cancellationToken, IReadOnlyList<OperationAnswer>? answers = null)
     {
-        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable) is { } notYet)
+        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, _slices.IsHandingOver(slice.Range.Start)) is { } notYet)
         {
             throw new SmdSsUnavailableException(notYet);
         }
 
-        Interlocked.Increment(ref _writesInFlight);
+        uint hash = Hashing.KeyHash.Of(record.Key);
+        BeginWriteOf(hash);
         try
         {
-            RefuseIfWithdrawn();
+            RefuseIfWithdrawn(slice.Range.Start);
             StorageRecord versioned;
             bool changed;
             // Under the key's lock: an atomic operation of the key reads, decides and applies in one step.
-            using (await _keyLocks.LockAsync(Hashing.KeyHash.Of(record.Key), cancellationToken).ConfigureAwait(false))
+            using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
             {
                 // The lock's wait may outlast a goodbye's (it gives up waiting after 5 s).
-                RefuseIfWithdrawn();
+                RefuseIfWithdrawn(slice.Range.Start);
                 versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()) } : record;
                 changed = ApplyAsPrimary(RecordAnswers.Attach(versioned, answers));
             }
@@ -84,21 +87,48 @@ public sealed partial class SmdSsNode
         }
         finally
         {
-            Interlocked.Decrement(ref _writesInFlight);
+            EndWriteOf(hash);
         }
     }
 
     /// <summary>
     /// Called once a write counts itself in flight: a goodbye (or a step-down) that began since
-    /// the caller's check may have seen no write in flight and handed the slice over already.
+    /// the caller's check may have seen no write in flight and handed the slice over already,
+    /// and so may a hand-over of the slice at <paramref name="sliceStart"/> (see <see cref="Core.SliceAuthority.IsHandingOver"/>).
     /// </summary>
-    private void RefuseIfWithdrawn()
+    private void RefuseIfWithdrawn(uint? sliceStart = null)
     {
         if (Withdrawn)
         {
             throw new SmdSsUnavailableException($"{SelfRecord!.Id} is handing its slices over");
         }
+
+        if (sliceStart is { } start && _slices!.IsHandingOver(start))
+        {
+            throw new SmdSsUnavailableException($"{SelfRecord!.Id} is handing slice {SliceMap!.Find(start).Range} over");
+        }
     }
+
+    /// <summary>A write of the key of <paramref name="keyHash"/> begins: counted in flight (for a goodbye) and by its key (for a hand-over).</summary>
+    private void BeginWriteOf(uint keyHash)
+    {
+        Interlocked.Increment(ref _writesInFlight);
+        _writingHashes.AddOrUpdate(keyHash, 1, static (_, count) => count + 1);
+    }
+
+    private void EndWriteOf(uint keyHash)
+    {
+        while (_writingHashes.TryGetValue(keyHash, out int count)
+            && !(count <= 1 ? _writingHashes.TryRemove(new KeyValuePair<uint, int>(keyHash, count)) : _writingHashes.TryUpdate(keyHash, count - 1, count)))
+        {
+            // Another write of the key began or ended meanwhile: again.
+        }
+
+        Interlocked.Decrement(ref _writesInFlight);
+    }
+
+    /// <summary>Whether a write of a key in <paramref name="range"/> is in flight here.</summary>
+    private bool WritingIn(SliceRange range) => !_writingHashes.IsEmpty && _writingHashes.Keys.Any(range.Contains);
 
     private bool ApplyAsPrimary(StorageRecord versioned)
     {

@@ -5,7 +5,8 @@ namespace SmdSs.Compute;
 /// <summary>
 /// GetOrAdd's stampede guard on a key's primary: per missing key, the one caller that holds the
 /// claim (runs the value factory) and a completion the others wait on. A claim ends when its
-/// value is stored (the waiters get it), when its caller gives up (one waiter claims next), or
+/// value is stored (the waiters are woken and look at the key again: it may have been removed
+/// meanwhile), when its caller gives up (one waiter claims next), or
 /// after the timeout (its caller's node may be dead; one waiter claims next). Callers hold the
 /// key's lock (see <see cref="KeyLocks"/>) around every call, so a check and a claim are one step.
 /// </summary>
@@ -41,7 +42,7 @@ internal sealed class SingleFlights
         return flight;
     }
 
-    /// <summary>The key now has <paramref name="value"/>: every waiter gets it.</summary>
+    /// <summary>The key now has <paramref name="value"/> (the flight's outcome): every waiter is woken.</summary>
     public void Complete(string key, byte[] value)
     {
         if (_flights.TryGetValue(key, out Flight? flight))

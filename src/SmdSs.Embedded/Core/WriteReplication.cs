@@ -52,11 +52,17 @@ internal static class WriteReplication
     /// here, rather than applied, shown to readers and then refused; the sender retries once a
     /// majority holds the record that took the replica out.
     /// </summary>
-    public static string? RefusalBeforeApply(PieSlice slice, ImmutableArray<NodeId> required, bool blocked, Func<NodeId, bool> isReachable)
+    public static string? RefusalBeforeApply(PieSlice slice, ImmutableArray<NodeId> required, bool blocked, Func<NodeId, bool> isReachable, bool handingOver = false)
     {
         if (blocked)
         {
             return NotYetConfirmed(slice);
+        }
+
+        if (handingOver)
+        {
+            // See SliceAuthority.IsHandingOver: the next primary must hold every write this one made.
+            return $"Slice {slice.Range} is being handed to another primary; retry there shortly.";
         }
 
         foreach (NodeId node in required)

@@ -41,6 +41,26 @@ public sealed class SliceAuthorityTests
     }
 
     [Fact]
+    public void No_write_begins_on_a_slice_while_a_commit_hands_it_to_another_primary()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        PendingCommit adding = authority.BeginCommit(slice, slice.Next([A, B, C, new NodeId(4)], slice.InSync));
+        Assert.False(authority.IsHandingOver(0));
+
+        PendingCommit first = authority.BeginCommit(slice, slice.Next([B, A, C], slice.InSync));
+        PendingCommit second = authority.BeginCommit(slice, slice.Next([B, A, C], slice.InSync));
+        Assert.True(authority.IsHandingOver(0));
+        authority.Abandon(first);
+        Assert.True(authority.IsHandingOver(0));
+
+        Assert.True(authority.EndCommit(second, 100_000, mayCommit: true).IsCommitted);
+        Assert.False(authority.IsHandingOver(0));
+        authority.Abandon(adding);
+        Assert.False(authority.IsHandingOver(0));
+    }
+
+    [Fact]
     public void A_commit_that_drops_nobody_is_ready_at_once_and_a_host_may_subtract_its_clock_from_when()
     {
         SliceAuthority authority = LedByA();

@@ -104,6 +104,7 @@ public sealed class WriteReplicationTests
         Assert.Contains("came to lead", WriteReplication.RefusalBeforeApply(inSync, [], blocked: true, Everyone));
         Assert.Contains("out of reach", WriteReplication.RefusalBeforeApply(inSync, [D], blocked: false, n => n != D));
         Assert.Null(WriteReplication.RefusalBeforeApply(inSync, [D], blocked: false, Everyone));
+        Assert.Contains("handed to another primary", WriteReplication.RefusalBeforeApply(inSync, [], blocked: false, Everyone, handingOver: true));
         Assert.Contains("came to lead", WriteReplication.Refusal("k", new HashSet<NodeId> { A, B, C }, inSync, 2, hasMajorityToKeep: true, 3, inSync, [], true, A));
         Assert.Equal([A, B, C, D], WriteReplication.AlsoTo(inSync, [D]).Order());
         Assert.Equal(inSync.Replicas.AsEnumerable(), WriteReplication.AlsoTo(inSync, []));

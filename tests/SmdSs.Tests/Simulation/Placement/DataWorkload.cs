@@ -558,7 +558,7 @@ internal sealed class DataWorkload(PlacementSimulation sim, bool counters)
     }
 
     /// <summary>Each key's history through the register checker: keys found not linearizable, and keys the search gave up on.</summary>
-    public (int NotLinearizable, int Inconclusive, string? FirstExplanation) CheckLinearizable(long stepLimit = 200_000)
+    public (int NotLinearizable, int Inconclusive, string? FirstExplanation) CheckLinearizable(long stepLimit = 50_000)
     {
         int bad = 0;
         int inconclusive = 0;

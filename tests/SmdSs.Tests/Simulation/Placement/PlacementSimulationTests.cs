@@ -39,7 +39,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         long simulatedMs = 0;
         long deltas = 0, fulls = 0, repaired = 0, fsyncAlways = 0, correlatedPowerLosses = 0;
         long acknowledged = 0, inDoubt = 0, reads = 0, staleDataReads = 0, notLinearizable = 0, undecided = 0, checkerTicks = 0, increments = 0, incrementsInDoubt = 0, splits = 0;
-        long getOrAdds = 0, added = 0, factories = 0, overlapping = 0, retriedOnBroken = 0;
+        long getOrAdds = 0, added = 0, factories = 0, overlapping = 0, retriedOnBroken = 0, handOversWaited = 0;
         var firstNotLinearizable = new ConcurrentDictionary<int, string>();
         var lostAcrossTakeover = new ConcurrentDictionary<int, string>();
         var clock = Stopwatch.StartNew();
@@ -69,6 +69,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             Interlocked.Add(ref staleDataReads, sim.Data.StaleReadsAcrossTakeover);
             Interlocked.Add(ref getOrAdds, sim.Data.GetOrAdds);
             Interlocked.Add(ref retriedOnBroken, sim.RetriedOnBrokenConnection);
+            Interlocked.Add(ref handOversWaited, sim.HandOversThatWaited);
             Interlocked.Add(ref added, sim.Data.GetOrAddsThatAdded);
             Interlocked.Add(ref factories, sim.Data.Factories);
             Interlocked.Add(ref overlapping, sim.Data.FactoriesOverlapping);
@@ -109,7 +110,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             output.WriteLine($"  seed {seed}: {stale}");
         }
 
-        output.WriteLine($"{acknowledged} writes acknowledged, {inDoubt} in doubt, {reads} reads ({staleDataReads} stale across a takeover); {increments} increments acknowledged, {incrementsInDoubt} in doubt; {retriedOnBroken} requests retried after their connection broke");
+        output.WriteLine($"{acknowledged} writes acknowledged, {inDoubt} in doubt, {reads} reads ({staleDataReads} stale across a takeover); {increments} increments acknowledged, {incrementsInDoubt} in doubt; {retriedOnBroken} requests retried after their connection broke; {handOversWaited} hand-overs waited for writes in flight");
         output.WriteLine($"{getOrAdds} get-or-adds, {added} acknowledged as adding their value; {factories} factories run, {overlapping} while another of the key ran");
         output.WriteLine($"acknowledged writes lost across a stale takeover in {lostAcrossTakeover.Count} of {seeds} seeds");
         foreach ((int seed, string lost) in lostAcrossTakeover.OrderBy(s => s.Key).Take(5))

@@ -69,6 +69,14 @@ internal sealed partial class SimPlacementNode
     private InDoubtOperations _inDoubt = new(60_000);
     private int _writesInFlight;
 
+    // The key hashes of those writes (a key once per write): a hand-over waits for the ones of its slice.
+    private readonly List<uint> _writingHashes = [];
+
+    private bool HandingOver(uint start) => sim.Scope.HandOverFence && _slices.IsHandingOver(start);
+
+    /// <summary>Whether a write of a key in <paramref name="range"/> is in flight here.</summary>
+    private bool WritingIn(SliceRange range) => _writingHashes.Exists(range.Contains);
+
     /// <summary>Writes this node versioned and applied as a primary, not yet decided.</summary>
     public int WritesInFlight => Running ? _writesInFlight : 0;
     // The files' changes the OS holds and the disk may not (FsyncPolicy.EverySecond): each key's
@@ -92,6 +100,7 @@ internal sealed partial class SimPlacementNode
     {
         _unsynced.Clear();
         _writesInFlight = 0;
+        _writingHashes.Clear();
         long life = Life;
         sim.After(sim.Random.Next(1, FsyncMs), () => Fsync(life));
 
@@ -477,6 +486,13 @@ internal sealed partial class SimPlacementNode
         {
             sim.Note($"{Id} answers a retry of {request.Kind} #{operation} of {key}: {Decode(request.Kind, answered)}");
             var retried = new OperationAnswer(operation, hash, answered);
+            if (HandingOver(slice.Range.Start))
+            {
+                // As RefuseIfWithdrawn: the confirmation is a write.
+                reply(new DataReply(DataError.Unavailable));
+                return;
+            }
+
             // The key's current record, a tombstone too (seed 667: a delete since hid a replica still in sync without either).
             if (_store.TryGetValue(key, out StoredValue current) && (current.Value is not null || sim.Scope.HintsAndAntiEntropy))
             {
@@ -491,7 +507,7 @@ internal sealed partial class SimPlacementNode
             return;
         }
 
-        if (WriteReplication.RefusalBeforeApply(slice, _slices.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable) is not null)
+        if (WriteReplication.RefusalBeforeApply(slice, _slices.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, HandingOver(slice.Range.Start)) is not null)
         {
             reply(new DataReply(DataError.Unavailable));
             return;
@@ -565,7 +581,7 @@ internal sealed partial class SimPlacementNode
     // drop the in-sync replicas that failed (after their leases), then decide.
     private void WriteAsPrimary(PieSlice begun, string key, string? value, Action<DataReply> reply)
     {
-        if (WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable) is not null)
+        if (WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable, HandingOver(begun.Range.Start)) is not null)
         {
             reply(new DataReply(DataError.Unavailable));
             return;
@@ -581,12 +597,15 @@ internal sealed partial class SimPlacementNode
     {
         // As _writesInFlight: a goodbye waits for these before it hands the slices over.
         _writesInFlight++;
+        uint writing = KeyHash.Of(key);
+        _writingHashes.Add(writing);
         long life = Life;
         void reply(DataReply r)
         {
             if (Alive(life))
             {
                 _writesInFlight--;
+                _writingHashes.Remove(writing);
             }
 
             done(r);
@@ -1029,7 +1048,7 @@ internal sealed partial class SimPlacementNode
                 PieSlice begun = View.Find(KeyHash.Of(key));
                 // A node that no longer leads the slice would have its replication refused as deposed.
                 if (begun.Primary != Id || Withdrawn
-                    || WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable) is not null)
+                    || WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable, HandingOver(begun.Range.Start)) is not null)
                 {
                     done(false);
                     return;

@@ -124,8 +124,15 @@ internal sealed partial class SimPlacementNode
         long life = Life;
         long pollUntil = sim.NowMs + ClaimPollMs;
         var waitAnswer = new DataReply(DataError.None, Answerer: Id, Claim: ClaimOutcome.Wait);
-        void Try()
+        void Try(bool again = false)
         {
+            // As OnClaimAsync: woken after a wait, it may no longer answer for the key.
+            if (again && (View.Find(KeyHash.Of(key)).Primary != Id || Withdrawn || (!HasReadQuorum() && MajorityContact.HasMajorityToKeep(Id, Voters()))))
+            {
+                reply(waitAnswer);
+                return;
+            }
+
             if (_store.TryGetValue(key, out StoredValue held) && held.Value is not null)
             {
                 reply(new DataReply(DataError.None, held.Version, held.Value, Id));
@@ -157,7 +164,7 @@ internal sealed partial class SimPlacementNode
                     // Completed, given back or lapsed: look again (seed 2164: the value made,
                     // handed out as completed, had been removed while it was replicated).
                     over = true;
-                    Try();
+                    Try(again: true);
                 }
             }));
             sim.After(remainingMs, () =>
@@ -196,7 +203,7 @@ internal sealed partial class SimPlacementNode
         AtomicChange change = AtomicUpdate.Decide(request, entry, int.MaxValue, _ => null, DateTimeOffset.UnixEpoch);
         if (change.Write is null)
         {
-            // As ConfirmKeyAsync: the value found may be this claim's own, applied by a first try
+            // As ConfirmKeyAsync (the value as decided; the node reads the key again): the value found may be this claim's own, applied by a first try
             // whose replication failed; it is replicated before anyone is told it was added (seed 1508).
             StoredValue found = live!.Value;
             OperationAnswer[] carried = _inDoubt.Of(key);

@@ -23,6 +23,9 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
 {
     private const int ProbeMs = 500;
     private const int DirectPingMs = 800;
+    // As CommitSliceAsync: how often and how long a hand-over looks for the writes in flight it waits for.
+    private const int HandOverPollMs = 10;
+    private const int HandOverWaitMs = 5_000;
     private const int IndirectPingMs = 1_600;
     private const int StartupSyncMs = 3_000;
     private const int ConnectTimeoutMs = 2_000;
@@ -685,10 +688,13 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
 
         PendingCommit commit = _slices.BeginCommit(change.BasedOn, change.Next);
         sim.WorkInFlight++;
-        WhenReady(commit, change, life, done, mayCommit);
+        WhenReady(commit, change, life, done, mayCommit, handOverGivesUpAtMs: null);
     }
 
-    private void WhenReady(PendingCommit commit, SliceChange change, long life, Action done, Func<bool>? mayCommit) => sim.At(_slices.ReadyAtMs(commit), () =>
+    // As CommitSliceAsync: once the leases it waits for ran out, a hand-over also waits for this
+    // node's writes in flight on the slice (new ones refused meanwhile), up to HandOverWaitMs.
+    private void WhenReady(PendingCommit commit, SliceChange change, long life, Action done, Func<bool>? mayCommit, long? handOverGivesUpAtMs) => sim.At(
+        handOverGivesUpAtMs is null ? _slices.ReadyAtMs(commit) : sim.NowMs + HandOverPollMs, () =>
     {
         if (!Alive(life))
         {
@@ -698,12 +704,25 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
 
         if (_slices.ReadyAtMs(commit) > sim.NowMs)
         {
-            WhenReady(commit, change, life, done, mayCommit);
+            WhenReady(commit, change, life, done, mayCommit, handOverGivesUpAtMs);
+            return;
+        }
+
+        bool writing = sim.Scope.HandOverFence && commit.HandsOver(Id) && WritingIn(change.BasedOn.Range);
+        long givesUpAtMs = handOverGivesUpAtMs ?? sim.NowMs + HandOverWaitMs;
+        if (writing && sim.NowMs < givesUpAtMs)
+        {
+            if (handOverGivesUpAtMs is null)
+            {
+                sim.HandOversThatWaited++;
+            }
+
+            WhenReady(commit, change, life, done, mayCommit, givesUpAtMs);
             return;
         }
 
         sim.WorkInFlight--;
-        if (_slices.EndCommit(commit, sim.NowMs, HasCommitQuorum() && mayCommit?.Invoke() != false).IsCommitted)
+        if (_slices.EndCommit(commit, sim.NowMs, !writing && HasCommitQuorum() && mayCommit?.Invoke() != false).IsCommitted)
         {
             sim.Committed(this, change);
             ForgetHints(change.BasedOn, change.Next);
