@@ -147,7 +147,7 @@ public sealed partial class SmdSsNode
             BeginWriteOf(hash);
             try
             {
-                RefuseIfWithdrawn(slice.Range.Start);
+                RefuseIfWithdrawn(hash);
                 await ConfirmKeyAsync(slice, hash, new OperationAnswer(request.OperationId, hash, answered), request.Key, cancellationToken).ConfigureAwait(false);
             }
             finally
@@ -164,7 +164,7 @@ public sealed partial class SmdSsNode
     private async ValueTask<(MessageType, byte[])> UpdateAsPrimaryAsync(PieSlice slice, uint hash, AtomicRequest request, CancellationToken cancellationToken)
     {
         // Not applied (and then in doubt) while it could not be acknowledged anyway: the sender retries.
-        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, _slices.IsHandingOver(slice.Range.Start)) is { } notYet)
+        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, _slices.IsHandingOverKey(hash)) is { } notYet)
         {
             throw new SmdSsUnavailableException(notYet);
         }
@@ -172,14 +172,14 @@ public sealed partial class SmdSsNode
         BeginWriteOf(hash);
         try
         {
-            RefuseIfWithdrawn(slice.Range.Start);
+            RefuseIfWithdrawn(hash);
             (MessageType, byte[])? error = null;
             AppliedOperation applied;
             byte[]? appliedBefore = null;
             using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
             {
                 // The lock's wait may outlast a goodbye's (it gives up waiting after 5 s).
-                RefuseIfWithdrawn(slice.Range.Start);
+                RefuseIfWithdrawn(hash);
 
                 // Checked again under the lock: a duplicate of the request (a resent or duplicated
                 // frame) may have passed the first check while the original was being applied.

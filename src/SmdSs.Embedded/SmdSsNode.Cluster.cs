@@ -263,12 +263,14 @@ public sealed partial class SmdSsNode
                 await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
             }
 
-            if (commit.HandsOver(SelfRecord!.Id))
+            // A goodbye or a step-down refuses every write and waited for those in flight itself.
+            if (commit.HandsOver(SelfRecord!.Id) && !Withdrawn)
             {
                 // New writes of the slice are refused from BeginCommit on; the next primary must
-                // hold every one in flight, or the in-sync set must lose whoever missed it first.
+                // hold every one in flight, or a write that missed it takes it out of the in-sync
+                // set first (that commit changes the record, and this one is then refused).
                 long givesUpAtMs = MonoMs() + (long)HandOverWritesWait.TotalMilliseconds;
-                while (WritingIn(basedOn.Range) && MonoMs() < givesUpAtMs)
+                while (WritingIn(basedOn.Range) && MonoMs() < givesUpAtMs && authority.Map.Find(basedOn.Range.Start).ContentEquals(basedOn))
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(10), _time, cancellationToken).ConfigureAwait(false);
                 }

@@ -110,7 +110,7 @@ public sealed partial class SmdSsNode
         var deletes = new List<StorageRecord>();
         try
         {
-            RefuseIfWithdrawn(slice.Range.Start);
+            RefuseIfWithdrawn();
             foreach (StoredEntry entry in expired)
             {
                 uint hash = Hashing.KeyHash.Of(entry.Key);
@@ -119,7 +119,8 @@ public sealed partial class SmdSsNode
                     // Looked up again under the lock: the slice may have been split or handed over.
                     PieSlice now = SliceMap!.Find(hash);
                     SliceStore local = RunningStore().SliceFor(hash);
-                    if (now.Primary != SelfRecord!.Id || now.Range != slice.Range
+                    // Nor while a hand-over of the slice waits for this batch (it counts under the slice's start).
+                    if (now.Primary != SelfRecord!.Id || now.Range != slice.Range || _slices!.IsHandingOver(now.Range.Start)
                         || !local.TryGet(entry.Key, out StoredEntry current) || !ReferenceEquals(current, entry))
                     {
                         continue;

@@ -87,7 +87,7 @@ public sealed partial class SmdSsNode
         for (bool again = false; ; again = true)
         {
             // Woken after a wait, it may no longer answer for the key: the caller asks again, where the map sends it.
-            if (again && (SliceMap!.Find(hash).Primary != SelfRecord!.Id || Withdrawn || (!HasReadQuorum() && HasMajorityToKeep())))
+            if (again && (SliceMap!.Find(hash).Primary != SelfRecord!.Id || Withdrawn || _slices!.IsHandingOverKey(hash) || (!HasReadQuorum() && HasMajorityToKeep())))
             {
                 return (MessageType.Ok, ComputeMessages.EncodeClaim(ClaimOutcome.Wait, 0, []));
             }

@@ -53,7 +53,7 @@ public sealed partial class SmdSsNode
     /// <summary>The primary's write: version, apply locally, replicate, wait for the in-sync replicas and the quorum.</summary>
     private async ValueTask<bool> WriteAsPrimaryAsync(PieSlice slice, StorageRecord record, CancellationToken cancellationToken, IReadOnlyList<OperationAnswer>? answers = null)
     {
-        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, _slices.IsHandingOver(slice.Range.Start)) is { } notYet)
+        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, _slices.IsHandingOverKey(Hashing.KeyHash.Of(record.Key))) is { } notYet)
         {
             throw new SmdSsUnavailableException(notYet);
         }
@@ -62,14 +62,14 @@ public sealed partial class SmdSsNode
         BeginWriteOf(hash);
         try
         {
-            RefuseIfWithdrawn(slice.Range.Start);
+            RefuseIfWithdrawn(hash);
             StorageRecord versioned;
             bool changed;
             // Under the key's lock: an atomic operation of the key reads, decides and applies in one step.
             using (await _keyLocks.LockAsync(hash, cancellationToken).ConfigureAwait(false))
             {
                 // The lock's wait may outlast a goodbye's (it gives up waiting after 5 s).
-                RefuseIfWithdrawn(slice.Range.Start);
+                RefuseIfWithdrawn(hash);
                 versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()) } : record;
                 changed = ApplyAsPrimary(RecordAnswers.Attach(versioned, answers));
             }
@@ -94,26 +94,28 @@ public sealed partial class SmdSsNode
     /// <summary>
     /// Called once a write counts itself in flight: a goodbye (or a step-down) that began since
     /// the caller's check may have seen no write in flight and handed the slice over already,
-    /// and so may a hand-over of the slice at <paramref name="sliceStart"/> (see <see cref="Core.SliceAuthority.IsHandingOver"/>).
+    /// and so may a hand-over of the slice that holds <paramref name="keyHash"/> now (see
+    /// <see cref="Core.SliceAuthority.IsHandingOver"/>).
     /// </summary>
-    private void RefuseIfWithdrawn(uint? sliceStart = null)
+    private void RefuseIfWithdrawn(uint? keyHash = null)
     {
         if (Withdrawn)
         {
             throw new SmdSsUnavailableException($"{SelfRecord!.Id} is handing its slices over");
         }
 
-        if (sliceStart is { } start && _slices!.IsHandingOver(start))
+        if (keyHash is { } hash && _slices!.IsHandingOverKey(hash))
         {
-            throw new SmdSsUnavailableException($"{SelfRecord!.Id} is handing slice {SliceMap!.Find(start).Range} over");
+            throw new SmdSsUnavailableException($"{SelfRecord!.Id} is handing slice {SliceMap!.Find(hash).Range} over");
         }
     }
 
     /// <summary>A write of the key of <paramref name="keyHash"/> begins: counted in flight (for a goodbye) and by its key (for a hand-over).</summary>
     private void BeginWriteOf(uint keyHash)
     {
-        Interlocked.Increment(ref _writesInFlight);
         _writingHashes.AddOrUpdate(keyHash, 1, static (_, count) => count + 1);
+        // A full fence after the store: the fence checks that follow cannot be read before it.
+        Interlocked.Increment(ref _writesInFlight);
     }
 
     private void EndWriteOf(uint keyHash)
@@ -128,7 +130,19 @@ public sealed partial class SmdSsNode
     }
 
     /// <summary>Whether a write of a key in <paramref name="range"/> is in flight here.</summary>
-    private bool WritingIn(SliceRange range) => !_writingHashes.IsEmpty && _writingHashes.Keys.Any(range.Contains);
+    private bool WritingIn(SliceRange range)
+    {
+        // The dictionary's own enumeration takes no lock (its Keys would take every one).
+        foreach (KeyValuePair<uint, int> writing in _writingHashes)
+        {
+            if (range.Contains(writing.Key))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private bool ApplyAsPrimary(StorageRecord versioned)
     {

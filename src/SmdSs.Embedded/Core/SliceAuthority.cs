@@ -83,6 +83,9 @@ internal sealed class SliceAuthority
     /// </summary>
     public bool IsHandingOver(uint start) => !_handingOver.IsEmpty && _handingOver.ContainsKey(start);
 
+    /// <summary><see cref="IsHandingOver"/> for the slice that holds <paramref name="keyHash"/> now (a slice read before a split may name the whole).</summary>
+    public bool IsHandingOverKey(uint keyHash) => !_handingOver.IsEmpty && _handingOver.ContainsKey(Map.Find(keyHash).Range.Start);
+
     /// <summary>
     /// Slices this node leads that a merge cut out of a slice it led keeping that slice's record
     /// (a split it learned late: see <see cref="SliceMap.Merge"/>). A node that has not learned the

@@ -51,6 +51,7 @@ public sealed class SliceAuthorityTests
         PendingCommit first = authority.BeginCommit(slice, slice.Next([B, A, C], slice.InSync));
         PendingCommit second = authority.BeginCommit(slice, slice.Next([B, A, C], slice.InSync));
         Assert.True(authority.IsHandingOver(0));
+        Assert.True(authority.IsHandingOverKey(0xdead_beef));
         authority.Abandon(first);
         Assert.True(authority.IsHandingOver(0));
 

@@ -72,7 +72,7 @@ internal sealed partial class SimPlacementNode
     // The key hashes of those writes (a key once per write): a hand-over waits for the ones of its slice.
     private readonly List<uint> _writingHashes = [];
 
-    private bool HandingOver(uint start) => sim.Scope.HandOverFence && _slices.IsHandingOver(start);
+    private bool HandingOver(string key) => sim.Scope.HandOverFence && _slices.IsHandingOverKey(KeyHash.Of(key));
 
     /// <summary>Whether a write of a key in <paramref name="range"/> is in flight here.</summary>
     private bool WritingIn(SliceRange range) => _writingHashes.Exists(range.Contains);
@@ -486,7 +486,7 @@ internal sealed partial class SimPlacementNode
         {
             sim.Note($"{Id} answers a retry of {request.Kind} #{operation} of {key}: {Decode(request.Kind, answered)}");
             var retried = new OperationAnswer(operation, hash, answered);
-            if (HandingOver(slice.Range.Start))
+            if (HandingOver(key))
             {
                 // As RefuseIfWithdrawn: the confirmation is a write.
                 reply(new DataReply(DataError.Unavailable));
@@ -507,7 +507,7 @@ internal sealed partial class SimPlacementNode
             return;
         }
 
-        if (WriteReplication.RefusalBeforeApply(slice, _slices.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, HandingOver(slice.Range.Start)) is not null)
+        if (WriteReplication.RefusalBeforeApply(slice, _slices.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, HandingOver(key)) is not null)
         {
             reply(new DataReply(DataError.Unavailable));
             return;
@@ -581,7 +581,7 @@ internal sealed partial class SimPlacementNode
     // drop the in-sync replicas that failed (after their leases), then decide.
     private void WriteAsPrimary(PieSlice begun, string key, string? value, Action<DataReply> reply)
     {
-        if (WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable, HandingOver(begun.Range.Start)) is not null)
+        if (WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable, HandingOver(key)) is not null)
         {
             reply(new DataReply(DataError.Unavailable));
             return;
@@ -1048,7 +1048,7 @@ internal sealed partial class SimPlacementNode
                 PieSlice begun = View.Find(KeyHash.Of(key));
                 // A node that no longer leads the slice would have its replication refused as deposed.
                 if (begun.Primary != Id || Withdrawn
-                    || WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable, HandingOver(begun.Range.Start)) is not null)
+                    || WriteReplication.RefusalBeforeApply(begun, _slices.WriteRequires(begun.Range.Start), _slices.IsWriteBlocked(begun.Range.Start), IsReachable, HandingOver(key)) is not null)
                 {
                     done(false);
                     return;

@@ -127,7 +127,7 @@ internal sealed partial class SimPlacementNode
         void Try(bool again = false)
         {
             // As OnClaimAsync: woken after a wait, it may no longer answer for the key.
-            if (again && (View.Find(KeyHash.Of(key)).Primary != Id || Withdrawn || (!HasReadQuorum() && MajorityContact.HasMajorityToKeep(Id, Voters()))))
+            if (again && (View.Find(KeyHash.Of(key)).Primary != Id || Withdrawn || HandingOver(key) || (!HasReadQuorum() && MajorityContact.HasMajorityToKeep(Id, Voters()))))
             {
                 reply(waitAnswer);
                 return;

@@ -24,7 +24,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     private const int ProbeMs = 500;
     private const int DirectPingMs = 800;
     // As CommitSliceAsync: how often and how long a hand-over looks for the writes in flight it waits for.
-    private const int HandOverPollMs = 10;
+    private const int HandOverPollMs = 50;
     private const int HandOverWaitMs = 5_000;
     private const int IndirectPingMs = 1_600;
     private const int StartupSyncMs = 3_000;
@@ -708,9 +708,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             return;
         }
 
-        bool writing = sim.Scope.HandOverFence && commit.HandsOver(Id) && WritingIn(change.BasedOn.Range);
+        // Not for a goodbye or a step-down (they refuse every write and waited for those in flight);
+        // no longer once the record changed (a write's drop of a replica it missed: refused anyway).
+        bool writing = sim.Scope.HandOverFence && commit.HandsOver(Id) && !Withdrawn && WritingIn(change.BasedOn.Range);
         long givesUpAtMs = handOverGivesUpAtMs ?? sim.NowMs + HandOverWaitMs;
-        if (writing && sim.NowMs < givesUpAtMs)
+        if (writing && sim.NowMs < givesUpAtMs && View.Find(change.BasedOn.Range.Start).ContentEquals(change.BasedOn))
         {
             if (handOverGivesUpAtMs is null)
             {
