@@ -266,7 +266,12 @@ public sealed partial class SmdSsNode
             // A goodbye or a step-down refuses every write and waited for those in flight itself.
             if (commit.HandsOver(SelfRecord!.Id) && !Withdrawn)
             {
-                // New writes of the slice are refused from BeginCommit on; the next primary must
+                lock (_stateLock)
+                {
+                    authority.FenceHandOver(commit);
+                }
+
+                // New writes of the slice are refused from here on; the next primary must
                 // hold every one in flight, or a write that missed it takes it out of the in-sync
                 // set first (that commit changes the record, and this one is then refused).
                 long givesUpAtMs = MonoMs() + (long)HandOverWritesWait.TotalMilliseconds;

@@ -75,7 +75,7 @@ internal sealed class SliceAuthority
 
     /// <summary>
     /// True while a commit of this node that hands the slice at <paramref name="start"/> to another
-    /// primary is pending: no write may begin on it (one that began before goes on; the host waits
+    /// primary waits for the writes in flight there (<see cref="FenceHandOver"/>): no write may begin on it (one that began before goes on; the host waits
     /// for it before it ends the commit). A write still in flight at the hand-over that misses the
     /// next primary but reaches another replica leaves there a value, and the answer of its
     /// operation, outside the next primary's history: a retry answered from it is an answer given
@@ -125,12 +125,24 @@ internal sealed class SliceAuthority
             _dropsPending[key] = _dropsPending.GetValueOrDefault(key) + 1;
         }
 
-        if (commit.HandsOver(_self))
+        return commit;
+    }
+
+    /// <summary>
+    /// Raises the fence of <paramref name="commit"/>, a hand-over ready but for this node's writes in
+    /// flight on the slice: from now until it ends, no write begins there (<see cref="IsHandingOver"/>).
+    /// Not at <see cref="BeginCommit"/>: the wait for a dropped replica's lease would refuse writes too.
+    /// </summary>
+    public void FenceHandOver(PendingCommit commit)
+    {
+        if (commit.Owner != this || commit.Ended || commit.Fenced || !commit.HandsOver(_self))
         {
-            _handingOver = _handingOver.SetItem(basedOn.Range.Start, _handingOver.GetValueOrDefault(basedOn.Range.Start) + 1);
+            return;
         }
 
-        return commit;
+        commit.Fenced = true;
+        uint start = commit.BasedOn.Range.Start;
+        _handingOver = _handingOver.SetItem(start, _handingOver.GetValueOrDefault(start) + 1);
     }
 
     /// <summary>
@@ -318,7 +330,7 @@ internal sealed class SliceAuthority
         }
 
         commit.Ended = true;
-        if (commit.HandsOver(_self))
+        if (commit.Fenced)
         {
             uint start = commit.BasedOn.Range.Start;
             int pending = _handingOver.GetValueOrDefault(start);
@@ -396,6 +408,9 @@ internal sealed class PendingCommit(SliceAuthority owner, PieSlice basedOn, PieS
     public ImmutableArray<NodeId> Dropped { get; } = dropped;
 
     public bool Ended { get; set; }
+
+    /// <summary>Whether its hand-over fence is up (<see cref="SliceAuthority.FenceHandOver"/>).</summary>
+    public bool Fenced { get; set; }
 
     /// <summary>Whether it takes the primary role from <paramref name="self"/> (a hand-over) rather than keep or take it.</summary>
     public bool HandsOver(NodeId self) => BasedOn.Primary == self && Next.Primary is { } next && next != self;

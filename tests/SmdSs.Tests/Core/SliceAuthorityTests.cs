@@ -50,6 +50,13 @@ public sealed class SliceAuthorityTests
 
         PendingCommit first = authority.BeginCommit(slice, slice.Next([B, A, C], slice.InSync));
         PendingCommit second = authority.BeginCommit(slice, slice.Next([B, A, C], slice.InSync));
+        Assert.False(authority.IsHandingOver(0));
+
+        // Up once the host waits for the writes in flight; a commit that takes no role away raises none.
+        authority.FenceHandOver(first);
+        authority.FenceHandOver(second);
+        authority.FenceHandOver(second);
+        authority.FenceHandOver(adding);
         Assert.True(authority.IsHandingOver(0));
         Assert.True(authority.IsHandingOverKey(0xdead_beef));
         authority.Abandon(first);

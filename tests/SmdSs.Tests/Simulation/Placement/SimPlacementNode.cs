@@ -710,7 +710,13 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
 
         // Not for a goodbye or a step-down (they refuse every write and waited for those in flight);
         // no longer once the record changed (a write's drop of a replica it missed: refused anyway).
-        bool writing = sim.Scope.HandOverFence && commit.HandsOver(Id) && !Withdrawn && WritingIn(change.BasedOn.Range);
+        bool fenced = sim.Scope.HandOverFence && commit.HandsOver(Id) && !Withdrawn;
+        if (fenced)
+        {
+            _slices.FenceHandOver(commit);
+        }
+
+        bool writing = fenced && WritingIn(change.BasedOn.Range);
         long givesUpAtMs = handOverGivesUpAtMs ?? sim.NowMs + HandOverWaitMs;
         if (writing && sim.NowMs < givesUpAtMs && View.Find(change.BasedOn.Range.Start).ContentEquals(change.BasedOn))
         {
