@@ -53,12 +53,12 @@ public sealed partial class SmdSsNode
     /// <summary>The primary's write: version, apply locally, replicate, wait for the in-sync replicas and the quorum.</summary>
     private async ValueTask<bool> WriteAsPrimaryAsync(PieSlice slice, StorageRecord record, CancellationToken cancellationToken, IReadOnlyList<OperationAnswer>? answers = null)
     {
-        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, _slices.IsHandingOverKey(Hashing.KeyHash.Of(record.Key))) is { } notYet)
+        uint hash = Hashing.KeyHash.Of(record.Key);
+        if (Core.WriteReplication.RefusalBeforeApply(slice, _slices!.WriteRequires(slice.Range.Start), _slices.IsWriteBlocked(slice.Range.Start), IsReachable, _slices.IsHandingOverKey(hash)) is { } notYet)
         {
             throw new SmdSsUnavailableException(notYet);
         }
 
-        uint hash = Hashing.KeyHash.Of(record.Key);
         BeginWriteOf(hash);
         try
         {

@@ -470,15 +470,9 @@ internal sealed partial class SimPlacementNode
         ulong operation = request.OperationId;
         uint hash = KeyHash.Of(key);
         PieSlice slice = View.Find(hash);
-        if (slice.Primary != Id || Withdrawn || !_confirmed)
+        if (RefusalAsAtomicPrimary(slice) is { } refused)
         {
-            reply(new DataReply(DataError.NotPrimary));
-            return;
-        }
-
-        if (!HasReadQuorum() && MajorityContact.HasMajorityToKeep(Id, Voters()))
-        {
-            reply(new DataReply(DataError.Unavailable));
+            reply(refused);
             return;
         }
 
@@ -549,6 +543,12 @@ internal sealed partial class SimPlacementNode
         _inDoubt.Add(key, done, sim.NowMs);
         Replicate(slice, key, written, r => reply(r.Error == DataError.None ? Answered(r, request.Kind, key, done, answers) : r));
     }
+
+    // As OnAtomicAsync: only the slice's primary answers, and only while it hears a majority.
+    private DataReply? RefusalAsAtomicPrimary(PieSlice slice) =>
+        slice.Primary != Id || Withdrawn || !_confirmed ? new DataReply(DataError.NotPrimary)
+        : !HasReadQuorum() && MajorityContact.HasMajorityToKeep(Id, Voters()) ? new DataReply(DataError.Unavailable)
+        : null;
 
     // Replicated to every in-sync replica: they all know these answers now.
     private DataReply Answered(DataReply replicated, AtomicKind kind, string key, OperationAnswer answer, IReadOnlyCollection<OperationAnswer> carried)

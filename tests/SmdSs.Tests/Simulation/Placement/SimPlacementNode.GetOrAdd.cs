@@ -108,16 +108,9 @@ internal sealed partial class SimPlacementNode
     // As OnAtomicAsync then OnClaimAsync: at the primary, while it hears a majority.
     private void OnForwardedClaim(string key, ulong claimer, Action<DataReply> reply)
     {
-        PieSlice slice = View.Find(KeyHash.Of(key));
-        if (slice.Primary != Id || Withdrawn || !_confirmed)
+        if (RefusalAsAtomicPrimary(View.Find(KeyHash.Of(key))) is { } refused)
         {
-            reply(new DataReply(DataError.NotPrimary));
-            return;
-        }
-
-        if (!HasReadQuorum() && MajorityContact.HasMajorityToKeep(Id, Voters()))
-        {
-            reply(new DataReply(DataError.Unavailable));
+            reply(refused);
             return;
         }
 
@@ -127,7 +120,7 @@ internal sealed partial class SimPlacementNode
         void Try(bool again = false)
         {
             // As OnClaimAsync: woken after a wait, it may no longer answer for the key.
-            if (again && (View.Find(KeyHash.Of(key)).Primary != Id || Withdrawn || HandingOver(key) || (!HasReadQuorum() && MajorityContact.HasMajorityToKeep(Id, Voters()))))
+            if (again && (HandingOver(key) || RefusalAsAtomicPrimary(View.Find(KeyHash.Of(key))) is not null))
             {
                 reply(waitAnswer);
                 return;
