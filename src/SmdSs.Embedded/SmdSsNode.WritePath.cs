@@ -70,7 +70,8 @@ public sealed partial class SmdSsNode
             {
                 // The lock's wait may outlast a goodbye's (it gives up waiting after 5 s).
                 RefuseIfWithdrawn(hash);
-                versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()) } : record;
+                // A client's write: versioned here, its sliding window from now (its caller's clock began it).
+                versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()), Expiry = record.Expiry.AppliedAt(NowMs()) } : record;
                 changed = ApplyAsPrimary(RecordAnswers.Attach(versioned, answers));
             }
 

@@ -32,6 +32,13 @@ internal readonly record struct EntryExpiry(long AbsoluteMs, long SlidingMs, lon
     }
 
     /// <summary>
+    /// The expiry of a write its primary applies at <paramref name="nowMs"/>: a sliding window runs
+    /// from then at the earliest (a write forwarded and retried may arrive after the deadline its
+    /// caller computed, and must not take effect expired).
+    /// </summary>
+    public EntryExpiry AppliedAt(long nowMs) => HasSliding ? this with { DeadlineMs = Math.Max(DeadlineMs, SlideAt(nowMs)) } : this;
+
+    /// <summary>
     /// Validates <paramref name="options"/> exactly as MemoryDistributedCache and RedisCache do
     /// and turns it into an expiry. A relative expiration wins over an absolute one.
     /// </summary>

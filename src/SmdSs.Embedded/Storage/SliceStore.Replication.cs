@@ -19,8 +19,17 @@ internal sealed partial class SliceStore
     {
         switch (record.Kind)
         {
+            case RecordKind.Put when Put(record.Key, record.Version, record.Expiry, record.Value, record.Answers):
+                return true;
             case RecordKind.Put:
-                return Put(record.Key, record.Version, record.Expiry, record.Value, record.Answers);
+                // The version held: the primary's deadline may have moved since this copy took it
+                // (renewals it missed while away; a delta catch-up sends the entry whole).
+                if (record.Expiry.HasSliding)
+                {
+                    ApplyTouch(record.Key, record.Version, record.Expiry.DeadlineMs);
+                }
+
+                return false;
             case RecordKind.Delete:
                 return Delete(record.Key, record.Version, record.Answers);
             case RecordKind.Touch:

@@ -48,6 +48,35 @@ public sealed class SliceStoreReplicationTests : IDisposable
     }
 
     [Fact]
+    public void A_put_of_the_version_held_moves_its_sliding_deadline_to_the_primarys_and_persists_it()
+    {
+        // A replica back from a stop holds the entry at the deadline it had then; a delta catch-up
+        // resends the entry whole, with the deadline renewals elsewhere moved it to since.
+        var taken = new EntryExpiry(0, 6_000, EpochMs + 6_000);
+        using (SliceStore store = OpenWholeSlice(_scratch.Path))
+        {
+            store.Load(EpochMs);
+            Assert.True(store.Apply(new StorageRecord(RecordKind.Put, "session", 7, taken, [1])));
+
+            Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "session", 7, taken with { DeadlineMs = EpochMs + 20_000 }, [1])));
+            Assert.True(store.TryGet("session", out StoredEntry? entry));
+            Assert.Equal(EpochMs + 20_000, entry.DeadlineMs);
+            Assert.Equal(EpochMs + 20_000, entry.PrimaryDeadlineMs);
+
+            // Never back; and another version's deadline is not this one's.
+            Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "session", 7, taken, [1])));
+            Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "session", 6, taken with { DeadlineMs = EpochMs + 90_000 }, [1])));
+            Assert.Equal(EpochMs + 20_000, entry.DeadlineMs);
+            Assert.Empty(store.FlushTouches()); // persisted, not sent on
+        }
+
+        using SliceStore reopened = OpenWholeSlice(_scratch.Path);
+        reopened.Load(EpochMs);
+        Assert.True(reopened.TryGet("session", out StoredEntry? loaded));
+        Assert.Equal(EpochMs + 20_000, loaded.DeadlineMs);
+    }
+
+    [Fact]
     public void Wipe_empties_the_file_and_gives_the_memory_back()
     {
         var memory = new MemoryBudget(long.MaxValue);

@@ -40,6 +40,8 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         long deltas = 0, fulls = 0, repaired = 0, fsyncAlways = 0, correlatedPowerLosses = 0;
         long acknowledged = 0, inDoubt = 0, reads = 0, staleDataReads = 0, notLinearizable = 0, undecided = 0, checkerTicks = 0, increments = 0, incrementsInDoubt = 0, splits = 0;
         long getOrAdds = 0, added = 0, factories = 0, overlapping = 0, retriedOnBroken = 0, handOversWaited = 0;
+        long slidingSets = 0, slidingReads = 0, slidingFound = 0, slidingExpiries = 0;
+        var expiredEarlyInKnownGaps = new ConcurrentDictionary<string, int>();
         var firstNotLinearizable = new ConcurrentDictionary<int, string>();
         var lostAcrossTakeover = new ConcurrentDictionary<int, string>();
         var clock = Stopwatch.StartNew();
@@ -73,6 +75,14 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             Interlocked.Add(ref added, sim.Data.GetOrAddsThatAdded);
             Interlocked.Add(ref factories, sim.Data.Factories);
             Interlocked.Add(ref overlapping, sim.Data.FactoriesOverlapping);
+            Interlocked.Add(ref slidingSets, sim.Sliding.Sets);
+            Interlocked.Add(ref slidingReads, sim.Sliding.Reads);
+            Interlocked.Add(ref slidingFound, sim.Sliding.Found);
+            Interlocked.Add(ref slidingExpiries, sim.SlidingExpiries);
+            foreach ((string gap, int count) in sim.Sliding.ExpiredEarlyInKnownGaps)
+            {
+                expiredEarlyInKnownGaps.AddOrUpdate(gap, count, (_, sum) => sum + count);
+            }
             if (sim.Data.LostAcrossStaleTakeover.Count > 0)
             {
                 lostAcrossTakeover[seed] = sim.Data.LostAcrossStaleTakeover[0];
@@ -112,6 +122,8 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
 
         output.WriteLine($"{acknowledged} writes acknowledged, {inDoubt} in doubt, {reads} reads ({staleDataReads} stale across a takeover); {increments} increments acknowledged, {incrementsInDoubt} in doubt; {retriedOnBroken} requests retried after their connection broke; {handOversWaited} hand-overs waited for writes in flight");
         output.WriteLine($"{getOrAdds} get-or-adds, {added} acknowledged as adding their value; {factories} factories run, {overlapping} while another of the key ran");
+        output.WriteLine($"sliding keys: {slidingSets} sets, {slidingReads} reads ({slidingFound} found), {slidingExpiries} expired by primaries; reads that found a key expired before a renewal's deadline, in known gaps: "
+            + (expiredEarlyInKnownGaps.IsEmpty ? "none" : string.Join("; ", expiredEarlyInKnownGaps.OrderBy(g => g.Key).Select(g => $"{g.Value} ({g.Key})"))));
         output.WriteLine($"acknowledged writes lost across a stale takeover in {lostAcrossTakeover.Count} of {seeds} seeds");
         foreach ((int seed, string lost) in lostAcrossTakeover.OrderBy(s => s.Key).Take(5))
         {
@@ -337,6 +349,30 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         AssertPinned(sim, failure);
     }
 
+    /// <summary>
+    /// Seeds of the ninth scope (sliding expiration), each failing without its fix. 7: a node
+    /// stopped gracefully and came back; its delta catch-up resent an entry it held at the same
+    /// version, whose deadline reads elsewhere had moved meanwhile, and the replica kept its own
+    /// (a Put of a version held changed nothing); it then led the slice and expired the entry 7 s
+    /// before the deadline a read had given it. A Put of the version held now takes the
+    /// primary's deadline (SliceStore.Apply). 3: a Set forwarded and retried during a partition
+    /// reached its primary after the deadline its caller had computed, and took effect expired,
+    /// replacing an entry a read had just renewed; a write's sliding window now runs from its
+    /// apply at the primary at the earliest (EntryExpiry.AppliedAt). 355: a replica's read found its
+    /// copy's deadline already past the new one (another replica's touch, cut off from the primary,
+    /// had moved it), so it sent no renewal, and the primary expired the entry 2.3 s before that
+    /// read's deadline; a read now sends its renewal also when the primary is not known to hold it.
+    /// </summary>
+    [Theory]
+    [InlineData(7)]
+    [InlineData(3)]
+    [InlineData(355)]
+    public void Pinned_with_sliding_expiry(int seed)
+    {
+        string? failure = Run(seed, out PlacementSimulation sim, scope: SimulationScope.Ninth);
+        AssertPinned(sim, failure);
+    }
+
     private void AssertPinned(PlacementSimulation sim, string? failure)
     {
         foreach (string line in sim.TraceTail(failure is null ? 20 : 600))
@@ -387,6 +423,11 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     {
         sim.Bootstrap(staleDown: sim.Random.Next(0, 4) == 0 ? sim.Random.Next(1, 200) : 0);
         sim.Data.Start();
+        if (sim.Scope.SlidingExpiry)
+        {
+            sim.Sliding.Start();
+        }
+
         sim.RunUntil(sim.Random.Next(0, 3_000));
         sim.Join();
         sim.RunUntil(sim.NowMs + sim.Random.Next(0, 3_000));
@@ -418,6 +459,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         sim.Phase = "the end: clients stopped, anti-entropy";
         sim.Note(sim.Phase);
         sim.Data.Stop();
+        sim.Sliding.Stop();
         // A client's operation is forwarded and retried for up to the request timeout; then whatever a primary still decides.
         sim.RunUntil(sim.NowMs + 10_000);
         if (RunUntilIdle(sim) is { } busy)
@@ -437,7 +479,7 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
         }
 
         sim.Data.CheckNothingAcknowledgedLost();
-        return sim.Data.Disagreement() ?? (sim.Data.LostWrites.Count > 0 ? sim.Data.LostWrites[0] : sim.Refusals.Count > 0 ? sim.Refusals[0] : null);
+        return sim.Data.Disagreement() ?? (sim.Data.LostWrites.Count > 0 ? sim.Data.LostWrites[0] : sim.Sliding.Violations.Count > 0 ? sim.Sliding.Violations[0] : sim.Refusals.Count > 0 ? sim.Refusals[0] : null);
     }
 
     // Runs until no node has a write, commit or catch-up under way (a request's time at most, twice over).
@@ -580,6 +622,11 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
             if (sim.StaleReads.Count > 0)
             {
                 return sim.StaleReads[0];
+            }
+
+            if (sim.Sliding.Violations.Count > 0)
+            {
+                return sim.Sliding.Violations[0];
             }
 
             if (sim.Refusals.Count > 0)

@@ -20,8 +20,12 @@ namespace SmdSs.Tests.Simulation.Placement;
 /// <see cref="Applied"/> is the simulation's own ghost record of a counter: the increments its
 /// value counts, carried with it wherever it goes, so that one applied twice or lost is seen
 /// though the counts happen to add up.
+/// A value with a sliding window (<see cref="SlidingMs"/>) holds the deadline its Put record
+/// carries, and <see cref="TouchedMs"/> the latest deadline a Touch record wrote after it (a
+/// restart's deadline; what the primary is known to hold is the Put's).
 /// </remarks>
-internal readonly record struct StoredValue(long Version, string? Value, ImmutableArray<OperationAnswer> Answers = default, ImmutableHashSet<ulong>? Applied = null);
+internal readonly record struct StoredValue(
+    long Version, string? Value, ImmutableArray<OperationAnswer> Answers = default, ImmutableHashSet<ulong>? Applied = null, long SlidingMs = 0, long DeadlineMs = 0, long TouchedMs = 0);
 
 /// <summary>How a primary answered a forwarded operation.</summary>
 internal enum DataError
@@ -119,6 +123,7 @@ internal sealed partial class SimPlacementNode
             sim.After(sim.Random.Next(1, AntiEntropyMs), () => AntiEntropy(life));
         }
 
+        StartSliding(life);
         _singleFlights = new SingleFlights();
         _flightWaiters.Clear();
         _clock = new HybridClock();
@@ -233,6 +238,8 @@ internal sealed partial class SimPlacementNode
         {
             _store.Remove(key);
         }
+
+        IndexSliding(key, value);
     }
 
     /// <summary>A client's increment of counter <paramref name="key"/> by one at this node, under operation id <paramref name="operation"/> (a retry sends the same).</summary>
@@ -783,6 +790,11 @@ internal sealed partial class SimPlacementNode
 
         // A value of the version held (a retry's confirmation) is not written again: its answers stay in memory.
         Learn(carried, replace: false);
+        if (value is { Value: not null, SlidingMs: > 0 })
+        {
+            // As SliceStore.Apply: its deadline, from the primary, may have moved since this copy took it.
+            ApplyTouchFromPrimary(new Touch(key, value.Version, value.DeadlineMs));
+        }
     }
 
     // As RememberAnswers: in place of this node's own answers when the value they came with replaced its own.
@@ -898,11 +910,20 @@ internal sealed partial class SimPlacementNode
                 since = sim.Scope.HintsAndAntiEntropy ? ReplicaHints.DeltaBase(View.Find(start), replica, _missed.Since(start, replica), WallNowMs - TombstoneSafeMs) : null;
                 Step(r => r.OnCatchUpBegin(Id, slice, session, full: since is null), () =>
                 {
-                    List<KeyValuePair<string, StoredValue>> copy = [.. _store.Where(e => slice.Range.Contains(KeyHash.Of(e.Key)) && e.Value.Version >= (since ?? 0)).OrderBy(e => e.Key, StringComparer.Ordinal)];
+                    List<KeyValuePair<string, StoredValue>> copy = [.. _store
+                        .Where(e => slice.Range.Contains(KeyHash.Of(e.Key)) && e.Value.Version >= (since ?? 0) && !ExpiredHere(e.Key))
+                        .OrderBy(e => e.Key, StringComparer.Ordinal)
+                        .Select(e => KeyValuePair.Create(e.Key, Outgoing(e.Key, e.Value)))];
+                    List<Touch> touches = since is { } delta ? TouchesSince(slice.Range, delta) : [];
+                    if (sim.Detailed)
+                    {
+                        sim.Note($"{Id} catches {replica} up on {start:x8} e{slice.Epoch}: {(since is null ? "full copy" : $"delta since {since}")}, {copy.Count} records, {touches.Count} touches");
+                    }
+
                     // With the answers of recent increments of the slice's keys: the replica may take the slice over.
                     List<OperationAnswer> answers = _recent.InRange(slice.Range);
                     // Reading and streaming the copy takes a while: writes meanwhile reach the replica too.
-                    sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy, answers), Finish));
+                    sim.After(sim.Random.Next(50, 1_500), () => Step(r => r.OnCatchUpChunk(Id, slice, session, copy, answers, touches), Finish));
                 });
             });
     }
@@ -1029,7 +1050,7 @@ internal sealed partial class SimPlacementNode
     {
         sim.Send(this, replica, r =>
         {
-            StoredValue? theirs = r.Stored(key);
+            StoredValue? theirs = r.Stored(key) is { } held ? r.Outgoing(key, held) : null;
             List<OperationAnswer> answers = r._recent.OfKeys([key]);
             sim.Send(r, Id, n =>
             {
@@ -1081,7 +1102,7 @@ internal sealed partial class SimPlacementNode
     // The keys newer here, sent to the replica as replicated writes with their answers.
     private void Push(PieSlice slice, NodeId replica, List<string> keys, long life, Action<bool> done)
     {
-        List<KeyValuePair<string, StoredValue>> records = [.. keys.Where(_store.ContainsKey).Select(k => new KeyValuePair<string, StoredValue>(k, _store[k]))];
+        List<KeyValuePair<string, StoredValue>> records = [.. keys.Where(_store.ContainsKey).Select(k => new KeyValuePair<string, StoredValue>(k, Outgoing(k, _store[k])))];
         List<OperationAnswer> answers = _recent.OfKeys(keys);
         if (records.Count == 0)
         {
@@ -1151,11 +1172,16 @@ internal sealed partial class SimPlacementNode
         return true;
     }
 
-    private bool OnCatchUpChunk(NodeId from, PieSlice record, long session, List<KeyValuePair<string, StoredValue>> copy, List<OperationAnswer> answers)
+    private bool OnCatchUpChunk(NodeId from, PieSlice record, long session, List<KeyValuePair<string, StoredValue>> copy, List<OperationAnswer> answers, List<Touch> touches)
     {
         if (!IsCatchUpSession(from, record, session))
         {
             return false;
+        }
+
+        foreach (Touch touch in touches)
+        {
+            ApplyTouchFromPrimary(touch);
         }
 
         foreach ((string key, StoredValue value) in copy)

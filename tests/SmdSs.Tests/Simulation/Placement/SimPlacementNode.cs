@@ -729,6 +729,28 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             return;
         }
 
+        if (sim.Scope.SlidingExpiry && !writing && change.BasedOn.Primary == Id && change.Next.Primary != Id)
+        {
+            // As CommitSliceAsync: the slice's pending renewals reach its replicas before it is handed over.
+            SendPendingTouches(change.BasedOn, life, () =>
+            {
+                if (Alive(life))
+                {
+                    EndCommit(commit, change, life, done, mayCommit, writing);
+                }
+                else
+                {
+                    sim.WorkInFlight--;
+                }
+            });
+            return;
+        }
+
+        EndCommit(commit, change, life, done, mayCommit, writing);
+    });
+
+    private void EndCommit(PendingCommit commit, SliceChange change, long life, Action done, Func<bool>? mayCommit, bool writing)
+    {
         sim.WorkInFlight--;
         if (_slices.EndCommit(commit, sim.NowMs, !writing && HasCommitQuorum() && mayCommit?.Invoke() != false).IsCommitted)
         {
@@ -748,7 +770,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         }
 
         done();
-    });
+    }
 
     // As the lease loop: every 500 ms an in-sync replica asks each reachable primary for leases
     // on its slices (the record it knows of each); a lease runs from the moment it asked.
