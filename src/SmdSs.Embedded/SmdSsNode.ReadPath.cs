@@ -232,21 +232,12 @@ public sealed partial class SmdSsNode
     /// <summary>The time a primary judges expiry by: earlier while it is new (see <see cref="SlidingRenewal"/>).</summary>
     private long PrimaryExpiryNowMs(uint sliceStart) => NowMs() - (IsNewPrimary(sliceStart) ? SlidingRenewal.PropagationBoundMs : 0);
 
-    /// <summary>
-    /// Slides a sliding entry's deadline; true when the primary's expiry claimed the entry first.
-    /// The renewal goes out also when this copy's deadline was already past the new one but the
-    /// primary is not known to hold it (another replica's touch that may not have reached the
-    /// primary moved it): this read's deadline is the one the primary must learn.
-    /// </summary>
+    /// <summary>Slides a sliding entry's deadline (see <see cref="SlidingRenewal.Slide"/>); true when the primary's expiry claimed the entry first.</summary>
     private bool Slide(SliceStore slice, StoredEntry entry)
     {
-        if (entry.SlidingMs > 0)
+        if (SlidingRenewal.Slide(entry, NowMs()))
         {
-            long slid = entry.Expiry.SlideAt(NowMs());
-            if (entry.ExtendDeadline(slid) || slid > entry.PrimaryDeadlineMs)
-            {
-                slice.MarkTouched(entry.Key);
-            }
+            slice.MarkTouched(entry.Key);
         }
 
         return entry.IsClaimedForExpiry;

@@ -47,6 +47,24 @@ internal static class SlidingRenewal
         return capped || primaryDeadline - nowMs > PropagationBoundMs;
     }
 
+    /// <summary>
+    /// A read at <paramref name="nowMs"/> slides <paramref name="entry"/>'s window. True when the
+    /// renewal must go out to the other replicas: the deadline moved, or this copy's deadline was
+    /// already past the new one but the primary is not known to hold the new one (another
+    /// replica's touch, which may not reach the primary, moved it): this read's deadline is the
+    /// one the primary must learn.
+    /// </summary>
+    public static bool Slide(StoredEntry entry, long nowMs)
+    {
+        if (entry.SlidingMs == 0)
+        {
+            return false;
+        }
+
+        long slid = entry.Expiry.SlideAt(nowMs);
+        return entry.ExtendDeadline(slid) || slid > entry.PrimaryDeadlineMs;
+    }
+
     /// <summary>Expired, for a copy that may lag renewals made elsewhere (see the rule above).</summary>
     public static bool IsExpiredAllowingLag(StoredEntry entry, long nowMs) =>
         entry.IsExpiredForGoodAt(nowMs) || (entry.SlidingMs > 0 && entry.IsExpiredAt(nowMs - PropagationBoundMs));

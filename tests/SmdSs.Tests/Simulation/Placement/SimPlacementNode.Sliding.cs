@@ -186,9 +186,7 @@ internal sealed partial class SimPlacementNode
             return absent;
         }
 
-        // As Slide: sent on also when this copy's deadline was past it already but the primary is not known to hold it.
-        long slid = entry.Expiry.SlideAt(now);
-        if (entry.ExtendDeadline(slid) || slid > entry.PrimaryDeadlineMs)
+        if (SlidingRenewal.Slide(entry, now))
         {
             _touched.Add(key);
         }

@@ -1,0 +1,47 @@
+using SmdSs.Model;
+using SmdSs.Storage;
+
+namespace SmdSs.Tests.Storage;
+
+/// <summary>When a read's renewal of a sliding entry must go out to the other replicas.</summary>
+public sealed class SlidingRenewalTests
+{
+    private const long Now = 1_800_000_000_000;
+
+    private static StoredEntry Entry(EntryExpiry expiry) => new("key", 7, expiry, [1], 0, 0, 0);
+
+    [Fact]
+    public void A_read_that_moves_the_deadline_sends_it()
+    {
+        StoredEntry entry = Entry(new EntryExpiry(0, 6_000, Now + 6_000));
+
+        Assert.True(SlidingRenewal.Slide(entry, Now + 1_000));
+        Assert.Equal(Now + 7_000, entry.DeadlineMs);
+    }
+
+    [Fact]
+    public void A_read_whose_copy_is_ahead_by_an_unconfirmed_touch_still_sends_its_renewal()
+    {
+        // The primary holds now + 6 s; another replica's touch (whose clock runs ahead, and which
+        // may never reach the primary) moved this copy to now + 9 s.
+        StoredEntry entry = Entry(new EntryExpiry(0, 6_000, Now + 6_000));
+        entry.ExtendDeadline(Now + 9_000);
+
+        // A read at now + 2 s slides to now + 8 s: this copy's deadline does not move, the primary's must.
+        Assert.True(SlidingRenewal.Slide(entry, Now + 2_000));
+        Assert.Equal(Now + 9_000, entry.DeadlineMs);
+
+        // Once the primary confirmed it, a read that moves nothing sends nothing.
+        entry.ConfirmDeadline(Now + 9_000);
+        Assert.False(SlidingRenewal.Slide(entry, Now + 2_500));
+    }
+
+    [Fact]
+    public void An_entry_without_a_window_or_capped_by_its_absolute_expiration_sends_nothing()
+    {
+        Assert.False(SlidingRenewal.Slide(Entry(new EntryExpiry(Now + 10_000, 0, Now + 10_000)), Now));
+
+        StoredEntry capped = Entry(new EntryExpiry(Now + 10_000, 6_000, Now + 10_000));
+        Assert.False(SlidingRenewal.Slide(capped, Now + 5_000));
+    }
+}
