@@ -241,7 +241,8 @@ public sealed partial class SmdSsNode
         AtomicChange change;
         try
         {
-            change = AtomicUpdate.Decide(request, current, _options.MaxValueBytes, FindProcessor, _time.GetUtcNow());
+            // A new entry's sliding window runs from this apply at the earliest (its caller's clock began it; a kept expiry is kept).
+            change = AtomicUpdate.Decide(request with { Expiry = request.Expiry.AppliedAt(NowMs()) }, current, _options.MaxValueBytes, FindProcessor, _time.GetUtcNow());
         }
         catch (SmdSsProcessorException ex)
         {
@@ -367,7 +368,7 @@ public sealed partial class SmdSsNode
             return null;
         }
 
-        if (found == LocalLookup.Live && (entry!.ValueInMemory ?? local.ReadValue(entry)) is { } stored && !Slide(local, entry))
+        if (found == LocalLookup.Live && (entry!.ValueInMemory ?? local.ReadValue(entry)) is { } stored && !Slide(local, entry, role))
         {
             value = stored;
             version = entry.Version;

@@ -72,7 +72,8 @@ public sealed partial class SmdSsNode
             // keys' (written into the replica's records, so they outlive a restart) and the end with
             // all, fresh: the replica may take the slice over, and must answer their retries rather
             // than apply them again.
-            List<StorageRecord> records = RunningStore().SliceFor(sliceStart).ChangesSince(since ?? 0, NowMs());
+            // Expired as this primary reads it: a new one's leniency keeps what it would still answer.
+            List<StorageRecord> records = RunningStore().SliceFor(sliceStart).ChangesSince(since ?? 0, PrimaryExpiryNowMs(sliceStart));
             ILookup<uint, OperationAnswer> answersByKey = _recentOperations.InRange(slice.Range).ToLookup(a => a.KeyHash);
             long bytes = await StreamRecordsAsync(node.Endpoint, sliceStart, slice.Epoch, MessageType.SnapshotChunk, records, stopping, answersByKey, session).ConfigureAwait(false);
             List<OperationAnswer> answers = _recentOperations.InRange(slice.Range);
@@ -218,7 +219,7 @@ public sealed partial class SmdSsNode
                 foreach (StorageRecord record in message.Records)
                 {
                     _clock.Observe(record.Version);
-                    if (RunningStore().Apply(RecordAnswers.Attach(record, message.Answers)))
+                    if (RunningStore().ApplyFromPrimary(RecordAnswers.Attach(record, message.Answers)))
                     {
                         ForgetOwnInDoubt(record.Key, message.Answers);
                         applied.Add(Hashing.KeyHash.Of(record.Key));

@@ -91,7 +91,7 @@ public sealed partial class SmdSsNode
         }
 
         // A primary's expiry that claimed the entry after the lookup wins: it reads as gone.
-        if (found == LocalLookup.Live && (entry!.SlidingMs == 0 || !Slide(slice, entry)))
+        if (found == LocalLookup.Live && (entry!.SlidingMs == 0 || !Slide(slice, entry, role)))
         {
             entry!.MarkAccess(Stopwatch.GetTimestamp());
             byte[]? value = entry.ValueInMemory ?? ReadEvicted(slice, entry);
@@ -154,7 +154,7 @@ public sealed partial class SmdSsNode
         }
 
         // A primary's expiry that claimed the entry after the lookup wins: it reads as gone.
-        if (found == LocalLookup.Live && !Slide(slice, entry!))
+        if (found == LocalLookup.Live && !Slide(slice, entry!, role))
         {
             entry!.MarkAccess(Stopwatch.GetTimestamp());
             value = entry.ValueInMemory ?? ReadEvicted(slice, entry);
@@ -209,6 +209,13 @@ public sealed partial class SmdSsNode
         }
 
         bool expired = found.IsExpiredAt(now) && (role == ReadRole.Replica || !MayLagRenewals(slice, role) || SlidingRenewal.IsExpiredAllowingLag(found, now));
+        if (expired && role == ReadRole.Primary)
+        {
+            // Read as gone here, it stays gone: claimed now, so no later leniency (a split makes
+            // this node a new primary of the half) and no late touch revives it before its delete.
+            found.TryClaimExpiry(now);
+        }
+
         return expired ? ExpiredHere(slice, key, role, out entry) : LocalLookup.Live;
     }
 
@@ -233,9 +240,9 @@ public sealed partial class SmdSsNode
     private long PrimaryExpiryNowMs(uint sliceStart) => NowMs() - (IsNewPrimary(sliceStart) ? SlidingRenewal.PropagationBoundMs : 0);
 
     /// <summary>Slides a sliding entry's deadline (see <see cref="SlidingRenewal.Slide"/>); true when the primary's expiry claimed the entry first.</summary>
-    private bool Slide(SliceStore slice, StoredEntry entry)
+    private bool Slide(SliceStore slice, StoredEntry entry, ReadRole role)
     {
-        if (SlidingRenewal.Slide(entry, NowMs()))
+        if (SlidingRenewal.Slide(entry, NowMs(), atPrimary: role == ReadRole.Primary))
         {
             slice.MarkTouched(entry.Key);
         }

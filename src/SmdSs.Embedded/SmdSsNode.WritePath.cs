@@ -339,7 +339,7 @@ public sealed partial class SmdSsNode
 
                 touchesSeen = true;
             }
-            else if (store.Apply(RecordAnswers.Attach(record, message.Answers)))
+            else if (store.ApplyFromPrimary(RecordAnswers.Attach(record, message.Answers)))
             {
                 ForgetOwnInDoubt(record.Key, message.Answers);
                 if (message.Answers is { Count: > 0 })

@@ -91,14 +91,20 @@ internal sealed class FlatFileStore : IDisposable
     }
 
     /// <summary>Applies a record to the store that holds its key now (routed again if that store is split meanwhile).</summary>
-    public bool Apply(StorageRecord record)
+    public bool Apply(StorageRecord record) => ApplyRouted(record, fromPrimary: false);
+
+    /// <summary>Applies a record the slice's primary sent (see <see cref="SliceStore.ApplyFromPrimary"/>).</summary>
+    public bool ApplyFromPrimary(StorageRecord record) => ApplyRouted(record, fromPrimary: true);
+
+    private bool ApplyRouted(StorageRecord record, bool fromPrimary)
     {
         uint hash = Hashing.KeyHash.Of(record.Key);
         while (true)
         {
             try
             {
-                return SliceFor(hash).Apply(record);
+                SliceStore store = SliceFor(hash);
+                return fromPrimary ? store.ApplyFromPrimary(record) : store.Apply(record);
             }
             catch (SliceRetiredException)
             {

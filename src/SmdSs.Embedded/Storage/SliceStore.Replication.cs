@@ -19,17 +19,8 @@ internal sealed partial class SliceStore
     {
         switch (record.Kind)
         {
-            case RecordKind.Put when Put(record.Key, record.Version, record.Expiry, record.Value, record.Answers):
-                return true;
             case RecordKind.Put:
-                // The version held: the primary's deadline may have moved since this copy took it
-                // (renewals it missed while away; a delta catch-up sends the entry whole).
-                if (record.Expiry.HasSliding)
-                {
-                    ApplyTouch(record.Key, record.Version, record.Expiry.DeadlineMs);
-                }
-
-                return false;
+                return Put(record.Key, record.Version, record.Expiry, record.Value, record.Answers);
             case RecordKind.Delete:
                 return Delete(record.Key, record.Version, record.Answers);
             case RecordKind.Touch:
@@ -37,6 +28,28 @@ internal sealed partial class SliceStore
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// Applies a record the slice's primary sent (a replicated write, a catch-up's), as
+    /// <see cref="Apply"/>; a Put of the version held takes the primary's sliding deadline, which
+    /// may have moved since this copy took it (renewals it missed while away: a delta catch-up
+    /// resends every entry at or after its base whole). Never for a record that is not the
+    /// primary's (a repair's pull, a handoff): its deadline is no renewal the primary holds.
+    /// </summary>
+    public bool ApplyFromPrimary(StorageRecord record)
+    {
+        if (Apply(record))
+        {
+            return true;
+        }
+
+        if (record.Kind == RecordKind.Put && record.Expiry.HasSliding)
+        {
+            ApplyTouch(record.Key, record.Version, record.Expiry.DeadlineMs);
+        }
+
+        return false;
     }
 
     /// <summary>

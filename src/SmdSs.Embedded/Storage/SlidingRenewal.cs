@@ -49,20 +49,21 @@ internal static class SlidingRenewal
 
     /// <summary>
     /// A read at <paramref name="nowMs"/> slides <paramref name="entry"/>'s window. True when the
-    /// renewal must go out to the other replicas: the deadline moved, or this copy's deadline was
-    /// already past the new one but the primary is not known to hold the new one (another
-    /// replica's touch, which may not reach the primary, moved it): this read's deadline is the
-    /// one the primary must learn.
+    /// renewal must go out to the other replicas: the deadline moved, or, on a node that is not
+    /// the primary (<paramref name="atPrimary"/>: its own deadline is the primary's), this copy's
+    /// deadline was already past the new one but the primary is not known to hold the new one
+    /// (another replica's touch, which may never reach the primary, moved it): this read's
+    /// deadline is the one the primary must learn.
     /// </summary>
-    public static bool Slide(StoredEntry entry, long nowMs)
+    public static bool Slide(StoredEntry entry, long nowMs, bool atPrimary)
     {
-        if (entry.SlidingMs == 0)
+        if (entry.SlidingMs == 0 || entry.IsClaimedForExpiry)
         {
             return false;
         }
 
         long slid = entry.Expiry.SlideAt(nowMs);
-        return entry.ExtendDeadline(slid) || slid > entry.PrimaryDeadlineMs;
+        return entry.ExtendDeadline(slid) || (!atPrimary && slid > entry.PrimaryDeadlineMs);
     }
 
     /// <summary>Expired, for a copy that may lag renewals made elsewhere (see the rule above).</summary>

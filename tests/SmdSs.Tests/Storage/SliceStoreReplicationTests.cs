@@ -48,7 +48,7 @@ public sealed class SliceStoreReplicationTests : IDisposable
     }
 
     [Fact]
-    public void A_put_of_the_version_held_moves_its_sliding_deadline_to_the_primarys_and_persists_it()
+    public void A_put_from_the_primary_of_the_version_held_moves_its_sliding_deadline_to_the_primarys_and_persists_it()
     {
         // A replica back from a stop holds the entry at the deadline it had then; a delta catch-up
         // resends the entry whole, with the deadline renewals elsewhere moved it to since.
@@ -58,14 +58,18 @@ public sealed class SliceStoreReplicationTests : IDisposable
             store.Load(EpochMs);
             Assert.True(store.Apply(new StorageRecord(RecordKind.Put, "session", 7, taken, [1])));
 
+            // Not from a record that is not the primary's (a repair's pull, a handoff).
             Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "session", 7, taken with { DeadlineMs = EpochMs + 20_000 }, [1])));
             Assert.True(store.TryGet("session", out StoredEntry? entry));
+            Assert.Equal(EpochMs + 6_000, entry.DeadlineMs);
+
+            Assert.False(store.ApplyFromPrimary(new StorageRecord(RecordKind.Put, "session", 7, taken with { DeadlineMs = EpochMs + 20_000 }, [1])));
             Assert.Equal(EpochMs + 20_000, entry.DeadlineMs);
             Assert.Equal(EpochMs + 20_000, entry.PrimaryDeadlineMs);
 
             // Never back; and another version's deadline is not this one's.
-            Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "session", 7, taken, [1])));
-            Assert.False(store.Apply(new StorageRecord(RecordKind.Put, "session", 6, taken with { DeadlineMs = EpochMs + 90_000 }, [1])));
+            Assert.False(store.ApplyFromPrimary(new StorageRecord(RecordKind.Put, "session", 7, taken, [1])));
+            Assert.False(store.ApplyFromPrimary(new StorageRecord(RecordKind.Put, "session", 6, taken with { DeadlineMs = EpochMs + 90_000 }, [1])));
             Assert.Equal(EpochMs + 20_000, entry.DeadlineMs);
             Assert.Empty(store.FlushTouches()); // persisted, not sent on
         }

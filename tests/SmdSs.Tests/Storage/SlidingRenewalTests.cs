@@ -15,7 +15,7 @@ public sealed class SlidingRenewalTests
     {
         StoredEntry entry = Entry(new EntryExpiry(0, 6_000, Now + 6_000));
 
-        Assert.True(SlidingRenewal.Slide(entry, Now + 1_000));
+        Assert.True(SlidingRenewal.Slide(entry, Now + 1_000, atPrimary: false));
         Assert.Equal(Now + 7_000, entry.DeadlineMs);
     }
 
@@ -28,20 +28,28 @@ public sealed class SlidingRenewalTests
         entry.ExtendDeadline(Now + 9_000);
 
         // A read at now + 2 s slides to now + 8 s: this copy's deadline does not move, the primary's must.
-        Assert.True(SlidingRenewal.Slide(entry, Now + 2_000));
+        Assert.True(SlidingRenewal.Slide(entry, Now + 2_000, atPrimary: false));
         Assert.Equal(Now + 9_000, entry.DeadlineMs);
+
+        // At the primary its own deadline is the primary's: nothing to send when it does not move.
+        Assert.False(SlidingRenewal.Slide(entry, Now + 2_000, atPrimary: true));
 
         // Once the primary confirmed it, a read that moves nothing sends nothing.
         entry.ConfirmDeadline(Now + 9_000);
-        Assert.False(SlidingRenewal.Slide(entry, Now + 2_500));
+        Assert.False(SlidingRenewal.Slide(entry, Now + 2_500, atPrimary: false));
     }
 
     [Fact]
     public void An_entry_without_a_window_or_capped_by_its_absolute_expiration_sends_nothing()
     {
-        Assert.False(SlidingRenewal.Slide(Entry(new EntryExpiry(Now + 10_000, 0, Now + 10_000)), Now));
+        Assert.False(SlidingRenewal.Slide(Entry(new EntryExpiry(Now + 10_000, 0, Now + 10_000)), Now, atPrimary: false));
 
         StoredEntry capped = Entry(new EntryExpiry(Now + 10_000, 6_000, Now + 10_000));
-        Assert.False(SlidingRenewal.Slide(capped, Now + 5_000));
+        Assert.False(SlidingRenewal.Slide(capped, Now + 5_000, atPrimary: false));
+        Assert.False(SlidingRenewal.Slide(capped, Now + 5_000, atPrimary: true));
+
+        StoredEntry claimed = Entry(new EntryExpiry(0, 6_000, Now + 6_000));
+        Assert.True(claimed.TryClaimExpiry(Now + 7_000));
+        Assert.False(SlidingRenewal.Slide(claimed, Now + 7_000, atPrimary: false));
     }
 }

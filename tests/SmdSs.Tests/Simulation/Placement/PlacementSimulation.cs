@@ -222,7 +222,7 @@ internal sealed class PlacementSimulation
     /// <summary>Kill -9: the node stops at once; the others find out by its silence.</summary>
     public void Crash(SimPlacementNode node)
     {
-        _crashes.Add(NowMs);
+        _crashes.Add((NowMs, long.MaxValue, node.Id));
         node.Stop();
         Note($"{node.Id} crashes");
     }
@@ -234,7 +234,7 @@ internal sealed class PlacementSimulation
     public void PowerLoss(SimPlacementNode node)
     {
         // No FIN, no reset: its peers' requests wait out their deadlines.
-        _crashes.Add(NowMs);
+        _crashes.Add((NowMs, long.MaxValue, node.Id));
         node.Stop(connectionsBreak: !Scope.ConnectionsBreakAlone);
         // As NodeDataDirectory: under FsyncPolicy.Always the files lack nothing the node acknowledged.
         node.FilesMayLackWrites = !FsyncAlways;
@@ -266,6 +266,12 @@ internal sealed class PlacementSimulation
         }
 
         node.Start(node.View, node.Nodes, alone: false);
+        int down = _crashes.FindLastIndex(c => c.Node == node.Id);
+        if (down >= 0 && _crashes[down].UpMs == long.MaxValue)
+        {
+            _crashes[down] = _crashes[down] with { UpMs = NowMs };
+        }
+
         Note($"{node.Id} restarts");
     }
 
@@ -336,18 +342,20 @@ internal sealed class PlacementSimulation
     }
 
     // Faults that lose renewals on their way or in a node's memory: crashes and power losses, and links cut (from when, until healed).
-    private readonly List<long> _crashes = [];
+    // Crashes and power losses: from when, until the restart.
+    private readonly List<(long AtMs, long UpMs, NodeId Node)> _crashes = [];
     private readonly Dictionary<(NodeId From, NodeId To), long> _cutSince = [];
     private readonly List<(long FromMs, long ToMs, NodeId From, NodeId To)> _cutsHealed = [];
 
     /// <summary>
     /// True when a renewal made by <paramref name="renewer"/> between <paramref name="fromMs"/> and
-    /// <paramref name="toMs"/> may have been lost (the known gap of ARCHITECTURE: a touch lost with
-    /// a process that crashed or lost power before it was sent or persisted, or delayed past the
-    /// propagation bound by a cut link of the renewer's).
+    /// <paramref name="toMs"/> may have been lost (the known gaps of ARCHITECTURE: a touch lost with
+    /// the renewer or a replica of its slice (<paramref name="replicas"/>) that crashed or lost power
+    /// before it was sent or persisted, or was down then and later led the slice without a catch-up;
+    /// or delayed past the propagation bound by a cut link of the renewer's).
     /// </summary>
-    public bool RenewalMayBeLost(NodeId renewer, long fromMs, long toMs) =>
-        _crashes.Exists(at => at >= fromMs && at <= toMs)
+    public bool RenewalMayBeLost(NodeId renewer, IReadOnlyCollection<NodeId> replicas, long fromMs, long toMs) =>
+        _crashes.Exists(c => c.AtMs <= toMs && c.UpMs >= fromMs && (c.Node == renewer || replicas.Contains(c.Node)))
         || _cutSince.Any(c => (c.Key.From == renewer || c.Key.To == renewer) && c.Value <= toMs)
         || _cutsHealed.Exists(c => (c.From == renewer || c.To == renewer) && c.FromMs <= toMs && c.ToMs >= fromMs);
 
@@ -419,6 +427,14 @@ internal sealed class PlacementSimulation
     }
 
     public SimPlacementNode? Find(NodeId id) => _nodes.GetValueOrDefault(id);
+
+    /// <summary>How far <paramref name="node"/>'s wall clock is off the simulation's time.</summary>
+    public long ClockOffsetMs(NodeId node) => _nodes[node].ClockOffsetMs;
+
+    /// <summary>The most any node's clock is ahead (behind: <see cref="MinClockOffsetMs"/>) of the simulation's time.</summary>
+    public long MaxClockOffsetMs => _nodes.Values.Max(n => n.ClockOffsetMs);
+
+    public long MinClockOffsetMs => _nodes.Values.Min(n => n.ClockOffsetMs);
 
     /// <summary>Records an honest node refused (none should be).</summary>
     public List<string> Refusals { get; } = [];

@@ -762,7 +762,7 @@ internal sealed partial class SimPlacementNode
     // now (also with a value of the version held: a retry's confirmation); a value that replaced
     // this node's holds none of the increments this node applied as a primary and never saw
     // replicated, unless it carries their answers (as ForgetOwnInDoubt): their retries must apply again.
-    private void ApplyFromPrimary(string key, StoredValue value, IReadOnlyCollection<OperationAnswer>? carried = null)
+    private void ApplyFromPrimary(string key, StoredValue value, IReadOnlyCollection<OperationAnswer>? carried = null, bool takesDeadline = true)
     {
         carried ??= value.Answers.IsDefault ? [] : value.Answers;
         if (Apply(key, value))
@@ -790,9 +790,9 @@ internal sealed partial class SimPlacementNode
 
         // A value of the version held (a retry's confirmation) is not written again: its answers stay in memory.
         Learn(carried, replace: false);
-        if (value is { Value: not null, SlidingMs: > 0 })
+        if (takesDeadline && value is { Value: not null, SlidingMs: > 0 })
         {
-            // As SliceStore.Apply: its deadline, from the primary, may have moved since this copy took it.
+            // As SliceStore.ApplyFromPrimary: its deadline, from the primary, may have moved since this copy took it.
             ApplyTouchFromPrimary(new Touch(key, value.Version, value.DeadlineMs));
         }
     }
@@ -1039,8 +1039,10 @@ internal sealed partial class SimPlacementNode
     }
 
     // As OnSliceQuery's BucketVersions: each key's version, live or a tombstone.
+    // Entries within 5 s of their deadline are left out (ExpiryMarginMs).
     private List<StorageRecord> VersionsIn(SliceRange range) =>
-        [.. _store.Where(e => range.Contains(KeyHash.Of(e.Key))).Select(e => new StorageRecord(e.Value.Value is null ? RecordKind.Delete : RecordKind.Put, e.Key, e.Value.Version, EntryExpiry.None, []))];
+        [.. _store.Where(e => range.Contains(KeyHash.Of(e.Key)) && !(_slidingEntries.TryGetValue(e.Key, out SmdSs.Storage.StoredEntry? sliding) && sliding.IsExpiredAt(WallNowMs + 5_000)))
+            .Select(e => new StorageRecord(e.Value.Value is null ? RecordKind.Delete : RecordKind.Put, e.Key, e.Value.Version, EntryExpiry.None, []))];
 
     // A pull: the replica's record of the key with the answers of its operations (as FetchRecords;
     // nothing if it no longer holds it), written here keeping its version as WriteAsPrimaryAsync
@@ -1079,7 +1081,8 @@ internal sealed partial class SimPlacementNode
                 bool changes = !_store.TryGetValue(key, out StoredValue held) || held.Version < value.Version;
                 uint hash = KeyHash.Of(key);
                 StoredValue written = value with { Answers = [.. answers.Where(a => a.KeyHash == hash)] };
-                ApplyFromPrimary(key, written, answers);
+                // As ApplyAsPrimary: the replica's deadline is not one the primary holds.
+                ApplyFromPrimary(key, written, answers, takesDeadline: false);
                 if (!changes && value.Value is not null)
                 {
                     done(true);

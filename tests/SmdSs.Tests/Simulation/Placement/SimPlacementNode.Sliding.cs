@@ -42,6 +42,13 @@ internal sealed partial class SimPlacementNode
     private readonly HashSet<string> _touched = new(StringComparer.Ordinal);
     private readonly HashSet<string> _persistOnlyTouches = new(StringComparer.Ordinal);
 
+    // As SliceStore's noted expiries (reads at the primary that found an entry expired), and the time of the last sweep.
+    private readonly HashSet<string> _expiredSeen = new(StringComparer.Ordinal);
+    private long _lastSweepMs;
+
+    // As ExpirationScanInterval: a sweep finds every expired entry; between sweeps, only those reads noted.
+    private const long SweepMs = 60_000;
+
     // As the store's load: a Put's deadline, moved by the Touch records after it.
     private static StoredEntry EntryOf(string key, StoredValue value)
     {
@@ -70,6 +77,8 @@ internal sealed partial class SimPlacementNode
         _slidingEntries.Clear();
         _touched.Clear();
         _persistOnlyTouches.Clear();
+        _expiredSeen.Clear();
+        _lastSweepMs = long.MinValue / 2;
         foreach ((string key, StoredValue value) in _store.Where(e => e.Value is { Value: not null, SlidingMs: > 0 }))
         {
             _slidingEntries[key] = EntryOf(key, value);
@@ -87,27 +96,32 @@ internal sealed partial class SimPlacementNode
             ? value with { DeadlineMs = entry.DeadlineMs, TouchedMs = 0 }
             : value;
 
-    // As Snapshot and ChangesSince: an entry expired on this node's clock is not sent.
-    private bool ExpiredHere(string key) => _slidingEntries.TryGetValue(key, out StoredEntry? entry) && entry.IsExpiredAt(WallNowMs);
+    // As ChangesSince: an entry this primary reads as expired is not sent (a new primary's leniency allowed for).
+    private bool ExpiredHere(string key) =>
+        _slidingEntries.TryGetValue(key, out StoredEntry? entry) && entry.IsExpiredAt(PrimaryExpiryNowMs(View.Find(KeyHash.Of(key)).Range.Start));
 
     // As ChangesSince: the renewals read since of the sliding entries older than the delta's base.
     private List<Touch> TouchesSince(SliceRange range, long since)
     {
         long sinceMs = HybridTimestamp.PhysicalMsOf(since);
         return [.. _slidingEntries.Values
-            .Where(e => range.Contains(KeyHash.Of(e.Key)) && e.Version < since && !e.IsExpiredAt(WallNowMs) && e.DeadlineMs - e.SlidingMs >= sinceMs)
+            .Where(e => range.Contains(KeyHash.Of(e.Key)) && e.Version < since && !ExpiredHere(e.Key) && e.DeadlineMs - e.SlidingMs >= sinceMs)
             .OrderBy(e => e.Key, StringComparer.Ordinal)
             .Select(e => new Touch(e.Key, e.Version, e.DeadlineMs))];
     }
 
-    /// <summary>A client's Set of <paramref name="key"/> with a sliding window, its deadline from this node's clock (as SetAsync's EntryExpiry.FromOptions).</summary>
-    public void WriteSliding(string key, string value, long slidingMs, Action<DataReply?> done)
+    /// <summary>
+    /// A client's Set of <paramref name="key"/> with a sliding window, its deadline from this
+    /// node's clock (as SetAsync's EntryExpiry.FromOptions); <paramref name="applied"/> learns the
+    /// version of each attempt a primary applied (the simulation's ghost record).
+    /// </summary>
+    public void WriteSliding(string key, string value, long slidingMs, Action<long> applied, Action<DataReply?> done)
     {
         long deadlineMs = WallNowMs + slidingMs;
-        Forward(KeyHash.Of(key), (primary, reply) => primary.OnForwardedSlidingWrite(key, value, slidingMs, deadlineMs, reply), done);
+        Forward(KeyHash.Of(key), (primary, reply) => primary.OnForwardedSlidingWrite(key, value, slidingMs, deadlineMs, applied, reply), done);
     }
 
-    private void OnForwardedSlidingWrite(string key, string value, long slidingMs, long deadlineMs, Action<DataReply> reply)
+    private void OnForwardedSlidingWrite(string key, string value, long slidingMs, long deadlineMs, Action<long> applied, Action<DataReply> reply)
     {
         PieSlice slice = View.Find(KeyHash.Of(key));
         if (slice.Primary != Id || Withdrawn || !_confirmed)
@@ -126,6 +140,7 @@ internal sealed partial class SimPlacementNode
         EntryExpiry expiry = new EntryExpiry(0, slidingMs, deadlineMs).AppliedAt(WallNowMs);
         var written = new StoredValue(_clock.Next(WallNowMs), value, SlidingMs: slidingMs, DeadlineMs: expiry.DeadlineMs);
         Apply(key, written);
+        applied(written.Version);
         Replicate(slice, key, written, reply);
     }
 
@@ -167,13 +182,18 @@ internal sealed partial class SimPlacementNode
         var absent = new DataReply(DataError.None, Answerer: Id);
         if (!_slidingEntries.TryGetValue(key, out StoredEntry? entry))
         {
+            if (sim.Detailed)
+            {
+                sim.Note($"{Id} reads {key} as {(asPrimary ? "primary" : "replica")} of {slice.Range.Start:x8} e{slice.Epoch}: not held{(_store.TryGetValue(key, out StoredValue gone) ? $" (v{gone.Version} {(gone.Value is null ? "deleted" : "not sliding")})" : "")}");
+            }
+
             return absent;
         }
 
         long now = WallNowMs;
         if (sim.Detailed)
         {
-            sim.Note($"{Id} reads {key} v{entry.Version} as {(asPrimary ? IsNewPrimary(slice.Range.Start) ? "new primary" : "primary" : "replica")}: deadline {entry.DeadlineMs - now} ms ahead, the primary's {entry.PrimaryDeadlineMs - now} ms");
+            sim.Note($"{Id} reads {key} v{entry.Version} as {(asPrimary ? IsNewPrimary(slice.Range.Start) ? "new primary" : "primary" : "replica")} of {slice.Range.Start:x8} e{slice.Epoch}: deadline {entry.DeadlineMs - now} ms ahead, the primary's {entry.PrimaryDeadlineMs - now} ms");
         }
 
         if (!asPrimary && !SlidingRenewal.ReplicaMayAnswer(entry, now))
@@ -183,16 +203,30 @@ internal sealed partial class SimPlacementNode
 
         if (entry.IsExpiredAt(now) && (!asPrimary || !IsNewPrimary(slice.Range.Start) || SlidingRenewal.IsExpiredAllowingLag(entry, now)))
         {
+            if (asPrimary)
+            {
+                // As Lookup and NoteExpired: claimed at once (it stays gone), the next expiry round deletes it.
+                entry.TryClaimExpiry(now);
+                _expiredSeen.Add(key);
+            }
+
             return absent;
         }
 
-        if (SlidingRenewal.Slide(entry, now))
+        bool lenient = entry.IsExpiredAt(now);
+        if (SlidingRenewal.Slide(entry, now, atPrimary: asPrimary))
         {
             _touched.Add(key);
         }
 
         // The primary's expiry that claimed it first wins: it reads as gone.
-        return entry.IsClaimedForExpiry ? absent : new DataReply(DataError.None, entry.Version, _store[key].Value, Id);
+        if (entry.IsClaimedForExpiry)
+        {
+            return absent;
+        }
+
+        sim.Sliding.Answered(key, this, entry.Version, lenient);
+        return new DataReply(DataError.None, entry.Version, _store[key].Value, Id);
     }
 
     // As IsNewPrimary: this node came to lead the slice less than the touch propagation bound ago.
@@ -422,25 +456,38 @@ internal sealed partial class SimPlacementNode
     }
 
     // As ExpireRound and ExpireBatchAsync: a primary in contact with a majority (or without one
-    // to keep) claims each sliding entry expired on its clock in a slice it leads and is not
-    // handing over, and deletes it at a new version, replicated like a write.
+    // to keep) takes the entries reads noted expired in slices it leads (and on a sweep, once a
+    // minute, every expired one); each still expired, in a slice it is not handing over, it
+    // claims and deletes at a new version, replicated like a write. Others forget their notes.
     private void ExpireRound()
     {
-        if (Withdrawn || !_confirmed || (!HasReadQuorum() && MajorityContact.HasMajorityToKeep(Id, Voters())))
+        bool mayExpire = !Withdrawn && _confirmed && (HasReadQuorum() || !MajorityContact.HasMajorityToKeep(Id, Voters()));
+        bool sweep = sim.NowMs - _lastSweepMs >= SweepMs;
+        List<string> noted = [.. _expiredSeen.Order(StringComparer.Ordinal)];
+        _expiredSeen.Clear();
+        if (!mayExpire)
         {
             return;
         }
 
-        foreach ((string key, StoredEntry entry) in _slidingEntries.OrderBy(e => e.Key, StringComparer.Ordinal).ToList())
+        _lastSweepMs = sweep ? sim.NowMs : _lastSweepMs;
+        IEnumerable<string> candidates = sweep ? _slidingEntries.Keys.Order(StringComparer.Ordinal).ToList() : noted;
+        foreach (string key in candidates)
         {
             PieSlice slice = View.Find(KeyHash.Of(key));
-            if (slice.Primary != Id || _slices.IsHandingOver(slice.Range.Start) || !entry.TryClaimExpiry(PrimaryExpiryNowMs(slice.Range.Start)))
+            if (slice.Primary != Id || !_slidingEntries.TryGetValue(key, out StoredEntry? entry) || !entry.IsExpiredAt(PrimaryExpiryNowMs(slice.Range.Start)))
+            {
+                continue;
+            }
+
+            if (_slices.IsHandingOver(slice.Range.Start) || !entry.TryClaimExpiry(PrimaryExpiryNowMs(slice.Range.Start)))
             {
                 continue;
             }
 
             var delete = new StoredValue(_clock.Next(WallNowMs), null);
             Apply(key, delete);
+            sim.Sliding.Expired(key, Id, entry.Version, delete.Version);
             sim.SlidingExpiries++;
             sim.Note($"{Id} expires {key} v{entry.Version}");
             if (slice.Replicas.Length > 1)

@@ -63,6 +63,9 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
 
     public NodeId Id => id;
 
+    /// <summary>How far this node's wall clock is off the simulation's time.</summary>
+    public long ClockOffsetMs => clockOffsetMs;
+
     public SliceMap View => _slices.Map;
 
     public NodeMap Nodes => _membership?.Nodes ?? NodeMap.Empty;

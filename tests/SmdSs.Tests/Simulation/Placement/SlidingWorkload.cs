@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using SmdSs.Hashing;
 using SmdSs.Model;
@@ -24,28 +25,45 @@ internal sealed class SlidingOperation(string key, NodeId at, bool isSet, long i
 
     public DataReply? Reply { get; set; }
 
-    /// <summary>A renewal that may not have reached the others: a fault on its way, or an answer from a node in a stale window across a takeover (known gaps).</summary>
+    /// <summary>The versions a Set's attempts applied at a primary (each attempt is a new version; the last acknowledged one is its reply's).</summary>
+    public List<long> Versions { get; } = [];
+
+    /// <summary>The life of the answering node's process when it answered.</summary>
+    public long AnswererLife { get; set; }
+
+    /// <summary>The replicas of the key's slice in the answering node's record when it answered.</summary>
+    public ImmutableArray<NodeId> Replicas { get; set; } = [];
+
+    /// <summary>Answered outside the promise by a known gap (a read in a stale window across a takeover, a Set lost to a stale takeover).</summary>
     public string? KnownGap { get; set; }
 
     /// <summary>A Set acknowledged, or a read that found the key: its deadline is the promise.</summary>
     public bool Renews => CompletedAt is not null && (IsSet || Present);
 
+    /// <summary>The end of the time it may have taken effect in: its completion, or for one that failed or runs, its request's time.</summary>
+    public long EndsBy(long requestMs) => CompletedAt ?? InvokedAt + requestMs;
+
     public override string ToString() =>
-        $"[{invokedAt} .. {CompletedAt?.ToString(CultureInfo.InvariantCulture) ?? "?"}] {(isSet ? "set" : "get")} {key} at {at} -> {(CompletedAt is null ? "?" : isSet ? "ok" : Present ? $"v{Reply!.Version}" : "absent")}{(Reply is null ? "" : $" by {Reply.Answerer}")}";
+        $"[{invokedAt} .. {CompletedAt?.ToString(CultureInfo.InvariantCulture) ?? "?"}] {(isSet ? "set" : "get")} {key} at {at} -> {(CompletedAt is null ? "?" : isSet ? $"ok v{Reply!.Version}" : Present ? $"v{Reply!.Version}" : "absent")}{(Reply is null ? "" : $" by {Reply.Answerer}")}";
 }
 
 /// <summary>
 /// Clients of keys with sliding windows: every 50 to 250 ms one of them sets (one time in eight)
 /// or reads one of five keys, windows of 0.5, 1.5 and 2.5 s (renewed at the primary) and 6 and
 /// 12 s (renewed on the replicas' own copies too), at a random node that takes clients; no key is
-/// ever removed, so only expiry makes one absent. Checked, as <see cref="SlidingRenewal"/> promises:
+/// ever removed, so only expiry makes one absent. Checked, as <see cref="SlidingRenewal"/> promises,
+/// with each node's clock offset allowed for:
 /// <list type="bullet">
-/// <item>Kept: a read that begins after a Set or a read that found the key ended does not find
-/// it absent before the deadline that operation gave it (from its invocation, its window later,
-/// less the clocks' skew);
-/// unless that renewal may have been lost to a crash, a power loss or a cut link of its node
-/// within the propagation bound, or was answered in a stale window across a takeover (known gaps:
-/// counted, not failed).</item>
+/// <item>Kept: a read that begins after a Set or a read that found the key ended does not find it
+/// absent before the deadline that operation gave it (from its invocation, its window later);
+/// unless a known gap explains it (counted, not failed): the renewal may have been lost to a
+/// crash or power loss of its node or of the slice's replicas, or to a cut link of its node,
+/// within the propagation bound; it was answered in a stale window across a takeover; it read a
+/// write not yet acknowledged (issue 18); or a newer version, written by a Set that failed (no
+/// rollback) or was still under way, replaced the entry with its own window, which had passed.</item>
+/// <item>Not back: once a read found a key absent, no later read finds a version acknowledged
+/// before that read began; unless another node (a new primary) found it live by its leniency or
+/// by its clock, behind the first one's (known gaps, counted).</item>
 /// <item>Gone: a read does not find a key that no operation can have renewed for its window, the
 /// propagation bound's leniency and the clocks' skew (an operation still running or failed may
 /// have renewed it up to the request timeout after it began).</item>
@@ -55,13 +73,26 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
 {
     private static readonly (string Key, long WindowMs)[] Keys = [("s0", 500), ("s1", 1_500), ("s2", 2_500), ("s3", 6_000), ("s4", 12_000)];
 
-    // Each node's clock is off by up to a second either way.
-    private const long SkewMs = 2_001;
-
     // A request is forwarded and retried for up to 10 s; a second more for the last message.
     private const long RequestMs = 11_000;
 
     private readonly Dictionary<string, List<SlidingOperation>> _history = Keys.ToDictionary(k => k.Key, _ => new List<SlidingOperation>(), StringComparer.Ordinal);
+    // Per key, its reads that found it absent, in the order they completed.
+    private readonly Dictionary<string, List<SlidingOperation>> _absent = Keys.ToDictionary(k => k.Key, _ => new List<SlidingOperation>(), StringComparer.Ordinal);
+
+    // Per key, every read a node answered with the key live (the ghost record: answers lost on their
+    // way too), and every expiry a primary applied (the version it deleted, the delete's).
+    private readonly Dictionary<string, List<(long AtMs, NodeId Node, long Life, long Version, bool Lenient)>> _answers =
+        Keys.ToDictionary(k => k.Key, _ => new List<(long, NodeId, long, long, bool)>(), StringComparer.Ordinal);
+
+    private readonly Dictionary<string, List<(long AtMs, NodeId Node, long Expired, long Delete)>> _expiries =
+        Keys.ToDictionary(k => k.Key, _ => new List<(long, NodeId, long, long)>(), StringComparer.Ordinal);
+
+    /// <summary>A node answered a read of <paramref name="key"/> with <paramref name="version"/> live (<paramref name="lenient"/>: only by a new primary's leniency).</summary>
+    public void Answered(string key, SimPlacementNode node, long version, bool lenient) => _answers[key].Add((sim.NowMs, node.Id, node.Life, version, lenient));
+
+    /// <summary>A primary expired <paramref name="key"/>'s <paramref name="expired"/> version with a delete at <paramref name="delete"/>.</summary>
+    public void Expired(string key, NodeId node, long expired, long delete) => _expiries[key].Add((sim.NowMs, node, expired, delete));
     private int _values;
     private bool _stopped;
 
@@ -71,7 +102,7 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
 
     public int Found { get; private set; }
 
-    /// <summary>Reads that found a key absent before a renewal's deadline, by the known gap that explains it.</summary>
+    /// <summary>Reads outside the promise (absent before a renewal's deadline, live after one read it as gone), by the known gap that explains them.</summary>
     public Dictionary<string, int> ExpiredEarlyInKnownGaps { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Broken promises with no known gap to explain them (none should be).</summary>
@@ -103,7 +134,7 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
         if (isSet)
         {
             Sets++;
-            node.WriteSliding(key, $"w{++_values}", windowMs, reply => Completed(op, reply, windowMs));
+            node.WriteSliding(key, $"w{++_values}", windowMs, op.Versions.Add, reply => Completed(op, reply, windowMs));
         }
         else
         {
@@ -133,84 +164,115 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
 
         Reads++;
         op.Present = reply.Value is not null;
-        uint start = sim.Find(reply.Answerer)!.View.Find(hash).Range.Start;
+        op.AnswererLife = sim.Find(reply.Answerer)!.Life;
+        PieSlice slice = sim.Find(reply.Answerer)!.View.Find(hash);
+        op.Replicas = slice.Replicas;
+        if (sim.InStaleWindowAcrossTakeover(reply.Answerer, slice.Range.Start))
+        {
+            op.KnownGap = "answered in a stale window across a takeover";
+        }
+
         if (op.Present)
         {
             Found++;
-            if (sim.InStaleWindowAcrossTakeover(reply.Answerer, start))
-            {
-                op.KnownGap = "answered in a stale window across a takeover";
-            }
-
             CheckGone(op, windowMs);
+            CheckNotBack(op);
         }
         else
         {
+            _absent[op.Key].Add(op);
             CheckKept(op, windowMs);
         }
     }
 
-    // An absent read: no renewal's deadline, skew allowed for, was still ahead when it was answered.
+    // How much earlier than its own clock says a deadline set on that node may pass on another's.
+    private long SkewFrom(NodeId node) => sim.MaxClockOffsetMs - sim.ClockOffsetMs(node) + 1;
+
+    private long Skew => sim.MaxClockOffsetMs - sim.MinClockOffsetMs + 1;
+
+    // An absent read: no renewal's deadline was certainly still ahead when it was answered.
     private void CheckKept(SlidingOperation absent, long windowMs)
     {
-        // The renewal certainly came first (it ended before the read began), and its deadline certainly had not passed.
-        SlidingOperation? broken = _history[absent.Key].LastOrDefault(o => o.Renews && o.CompletedAt < absent.InvokedAt && absent.CompletedAt < o.InvokedAt + windowMs - SkewMs);
-        if (broken is null)
+        List<SlidingOperation> history = _history[absent.Key];
+        long completed = absent.CompletedAt!.Value;
+        for (int i = history.Count - 1; i >= 0 && history[i].InvokedAt > completed - windowMs - SlidingRenewal.PropagationBoundMs; i--)
         {
-            return;
-        }
-
-        // A Set that had not ended when the renewal began may have replaced the entry it renewed
-        // (a newer version), and its own window passed since: a failed write is not rolled back
-        // (anti-entropy spreads it by version), and a Set may be answered after a read of the
-        // version before it (issue 18). Its window ran from its apply at the earliest (an
-        // acknowledged one: its version's time; one in doubt: after its invocation and the renewed version).
-        long renewedApplyMs = AppliedMs(broken.Reply!.Version);
-        SlidingOperation? replacing = _history[absent.Key].LastOrDefault(o =>
-        {
-            if (!o.IsSet || o == broken || (o.CompletedAt ?? long.MaxValue) <= broken.InvokedAt)
+            SlidingOperation renewal = history[i];
+            // It certainly came first (it ended before the read began), and its deadline certainly had not passed.
+            if (!renewal.Renews || renewal.CompletedAt >= absent.InvokedAt
+                || completed >= renewal.InvokedAt + windowMs - SkewFrom(renewal.IsSet ? renewal.At : renewal.Reply!.Answerer))
             {
-                return false;
+                continue;
             }
 
-            bool newer = o.CompletedAt is null ? o.InvokedAt + RequestMs >= renewedApplyMs - SkewMs : o.Reply!.Version > broken.Reply.Version;
-            long earliestApplyMs = o.CompletedAt is null ? Math.Max(o.InvokedAt, renewedApplyMs - SkewMs) : AppliedMs(o.Reply!.Version);
-            return newer && earliestApplyMs + windowMs - SkewMs <= absent.CompletedAt;
-        });
+            string what = $"at {sim.NowMs} ms, after {sim.Phase}: {absent} though {renewal} gave it {windowMs} ms";
+            if (KnownGap(absent, renewal, windowMs) is { } gap)
+            {
+                ExpiredEarlyInKnownGaps[gap] = ExpiredEarlyInKnownGaps.GetValueOrDefault(gap) + 1;
+                sim.Note($"expired early ({gap}): {what}");
+                continue;
+            }
 
-        // A read of a Set not yet acknowledged when the absent read began: a replica that does not
-        // hold that write yet answers from its copy (issue 18: reads see unfinished writes).
-        SlidingOperation? unfinished = broken.IsSet ? null
-            : _history[absent.Key].Find(o => o.IsSet && o.Reply?.Version == broken.Reply.Version) is { } wrote && wrote.CompletedAt < absent.InvokedAt ? null
-            : broken;
-
-        // The renewal's touch may be lost: a fault between its answer and the propagation bound after.
-        string? gap = broken.KnownGap
-            ?? (replacing is not null ? "a later write in doubt or concurrent replaced it" : null)
-            ?? (unfinished is not null ? "the renewal read a write not yet acknowledged (issue 18)" : null)
-            ?? (!broken.IsSet && sim.RenewalMayBeLost(broken.Reply!.Answerer, broken.InvokedAt, broken.CompletedAt!.Value + SlidingRenewal.PropagationBoundMs + 1_000)
-                ? "a crash, power loss or cut link while its renewal travelled" : null);
-        string what = $"at {sim.NowMs} ms, after {sim.Phase}: {absent} though {broken} gave it {windowMs} ms";
-        if (gap is not null)
-        {
-            ExpiredEarlyInKnownGaps[gap] = ExpiredEarlyInKnownGaps.GetValueOrDefault(gap) + 1;
-            sim.Note($"expired early ({gap}{(replacing is null ? "" : $": {replacing}")}): {what}");
+            sim.Note($"EXPIRED EARLY: {what}");
+            Violations.Add($"expired early: {what}");
             return;
         }
-
-        sim.Note($"EXPIRED EARLY: {what}");
-        Violations.Add($"expired early: {what}");
     }
 
-    // When a version was applied, on the simulation's clock (give or take its primary's offset).
+    private string? KnownGap(SlidingOperation absent, SlidingOperation renewal, long windowMs)
+    {
+        if ((absent.KnownGap ?? renewal.KnownGap) is { } known)
+        {
+            return known;
+        }
+
+        long renewed = renewal.Reply!.Version;
+        SlidingOperation? writer = renewal.IsSet ? renewal : _history[absent.Key].Find(o => o.IsSet && o.Versions.Contains(renewed));
+
+        // A read of a write not yet acknowledged (issue 18): of a write under way when the read
+        // began, and not the version that write was then acknowledged with before the absent read.
+        if (!renewal.IsSet && writer is not null && renewal.InvokedAt <= writer.EndsBy(RequestMs)
+            && !(writer.CompletedAt < absent.InvokedAt && writer.Reply!.Version == renewed))
+        {
+            return "the renewal read a write not yet acknowledged (issue 18)";
+        }
+
+        // The renewal read a version another node had already deleted as expired at a newer
+        // version (each side of a partition judged it by its own copy; last writer wins).
+        if (_expiries[absent.Key].Exists(e => e.Delete > renewed && e.AtMs <= renewal.CompletedAt && e.Node != renewal.Reply.Answerer))
+        {
+            return "the renewal read a version another node had already expired";
+        }
+
+        // A newer version of another Set, one that failed (a failed write is not rolled back: it may
+        // take effect any time later, anti-entropy spreads it by version) or one still under way
+        // when the renewal began, replaced the entry, its own window running from its apply (its
+        // version's time), passed since.
+        long replacedBy = 2 * Skew;
+        if (_history[absent.Key].Exists(o => o.IsSet && o != writer && (o.CompletedAt is null || o.CompletedAt > renewal.InvokedAt)
+            && o.Versions.Exists(v => v > renewed && AppliedMs(v) + windowMs - replacedBy <= absent.CompletedAt)))
+        {
+            return "a newer write in doubt or concurrent replaced it";
+        }
+
+        // Its touch may be lost: a crash or power loss of its node or a replica of the slice, or a
+        // cut link of its node, between its answer and the propagation bound after.
+        return !renewal.IsSet && sim.RenewalMayBeLost(renewal.Reply.Answerer, renewal.Replicas, renewal.InvokedAt, renewal.CompletedAt!.Value + SlidingRenewal.PropagationBoundMs + 1_000)
+            ? "a crash, power loss or cut link of its node, or a replica down, while its renewal travelled"
+            : null;
+    }
+
+    // When a version was applied, on the simulation's clock (give or take the clocks' offsets).
     private static long AppliedMs(long version) => HybridTimestamp.PhysicalMsOf(version) - PlacementSimulation.WallEpochMs;
 
     // A read that found the key: some operation may have renewed it recently enough.
     private void CheckGone(SlidingOperation present, long windowMs)
     {
+        List<SlidingOperation> history = _history[present.Key];
         long latest = long.MinValue;
-        foreach (SlidingOperation o in _history[present.Key])
+        for (int i = history.Count - 1; i >= 0 && history[i].InvokedAt + RequestMs > latest; i--)
         {
+            SlidingOperation o = history[i];
             if (o == present || o.InvokedAt > present.CompletedAt)
             {
                 continue;
@@ -226,7 +288,7 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
             }
         }
 
-        if (present.InvokedAt <= latest + windowMs + SlidingRenewal.PropagationBoundMs + SkewMs)
+        if (present.InvokedAt <= latest + windowMs + SlidingRenewal.PropagationBoundMs + Skew)
         {
             return;
         }
@@ -236,5 +298,46 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
             : $"at {sim.NowMs} ms, after {sim.Phase}: {present}, its last possible renewal at {latest} ms, window {windowMs} ms";
         sim.Note($"CAME BACK: {what}");
         Violations.Add($"came back after it expired: {what}");
+    }
+
+    // A read that found a version acknowledged before some read began that found the key absent, and ended before this one began.
+    private void CheckNotBack(SlidingOperation present)
+    {
+        long version = present.Reply!.Version;
+        if (present.KnownGap is not null || _history[present.Key].Find(o => o.IsSet && o.Reply?.Version == version) is not { } writer)
+        {
+            return;
+        }
+
+        List<SlidingOperation> absent = _absent[present.Key];
+        for (int i = absent.Count - 1; i >= 0 && absent[i].CompletedAt >= writer.CompletedAt; i--)
+        {
+            SlidingOperation gone = absent[i];
+            if (gone.KnownGap is not null || gone.InvokedAt <= writer.CompletedAt || gone.CompletedAt >= present.InvokedAt)
+            {
+                continue;
+            }
+
+            // Another node (a new primary), or the same one restarted (its claim was in memory),
+            // found it live where the one that read it as gone had not: by its leniency (its
+            // predecessor's last renewals may be lost), or by its clock, behind that node's; and a
+            // read since renewed it (known gaps, counted).
+            NodeId goneAt = gone.Reply!.Answerer;
+            if (_answers[present.Key].Exists(a => a.Version == version && (a.Node != goneAt || a.Life != gone.AnswererLife) && a.AtMs >= gone.InvokedAt && a.AtMs <= present.CompletedAt
+                && (a.Lenient || a.AtMs <= gone.CompletedAt + sim.ClockOffsetMs(goneAt) - sim.ClockOffsetMs(a.Node))))
+            {
+                const string gap = "read as gone, then live on another node by its leniency or its clock";
+                ExpiredEarlyInKnownGaps[gap] = ExpiredEarlyInKnownGaps.GetValueOrDefault(gap) + 1;
+                sim.Note($"came back ({gap}): {present} after {gone}");
+                return;
+            }
+
+            {
+                string what = $"at {sim.NowMs} ms, after {sim.Phase}: {present}, though {gone} after {writer}";
+                sim.Note($"CAME BACK: {what}");
+                Violations.Add($"came back after it read as gone: {what}");
+                return;
+            }
+        }
     }
 }
