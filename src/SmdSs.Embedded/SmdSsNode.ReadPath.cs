@@ -209,13 +209,6 @@ public sealed partial class SmdSsNode
         }
 
         bool expired = found.IsExpiredAt(now) && (role == ReadRole.Replica || !MayLagRenewals(slice, role) || SlidingRenewal.IsExpiredAllowingLag(found, now));
-        if (expired && role == ReadRole.Primary)
-        {
-            // Read as gone here, it stays gone: claimed now, so no later leniency (a split makes
-            // this node a new primary of the half) and no late touch revives it before its delete.
-            found.TryClaimExpiry(now);
-        }
-
         return expired ? ExpiredHere(slice, key, role, out entry) : LocalLookup.Live;
     }
 
@@ -234,7 +227,7 @@ public sealed partial class SmdSsNode
     private bool MayLagRenewals(SliceStore slice, ReadRole role) => role == ReadRole.Degraded || IsNewPrimary(slice.Range.Start);
 
     /// <summary>This node became the slice's primary less than the touch propagation bound ago.</summary>
-    private bool IsNewPrimary(uint sliceStart) => MonoMs() - _slices!.Leases.PrimarySince(sliceStart) < SlidingRenewal.PropagationBoundMs;
+    private bool IsNewPrimary(uint sliceStart) => MonoMs() - _slices!.Leases.TookOverSince(sliceStart) < SlidingRenewal.PropagationBoundMs;
 
     /// <summary>The time a primary judges expiry by: earlier while it is new (see <see cref="SlidingRenewal"/>).</summary>
     private long PrimaryExpiryNowMs(uint sliceStart) => NowMs() - (IsNewPrimary(sliceStart) ? SlidingRenewal.PropagationBoundMs : 0);

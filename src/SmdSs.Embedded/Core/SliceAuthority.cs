@@ -228,7 +228,7 @@ internal sealed class SliceAuthority
                 // A slice this node leads, cut by a record of a split it did not know: as after a
                 // split of its own, leases on the whole covered the new piece, and what bound the
                 // whole's writes binds the piece's.
-                Leases = Leases.LedSince([after.Range.Start], nowMs);
+                Leases = Leases.LedPiece(before.Range.Start, after.Range.Start, nowMs);
                 if (boundBefore.TryGetValue(before.Range.Start, out Unconfirmed? whole))
                 {
                     _unconfirmed = _unconfirmed.SetItem(after.Range.Start, _unconfirmed.TryGetValue(after.Range.Start, out Unconfirmed? piece)
@@ -266,7 +266,7 @@ internal sealed class SliceAuthority
         }
 
         uint middle = slice.Range.Midpoint;
-        Leases = Leases.LedSince([middle], nowMs);
+        Leases = Leases.LedPiece(slice.Range.Start, middle, nowMs);
         if (_unconfirmed.TryGetValue(slice.Range.Start, out Unconfirmed? unconfirmed))
         {
             _unconfirmed = _unconfirmed.SetItem(middle, unconfirmed);

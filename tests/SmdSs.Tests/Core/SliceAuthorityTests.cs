@@ -123,6 +123,7 @@ public sealed class SliceAuthorityTests
         Assert.Equal(50_000 + LeaseMs, authority.ReadyAtMs(commit));
         Assert.False(authority.EndCommit(commit, 50_000 + LeaseMs - 1, mayCommit: true).IsCommitted);
         Assert.Equal(50_000, authority.Leases.PrimarySince(0));
+        Assert.Equal(50_000, authority.Leases.TookOverSince(0));
     }
 
     [Fact]
@@ -130,6 +131,7 @@ public sealed class SliceAuthorityTests
     {
         var restarted = new SliceAuthority(A, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 7_000);
         Assert.Equal(7_000, restarted.Leases.PrimarySince(0));
+        Assert.Equal(7_000, restarted.Leases.TookOverSince(0));
 
         var replica = new SliceAuthority(B, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 0);
         PieSlice slice = Slice(replica);
@@ -209,6 +211,20 @@ public sealed class SliceAuthorityTests
         authority.Released(0, B);
         PendingCommit commit = authority.BeginCommit(slice, Dropping(slice, B));
         Assert.True(authority.EndCommit(commit, 100_001, mayCommit: true).IsCommitted);
+    }
+
+    [Fact]
+    public void The_upper_half_of_a_split_is_newly_led_for_leases_but_taken_over_when_the_whole_was()
+    {
+        // Every renewal of the whole reached its primary: the half's sliding entries need no new primary's leniency.
+        var authority = new SliceAuthority(A, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, 3_000);
+        PieSlice slice = Slice(authority);
+        Assert.True(authority.TrySplit(slice, 100_000, mayCommit: true));
+
+        uint upper = slice.Range.Midpoint;
+        Assert.Equal(100_000, authority.Leases.PrimarySince(upper));
+        Assert.Equal(3_000, authority.Leases.TookOverSince(upper));
+        Assert.Equal(3_000, authority.Leases.TookOverSince(slice.Range.Start));
     }
 
     [Fact]

@@ -349,15 +349,18 @@ internal sealed class PlacementSimulation
 
     /// <summary>
     /// True when a renewal made by <paramref name="renewer"/> between <paramref name="fromMs"/> and
-    /// <paramref name="toMs"/> may have been lost (the known gaps of ARCHITECTURE: a touch lost with
-    /// the renewer or a replica of its slice (<paramref name="replicas"/>) that crashed or lost power
-    /// before it was sent or persisted, or was down then and later led the slice without a catch-up;
-    /// or delayed past the propagation bound by a cut link of the renewer's).
+    /// <paramref name="toMs"/> may not have reached <paramref name="judges"/> (the known gaps of
+    /// ARCHITECTURE: a touch lost with the renewer or a judge that crashed or lost power before it
+    /// was sent or persisted, or was down then and later led the slice without a catch-up; or
+    /// delayed past the propagation bound by a cut link between the renewer and a judge).
     /// </summary>
-    public bool RenewalMayBeLost(NodeId renewer, IReadOnlyCollection<NodeId> replicas, long fromMs, long toMs) =>
-        _crashes.Exists(c => c.AtMs <= toMs && c.UpMs >= fromMs && (c.Node == renewer || replicas.Contains(c.Node)))
-        || _cutSince.Any(c => (c.Key.From == renewer || c.Key.To == renewer) && c.Value <= toMs)
-        || _cutsHealed.Exists(c => (c.From == renewer || c.To == renewer) && c.FromMs <= toMs && c.ToMs >= fromMs);
+    public bool RenewalMayBeLost(NodeId renewer, IReadOnlyCollection<NodeId> judges, long fromMs, long toMs)
+    {
+        bool Between(NodeId a, NodeId b) => (a == renewer && judges.Contains(b)) || (b == renewer && judges.Contains(a));
+        return _crashes.Exists(c => c.AtMs <= toMs && c.UpMs >= fromMs && (c.Node == renewer || judges.Contains(c.Node)))
+            || _cutSince.Any(c => Between(c.Key.From, c.Key.To) && c.Value <= toMs)
+            || _cutsHealed.Exists(c => Between(c.From, c.To) && c.FromMs <= toMs && c.ToMs >= fromMs);
+    }
 
     /// <summary>A node's configured friends: the first node, as in a farm where every node lists it, and the node it joined through.</summary>
     public IEnumerable<NodeId> Friends(SimPlacementNode node) =>

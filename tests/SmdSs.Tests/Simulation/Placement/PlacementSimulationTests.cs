@@ -365,7 +365,8 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     /// the key before that read's deadline; a read now sends its renewal also when the primary is
     /// not known to hold it (SlidingRenewal.Slide). 6: a primary read an entry as expired; a split
     /// of its slice a moment later made it a new primary of the half, whose 3 s of leniency found the
-    /// entry live again; a primary now claims an entry it reads as expired at once. 2: a new
+    /// entry live again; a piece of a split of its own is now newly led for leases only, not for
+    /// renewals (ReadLeases.TookOverSince), as every renewal of the whole reached it. 2: a new
     /// primary's catch-up of a joining replica left out an entry expired on its clock that its own
     /// leniency still read (and renewed); the replica, then handed the slice, did not have it; a
     /// catch-up now leaves out only what its primary reads as expired.

@@ -1105,7 +1105,9 @@ internal sealed partial class SimPlacementNode
     // The keys newer here, sent to the replica as replicated writes with their answers.
     private void Push(PieSlice slice, NodeId replica, List<string> keys, long life, Action<bool> done)
     {
-        List<KeyValuePair<string, StoredValue>> records = [.. keys.Where(_store.ContainsKey).Select(k => new KeyValuePair<string, StoredValue>(k, Outgoing(k, _store[k])))];
+        // As RecordsOf: an entry expired here is not sent.
+        List<KeyValuePair<string, StoredValue>> records = [.. keys.Where(k => _store.ContainsKey(k) && !(_slidingEntries.TryGetValue(k, out SmdSs.Storage.StoredEntry? e) && e.IsExpiredAt(WallNowMs)))
+            .Select(k => new KeyValuePair<string, StoredValue>(k, Outgoing(k, _store[k])))];
         List<OperationAnswer> answers = _recent.OfKeys(keys);
         if (records.Count == 0)
         {

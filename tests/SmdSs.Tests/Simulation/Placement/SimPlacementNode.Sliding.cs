@@ -179,7 +179,8 @@ internal sealed partial class SimPlacementNode
     // As TryReadLocal, Lookup and Slide: null when a replica must leave the read to the primary.
     private DataReply? ReadSlidingHere(string key, PieSlice slice, bool asPrimary)
     {
-        var absent = new DataReply(DataError.None, Answerer: Id);
+        // Absent, with the version this copy held (the simulation's record: an expired entry's, a delete's, 0 for none).
+        DataReply Absent(long held) => new(DataError.None, Version: held, Answerer: Id);
         if (!_slidingEntries.TryGetValue(key, out StoredEntry? entry))
         {
             if (sim.Detailed)
@@ -187,7 +188,7 @@ internal sealed partial class SimPlacementNode
                 sim.Note($"{Id} reads {key} as {(asPrimary ? "primary" : "replica")} of {slice.Range.Start:x8} e{slice.Epoch}: not held{(_store.TryGetValue(key, out StoredValue gone) ? $" (v{gone.Version} {(gone.Value is null ? "deleted" : "not sliding")})" : "")}");
             }
 
-            return absent;
+            return Absent(_store.TryGetValue(key, out StoredValue deleted) ? deleted.Version : 0);
         }
 
         long now = WallNowMs;
@@ -205,12 +206,11 @@ internal sealed partial class SimPlacementNode
         {
             if (asPrimary)
             {
-                // As Lookup and NoteExpired: claimed at once (it stays gone), the next expiry round deletes it.
-                entry.TryClaimExpiry(now);
+                // As NoteExpired: the next expiry round deletes it.
                 _expiredSeen.Add(key);
             }
 
-            return absent;
+            return Absent(entry.Version);
         }
 
         bool lenient = entry.IsExpiredAt(now);
@@ -222,7 +222,7 @@ internal sealed partial class SimPlacementNode
         // The primary's expiry that claimed it first wins: it reads as gone.
         if (entry.IsClaimedForExpiry)
         {
-            return absent;
+            return Absent(entry.Version);
         }
 
         sim.Sliding.Answered(key, this, entry.Version, lenient);
@@ -230,7 +230,7 @@ internal sealed partial class SimPlacementNode
     }
 
     // As IsNewPrimary: this node came to lead the slice less than the touch propagation bound ago.
-    private bool IsNewPrimary(uint start) => sim.NowMs - _slices.Leases.PrimarySince(start) < SlidingRenewal.PropagationBoundMs;
+    private bool IsNewPrimary(uint start) => sim.NowMs - _slices.Leases.TookOverSince(start) < SlidingRenewal.PropagationBoundMs;
 
     private long PrimaryExpiryNowMs(uint start) => WallNowMs - (IsNewPrimary(start) ? SlidingRenewal.PropagationBoundMs : 0);
 

@@ -31,6 +31,9 @@ internal sealed class SlidingOperation(string key, NodeId at, bool isSet, long i
     /// <summary>The life of the answering node's process when it answered.</summary>
     public long AnswererLife { get; set; }
 
+    /// <summary>The primary of the key's slice in the answering node's record when it answered.</summary>
+    public NodeId? PrimaryThen { get; set; }
+
     /// <summary>The replicas of the key's slice in the answering node's record when it answered.</summary>
     public ImmutableArray<NodeId> Replicas { get; set; } = [];
 
@@ -167,6 +170,7 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
         op.AnswererLife = sim.Find(reply.Answerer)!.Life;
         PieSlice slice = sim.Find(reply.Answerer)!.View.Find(hash);
         op.Replicas = slice.Replicas;
+        op.PrimaryThen = slice.Primary;
         if (sim.InStaleWindowAcrossTakeover(reply.Answerer, slice.Range.Start))
         {
             op.KnownGap = "answered in a stale window across a takeover";
@@ -227,19 +231,24 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
         }
 
         long renewed = renewal.Reply!.Version;
+        // What the node that answered "absent" held: an older version or none (it never had the
+        // renewed write), or a newer one (a later write's, or a delete).
+        long heldThere = absent.Reply!.Version;
         SlidingOperation? writer = renewal.IsSet ? renewal : _history[absent.Key].Find(o => o.IsSet && o.Versions.Contains(renewed));
 
         // A read of a write not yet acknowledged (issue 18): of a write under way when the read
-        // began, and not the version that write was then acknowledged with before the absent read.
-        if (!renewal.IsSet && writer is not null && renewal.InvokedAt <= writer.EndsBy(RequestMs)
+        // began, and not the version that write was then acknowledged with before the absent read,
+        // answered by a node that never held that write.
+        if (!renewal.IsSet && writer is not null && heldThere < renewed && renewal.InvokedAt <= writer.EndsBy(RequestMs)
             && !(writer.CompletedAt < absent.InvokedAt && writer.Reply!.Version == renewed))
         {
             return "the renewal read a write not yet acknowledged (issue 18)";
         }
 
-        // The renewal read a version another node had already deleted as expired at a newer
-        // version (each side of a partition judged it by its own copy; last writer wins).
-        if (_expiries[absent.Key].Exists(e => e.Delete > renewed && e.AtMs <= renewal.CompletedAt && e.Node != renewal.Reply.Answerer))
+        // The renewal read a version another node, primary on its side of a partition, had already
+        // deleted as expired at a newer version (each side judged by its own copy; last writer wins).
+        if (heldThere > renewed && _expiries[absent.Key].Exists(e => e.Delete > renewed && e.AtMs <= renewal.CompletedAt
+            && e.Node != renewal.Reply.Answerer && e.Node != renewal.PrimaryThen))
         {
             return "the renewal read a version another node had already expired";
         }
@@ -249,15 +258,17 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
         // when the renewal began, replaced the entry, its own window running from its apply (its
         // version's time), passed since.
         long replacedBy = 2 * Skew;
-        if (_history[absent.Key].Exists(o => o.IsSet && o != writer && (o.CompletedAt is null || o.CompletedAt > renewal.InvokedAt)
+        if (heldThere > renewed && _history[absent.Key].Exists(o => o.IsSet && o != writer && (o.CompletedAt is null || o.CompletedAt > renewal.InvokedAt)
             && o.Versions.Exists(v => v > renewed && AppliedMs(v) + windowMs - replacedBy <= absent.CompletedAt)))
         {
             return "a newer write in doubt or concurrent replaced it";
         }
 
-        // Its touch may be lost: a crash or power loss of its node or a replica of the slice, or a
-        // cut link of its node, between its answer and the propagation bound after.
-        return !renewal.IsSet && sim.RenewalMayBeLost(renewal.Reply.Answerer, renewal.Replicas, renewal.InvokedAt, renewal.CompletedAt!.Value + SlidingRenewal.PropagationBoundMs + 1_000)
+        // Its touch may be lost on its way to the nodes that judged the key gone (the one that
+        // answered, those that expired the renewed version): its node or one of them crashed or
+        // was down, or a link between them was cut, between its answer and the propagation bound after.
+        List<NodeId> judges = [absent.Reply.Answerer, .. _expiries[absent.Key].Where(e => e.Expired == renewed).Select(e => e.Node)];
+        return !renewal.IsSet && sim.RenewalMayBeLost(renewal.Reply.Answerer, judges, renewal.InvokedAt, renewal.CompletedAt!.Value + SlidingRenewal.PropagationBoundMs + 1_000)
             ? "a crash, power loss or cut link of its node, or a replica down, while its renewal travelled"
             : null;
     }
