@@ -447,23 +447,14 @@ internal sealed partial class SimPlacementNode
         WriteAsPrimary(slice, key, value, reply);
     }
 
-    // As OnForwardedAsync for Get: only while this node hears a majority.
-    private void OnForwardedRead(string key, Action<DataReply> reply)
-    {
-        PieSlice slice = View.Find(KeyHash.Of(key));
-        if (slice.Primary != Id || Withdrawn || !_confirmed)
-        {
-            reply(new DataReply(DataError.NotPrimary));
-        }
-        else if (!HasReadQuorum())
-        {
-            reply(new DataReply(DataError.Unavailable));
-        }
-        else
-        {
-            reply(ReadHere(key));
-        }
-    }
+    // As OnForwardedAsync for Get.
+    private void OnForwardedRead(string key, Action<DataReply> reply) => reply(RefusalAsReadPrimary(View.Find(KeyHash.Of(key))) ?? ReadHere(key));
+
+    // As OnForwardedAsync for Get: only the slice's primary answers, and only while it hears a majority.
+    private DataReply? RefusalAsReadPrimary(PieSlice slice) =>
+        slice.Primary != Id || Withdrawn || !_confirmed ? new DataReply(DataError.NotPrimary)
+        : !HasReadQuorum() ? new DataReply(DataError.Unavailable)
+        : null;
 
     // As OnAtomicAsync and DecideAndApply: only while this node hears a majority; a retry of an
     // operation applied here (or learned from the primary this node took over from) gets its

@@ -158,22 +158,11 @@ internal sealed partial class SimPlacementNode
         Forward(hash, (primary, reply) => primary.OnForwardedSlidingRead(key, reply), done);
     }
 
-    // As OnForwardedAsync for Get: only while this node hears a majority.
+    // As OnForwardedAsync for Get: the primary always answers (null only from a replica).
     private void OnForwardedSlidingRead(string key, Action<DataReply> reply)
     {
         PieSlice slice = View.Find(KeyHash.Of(key));
-        if (slice.Primary != Id || Withdrawn || !_confirmed)
-        {
-            reply(new DataReply(DataError.NotPrimary));
-        }
-        else if (!HasReadQuorum())
-        {
-            reply(new DataReply(DataError.Unavailable));
-        }
-        else
-        {
-            reply(ReadSlidingHere(key, slice, asPrimary: true)!);
-        }
+        reply(RefusalAsReadPrimary(slice) ?? ReadSlidingHere(key, slice, asPrimary: true)!);
     }
 
     // As TryReadLocal, Lookup and Slide: null when a replica must leave the read to the primary.

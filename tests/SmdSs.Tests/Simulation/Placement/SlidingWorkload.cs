@@ -43,9 +43,6 @@ internal sealed class SlidingOperation(string key, NodeId at, bool isSet, long i
     /// <summary>A Set acknowledged, or a read that found the key: its deadline is the promise.</summary>
     public bool Renews => CompletedAt is not null && (IsSet || Present);
 
-    /// <summary>The end of the time it may have taken effect in: its completion, or for one that failed or runs, its request's time.</summary>
-    public long EndsBy(long requestMs) => CompletedAt ?? InvokedAt + requestMs;
-
     public override string ToString() =>
         $"[{invokedAt} .. {CompletedAt?.ToString(CultureInfo.InvariantCulture) ?? "?"}] {(isSet ? "set" : "get")} {key} at {at} -> {(CompletedAt is null ? "?" : isSet ? $"ok v{Reply!.Version}" : Present ? $"v{Reply!.Version}" : "absent")}{(Reply is null ? "" : $" by {Reply.Answerer}")}";
 }
@@ -62,7 +59,7 @@ internal sealed class SlidingOperation(string key, NodeId at, bool isSet, long i
 /// unless a known gap explains it (counted, not failed): the renewal may have been lost to a
 /// crash or power loss of its node or of the slice's replicas, or to a cut link of its node,
 /// within the propagation bound; it was answered in a stale window across a takeover; it read a
-/// write not yet acknowledged (issue 18); or a newer version, written by a Set that failed (no
+/// write never acknowledged or still under way (issue 18); or a newer version, written by a Set that failed (no
 /// rollback) or was still under way, replaced the entry with its own window, which had passed.</item>
 /// <item>Not back: once a read found a key absent, no later read finds a version acknowledged
 /// before that read began; unless another node (a new primary) found it live by its leniency or
@@ -236,10 +233,12 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
         long heldThere = absent.Reply!.Version;
         SlidingOperation? writer = renewal.IsSet ? renewal : _history[absent.Key].Find(o => o.IsSet && o.Versions.Contains(renewed));
 
-        // A read of a write not yet acknowledged (issue 18): of a write under way when the read
-        // began, and not the version that write was then acknowledged with before the absent read,
-        // answered by a node that never held that write.
-        if (!renewal.IsSet && writer is not null && heldThere < renewed && renewal.InvokedAt <= writer.EndsBy(RequestMs)
+        // A read of a write not acknowledged (issue 18): of a write that failed (its primary applied
+        // it; no rollback, and no promise it stays) or was under way when the read began, and not
+        // the version it was then acknowledged with before the absent read; unless the renewed
+        // version itself was judged expired (held by the node that answered, or expired by one).
+        bool judgedRenewed = heldThere == renewed || _expiries[absent.Key].Exists(e => e.Expired == renewed);
+        if (!renewal.IsSet && writer is not null && !judgedRenewed && (writer.CompletedAt is null || renewal.InvokedAt <= writer.CompletedAt)
             && !(writer.CompletedAt < absent.InvokedAt && writer.Reply!.Version == renewed))
         {
             return "the renewal read a write not yet acknowledged (issue 18)";
@@ -329,15 +328,15 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
                 continue;
             }
 
-            // Another node (a new primary), or the same one restarted (its claim was in memory),
-            // found it live where the one that read it as gone had not: by its leniency (its
-            // predecessor's last renewals may be lost), or by its clock, behind that node's; and a
-            // read since renewed it (known gaps, counted).
+            // A new primary (another node, or the same one restarted or taking the slice over
+            // again) found it live by its leniency (its predecessor's last renewals may be lost), or
+            // another node by its clock, behind the first one's; and a read since renewed it (known
+            // gaps, counted).
             NodeId goneAt = gone.Reply!.Answerer;
-            if (_answers[present.Key].Exists(a => a.Version == version && (a.Node != goneAt || a.Life != gone.AnswererLife) && a.AtMs >= gone.InvokedAt && a.AtMs <= present.CompletedAt
-                && (a.Lenient || a.AtMs <= gone.CompletedAt + sim.ClockOffsetMs(goneAt) - sim.ClockOffsetMs(a.Node))))
+            if (_answers[present.Key].Exists(a => a.Version == version && a.AtMs >= gone.InvokedAt && a.AtMs <= present.CompletedAt
+                && (a.Lenient || ((a.Node != goneAt || a.Life != gone.AnswererLife) && a.AtMs <= gone.CompletedAt + sim.ClockOffsetMs(goneAt) - sim.ClockOffsetMs(a.Node)))))
             {
-                const string gap = "read as gone, then live on another node by its leniency or its clock";
+                const string gap = "read as gone, then live at a new primary by its leniency or on another node by its clock";
                 ExpiredEarlyInKnownGaps[gap] = ExpiredEarlyInKnownGaps.GetValueOrDefault(gap) + 1;
                 sim.Note($"came back ({gap}): {present} after {gone}");
                 return;
