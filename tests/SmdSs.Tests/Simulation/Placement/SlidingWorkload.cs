@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Globalization;
 using SmdSs.Hashing;
 using SmdSs.Model;
@@ -33,9 +32,6 @@ internal sealed class SlidingOperation(string key, NodeId at, bool isSet, long i
 
     /// <summary>The primary of the key's slice in the answering node's record when it answered.</summary>
     public NodeId? PrimaryThen { get; set; }
-
-    /// <summary>The replicas of the key's slice in the answering node's record when it answered.</summary>
-    public ImmutableArray<NodeId> Replicas { get; set; } = [];
 
     /// <summary>Answered outside the promise by a known gap (a read in a stale window across a takeover, a Set lost to a stale takeover).</summary>
     public string? KnownGap { get; set; }
@@ -166,7 +162,6 @@ internal sealed class SlidingWorkload(PlacementSimulation sim)
         op.Present = reply.Value is not null;
         op.AnswererLife = sim.Find(reply.Answerer)!.Life;
         PieSlice slice = sim.Find(reply.Answerer)!.View.Find(hash);
-        op.Replicas = slice.Replicas;
         op.PrimaryThen = slice.Primary;
         if (sim.InStaleWindowAcrossTakeover(reply.Answerer, slice.Range.Start))
         {
