@@ -242,7 +242,8 @@ public sealed partial class SmdSsNode
         try
         {
             // A new entry's sliding window runs from this apply at the earliest (its caller's clock began it; a kept expiry is kept).
-            change = AtomicUpdate.Decide(request with { Expiry = request.Expiry.AppliedAt(NowMs()) }, current, _options.MaxValueBytes, FindProcessor, _time.GetUtcNow());
+            AtomicRequest applied = request.Expiry.HasSliding ? request with { Expiry = request.Expiry.AppliedAt(NowMs()) } : request;
+            change = AtomicUpdate.Decide(applied, current, _options.MaxValueBytes, FindProcessor, _time.GetUtcNow());
         }
         catch (SmdSsProcessorException ex)
         {
