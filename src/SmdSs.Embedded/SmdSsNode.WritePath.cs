@@ -71,7 +71,15 @@ public sealed partial class SmdSsNode
                 // The lock's wait may outlast a goodbye's (it gives up waiting after 5 s).
                 RefuseIfWithdrawn(hash);
                 // A client's write: versioned here, its sliding window from now (its caller's clock began it).
-                versioned = record.Version == 0 ? record with { Version = _clock.Next(NowMs()), Expiry = record.Expiry.AppliedAt(NowMs()) } : record;
+                if (record.Version == 0)
+                {
+                    long now = NowMs();
+                    versioned = record with { Version = _clock.Next(now), Expiry = record.Expiry.AppliedAt(now) };
+                }
+                else
+                {
+                    versioned = record;
+                }
                 changed = ApplyAsPrimary(RecordAnswers.Attach(versioned, answers));
             }
 
