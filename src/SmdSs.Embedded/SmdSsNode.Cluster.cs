@@ -18,8 +18,6 @@ public sealed partial class SmdSsNode
 {
     private static readonly TimeSpan StartupSyncTimeout = TimeSpan.FromSeconds(3);
 
-    // How long a hand-over waits for this node's writes in flight on the slice before it gives up (the next round tries again).
-    private static readonly TimeSpan HandOverWritesWait = TimeSpan.FromSeconds(5);
     private readonly Lock _stateLock = new();
     private readonly ConcurrentDictionary<uint, byte> _bootstrapOrphans = new();
     private Core.MembershipState? _membership;
@@ -239,97 +237,78 @@ public sealed partial class SmdSsNode
     private long _layoutMismatchLoggedMs = long.MinValue / 2;
 
     /// <summary>
-    /// Commits a new record for a slice this node is primary of (or takes over). A replica that
-    /// leaves the in-sync set is dropped only after the read lease it holds has run out, so it
-    /// can never serve a read that misses a write acknowledged without it.
+    /// Commits a new record for a slice this node is primary of (or takes over), carrying out the
+    /// steps of <see cref="Core.SliceCommit"/>: a replica that leaves the in-sync set is dropped
+    /// only after the read lease it holds has run out, so it can never serve a read that misses a
+    /// write acknowledged without it; a hand-over waits for this node's writes in flight on the slice.
     /// </summary>
     private async Task<bool> CommitSliceAsync(PieSlice basedOn, PieSlice next, string reason, CancellationToken cancellationToken, Func<bool>? stillValid = null)
     {
         next = WithHints(basedOn, next);
         // This authority throughout: a restart of the node meanwhile makes a new one.
         Core.SliceAuthority authority = _slices!;
-        Core.PendingCommit commit;
+        Core.SliceCommit commit;
         lock (_stateLock)
         {
-            commit = authority.BeginCommit(basedOn, next);
+            commit = new Core.SliceCommit(authority, SelfRecord!.Id, basedOn, next, pollMs: 10);
         }
 
-        bool ready = false;
+        Core.CommitResult result;
         try
         {
-            // Replicas it drops get no new lease from now on; the ones they hold run out first.
-            while (ReadyInMs(authority, commit) is var waitMs && waitMs > 0)
+            while (true)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 5), _time, cancellationToken).ConfigureAwait(false);
-            }
-
-            // A goodbye or a step-down refuses every write and waited for those in flight itself.
-            if (commit.HandsOver(SelfRecord!.Id) && !Withdrawn)
-            {
+                Core.CommitStep step;
                 lock (_stateLock)
                 {
-                    authority.FenceHandOver(commit);
+                    step = commit.Step(MonoMs(), Withdrawn, WritingIn(basedOn.Range));
                 }
 
-                // New writes of the slice are refused from here on; the next primary must
-                // hold every one in flight, or a write that missed it takes it out of the in-sync
-                // set first (that commit changes the record, and this one is then refused).
-                long givesUpAtMs = MonoMs() + (long)HandOverWritesWait.TotalMilliseconds;
-                while (WritingIn(basedOn.Range) && MonoMs() < givesUpAtMs && authority.Map.Find(basedOn.Range.Start).ContentEquals(basedOn))
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(10), _time, cancellationToken).ConfigureAwait(false);
-                }
-
-                if (WritingIn(basedOn.Range))
+                if (step.Kind == Core.CommitStepKind.GiveUp)
                 {
                     return false;
                 }
-            }
 
-            if (basedOn.Primary == SelfRecord!.Id && next.Primary != SelfRecord.Id)
-            {
-                await SendPendingTouchesAsync(basedOn).ConfigureAwait(false);
-            }
-
-            ready = true;
-        }
-        finally
-        {
-            if (!ready)
-            {
-                lock (_stateLock)
+                if (step.Kind == Core.CommitStepKind.Wait)
                 {
-                    authority.Abandon(commit);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, step.AtMs - MonoMs())), _time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (step.Kind == Core.CommitStepKind.SendPendingRenewals)
+                {
+                    await SendPendingTouchesAsync(basedOn).ConfigureAwait(false);
+                    continue;
+                }
+
+                break;
+            }
+
+            lock (_stateLock)
+            {
+                bool consent = HasCommitQuorum() && stillValid?.Invoke() != false;
+                result = commit.End(MonoMs(), consent);
+                if (result.IsCommitted)
+                {
+                    PersistState();
+                    if (result.InheritsAnswers)
+                    {
+                        InheritAnswers([next.Range]);
+                    }
                 }
             }
         }
-
-        Core.CommitOutcome outcome;
-        lock (_stateLock)
+        catch
         {
-            bool consent;
-            try
+            lock (_stateLock)
             {
-                consent = HasCommitQuorum() && stillValid?.Invoke() != false;
-            }
-            catch
-            {
-                authority.Abandon(commit);
-                throw;
+                commit.Abandon();
             }
 
-            outcome = authority.EndCommit(commit, MonoMs(), consent);
-            if (outcome.IsCommitted)
-            {
-                PersistState();
-                if (next.Primary == SelfRecord!.Id && basedOn.Primary != SelfRecord.Id)
-                {
-                    InheritAnswers([next.Range]);
-                }
-            }
+            throw;
         }
 
-        if (!outcome.IsCommitted)
+        if (!result.IsCommitted)
         {
             return false;
         }
@@ -339,21 +318,13 @@ public sealed partial class SmdSsNode
         LogSlice(next, reason);
         _metrics?.SliceChanged(reason);
         PushSlice(next);
-        if (!authority.WriteRequires(next.Range.Start).IsEmpty || authority.IsWriteBlocked(next.Range.Start))
+        if (result.AsksConfirmation)
         {
             // Writes wait for the replicas it took out until a majority holds it: ask now, not next round.
             ConfirmRecords();
         }
 
         return true;
-    }
-
-    private long ReadyInMs(Core.SliceAuthority authority, Core.PendingCommit commit)
-    {
-        lock (_stateLock)
-        {
-            return authority.ReadyAtMs(commit) - MonoMs();
-        }
     }
 
     /// <summary>The hints a new record carries (<see cref="Core.ReplicaHints.For"/>); a write may be in flight for a request's whole time.</summary>

@@ -18,7 +18,6 @@ public sealed partial class SmdSsNode
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _refusalsLoggedMs = new(StringComparer.OrdinalIgnoreCase);
     private int _gossipRound;
     private Task _downSync = Task.CompletedTask;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, (long Epoch, Task Task)> _confirmations = new();
 
     private async Task GossipLoopAsync(CancellationToken stopping)
     {
@@ -213,12 +212,10 @@ public sealed partial class SmdSsNode
     /// <summary>
     /// Sends each record of a slice this node leads that took replicas out of the in-sync set (or
     /// that it came to lead), and that no majority is known to hold, to every reachable peer,
-    /// asking for the peer's record back; once a majority of voters (this node included) answer
-    /// with it, writes no longer need to reach the replicas it took out (see
-    /// <see cref="Core.SliceAuthority.WriteRequires"/>). Decided as soon as the answers make a
-    /// majority, not after the slowest. In a farm of two voters or fewer there is no majority to
-    /// protect: confirmed at once. Only once this node's maps are confirmed (its voters are the
-    /// farm's), and one confirmation per slice and record at a time.
+    /// asking for the peer's record back, in the rounds of <see cref="Core.RecordConfirmations"/>:
+    /// once a majority of voters (this node included) answer with it, writes no longer need to
+    /// reach the replicas it took out (see <see cref="Core.SliceAuthority.WriteRequires"/>). Only
+    /// once this node's maps are confirmed (its voters are the farm's).
     /// </summary>
     private void ConfirmRecords()
     {
@@ -227,69 +224,61 @@ public sealed partial class SmdSsNode
             return;
         }
 
-        lock (_confirmations)
+        List<PieSlice> ask;
+        Core.RecordConfirmations rounds;
+        lock (_stateLock)
         {
-            foreach (PieSlice record in authority.UnconfirmedRecords())
-            {
-                uint start = record.Range.Start;
-                if (!_confirmations.TryGetValue(start, out (long Epoch, Task Task) running) || running.Task.IsCompleted || running.Epoch < record.Epoch)
-                {
-                    Task confirming = ConfirmAsync(authority, record, _stoppingToken);
-                    _confirmations[start] = (record.Epoch, confirming);
-                    Track(confirming);
-                }
-            }
+            rounds = _recordConfirmations!;
+            ask = rounds.Begin(authority, Voters());
+        }
+
+        foreach (PieSlice record in ask)
+        {
+            Task round = ConfirmAsync(authority, rounds, record, _stoppingToken);
+            _confirmationRounds[record.Range.Start] = round;
+            Track(round);
         }
     }
 
-    private async Task ConfirmAsync(Core.SliceAuthority authority, PieSlice record, CancellationToken stopping)
+    // The round under way (or last) per slice: a write that missed a replica just taken out waits for it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, Task> _confirmationRounds = new();
+
+    private async Task ConfirmAsync(Core.SliceAuthority authority, Core.RecordConfirmations rounds, PieSlice record, CancellationToken stopping)
     {
-        NodeId self = SelfRecord!.Id;
-        var holders = new System.Collections.Concurrent.ConcurrentDictionary<NodeId, bool> { [self] = true };
-        var majority = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        bool Decide()
-        {
-            if (majority.Task.IsCompleted)
-            {
-                return true;
-            }
-
-            lock (_stateLock)
-            {
-                if (!HasMajorityToKeep() || Quorum.Holds(self, Voters(), holders.ContainsKey))
-                {
-                    authority.Confirmed(record.Range.Start, record.Epoch);
-                    majority.TrySetResult();
-                    return true;
-                }
-            }
-
-            return false;
-        }
-
-        if (Decide())
-        {
-            return;
-        }
-
+        var over = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         byte[] ask = Messages.Encode(new SyncDeltaMessage([SelfRecord!], [record], [], [record.Range.Start]));
         Task all = Task.WhenAll(Peers().Where(n => n.IsReachable).Select(async peer =>
         {
+            PieSlice? theirs = null;
             try
             {
                 Frame reply = await _transport!.SendAsync(peer.Endpoint, MessageType.SyncDelta, ask, GossipTimeout, stopping).ConfigureAwait(false);
-                if (reply.Type == MessageType.SyncDelta && Messages.DecodeSyncDelta(reply.Payload).Slices.Any(s => s.ContentEquals(record)))
+                if (reply.Type == MessageType.SyncDelta)
                 {
-                    holders[peer.Id] = true;
-                    Decide();
+                    theirs = Messages.DecodeSyncDelta(reply.Payload).Slices.FirstOrDefault(s => s.ContentEquals(record));
                 }
             }
             catch (Exception ex) when (ex is PeerUnavailableException or ProtocolException or OperationCanceledException or ObjectDisposedException)
             {
                 // Not a holder; the next round asks again.
             }
+
+            lock (_stateLock)
+            {
+                if (rounds.Answered(authority, record, peer.Id, theirs, Voters()))
+                {
+                    over.TrySetResult();
+                }
+            }
         }));
-        await Task.WhenAny(majority.Task, all).ConfigureAwait(false);
+        await Task.WhenAny(over.Task, all).ConfigureAwait(false);
+        if (!over.Task.IsCompleted)
+        {
+            lock (_stateLock)
+            {
+                rounds.Ended(record);
+            }
+        }
     }
 
     /// <summary>Broadcast of this node's own record and some slices to every reachable peer (goodbye, decommission).</summary>

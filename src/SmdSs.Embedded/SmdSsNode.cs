@@ -30,6 +30,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
     private NodeDataDirectory? _directory;
     private FlatFileStore? _store;
     private Core.SliceAuthority? _slices;
+    private Core.RecordConfirmations? _recordConfirmations;
     private SmdSsMetrics? _metrics;
     private CancellationTokenSource? _stopping;
     // Its token, read where the source may be disposed meanwhile (a cancelled token stays readable).
@@ -252,6 +253,7 @@ public sealed partial class SmdSsNode : ISmdSsKeyValueStore, IAsyncDisposable, I
 
             _directory = directory;
             _slices = new Core.SliceAuthority(directory.NodeId, map, (long)LeaseDuration.TotalMilliseconds, MonoMs(), _initialLayout);
+            _recordConfirmations = new Core.RecordConfirmations(directory.NodeId);
             NoteMachineWentDown(directory, map);
             _goingDown = false;
             _decommissioned = false;

@@ -648,7 +648,7 @@ internal sealed partial class SimPlacementNode
                 // As the node: a replica this write missed was just taken out; wait for the
                 // confirmation under way (up to the ack timeout), not a retry.
                 uint keyStart = View.Find(KeyHash.Of(key)).Range.Start;
-                if (!waited && (_slices.IsWriteBlocked(keyStart) || _slices.WriteRequires(keyStart).Any(n => !tally.Holders.Contains(n))) && _confirming.ContainsKey(keyStart))
+                if (!waited && (_slices.IsWriteBlocked(keyStart) || _slices.WriteRequires(keyStart).Any(n => !tally.Holders.Contains(n))) && _recordConfirmations.IsAsking(keyStart))
                 {
                     waited = true;
                     WhenConfirmed(keyStart, AckTimeoutMs, life, Decide);

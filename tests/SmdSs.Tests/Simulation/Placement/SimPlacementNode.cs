@@ -25,7 +25,6 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     private const int DirectPingMs = 800;
     // As CommitSliceAsync: how often and how long a hand-over looks for the writes in flight it waits for.
     private const int HandOverPollMs = 50;
-    private const int HandOverWaitMs = 5_000;
     private const int IndirectPingMs = 1_600;
     private const int StartupSyncMs = 3_000;
     private const int ConnectTimeoutMs = 2_000;
@@ -38,11 +37,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     private readonly HashSet<NodeId> _pinging = [];
     private readonly HashSet<NodeId> _hurrying = [];
     // The confirmation under way per slice, by the epoch of the record it sends round.
-    private readonly Dictionary<uint, long> _confirming = [];
     private readonly Dictionary<uint, List<Action>> _confirmWaiters = [];
     private const int RenewMs = 500;
 
     private SliceAuthority _slices = null!;
+    private RecordConfirmations _recordConfirmations = null!;
     private FailureDetector _detector = null!;
     // The node's own rules of contact with a majority: the read quorum and takeovers.
     private MajorityContact _contact = null!;
@@ -102,7 +101,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         _catchUps.Clear();
         _pinging.Clear();
         _hurrying.Clear();
-        _confirming.Clear();
+        _recordConfirmations = new RecordConfirmations(Id);
         _confirmWaiters.Clear();
         StartData();
         _probing.Clear();
@@ -678,10 +677,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         }
     }
 
-    // As CommitSliceAsync, through the real SliceAuthority: a replica leaving the in-sync set
-    // gets no lease from the start of the commit and is dropped once the leases this node
-    // granted it ran out (and a lease's length after this node began to lead); the record goes
-    // in only if it is still the one the change was based on, with a majority in contact.
+    // As CommitSliceAsync: the steps of the real SliceCommit over the real SliceAuthority (a
+    // replica leaving the in-sync set gets no lease from the start of the commit and is dropped
+    // once the leases this node granted it ran out, and a lease's length after this node began to
+    // lead; a hand-over waits for this node's writes in flight on the slice); the record goes in
+    // only if it is still the one the change was based on, with a majority in contact.
     private void Commit(SliceChange change, long life, Action done, Func<bool>? mayCommit = null)
     {
         if (sim.Scope.HintsAndAntiEntropy)
@@ -689,15 +689,12 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             change = change with { Next = WithHints(change.BasedOn, change.Next) };
         }
 
-        PendingCommit commit = _slices.BeginCommit(change.BasedOn, change.Next);
+        var commit = new SliceCommit(_slices, Id, change.BasedOn, change.Next, HandOverPollMs);
         sim.WorkInFlight++;
-        WhenReady(commit, change, life, done, mayCommit, handOverGivesUpAtMs: null);
+        sim.After(0, () => StepCommit(commit, change, life, done, mayCommit));
     }
 
-    // As CommitSliceAsync: once the leases it waits for ran out, a hand-over also waits for this
-    // node's writes in flight on the slice (new ones refused meanwhile), up to HandOverWaitMs.
-    private void WhenReady(PendingCommit commit, SliceChange change, long life, Action done, Func<bool>? mayCommit, long? handOverGivesUpAtMs) => sim.At(
-        handOverGivesUpAtMs is null ? _slices.ReadyAtMs(commit) : sim.NowMs + HandOverPollMs, () =>
+    private void StepCommit(SliceCommit commit, SliceChange change, long life, Action done, Func<bool>? mayCommit)
     {
         if (!Alive(life))
         {
@@ -705,68 +702,45 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             return;
         }
 
-        if (_slices.ReadyAtMs(commit) > sim.NowMs)
+        bool waited = commit.WaitedForWrites;
+        // Earlier scopes ran without the hand-over fence (as a goodbye's commits do).
+        CommitStep step = commit.Step(sim.NowMs, withdrawn: Withdrawn || !sim.Scope.HandOverFence, WritingIn(commit.BasedOn.Range));
+        if (commit.WaitedForWrites && !waited)
         {
-            WhenReady(commit, change, life, done, mayCommit, handOverGivesUpAtMs);
-            return;
+            sim.HandOversThatWaited++;
         }
 
-        // Not for a goodbye or a step-down (they refuse every write and waited for those in flight);
-        // no longer once the record changed (a write's drop of a replica it missed: refused anyway).
-        bool fenced = sim.Scope.HandOverFence && commit.HandsOver(Id) && !Withdrawn;
-        if (fenced)
+        switch (step.Kind)
         {
-            _slices.FenceHandOver(commit);
+            case CommitStepKind.Wait:
+                sim.At(step.AtMs, () => StepCommit(commit, change, life, done, mayCommit));
+                return;
+            case CommitStepKind.SendPendingRenewals when sim.Scope.SlidingExpiry:
+                SendPendingTouches(commit.BasedOn, life, () => StepCommit(commit, change, life, done, mayCommit));
+                return;
+            case CommitStepKind.SendPendingRenewals:
+                StepCommit(commit, change, life, done, mayCommit);
+                return;
+            case CommitStepKind.GiveUp:
+                sim.WorkInFlight--;
+                done();
+                return;
         }
 
-        bool writing = fenced && WritingIn(change.BasedOn.Range);
-        long givesUpAtMs = handOverGivesUpAtMs ?? sim.NowMs + HandOverWaitMs;
-        if (writing && sim.NowMs < givesUpAtMs && View.Find(change.BasedOn.Range.Start).ContentEquals(change.BasedOn))
-        {
-            if (handOverGivesUpAtMs is null)
-            {
-                sim.HandOversThatWaited++;
-            }
-
-            WhenReady(commit, change, life, done, mayCommit, givesUpAtMs);
-            return;
-        }
-
-        if (sim.Scope.SlidingExpiry && !writing && change.BasedOn.Primary == Id && change.Next.Primary != Id)
-        {
-            // As CommitSliceAsync: the slice's pending renewals reach its replicas before it is handed over.
-            SendPendingTouches(change.BasedOn, life, () =>
-            {
-                if (Alive(life))
-                {
-                    EndCommit(commit, change, life, done, mayCommit, writing);
-                }
-                else
-                {
-                    sim.WorkInFlight--;
-                }
-            });
-            return;
-        }
-
-        EndCommit(commit, change, life, done, mayCommit, writing);
-    });
-
-    private void EndCommit(PendingCommit commit, SliceChange change, long life, Action done, Func<bool>? mayCommit, bool writing)
-    {
         sim.WorkInFlight--;
-        if (_slices.EndCommit(commit, sim.NowMs, !writing && HasCommitQuorum() && mayCommit?.Invoke() != false).IsCommitted)
+        CommitResult result = commit.End(sim.NowMs, HasCommitQuorum() && mayCommit?.Invoke() != false);
+        if (result.IsCommitted)
         {
             sim.Committed(this, change);
-            ForgetHints(change.BasedOn, change.Next);
-            if (change.Next.Primary == Id && change.BasedOn.Primary != Id)
+            ForgetHints(commit.BasedOn, commit.Next);
+            if (result.InheritsAnswers)
             {
-                InheritAnswers(change.Next.Range);
+                InheritAnswers(commit.Next.Range);
             }
 
-            sim.CheckLocalReads(change.Next.Range.Start);
-            Push(change.Next);
-            if (!_slices.WriteRequires(change.Next.Range.Start).IsEmpty)
+            sim.CheckLocalReads(commit.Next.Range.Start);
+            Push(commit.Next);
+            if (result.AsksConfirmation)
             {
                 ConfirmRecords(life);
             }
@@ -815,11 +789,11 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         }
     }
 
-    // As ConfirmRecords: each record that took replicas out of the in-sync set (or that this node
-    // came to lead) and that no majority is known to hold goes to every reachable peer, which
-    // answers with its own record of the slice; confirmed as soon as the answers make a majority
-    // of voters (this node included), at once in a farm of two voters or fewer; given up after the
-    // node's 2 s send timeout.
+    // As ConfirmRecords, through the real RecordConfirmations: each record that took replicas out
+    // of the in-sync set (or that this node came to lead) and that no majority is known to hold
+    // goes to every reachable peer, which answers with its own record of the slice; confirmed as
+    // soon as the answers make a majority of voters (this node included), at once in a farm of
+    // two voters or fewer; the round ends unconfirmed after the node's 2 s send timeout.
     private void ConfirmRecords(long life)
     {
         if (!_confirmed || !Alive(life))
@@ -827,48 +801,25 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             return;
         }
 
-        foreach (PieSlice record in _slices.UnconfirmedRecords())
+        RecordConfirmations rounds = _recordConfirmations;
+        foreach (PieSlice record in rounds.Begin(_slices, Voters()))
         {
             uint start = record.Range.Start;
-            if (_confirming.TryGetValue(start, out long epoch) && epoch >= record.Epoch)
-            {
-                continue;
-            }
-
-            _confirming[start] = record.Epoch;
-            HashSet<NodeId> holders = [Id];
             List<NodeId> peers = [.. Peers().Select(n => n.Id)];
             int pending = peers.Count;
             bool over = false;
-            void End()
+            void End(bool confirmed)
             {
                 over = true;
-                if (_confirming.GetValueOrDefault(start) == record.Epoch)
+                if (!confirmed)
                 {
-                    _confirming.Remove(start);
+                    rounds.Ended(record);
                 }
 
                 if (_confirmWaiters.Remove(start, out List<Action>? waiters))
                 {
                     waiters.ForEach(w => w());
                 }
-            }
-
-            bool Decide()
-            {
-                if (!Voters().Append(Id).Distinct().Skip(2).Any() || Quorum.Holds(Id, Voters(), holders.Contains))
-                {
-                    _slices.Confirmed(start, record.Epoch);
-                    End();
-                    return true;
-                }
-
-                return false;
-            }
-
-            if (Decide())
-            {
-                continue;
             }
 
             foreach (NodeId peer in peers)
@@ -881,18 +832,13 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
                     {
                         if (n.Alive(life) && !over)
                         {
-                            if (theirs.ContentEquals(record))
+                            if (rounds.Answered(_slices, record, peer, theirs, Voters()))
                             {
-                                holders.Add(peer);
-                                if (Decide())
-                                {
-                                    return;
-                                }
+                                End(confirmed: true);
                             }
-
-                            if (--pending == 0)
+                            else if (--pending == 0)
                             {
-                                End();
+                                End(confirmed: false);
                             }
                         }
                     }, lossless: true);
@@ -901,7 +847,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
 
             if (peers.Count == 0)
             {
-                End();
+                End(confirmed: false);
                 continue;
             }
 
@@ -909,9 +855,16 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             {
                 if (!over && Alive(life))
                 {
-                    End();
+                    End(confirmed: false);
                 }
             });
+        }
+
+        // Confirmed at once (no majority to keep): its waiters need not wait.
+        foreach (uint start in _confirmWaiters.Keys.Where(s => !rounds.IsAsking(s)).ToList())
+        {
+            _confirmWaiters.Remove(start, out List<Action>? waiters);
+            waiters!.ForEach(w => w());
         }
     }
 
