@@ -14,8 +14,13 @@ public sealed class SliceCommitTests
     private static readonly NodeId C = new(3);
     private static readonly NodeId D = new(4);
 
-    // One slice led by A, replicated on B and C, all in sync; A has led it since long ago.
-    private static SliceAuthority LedByA() => new(A, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, Now - LeaseMs);
+    // One slice led by A, replicated on B and C, all in sync; A has led it since long ago, its record confirmed.
+    private static SliceAuthority LedByA()
+    {
+        var authority = new SliceAuthority(A, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, Now - LeaseMs);
+        authority.Confirmed(0, authority.Map.Find(0).Epoch);
+        return authority;
+    }
 
     private static PieSlice Slice(SliceAuthority authority) => authority.Map.Find(0);
 
@@ -56,7 +61,11 @@ public sealed class SliceCommitTests
         Assert.Equal(CommitStepKind.SendPendingRenewals, commit.Step(Now + PollMs, withdrawn: false, writingInSlice: false).Kind);
         Assert.Equal(CommitStepKind.Decide, commit.Step(Now + PollMs + 1, withdrawn: false, writingInSlice: false).Kind);
 
-        Assert.True(commit.End(Now + PollMs + 1, mayCommit: true).IsCommitted);
+        CommitResult result = commit.End(Now + PollMs + 1, mayCommit: true);
+        Assert.True(result.IsCommitted);
+        // Nobody taken out, the role given away: nothing to confirm, no answers to inherit.
+        Assert.False(result.AsksConfirmation);
+        Assert.False(result.InheritsAnswers);
         Assert.False(authority.IsHandingOver(0));
         Assert.Equal(B, Slice(authority).Primary);
     }
