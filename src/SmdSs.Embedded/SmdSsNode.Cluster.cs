@@ -101,8 +101,8 @@ public sealed partial class SmdSsNode
 
         IPeerTransport transport = new TcpPeerTransport(directory.NodeId, () => endpoint, handshake, maxFrameBytes);
         _transport = TransportDecorator?.Invoke(transport) ?? transport;
-        _saidGoodbye.Clear();
         _detector = new FailureDetector(_options.FailureDetectionTimeout * 0.4, _options.FailureDetectionTimeout);
+        _goodbyes = new Goodbyes(_detector);
         ResetContact();
         _confirmed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (_options.Friends.Count == 0 && _contacts.Count == 0 && !Peers().Any())

@@ -42,7 +42,7 @@ public sealed partial class SmdSsNode
                 MergeNodes(verdicts);
             }
 
-            ForgetThoseWhoSaidGoodbye();
+            _goodbyes!.Tend(Nodes);
 
             TendNodeMap();
         }
@@ -87,7 +87,7 @@ public sealed partial class SmdSsNode
                     return false;
                 }
 
-                if (record.Id == peer.Id && !(_saidGoodbye.TryGetValue(peer.Id, out long stoppedIn) && record.Incarnation <= stoppedIn))
+                if (record.Id == peer.Id && !_goodbyes!.IsOfEndedLife(record))
                 {
                     NoteContact(peer.Id, record.Incarnation);
                     MergeNodes([record]);
@@ -132,77 +132,28 @@ public sealed partial class SmdSsNode
         return (MessageType.Ok, [reached ? (byte)1 : (byte)0]);
     }
 
-    /// <summary>
-    /// A node that told this node itself that it stopped or left counts as not heard from: the
-    /// slices it could not hand over are taken over at once, not a detection timeout after its
-    /// goodbye (see <see cref="Placement.PlacementRound.Repairs"/>).
-    /// </summary>
+    /// <summary>A node that told this node itself that it stopped or left counts as not heard from (see <see cref="Membership.Goodbyes"/>).</summary>
     private void ForgetIfSaidGoodbye(NodeId sender, IEnumerable<NodeRecord> records)
     {
-        if (records.FirstOrDefault(r => r.Id == sender && !r.IsServing) is { } last && Nodes.Find(sender) is { IsServing: false })
+        if (records.FirstOrDefault(r => r.Id == sender && !r.IsServing) is { } last)
         {
             SaidGoodbye(last);
         }
     }
 
-    // Nodes that told this node themselves that they stopped, by the incarnation they stopped in.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, long> _saidGoodbye = new();
+    // Recreated with the failure detector at each start.
+    private Membership.Goodbyes? _goodbyes;
 
     private void SaidGoodbye(NodeRecord last)
     {
         lock (_stateLock)
         {
-            // Only the life the map holds (a late answer of an earlier life, or of a node the map did not take, is not news).
-            if (Nodes.Find(last.Id) is not { IsServing: false } held || held.Incarnation != last.Incarnation)
-            {
-                return;
-            }
-
-            _saidGoodbye.AddOrUpdate(last.Id, last.Incarnation, (_, earlier) => Math.Max(earlier, last.Incarnation));
-        }
-
-        _detector?.Forget(last.Id);
-    }
-
-    /// <summary>Every detector tick: a race between a late message and a goodbye may have left it counted as heard; not for long.</summary>
-    private void ForgetThoseWhoSaidGoodbye()
-    {
-        foreach ((NodeId id, long stoppedIn) in _saidGoodbye)
-        {
-            if (Nodes.Find(id) is not { IsServing: true } record || record.Incarnation <= stoppedIn)
-            {
-                _detector?.Forget(id);
-            }
+            _goodbyes?.Said(last, Nodes);
         }
     }
 
-    /// <summary>
-    /// Any message from a node is a sign of life, but for one that told this node itself that it
-    /// stopped, until it is back in a newer incarnation: messages it sent before it stopped may
-    /// arrive after its goodbye (over other connections), and would hold its slices back a
-    /// detection timeout.
-    /// </summary>
-    private void NoteContact(NodeId id, long? incarnation = null)
-    {
-        if (_saidGoodbye.TryGetValue(id, out long stoppedIn))
-        {
-            // Any record newer than the goodbye is a new life (also one another node holds Down).
-            long current = incarnation ?? Nodes.Find(id)?.Incarnation ?? long.MinValue;
-            if (current <= stoppedIn)
-            {
-                return;
-            }
-
-            _saidGoodbye.TryRemove(KeyValuePair.Create(id, stoppedIn));
-        }
-
-        _detector?.Heard(id, MonoMs());
-        if (_saidGoodbye.TryGetValue(id, out long saidMeanwhile) && (incarnation ?? Nodes.Find(id)?.Incarnation ?? long.MinValue) <= saidMeanwhile)
-        {
-            // A goodbye recorded on another thread between the check and the mark wins.
-            _detector?.Forget(id);
-        }
-    }
+    /// <summary>Any message from a node is a sign of life, but for one that said goodbye (see <see cref="Membership.Goodbyes"/>).</summary>
+    private void NoteContact(NodeId id, long? incarnation = null) => _goodbyes?.Heard(id, incarnation, Nodes, MonoMs());
 
     private TimeSpan ProbeTimeout => _options.FailureDetectionTimeout * 0.2;
 

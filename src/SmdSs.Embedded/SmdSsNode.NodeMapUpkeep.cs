@@ -121,6 +121,6 @@ public sealed partial class SmdSsNode
             _contact?.Forget(id);
         }
 
-        _saidGoodbye.TryRemove(id, out _);
+        _goodbyes?.Forget(id);
     }
 }

@@ -43,6 +43,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
     private SliceAuthority _slices = null!;
     private RecordConfirmations _recordConfirmations = null!;
     private FailureDetector _detector = null!;
+    private Goodbyes _goodbyes = null!;
     // The node's own rules of contact with a majority: the read quorum and takeovers.
     private MajorityContact _contact = null!;
     private MembershipState _membership = null!;
@@ -95,6 +96,7 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         _stepDownInFlight = false;
         FilesMayLackWrites = false;
         _detector = new FailureDetector(TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs * 0.4), TimeSpan.FromMilliseconds(PlacementSimulation.DetectionMs));
+        _goodbyes = new Goodbyes(_detector);
         _contact = new MajorityContact(Id, _detector, DirectPingMs);
         Running = true;
         Life++;
@@ -333,11 +335,9 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
             {
                 p.Merge([self]);
                 p.MergeSlices(slices);
-                // As ForgetIfSaidGoodbye: the node said it itself, it is no longer "heard from".
-                if (p.Nodes.Find(Id) is { IsServing: false })
-                {
-                    p._detector.Forget(Id);
-                }
+                // As ForgetIfSaidGoodbye: the node said it itself, it is no longer "heard from" (nor
+                // are its messages that arrive late, until it is back in a newer incarnation).
+                p._goodbyes.Said(self, p.Nodes);
             });
         }
     }
@@ -387,8 +387,8 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         Commit(new SliceChange(View.Find(start), next, reason), life, () => DropFromInSync(start, replicas, reason, attempt + 1, life, done));
     }
 
-    /// <summary>Any message from a node is a sign of life.</summary>
-    public void HeardFrom(NodeId node) => _detector.Heard(node, sim.NowMs);
+    /// <summary>Any message from a node is a sign of life, but for one that said goodbye (as NoteContact).</summary>
+    public void HeardFrom(NodeId node) => _goodbyes.Heard(node, incarnation: null, Nodes, sim.NowMs);
 
     // As the node merges node records, through the real MembershipState: bounds, retention,
     // the cap, refutation. An honest peer's records are never refused.
@@ -1078,10 +1078,12 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
         foreach (NodeRecord forgotten in _membership.AnyExpired(WallNowMs) ? _membership.ForgetExpired(View, WallNowMs) : [])
         {
             _detector.Forget(forgotten.Id);
+            _goodbyes.Forget(forgotten.Id);
             _contact.Forget(forgotten.Id);
             sim.Note($"{Id} forgets {forgotten.Id}");
         }
 
+        _goodbyes.Tend(Nodes);
         List<NodeRecord> verdicts = [.. _detector.Evaluate(Nodes, Id, sim.NowMs, WallNowMs)];
         if (verdicts.Count > 0)
         {
