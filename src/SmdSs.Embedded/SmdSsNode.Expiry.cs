@@ -271,8 +271,7 @@ public sealed partial class SmdSsNode
         local.ApplyTouch(
             touch.Key, touch.Version, touch.Expiry.DeadlineMs, fromPrimary: slice.Primary == from,
             refuseExpiredAtMs: selfPrimary ? PrimaryExpiryNowMs(slice.Range.Start) : 0, relay: selfPrimary);
-        return selfPrimary
-            && local.TryGet(touch.Key, out StoredEntry entry) && entry.Version == touch.Version && !entry.IsClaimedForExpiry && entry.DeadlineMs >= touch.Expiry.DeadlineMs;
+        return selfPrimary && local.TryGet(touch.Key, out StoredEntry entry) && SlidingRenewal.PrimaryHolds(entry, touch.Version, touch.Expiry.DeadlineMs);
     }
 
     // The Ok of a node that is not the slice's primary: none of the touches counts as confirmed.

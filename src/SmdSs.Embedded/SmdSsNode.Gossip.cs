@@ -235,17 +235,38 @@ public sealed partial class SmdSsNode
         foreach (PieSlice record in ask)
         {
             Task round = ConfirmAsync(authority, rounds, record, _stoppingToken);
-            _confirmationRounds[record.Range.Start] = round;
+            // The newest record's round, whichever of two concurrent calls stores first.
+            _confirmationRounds.AddOrUpdate(
+                record.Range.Start, (record.Epoch, round), (_, held) => held.Epoch > record.Epoch ? held : (record.Epoch, round));
             Track(round);
         }
     }
 
-    // The round under way (or last) per slice: a write that missed a replica just taken out waits for it.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, Task> _confirmationRounds = new();
+    // The round of the newest record per slice: a write that missed a replica just taken out waits for it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, (long Epoch, Task Task)> _confirmationRounds = new();
 
     private async Task ConfirmAsync(Core.SliceAuthority authority, Core.RecordConfirmations rounds, PieSlice record, CancellationToken stopping)
     {
         var over = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await AskHoldersAsync(authority, rounds, record, over, stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Unconfirmed (every peer answered, or this failed): the next call of ConfirmRecords asks again.
+            if (!over.Task.IsCompleted)
+            {
+                lock (_stateLock)
+                {
+                    rounds.Ended(record);
+                }
+            }
+        }
+    }
+
+    private async Task AskHoldersAsync(Core.SliceAuthority authority, Core.RecordConfirmations rounds, PieSlice record, TaskCompletionSource over, CancellationToken stopping)
+    {
         byte[] ask = Messages.Encode(new SyncDeltaMessage([SelfRecord!], [record], [], [record.Range.Start]));
         Task all = Task.WhenAll(Peers().Where(n => n.IsReachable).Select(async peer =>
         {
@@ -272,13 +293,6 @@ public sealed partial class SmdSsNode
             }
         }));
         await Task.WhenAny(over.Task, all).ConfigureAwait(false);
-        if (!over.Task.IsCompleted)
-        {
-            lock (_stateLock)
-            {
-                rounds.Ended(record);
-            }
-        }
     }
 
     /// <summary>Broadcast of this node's own record and some slices to every reachable peer (goodbye, decommission).</summary>

@@ -187,12 +187,12 @@ public sealed partial class SmdSsNode
         HashSet<NodeId> holders = await ReplicateAsync(current, [versioned], Core.WriteReplication.AlsoTo(slice, required), cancellationToken, answers).ConfigureAwait(false);
         keyStart = SliceMap!.Find(keyHash).Range.Start;
         if ((_slices!.IsWriteBlocked(keyStart) || _slices!.WriteRequires(keyStart).Any(n => !holders.Contains(n)))
-            && _confirmationRounds.TryGetValue(keyStart, out Task? confirming))
+            && _confirmationRounds.TryGetValue(keyStart, out (long Epoch, Task Task) confirming))
         {
             // A replica this write missed was just taken out (often by this very write's drop),
             // or this node just came to lead the slice: the record is on its way to a majority;
             // wait for that, not a retry.
-            await confirming.WaitAsync(AckTimeout, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await confirming.Task.WaitAsync(AckTimeout, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         int inSyncNow = SliceMap!.Find(slice.Range.Start).InSync.Length;

@@ -95,13 +95,22 @@ internal sealed class SliceCommit
             return new CommitStep(CommitStepKind.Wait, readyAtMs);
         }
 
-        if (HandsOver && !withdrawn)
+        // Once up, the fence stays and its wait goes on, also if a goodbye or a step-down began meanwhile.
+        if (HandsOver && (!withdrawn || _givesUpAtMs is not null))
         {
-            // From here no write of the slice begins: the next primary must hold every one in
-            // flight, or a write that missed it takes it out of the in-sync set first (that
-            // commit changes the record, and this one is then refused).
-            _authority.FenceHandOver(_commit);
-            _givesUpAtMs ??= nowMs + HandOverWritesWaitMs;
+            if (_givesUpAtMs is null)
+            {
+                // From here no write of the slice begins: the next primary must hold every one in
+                // flight, or a write that missed it takes it out of the in-sync set first (that
+                // commit changes the record, and this one is then refused). Asked again at once:
+                // the host read its writes in flight before the fence went up, and a renewal a read
+                // made before now goes after the wait.
+                _authority.FenceHandOver(_commit);
+                _givesUpAtMs = nowMs + HandOverWritesWaitMs;
+                _renewalsSent = false;
+                return new CommitStep(CommitStepKind.Wait, nowMs);
+            }
+
             if (writingInSlice)
             {
                 if (nowMs < _givesUpAtMs && _authority.Map.Find(BasedOn.Range.Start).ContentEquals(BasedOn))

@@ -14,6 +14,7 @@ namespace SmdSs.Membership;
 /// </summary>
 internal sealed class Goodbyes(FailureDetector detector)
 {
+    // TryGetValue reads it without a lock (IsEmpty would take every one).
     private readonly ConcurrentDictionary<NodeId, long> _stoppedIn = new();
 
     /// <summary>
@@ -39,7 +40,7 @@ internal sealed class Goodbyes(FailureDetector detector)
     /// </summary>
     public void Heard(NodeId id, long? incarnation, NodeMap nodes, long nowMs)
     {
-        if (!_stoppedIn.IsEmpty && _stoppedIn.TryGetValue(id, out long stoppedIn))
+        if (_stoppedIn.TryGetValue(id, out long stoppedIn))
         {
             // Any record newer than the goodbye is a new life (also one another node holds Down).
             if ((incarnation ?? nodes.Find(id)?.Incarnation ?? long.MinValue) <= stoppedIn)
@@ -51,7 +52,7 @@ internal sealed class Goodbyes(FailureDetector detector)
         }
 
         detector.Heard(id, nowMs);
-        if (!_stoppedIn.IsEmpty && _stoppedIn.TryGetValue(id, out long saidMeanwhile) && (incarnation ?? nodes.Find(id)?.Incarnation ?? long.MinValue) <= saidMeanwhile)
+        if (_stoppedIn.TryGetValue(id, out long saidMeanwhile) && (incarnation ?? nodes.Find(id)?.Incarnation ?? long.MinValue) <= saidMeanwhile)
         {
             // A goodbye recorded on another thread between the check and the mark wins.
             detector.Forget(id);

@@ -61,18 +61,8 @@ internal sealed partial class SliceStore
     /// </summary>
     public bool ApplyTouch(string key, long version, long deadlineMs, bool fromPrimary = true, long refuseExpiredAtMs = 0, bool relay = false)
     {
-        if (!_index.TryGetValue(key, out StoredEntry? entry) || entry.Version != version
-            || (refuseExpiredAtMs != 0 && entry.IsExpiredAt(refuseExpiredAtMs)))
-        {
-            return false;
-        }
-
-        bool moved = entry.ExtendDeadline(deadlineMs);
-        if (fromPrimary)
-        {
-            entry.ConfirmDeadline(deadlineMs);
-        }
-
+        _index.TryGetValue(key, out StoredEntry? entry);
+        bool moved = SlidingRenewal.Land(entry, version, deadlineMs, fromPrimary, refuseExpiredAtMs) == TouchLanding.Moved;
         if (moved && relay)
         {
             _touched.TryAdd(key, 0);

@@ -66,7 +66,51 @@ internal static class SlidingRenewal
         return entry.ExtendDeadline(slid) || (!atPrimary && slid > entry.PrimaryDeadlineMs);
     }
 
+    /// <summary>
+    /// A renewal another node sent (<paramref name="version"/> to <paramref name="deadlineMs"/>)
+    /// lands on this node's <paramref name="entry"/>: refused (none held, another version, or, on
+    /// the primary, <paramref name="refuseExpiredAtMs"/> not 0 and the entry expired by then: an
+    /// entry that read as gone never comes back); else the deadline moves if later, and a renewal
+    /// <paramref name="fromPrimary"/> is one the primary holds.
+    /// </summary>
+    public static TouchLanding Land(StoredEntry? entry, long version, long deadlineMs, bool fromPrimary, long refuseExpiredAtMs)
+    {
+        if (entry is null || entry.Version != version || (refuseExpiredAtMs != 0 && entry.IsExpiredAt(refuseExpiredAtMs)))
+        {
+            return TouchLanding.Refused;
+        }
+
+        bool moved = entry.ExtendDeadline(deadlineMs);
+        if (fromPrimary)
+        {
+            entry.ConfirmDeadline(deadlineMs);
+        }
+
+        return moved ? TouchLanding.Moved : TouchLanding.Held;
+    }
+
+    /// <summary>
+    /// After a renewal landed on the primary's <paramref name="entry"/>: does the primary hold that
+    /// deadline now (its answer confirms it to the sender, which may then go on answering reads
+    /// locally), or not (claimed for expiry, another version)?
+    /// </summary>
+    public static bool PrimaryHolds(StoredEntry entry, long version, long deadlineMs) =>
+        entry.Version == version && !entry.IsClaimedForExpiry && entry.DeadlineMs >= deadlineMs;
+
     /// <summary>Expired, for a copy that may lag renewals made elsewhere (see the rule above).</summary>
     public static bool IsExpiredAllowingLag(StoredEntry entry, long nowMs) =>
         entry.IsExpiredForGoodAt(nowMs) || (entry.SlidingMs > 0 && entry.IsExpiredAt(nowMs - PropagationBoundMs));
+}
+
+/// <summary>How a renewal from another node landed (<see cref="SlidingRenewal.Land"/>).</summary>
+internal enum TouchLanding
+{
+    /// <summary>Not taken: no such entry or version here, or expired here on the primary.</summary>
+    Refused,
+
+    /// <summary>Taken; the deadline here was already as late.</summary>
+    Held,
+
+    /// <summary>Taken; the deadline moved (to be persisted, and relayed by a primary).</summary>
+    Moved,
 }

@@ -41,6 +41,8 @@ public sealed class RecordConfirmationsTests
         Assert.False(rounds.Answered(authority, record, B, authority.Map.Find(0) with { Epoch = record.Epoch - 1 }, voters));
         Assert.False(rounds.Answered(authority, record, C, null, voters));
         Assert.False(rounds.Answered(authority, record, D, record, voters));
+        // A node that is no voter does not count.
+        Assert.False(rounds.Answered(authority, record, new NodeId(9), record, voters));
         Assert.Equal([B], authority.WriteRequires(0).ToArray());
 
         Assert.True(rounds.Answered(authority, record, E, record, voters));

@@ -54,8 +54,10 @@ public sealed class SliceCommitTests
         Assert.True(commit.HandsOver);
         Assert.False(authority.IsHandingOver(0));
 
-        Assert.Equal(new CommitStep(CommitStepKind.Wait, Now + PollMs), commit.Step(Now, withdrawn: false, writingInSlice: true));
+        // The fence goes up first, and the writes in flight are read again after it.
+        Assert.Equal(new CommitStep(CommitStepKind.Wait, Now), commit.Step(Now, withdrawn: false, writingInSlice: false));
         Assert.True(authority.IsHandingOver(0));
+        Assert.Equal(new CommitStep(CommitStepKind.Wait, Now + PollMs), commit.Step(Now, withdrawn: false, writingInSlice: true));
         Assert.True(commit.WaitedForWrites);
 
         Assert.Equal(CommitStepKind.SendPendingRenewals, commit.Step(Now + PollMs, withdrawn: false, writingInSlice: false).Kind);
@@ -77,6 +79,7 @@ public sealed class SliceCommitTests
         PieSlice slice = Slice(authority);
         var commit = new SliceCommit(authority, A, slice, HandedToB(slice), PollMs);
 
+        Assert.Equal(new CommitStep(CommitStepKind.Wait, Now), commit.Step(Now, withdrawn: false, writingInSlice: true));
         Assert.Equal(CommitStepKind.Wait, commit.Step(Now, withdrawn: false, writingInSlice: true).Kind);
         Assert.Equal(CommitStepKind.Wait, commit.Step(Now + SliceCommit.HandOverWritesWaitMs - 1, withdrawn: false, writingInSlice: true).Kind);
         Assert.Equal(CommitStepKind.GiveUp, commit.Step(Now + SliceCommit.HandOverWritesWaitMs, withdrawn: false, writingInSlice: true).Kind);
@@ -93,6 +96,7 @@ public sealed class SliceCommitTests
         SliceAuthority authority = LedByA();
         PieSlice slice = Slice(authority);
         var commit = new SliceCommit(authority, A, slice, HandedToB(slice), PollMs);
+        Assert.Equal(CommitStepKind.Wait, commit.Step(Now, withdrawn: false, writingInSlice: true).Kind);
         Assert.Equal(CommitStepKind.Wait, commit.Step(Now, withdrawn: false, writingInSlice: true).Kind);
 
         // A write that missed C took it out meanwhile (no lease granted to C, so at once).
@@ -132,7 +136,7 @@ public sealed class SliceCommitTests
         }
 
         Assert.Equal(CommitStepKind.Decide, step.Kind);
-        CommitResult result = commit.End(Now + LeaseMs, mayCommit: true);
+        CommitResult result = commit.End(Now, mayCommit: true);
         Assert.True(result.IsCommitted, result.Outcome.Refusal);
         Assert.True(result.InheritsAnswers);
         Assert.True(result.AsksConfirmation);
@@ -151,5 +155,56 @@ public sealed class SliceCommitTests
         Assert.False(result.IsCommitted);
         Assert.Equal("this node may not commit now", result.Outcome.Refusal);
         Assert.Single(authority.Grant(B, [(slice.Range.Start, slice.Epoch)], Now + 1, mayGrant: true));
+    }
+
+    [Fact]
+    public void A_goodbye_that_begins_while_a_hand_over_waits_for_writes_does_not_cut_the_wait_short()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        var commit = new SliceCommit(authority, A, slice, HandedToB(slice), PollMs);
+        Assert.Equal(CommitStepKind.Wait, commit.Step(Now, withdrawn: false, writingInSlice: true).Kind);
+        Assert.Equal(CommitStepKind.Wait, commit.Step(Now, withdrawn: false, writingInSlice: true).Kind);
+
+        // The node began saying goodbye: the write in flight must still reach the next primary first.
+        Assert.Equal(CommitStepKind.Wait, commit.Step(Now + PollMs, withdrawn: true, writingInSlice: true).Kind);
+        Assert.True(authority.IsHandingOver(0));
+        Assert.Equal(CommitStepKind.SendPendingRenewals, commit.Step(Now + (2 * PollMs), withdrawn: true, writingInSlice: false).Kind);
+        Assert.Equal(CommitStepKind.Decide, commit.Step(Now + (2 * PollMs), withdrawn: true, writingInSlice: false).Kind);
+    }
+
+    [Fact]
+    public void An_abandoned_commit_takes_its_fence_down_and_ends_its_drops()
+    {
+        SliceAuthority authority = LedByA();
+        PieSlice slice = Slice(authority);
+        // Hands the slice to B and drops C.
+        var commit = new SliceCommit(authority, A, slice, slice.Next([B, A, C], [B, A]), PollMs);
+        Assert.Equal(CommitStepKind.Wait, commit.Step(Now, withdrawn: false, writingInSlice: false).Kind);
+        Assert.True(authority.IsHandingOver(0));
+        Assert.Empty(authority.Grant(C, [(slice.Range.Start, slice.Epoch)], Now, mayGrant: true));
+
+        commit.Abandon();
+        Assert.False(authority.IsHandingOver(0));
+        Assert.Single(authority.Grant(C, [(slice.Range.Start, slice.Epoch)], Now, mayGrant: true));
+        Assert.Equal(CommitStepKind.GiveUp, commit.Step(Now + 1, withdrawn: false, writingInSlice: false).Kind);
+        Assert.False(commit.End(Now + 1, mayCommit: true).IsCommitted);
+        Assert.Equal(A, Slice(authority).Primary);
+    }
+
+    [Fact]
+    public void A_primary_back_from_a_restart_asks_for_the_confirmation_of_a_record_that_takes_nobody_out()
+    {
+        // A new authority (a restart): what reached a majority before it is unknown, writes are blocked.
+        var authority = new SliceAuthority(A, SliceMap.CreateInitial(1, [A, B, C]), LeaseMs, Now - LeaseMs);
+        PieSlice slice = Slice(authority);
+        Assert.True(authority.IsWriteBlocked(0));
+        var commit = new SliceCommit(authority, A, slice, slice.Next([A, B, C, D], slice.InSync), PollMs);
+        Assert.Equal(CommitStepKind.Decide, commit.Step(Now, withdrawn: false, writingInSlice: false).Kind);
+
+        CommitResult result = commit.End(Now, mayCommit: true);
+        Assert.True(result.IsCommitted, result.Outcome.Refusal);
+        Assert.True(result.AsksConfirmation);
+        Assert.False(result.InheritsAnswers);
     }
 }

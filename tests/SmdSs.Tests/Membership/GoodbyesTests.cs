@@ -68,4 +68,21 @@ public sealed class GoodbyesTests
         goodbyes.Heard(B, null, nodes, 3_000);
         Assert.True(detector.HeardSince(B, 3_000));
     }
+
+    [Fact]
+    public void Each_tick_leaves_alone_a_node_back_in_a_newer_life_and_nodes_that_never_said_goodbye()
+    {
+        var detector = new FailureDetector(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5));
+        var goodbyes = new Goodbyes(detector);
+        var c = new NodeId(3);
+        goodbyes.Said(BIn(1 << 20, NodeState.Down), NodeMap.Of([BIn(1 << 20, NodeState.Down)]));
+
+        // B is back Up in a newer life (the map holds it before any message of it counted).
+        NodeMap nodes = NodeMap.Of([BIn(2 << 20, NodeState.Up), new NodeRecord(c, "127.0.0.1:7403", NodeState.Up, 1 << 20, 0, 0)]);
+        detector.Heard(B, 2_000);
+        goodbyes.Heard(c, null, nodes, 2_000);
+        goodbyes.Tend(nodes);
+        Assert.True(detector.HeardSince(B, 2_000));
+        Assert.True(detector.HeardSince(c, 2_000));
+    }
 }

@@ -52,4 +52,31 @@ public sealed class SlidingRenewalTests
         Assert.True(claimed.TryClaimExpiry(Now + 7_000));
         Assert.False(SlidingRenewal.Slide(claimed, Now + 7_000, atPrimary: false));
     }
+
+    [Fact]
+    public void A_renewal_from_another_node_lands_only_on_its_version_and_never_revives_an_entry_expired_at_the_primary()
+    {
+        StoredEntry entry = Entry(new EntryExpiry(0, 6_000, Now + 6_000));
+
+        Assert.Equal(TouchLanding.Refused, SlidingRenewal.Land(null, 7, Now + 8_000, fromPrimary: false, refuseExpiredAtMs: 0));
+        Assert.Equal(TouchLanding.Refused, SlidingRenewal.Land(entry, 8, Now + 8_000, fromPrimary: false, refuseExpiredAtMs: 0));
+        // At the primary, read as gone at now + 7 s: it stays gone.
+        Assert.Equal(TouchLanding.Refused, SlidingRenewal.Land(entry, 7, Now + 12_000, fromPrimary: false, refuseExpiredAtMs: Now + 7_000));
+        Assert.Equal(Now + 6_000, entry.DeadlineMs);
+
+        // A replica's renewal moves the deadline; the primary is not known to hold it.
+        Assert.Equal(TouchLanding.Moved, SlidingRenewal.Land(entry, 7, Now + 8_000, fromPrimary: false, refuseExpiredAtMs: Now + 1_000));
+        Assert.Equal(Now + 8_000, entry.DeadlineMs);
+        Assert.Equal(Now + 6_000, entry.PrimaryDeadlineMs);
+        Assert.True(SlidingRenewal.PrimaryHolds(entry, 7, Now + 8_000));
+        Assert.False(SlidingRenewal.PrimaryHolds(entry, 7, Now + 9_000));
+
+        // The primary's own renewal, earlier than this copy's: nothing moves, but the primary holds it.
+        Assert.Equal(TouchLanding.Held, SlidingRenewal.Land(entry, 7, Now + 7_000, fromPrimary: true, refuseExpiredAtMs: 0));
+        Assert.Equal(Now + 7_000, entry.PrimaryDeadlineMs);
+
+        // Claimed for expiry by the primary: it holds no renewal any more.
+        Assert.True(entry.TryClaimExpiry(Now + 9_000));
+        Assert.False(SlidingRenewal.PrimaryHolds(entry, 7, Now + 8_000));
+    }
 }

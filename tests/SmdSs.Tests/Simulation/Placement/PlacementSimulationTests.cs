@@ -372,9 +372,14 @@ public sealed class PlacementSimulationTests(ITestOutputHelper output)
     /// catch-up now leaves out only what its primary reads as expired. 1611, 2661 and 2356 (long
     /// search) are known gaps the checks must tell apart, not node bugs: a failed write's value read
     /// at the primary that applied it, then lost or replaced after a partition healed (1611, 2661),
-    /// and an entry read as gone, then live again at a node taking its slice over (2356).
+    /// and an entry read as gone, then live again at a node taking its slice over (2356). 3330 (long
+    /// search, a known gap too): a Set that failed on the minority side of a partition left a newer
+    /// version on one node; once healed, the delta and the anti-entropy pass (which does not see an
+    /// expired copy) left it there, expired, beside the acknowledged older version on the others;
+    /// that node, handed the slice, read the key as gone, and a replica then read the older version.
     /// </summary>
     [Theory]
+    [InlineData(3330)]
     [InlineData(13)]
     [InlineData(3)]
     [InlineData(632)]

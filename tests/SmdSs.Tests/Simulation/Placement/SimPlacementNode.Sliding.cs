@@ -391,38 +391,31 @@ internal sealed partial class SimPlacementNode
         return new TouchAnswer(Error: false, NotPrimary: slice.Primary != Id, refused);
     }
 
-    // As ApplyTouch and SliceStore.ApplyTouch: true when this node is the primary and holds that deadline now.
+    // As ApplyTouch and SliceStore.ApplyTouch, through the real SlidingRenewal.Land: true when this node is the primary and holds that deadline now.
     private bool ApplyTouch(NodeId from, PieSlice slice, Touch touch)
     {
         bool selfPrimary = slice.Primary == Id;
-        if (!_slidingEntries.TryGetValue(touch.Key, out StoredEntry? entry) || entry.Version != touch.Version
-            || (selfPrimary && entry.IsExpiredAt(PrimaryExpiryNowMs(slice.Range.Start))))
+        _slidingEntries.TryGetValue(touch.Key, out StoredEntry? entry);
+        TouchLanding landing = SlidingRenewal.Land(
+            entry, touch.Version, touch.DeadlineMs, fromPrimary: slice.Primary == from, refuseExpiredAtMs: selfPrimary ? PrimaryExpiryNowMs(slice.Range.Start) : 0);
+        if (sim.Detailed)
         {
-            if (sim.Detailed)
-            {
-                sim.Note($"{Id} refuses {from}'s touch of {touch.Key} v{touch.Version} (holds v{entry?.Version}, deadline {entry?.DeadlineMs - WallNowMs} ms ahead)");
-            }
+            sim.Note(landing == TouchLanding.Refused
+                ? $"{Id} refuses {from}'s touch of {touch.Key} v{touch.Version} (holds v{entry?.Version}, deadline {entry?.DeadlineMs - WallNowMs} ms ahead)"
+                : $"{Id} takes {from}'s touch of {touch.Key} v{touch.Version} to {touch.DeadlineMs - WallNowMs} ms ahead{(landing == TouchLanding.Moved ? "" : " (no move)")}");
+        }
 
+        if (landing == TouchLanding.Refused)
+        {
             return false;
         }
 
-        bool moved = entry.ExtendDeadline(touch.DeadlineMs);
-        if (sim.Detailed)
-        {
-            sim.Note($"{Id} takes {from}'s touch of {touch.Key} v{touch.Version} to {touch.DeadlineMs - WallNowMs} ms ahead{(moved ? "" : " (no move)")}");
-        }
-
-        if (slice.Primary == from)
-        {
-            entry.ConfirmDeadline(touch.DeadlineMs);
-        }
-
-        if (moved)
+        if (landing == TouchLanding.Moved)
         {
             (selfPrimary ? _touched : _persistOnlyTouches).Add(touch.Key);
         }
 
-        return selfPrimary && !entry.IsClaimedForExpiry && entry.DeadlineMs >= touch.DeadlineMs;
+        return selfPrimary && SlidingRenewal.PrimaryHolds(entry!, touch.Version, touch.DeadlineMs);
     }
 
     // As a catch-up's Touch record from the primary: the deadline moves, and the primary holds it.
@@ -433,14 +426,10 @@ internal sealed partial class SimPlacementNode
             sim.Note($"{Id} takes the primary's deadline of {touch.Key} v{touch.Version} to {touch.DeadlineMs - WallNowMs} ms ahead (holds v{(_slidingEntries.TryGetValue(touch.Key, out StoredEntry? held) ? held.Version : 0)})");
         }
 
-        if (_slidingEntries.TryGetValue(touch.Key, out StoredEntry? entry) && entry.Version == touch.Version)
+        _slidingEntries.TryGetValue(touch.Key, out StoredEntry? entry);
+        if (SlidingRenewal.Land(entry, touch.Version, touch.DeadlineMs, fromPrimary: true, refuseExpiredAtMs: 0) == TouchLanding.Moved)
         {
-            if (entry.ExtendDeadline(touch.DeadlineMs))
-            {
-                _persistOnlyTouches.Add(touch.Key);
-            }
-
-            entry.ConfirmDeadline(touch.DeadlineMs);
+            _persistOnlyTouches.Add(touch.Key);
         }
     }
 

@@ -816,7 +816,8 @@ internal sealed partial class SimPlacementNode(PlacementSimulation sim, NodeId i
                     rounds.Ended(record);
                 }
 
-                if (_confirmWaiters.Remove(start, out List<Action>? waiters))
+                // Not the waiters of a newer record's round (this one was replaced by it).
+                if (!rounds.IsAsking(start) && _confirmWaiters.Remove(start, out List<Action>? waiters))
                 {
                     waiters.ForEach(w => w());
                 }
