@@ -243,7 +243,7 @@ public sealed partial class SmdSsNode
 
         // The primary's answer names the touches it did not take (the entry is gone or expired
         // there): those deadlines are not confirmed, and reads of them go to the primary.
-        if (DecodeRefusedTouches(ok.Payload) is { } refused)
+        if (Messages.DecodeRefusedTouches(ok.Payload) is { } refused)
         {
             local.ConfirmTouches(refused.Count == 0 ? touches : touches.Where(t => !refused.Contains(t.Key)));
         }
@@ -272,65 +272,5 @@ public sealed partial class SmdSsNode
             touch.Key, touch.Version, touch.Expiry.DeadlineMs, fromPrimary: slice.Primary == from,
             refuseExpiredAtMs: selfPrimary ? PrimaryExpiryNowMs(slice.Range.Start) : 0, relay: selfPrimary);
         return selfPrimary && local.TryGet(touch.Key, out StoredEntry entry) && SlidingRenewal.PrimaryHolds(entry, touch.Version, touch.Expiry.DeadlineMs);
-    }
-
-    // The Ok of a node that is not the slice's primary: none of the touches counts as confirmed.
-    private const uint NotPrimaryMarker = uint.MaxValue;
-
-    /// <summary>
-    /// The optional payload of a Replicate's <c>Ok</c>: <c>u32 count | count × string key</c>, the
-    /// touches the primary did not take; <c>u32 0xFFFFFFFF</c> from a node that is not the primary.
-    /// </summary>
-    private static byte[] EncodeRefusedTouches(List<string>? refused, bool notPrimary)
-    {
-        if (notPrimary)
-        {
-            return new MessageWriter().U32(NotPrimaryMarker).ToArray();
-        }
-
-        if (refused is null or { Count: 0 })
-        {
-            return [];
-        }
-
-        var writer = new MessageWriter().U32((uint)refused.Count);
-        foreach (string key in refused)
-        {
-            writer.String(key);
-        }
-
-        return writer.ToArray();
-    }
-
-    /// <summary>The refused keys; null when the answer is malformed or not the primary's (then nothing is confirmed).</summary>
-    private static HashSet<string>? DecodeRefusedTouches(byte[] payload)
-    {
-        var refused = new HashSet<string>(StringComparer.Ordinal);
-        if (payload.Length == 0)
-        {
-            return refused;
-        }
-
-        try
-        {
-            var reader = new MessageReader(payload);
-            if (payload.Length == 4 && reader.U32() == NotPrimaryMarker)
-            {
-                return null;
-            }
-
-            reader = new MessageReader(payload);
-            int count = reader.Count(minItemBytes: 2);
-            for (int i = 0; i < count; i++)
-            {
-                refused.Add(reader.String());
-            }
-
-            return refused;
-        }
-        catch (ProtocolException)
-        {
-            return null;
-        }
     }
 }

@@ -361,7 +361,7 @@ public sealed partial class SmdSsNode
         RememberAnswers(message, applied);
 
         RunningStore().RequestEviction();
-        return (MessageType.Ok, EncodeRefusedTouches(refusedTouches, notPrimary: touchesSeen && slice.Primary != SelfRecord!.Id));
+        return (MessageType.Ok, Messages.EncodeRefusedTouches(refusedTouches, notPrimary: touchesSeen && slice.Primary != SelfRecord!.Id));
     }
 
     /// <summary>

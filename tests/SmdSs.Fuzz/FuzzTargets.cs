@@ -35,6 +35,7 @@ internal static class FuzzTargets
         p => ComputeMessages.DecodeMapSlice(p),
         p => ComputeMessages.DecodeClaim(p),
         p => ErrorReply.Read(p),
+        p => Messages.DecodeRefusedTouches(p),
     ];
 
     public const int Count = 5;
