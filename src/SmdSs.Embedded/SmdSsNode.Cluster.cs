@@ -69,7 +69,7 @@ public sealed partial class SmdSsNode
         // A node with friends starts at epoch 0, so that any established cluster's map wins
         // over its bootstrap map; among fresh nodes the lowest primary id wins the tie.
         long epoch = _options.Friends.Count > 0 ? 0 : 1;
-        SliceMap map = FlatFileStore.DiscoverRanges(directory.SlicesPath) is { } ranges
+        SliceMap map = FlatFileStore.DiscoverRanges(Storage.OsDisk.Instance, directory.SlicesPath) is { } ranges
             ? SliceMap.FromSlices(ranges.Select(r => new PieSlice(r, epoch, self)))
             : SliceMap.CreateInitial(_options.InitialSliceCount, self);
         if (epoch == 0)

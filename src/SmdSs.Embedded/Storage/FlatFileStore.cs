@@ -41,14 +41,14 @@ internal sealed class FlatFileStore : IDisposable
     public IReadOnlyList<SliceStore> SliceStores => _slices.Stores;
 
     /// <summary>The slice ranges of the files on disk when they cover the space exactly; else null.</summary>
-    public static IReadOnlyList<SliceRange>? DiscoverRanges(string slicesDirectory)
+    public static IReadOnlyList<SliceRange>? DiscoverRanges(ISliceDisk disk, string slicesDirectory)
     {
-        if (!Directory.Exists(slicesDirectory))
+        if (!disk.DirectoryExists(slicesDirectory))
         {
             return null;
         }
 
-        var ranges = Directory.EnumerateFiles(slicesDirectory, "slice-*" + SliceFile.Extension)
+        var ranges = disk.EnumerateFiles(slicesDirectory, "slice-*" + SliceFile.Extension)
             .Select(path => SliceFile.TryParseName(Path.GetFileName(path), out SliceRange r) ? r : (SliceRange?)null)
             .OfType<SliceRange>()
             .OrderBy(r => r.Start)
@@ -64,15 +64,13 @@ internal sealed class FlatFileStore : IDisposable
     /// </summary>
     public StoreLoadReport Open(IReadOnlyList<SliceRange> ranges, long nowMs, long answersSinceMs = 0)
     {
-        PrivateFiles.CreateDirectory(_settings.SlicesDirectory);
-        SliceFile.DeleteLeftovers(_settings.SlicesDirectory);
+        _settings.Disk.CreateDirectory(_settings.SlicesDirectory);
+        SliceFile.DeleteLeftovers(_settings.Disk, _settings.SlicesDirectory);
         var wanted = ranges.Select(SliceFile.NameOf).ToHashSet(StringComparer.Ordinal);
-        List<string> orphans = [.. Directory.EnumerateFiles(_settings.SlicesDirectory, "*" + SliceFile.Extension)
+        List<string> orphans = [.. _settings.Disk.EnumerateFiles(_settings.SlicesDirectory, "*" + SliceFile.Extension)
             .Where(path => !wanted.Contains(Path.GetFileName(path)))];
 
-        var stores = ranges.OrderBy(r => r.Start)
-            .Select(r => new SliceStore(r, _settings.SlicesDirectory, _settings.FsyncPolicy, Memory, _settings.MaxBodyBytes, _settings.TombstoneRetentionMs))
-            .ToArray();
+        var stores = ranges.OrderBy(r => r.Start).Select(StoreOf).ToArray();
         _slices = new Slices(stores, [.. stores.Select(s => s.Range.Start)]);
         var reports = stores.Select(s => s.Load(nowMs, answersSinceMs)).ToList();
         foreach (string orphan in orphans)
@@ -145,9 +143,12 @@ internal sealed class FlatFileStore : IDisposable
     private SliceStore NewStore(SliceRange range)
     {
         // A file of this range left by a split that crashed half-way is replaced: the old store still holds everything.
-        File.Delete(Path.Combine(_settings.SlicesDirectory, SliceFile.NameOf(range)));
-        return new SliceStore(range, _settings.SlicesDirectory, _settings.FsyncPolicy, Memory, _settings.MaxBodyBytes, _settings.TombstoneRetentionMs);
+        _settings.Disk.Delete(Path.Combine(_settings.SlicesDirectory, SliceFile.NameOf(range)));
+        return StoreOf(range);
     }
+
+    private SliceStore StoreOf(SliceRange range) =>
+        new(range, _settings.Disk, _settings.SlicesDirectory, _settings.FsyncPolicy, Memory, _settings.MaxBodyBytes, _settings.TombstoneRetentionMs);
 
     private int _evictionScheduled;
 
@@ -300,7 +301,7 @@ internal sealed class FlatFileStore : IDisposable
 
     private void Adopt(string orphanPath)
     {
-        using (var stream = new FileStream(orphanPath, FileMode.Open, FileAccess.Read, FileShare.Read))
+        using (Stream stream = _settings.Disk.OpenRead(orphanPath))
         {
             SliceFileReader.Replay(stream, _settings.MaxBodyBytes, (record, _, _) =>
             {
@@ -326,7 +327,7 @@ internal sealed class FlatFileStore : IDisposable
             store.Sync();
         }
 
-        File.Delete(orphanPath);
+        _settings.Disk.Delete(orphanPath);
     }
 
     private sealed record Slices(SliceStore[] Stores, uint[] Starts);

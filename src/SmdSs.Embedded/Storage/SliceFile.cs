@@ -13,16 +13,18 @@ internal sealed class SliceFile : IDisposable
     public const string Extension = ".smd";
     private const string CompactSuffix = ".compact";
 
+    private readonly ISliceDisk _disk;
     private readonly FsyncPolicy _policy;
-    private FileStream _stream;
+    private IDiskFile _file;
     private bool _dirty;
 
-    public SliceFile(string path, FsyncPolicy policy)
+    public SliceFile(ISliceDisk disk, string path, FsyncPolicy policy)
     {
+        _disk = disk;
         Path = path;
         _policy = policy;
-        _stream = Open(path);
-        Length = _stream.Length;
+        _file = disk.OpenOrCreate(path);
+        Length = _file.Length;
     }
 
     public string Path { get; }
@@ -47,8 +49,7 @@ internal sealed class SliceFile : IDisposable
         return ok && fileName[14] == '-' && start <= end;
     }
 
-    public FileStream OpenForReplay() =>
-        new(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.SequentialScan);
+    public Stream OpenForReplay() => _disk.OpenRead(Path);
 
     /// <summary>Appends whole records and returns the offset of the first byte written.</summary>
     public long Append(ReadOnlySpan<byte> records)
@@ -56,7 +57,7 @@ internal sealed class SliceFile : IDisposable
         long offset = Length;
         try
         {
-            RandomAccess.Write(_stream.SafeFileHandle, records, offset);
+            _file.Write(records, offset);
         }
         catch
         {
@@ -76,21 +77,20 @@ internal sealed class SliceFile : IDisposable
         return offset;
     }
 
-    public void Read(long offset, Span<byte> destination) =>
-        RandomAccess.Read(_stream.SafeFileHandle, destination, offset);
+    public void Read(long offset, Span<byte> destination) => _file.Read(destination, offset);
 
     /// <summary>fsync if anything was written since the last one.</summary>
     public void Sync()
     {
         if (_dirty)
         {
-            _stream.Flush(flushToDisk: true);
+            _file.Sync();
             _dirty = false;
         }
     }
 
-    /// <summary>The stream to fsync when anything was written since the last fsync (the caller fsyncs, outside the lock).</summary>
-    public FileStream? TakeDirty()
+    /// <summary>The file to fsync when anything was written since the last fsync (the caller fsyncs, outside the lock).</summary>
+    public IDiskFile? TakeDirty()
     {
         if (!_dirty)
         {
@@ -98,14 +98,14 @@ internal sealed class SliceFile : IDisposable
         }
 
         _dirty = false;
-        return _stream;
+        return _file;
     }
 
     /// <summary>Cuts the file at <paramref name="length"/> (drops a torn tail).</summary>
     public void Truncate(long length)
     {
-        _stream.SetLength(length);
-        _stream.Flush(flushToDisk: true);
+        _file.SetLength(length);
+        _file.Sync();
         Length = length;
     }
 
@@ -115,50 +115,49 @@ internal sealed class SliceFile : IDisposable
     /// one. A crash before the rename leaves the old file whole (the side file is deleted on the
     /// next start); after it, the new one.
     /// </summary>
-    public void Rewrite(Action<FileStream> write)
+    public void Rewrite(Action<SequentialFileWriter> write)
     {
         string temp = Path + CompactSuffix;
-        using (FileStream side = PrivateFiles.Open(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        using (IDiskFile side = _disk.Create(temp))
         {
-            write(side);
-            side.Flush(flushToDisk: true);
+            var writer = new SequentialFileWriter(side);
+            write(writer);
+            writer.Flush();
+            side.Sync();
         }
 
-        _stream.Dispose();
-        File.Move(temp, Path, overwrite: true);
-        _stream = Open(Path);
-        Length = _stream.Length;
+        _file.Dispose();
+        _disk.Replace(temp, Path);
+        _file = _disk.OpenOrCreate(Path);
+        Length = _file.Length;
         _dirty = false;
     }
 
-    public static void DeleteLeftovers(string directory)
+    public static void DeleteLeftovers(ISliceDisk disk, string directory)
     {
-        foreach (string leftover in Directory.EnumerateFiles(directory, "*" + Extension + CompactSuffix))
+        foreach (string leftover in disk.EnumerateFiles(directory, "*" + Extension + CompactSuffix).ToList())
         {
-            File.Delete(leftover);
+            disk.Delete(leftover);
         }
     }
 
     public void Delete()
     {
-        _stream.Dispose();
-        File.Delete(Path);
+        _file.Dispose();
+        _disk.Delete(Path);
     }
 
     public void Dispose()
     {
         Sync();
-        _stream.Dispose();
+        _file.Dispose();
     }
-
-    private static FileStream Open(string path) =>
-        PrivateFiles.Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
 
     private void TryTruncate(long length)
     {
         try
         {
-            _stream.SetLength(length);
+            _file.SetLength(length);
         }
         catch (IOException)
         {

@@ -20,7 +20,7 @@ internal sealed partial class SliceStore
         List<ReplayDamage> damage;
         lock (_fileLock)
         {
-            using (FileStream stream = _file.OpenForReplay())
+            using (Stream stream = _file.OpenForReplay())
             {
                 damage = SliceFileReader.Replay(stream, _maxBodyBytes, (record, offset, length) =>
                 {

@@ -24,13 +24,13 @@ internal sealed partial class SliceStore : IDisposable
     private readonly long _tombstoneRetentionMs;
     private long _liveFileBytes;
 
-    public SliceStore(SliceRange range, string directory, FsyncPolicy policy, MemoryBudget memory, int maxBodyBytes, long tombstoneRetentionMs)
+    public SliceStore(SliceRange range, ISliceDisk disk, string directory, FsyncPolicy policy, MemoryBudget memory, int maxBodyBytes, long tombstoneRetentionMs)
     {
         Range = range;
         _memory = memory;
         _maxBodyBytes = maxBodyBytes;
         _tombstoneRetentionMs = tombstoneRetentionMs;
-        _file = new SliceFile(Path.Combine(directory, SliceFile.NameOf(range)), policy);
+        _file = new SliceFile(disk, Path.Combine(directory, SliceFile.NameOf(range)), policy);
     }
 
     public SliceRange Range { get; }
@@ -166,7 +166,7 @@ internal sealed partial class SliceStore : IDisposable
     /// </summary>
     public void Sync()
     {
-        FileStream? dirty;
+        IDiskFile? dirty;
         lock (_fileLock)
         {
             dirty = _file.TakeDirty();
@@ -174,7 +174,7 @@ internal sealed partial class SliceStore : IDisposable
 
         try
         {
-            dirty?.Flush(flushToDisk: true);
+            dirty?.Sync();
         }
         catch (ObjectDisposedException)
         {

@@ -10,4 +10,7 @@ internal sealed record StoreSettings(
     long TombstoneRetentionMs = StoreSettings.DefaultTombstoneRetentionMs)
 {
     public const long DefaultTombstoneRetentionMs = 600_000;
+
+    /// <summary>The file system of the slice files: the operating system's unless a test simulates one.</summary>
+    public ISliceDisk Disk { get; init; } = OsDisk.Instance;
 }

@@ -199,11 +199,12 @@ public sealed class CompactionTests : IDisposable
         // A crash in the middle of compaction: the side file is half written, the rename never happened.
         string path = Path.Combine(slices, SliceFileName);
         byte[] original = File.ReadAllBytes(path);
-        using (var file = new SliceFile(path, FsyncPolicy.Never))
+        using (var file = new SliceFile(OsDisk.Instance, path, FsyncPolicy.Never))
         {
             Assert.Throws<IOException>(() => file.Rewrite(side =>
             {
                 side.Write(original.AsSpan(0, 300));
+                side.Flush();
                 throw new IOException("simulated crash");
             }));
         }

@@ -24,7 +24,7 @@ public sealed class FlatFileStoreRestartTests : IDisposable
     {
         Dictionary<string, ModelEntry> model = WriteRandom(FourRanges(), seed: 11, operations: 2_000);
 
-        Assert.Equal(FourRanges(), FlatFileStore.DiscoverRanges(SlicesPath));
+        Assert.Equal(FourRanges(), FlatFileStore.DiscoverRanges(OsDisk.Instance, SlicesPath));
         using var reopened = new FlatFileStore(Settings(SlicesPath));
         StoreLoadReport report = reopened.Open(FourRanges(), EpochMs);
 
@@ -56,7 +56,7 @@ public sealed class FlatFileStoreRestartTests : IDisposable
         Assert.Equal(
             halves.Select(SliceFile.NameOf).Order(StringComparer.Ordinal),
             Directory.EnumerateFiles(SlicesPath).Select(p => Path.GetFileName(p)!).Order(StringComparer.Ordinal));
-        Assert.Equal(halves, FlatFileStore.DiscoverRanges(SlicesPath));
+        Assert.Equal(halves, FlatFileStore.DiscoverRanges(OsDisk.Instance, SlicesPath));
 
         using var reopened = new FlatFileStore(Settings(SlicesPath));
         StoreLoadReport second = reopened.Open(halves, EpochMs);
@@ -68,13 +68,13 @@ public sealed class FlatFileStoreRestartTests : IDisposable
     public void DiscoverRanges_rejects_files_that_do_not_cover_the_hash_space()
     {
         Directory.CreateDirectory(SlicesPath);
-        Assert.Null(FlatFileStore.DiscoverRanges(SlicesPath));
+        Assert.Null(FlatFileStore.DiscoverRanges(OsDisk.Instance, SlicesPath));
 
         File.WriteAllBytes(Path.Combine(SlicesPath, SliceFile.NameOf(new SliceRange(0, 0x7FFF_FFFF))), []);
-        Assert.Null(FlatFileStore.DiscoverRanges(SlicesPath));
+        Assert.Null(FlatFileStore.DiscoverRanges(OsDisk.Instance, SlicesPath));
 
         File.WriteAllBytes(Path.Combine(SlicesPath, SliceFile.NameOf(new SliceRange(0x8000_0000, uint.MaxValue))), []);
-        Assert.Equal(2, FlatFileStore.DiscoverRanges(SlicesPath)!.Count);
+        Assert.Equal(2, FlatFileStore.DiscoverRanges(OsDisk.Instance, SlicesPath)!.Count);
     }
 
     private Dictionary<string, ModelEntry> WriteRandom(IReadOnlyList<SliceRange> ranges, int seed, int operations)

@@ -179,7 +179,7 @@ public sealed class RecordAnswersTests : IDisposable
         Directory.CreateDirectory(halves);
         var memory = new MemoryBudget(long.MaxValue);
         (SliceRange low, SliceRange high) = SliceRange.Whole.SplitAt(SliceRange.Whole.Midpoint);
-        SliceStore[] split = [.. new[] { low, high }.Select(r => new SliceStore(r, halves, FsyncPolicy.Never, memory, LargeMaxBody, StoreSettings.DefaultTombstoneRetentionMs))];
+        SliceStore[] split = [.. new[] { low, high }.Select(r => new SliceStore(r, OsDisk.Instance, halves, FsyncPolicy.Never, memory, LargeMaxBody, StoreSettings.DefaultTombstoneRetentionMs))];
         foreach (SliceStore half in split)
         {
             half.Load(EpochMs);
@@ -191,7 +191,7 @@ public sealed class RecordAnswersTests : IDisposable
             half.Dispose();
         }
 
-        var reopened = split.Select(h => new SliceStore(h.Range, halves, FsyncPolicy.Never, new MemoryBudget(long.MaxValue), LargeMaxBody, StoreSettings.DefaultTombstoneRetentionMs)).ToList();
+        var reopened = split.Select(h => new SliceStore(h.Range, OsDisk.Instance, halves, FsyncPolicy.Never, new MemoryBudget(long.MaxValue), LargeMaxBody, StoreSettings.DefaultTombstoneRetentionMs)).ToList();
         List<ulong> ids = [.. reopened.SelectMany(h => h.Load(EpochMs).Answers).Select(a => a.Id).Order()];
         Assert.Equal(Enumerable.Range(200, 40).Select(i => (ulong)i), ids);
         foreach (SliceStore half in reopened)

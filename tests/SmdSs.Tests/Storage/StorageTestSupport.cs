@@ -23,7 +23,7 @@ internal static class StorageTestSupport
     public static string SliceFileName => SliceFile.NameOf(SliceRange.Whole);
 
     public static SliceStore OpenWholeSlice(string directory, MemoryBudget? memory = null, FsyncPolicy policy = FsyncPolicy.Never, int maxBody = LargeMaxBody) =>
-        new(SliceRange.Whole, directory, policy, memory ?? new MemoryBudget(long.MaxValue), maxBody, StoreSettings.DefaultTombstoneRetentionMs);
+        new(SliceRange.Whole, OsDisk.Instance, directory, policy, memory ?? new MemoryBudget(long.MaxValue), maxBody, StoreSettings.DefaultTombstoneRetentionMs);
 
     public static StoreSettings Settings(string slicesDirectory, long maxMemoryBytes = long.MaxValue, long compactionThreshold = 1L << 40) =>
         new(slicesDirectory, FsyncPolicy.Never, maxMemoryBytes, LargeMaxBody, compactionThreshold);
