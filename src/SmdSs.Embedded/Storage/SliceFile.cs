@@ -25,6 +25,9 @@ internal sealed class SliceFile : IDisposable
         _policy = policy;
         _file = disk.OpenOrCreate(path);
         Length = _file.Length;
+        // A process before this one (killed) may have left bytes the operating system holds but
+        // the disk does not: the next fsync point covers them too.
+        _dirty = Length > 0;
     }
 
     public string Path { get; }
@@ -112,8 +115,8 @@ internal sealed class SliceFile : IDisposable
     /// <summary>
     /// Replaces the file with a new one written by <paramref name="write"/>, crash-safe at every
     /// step: the new content goes to a side file, is fsynced, then atomically renamed over the old
-    /// one. A crash before the rename leaves the old file whole (the side file is deleted on the
-    /// next start); after it, the new one.
+    /// one, which is fsynced again to make the rename durable. A crash before the rename leaves
+    /// the old file whole (the side file is deleted on the next start); after it, the new one.
     /// </summary>
     public void Rewrite(Action<SequentialFileWriter> write)
     {
@@ -129,6 +132,10 @@ internal sealed class SliceFile : IDisposable
         _file.Dispose();
         _disk.Replace(temp, Path);
         _file = _disk.OpenOrCreate(Path);
+        // The rename is on the disk only once the journal holding it is: an fsync of the renamed
+        // file commits it (ext4, XFS, btrfs; .NET cannot fsync a directory). Without it a power
+        // loss could bring back the old file, whose unsynced tail the new one had made durable.
+        _file.Sync();
         Length = _file.Length;
         _dirty = false;
     }

@@ -17,7 +17,8 @@ internal static class SliceFileReader
     public static List<ReplayDamage> Replay(Stream file, int maxBodyBytes, RecordVisitor visit)
     {
         var damage = new List<ReplayDamage>();
-        byte[] buffer = new byte[ChunkBytes];
+        // A small file gets a buffer of its size (a node opens one file per slice at start).
+        byte[] buffer = new byte[file.CanSeek ? (int)Math.Clamp(file.Length - file.Position + 1, RecordCodec.HeaderBytes, ChunkBytes) : ChunkBytes];
         int start = 0;
         int end = 0;
         long bufferOffset = 0; // file offset of buffer[0]
