@@ -49,14 +49,7 @@ internal static class ClusterStateFile
 
         var file = new MessageWriter().Raw("SMDC"u8).U8(FormatVersion).U32(Crc32.HashToUInt32(body.WrittenSpan)).Raw(body.WrittenSpan);
         string path = Path.Combine(directory, FileName);
-        string temp = path + ".tmp";
-        using (FileStream stream = PrivateFiles.Open(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(file.WrittenSpan);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
+        SyncedFile.Write(OsDisk.Instance, path, file.WrittenSpan);
     }
 
     /// <summary>The saved maps and when they were saved, or null when there are none or the file is damaged (the node then starts fresh).</summary>

@@ -152,16 +152,6 @@ internal sealed class NodeDataDirectory : IDisposable
     private static void WriteRun(string path, string bootId, string state, FsyncPolicy policy) =>
         WriteSynced(System.IO.Path.Combine(path, RunFile), $"{bootId} {state} {policy}\n");
 
-    // Write-then-rename, synced: a crash leaves either the old content or the new one, never half of one.
-    private static void WriteSynced(string file, string content)
-    {
-        string temp = file + ".tmp";
-        using (FileStream stream = PrivateFiles.Open(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(System.Text.Encoding.ASCII.GetBytes(content));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, file, overwrite: true);
-    }
+    private static void WriteSynced(string file, string content) =>
+        SyncedFile.Write(OsDisk.Instance, file, System.Text.Encoding.ASCII.GetBytes(content));
 }
