@@ -73,13 +73,21 @@ internal sealed class FlatFileStore : IDisposable
         var stores = ranges.OrderBy(r => r.Start).Select(StoreOf).ToArray();
         _slices = new Slices(stores, [.. stores.Select(s => s.Range.Start)]);
         var reports = stores.Select(s => s.Load(nowMs, answersSinceMs)).ToList();
+        List<(long Version, OperationAnswer Answer)> answers = [.. reports.SelectMany(r => r.AnswersByVersion)];
+        List<(string Key, long Version, IReadOnlyList<OperationAnswer> Answers)> newest = [.. reports.SelectMany(r => r.NewestAnswers)];
         foreach (string orphan in orphans)
         {
-            Adopt(orphan);
+            Adopt(orphan, answersSinceMs, answers, newest);
         }
 
         EvictIfOverLimit();
-        return new StoreLoadReport(reports, orphans);
+        // An adopted record may be a key's newest, or be older than the one its slice holds.
+        List<(string Key, IReadOnlyList<OperationAnswer> Answers)> newestHeld = [.. newest
+            .GroupBy(n => n.Key, StringComparer.Ordinal)
+            .Select(g => g.MaxBy(n => n.Version))
+            .Where(n => SliceFor(Hashing.KeyHash.Of(n.Key)).NewestVersionOf(n.Key) == n.Version)
+            .Select(n => (n.Key, n.Answers))];
+        return new StoreLoadReport(reports, orphans, [.. answers.OrderBy(a => a.Version).Select(a => a.Answer)], newestHeld);
     }
 
     public SliceStore SliceFor(uint hash)
@@ -299,12 +307,24 @@ internal sealed class FlatFileStore : IDisposable
         _slices = new Slices([], []);
     }
 
-    private void Adopt(string orphanPath)
+    // Replays a file of another layout into the slices that own its keys, and collects the
+    // operation answers its records hold (as SliceStore.Load does).
+    private void Adopt(
+        string orphanPath,
+        long answersSinceMs,
+        List<(long Version, OperationAnswer Answer)> answers,
+        List<(string Key, long Version, IReadOnlyList<OperationAnswer> Answers)> newest)
     {
         using (Stream stream = _settings.Disk.OpenRead(orphanPath))
         {
             SliceFileReader.Replay(stream, _settings.MaxBodyBytes, (record, _, _) =>
             {
+                if (record.Answers is { } held && HybridTimestamp.PhysicalMsOf(record.Version) >= answersSinceMs)
+                {
+                    answers.AddRange(held.Select(a => (record.Version, a)));
+                    newest.Add((record.Key, record.Version, held));
+                }
+
                 SliceStore owner = SliceFor(Hashing.KeyHash.Of(record.Key));
                 switch (record.Kind)
                 {
@@ -324,6 +344,9 @@ internal sealed class FlatFileStore : IDisposable
 
         foreach (SliceStore store in _slices.Stores)
         {
+            // The renewals the file held go into the stores' files before it is deleted (they
+            // were sent on when they were made, as the ones a replay finds).
+            store.FlushTouches();
             store.Sync();
         }
 

@@ -110,6 +110,7 @@ internal sealed class SliceFile : IDisposable
         _file.SetLength(length);
         _file.Sync();
         Length = length;
+        _dirty = false;
     }
 
     /// <summary>
@@ -132,12 +133,19 @@ internal sealed class SliceFile : IDisposable
         _file.Dispose();
         _disk.Replace(temp, Path);
         _file = _disk.OpenOrCreate(Path);
+        Length = _file.Length;
         // The rename is on the disk only once the journal holding it is: an fsync of the renamed
         // file commits it (ext4, XFS, btrfs; .NET cannot fsync a directory). Without it a power
         // loss could bring back the old file, whose unsynced tail the new one had made durable.
-        _file.Sync();
-        Length = _file.Length;
-        _dirty = false;
+        _dirty = true;
+        try
+        {
+            Sync();
+        }
+        catch (IOException)
+        {
+            // The new file is in place and whole; the next fsync point tries again.
+        }
     }
 
     public static void DeleteLeftovers(ISliceDisk disk, string directory)

@@ -57,12 +57,12 @@ internal sealed partial class SliceStore
 
         // The answers of each key's newest record: the operations that may not have reached the
         // other replicas when the node stopped (each write carried those of its key still in doubt).
-        List<(string Key, IReadOnlyList<OperationAnswer> Answers)> newest = [.. newestAnswered
+        List<(string Key, long Version, IReadOnlyList<OperationAnswer> Answers)> newest = [.. newestAnswered
             .Where(k => k.Value.Version == NewestVersionOf(k.Key))
-            .Select(k => (k.Key, k.Value.Answers))];
+            .Select(k => (k.Key, k.Value.Version, k.Value.Answers))];
         // In version order (an older tombstone may follow a newer value in the file): a later
         // record's answer of an operation is the one its history holds.
-        List<OperationAnswer> inVersionOrder = [.. answers.OrderBy(a => a.Version).Select(a => a.Answer)];
+        List<(long Version, OperationAnswer Answer)> inVersionOrder = [.. answers.OrderBy(a => a.Version)];
         return new SliceLoadReport(_file.Path, records, _index.Count, damage, inVersionOrder, newest);
     }
 
@@ -231,8 +231,9 @@ internal sealed partial class SliceStore
         }
 
         PruneTombstones(nowMs);
-        List<StoredEntry> live = [.. _index.Values];
-        List<KeyValuePair<string, long>> deletes = [.. _tombstones.Where(t => !_index.TryGetValue(t.Key, out StoredEntry? e) || e.Version < t.Value)];
+        // In file order, so that the new file keeps the old one's order (and a run replays the same).
+        List<StoredEntry> live = [.. _index.Values.OrderBy(e => e.RecordOffset)];
+        List<KeyValuePair<string, long>> deletes = [.. _tombstones.Where(t => !_index.TryGetValue(t.Key, out StoredEntry? e) || e.Version < t.Value).OrderBy(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal)];
         long[] offsets = new long[live.Count];
         _file.Rewrite(side =>
         {
@@ -261,7 +262,8 @@ internal sealed partial class SliceStore
         return before - _file.Length;
     }
 
-    private long NewestVersionOf(string key) =>
+    /// <summary>The newest version this slice knows of <paramref name="key"/>: of its live entry or of a delete (0: none).</summary>
+    public long NewestVersionOf(string key) =>
         Math.Max(_index.TryGetValue(key, out StoredEntry? entry) ? entry.Version : 0, _tombstones.GetValueOrDefault(key));
 
     private bool IsDeletedAt(string key, long version) => _tombstones.TryGetValue(key, out long deleted) && deleted >= version;

@@ -33,12 +33,13 @@ internal sealed partial class SliceStore
                 return halves.First(h => h.Range.Contains(hash));
             }
 
-            foreach ((string key, long version) in _tombstones)
+            // In version and file order, so that a run replays the same.
+            foreach ((string key, long version) in _tombstones.OrderBy(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal))
             {
                 Owner(key).AdoptTombstone(key, version);
             }
 
-            foreach (StoredEntry entry in _index.Values)
+            foreach (StoredEntry entry in _index.Values.OrderBy(e => e.RecordOffset))
             {
                 if (!entry.IsExpiredForGoodAt(nowMs))
                 {

@@ -41,6 +41,8 @@ internal sealed class StorageCrashSimulation
     private const int KeyCount = 40;
     private const long TombstoneRetentionMs = 60_000;
     private const int MaxBody = RecordCodec.FixedBodyBytes + SmdSsLimits.MaxKeyBytes + (1 << 16);
+    // Longer than a run: a sliding entry never expires here, its deadline only moves.
+    private const long SlidingMs = 3_600_000;
 
     private readonly int _seed;
     private readonly Random _random;
@@ -131,8 +133,11 @@ internal sealed class StorageCrashSimulation
             case < 580:
                 StalePut(RandomKey());
                 break;
-            case < 800:
+            case < 740:
                 CheckRead(RandomKey());
+                break;
+            case < 800:
+                Touch(RandomKey());
                 break;
             case < 830:
                 Note("evict");
@@ -149,6 +154,7 @@ internal sealed class StorageCrashSimulation
             case < 925:
                 Note("graceful restart");
                 _store!.Flush();
+                TouchesFlushed();
                 MarkEverythingSynced();
                 _store.Dispose();
                 _store = null;
@@ -172,9 +178,38 @@ internal sealed class StorageCrashSimulation
         byte[] value = ValueOf(key, version);
         KeyModel model = _keys[key];
         model.Written[version] = false;
-        bool applied = _store!.Apply(new StorageRecord(RecordKind.Put, key, version, EntryExpiry.None, value));
-        Note($"put {key} v{version} ({value.Length} B): {applied}");
+        bool sliding = _random.Next(3) == 0;
+        bool answered = _random.Next(4) == 0;
+        EntryExpiry expiry = sliding ? new EntryExpiry(0, SlidingMs, _nowMs + SlidingMs) : EntryExpiry.None;
+        var record = new StorageRecord(RecordKind.Put, key, version, expiry, value) { Answers = answered ? AnswersOf(key, version) : null };
+        if (answered)
+        {
+            model.Answered.Add(version);
+        }
+
+        bool applied = _store!.Apply(record);
+        Note($"put {key} v{version} ({value.Length} B{(sliding ? ", sliding" : "")}{(answered ? ", answered" : "")}): {applied}");
         Acknowledged(key, model, version, isDelete: false, applied, expected: true);
+        model.Deadline = sliding ? new Deadlines(version, expiry.DeadlineMs, expiry.DeadlineMs, expiry.DeadlineMs) : null;
+    }
+
+    // A read on this node slides a sliding entry; the next maintenance round writes the Touch record.
+    private void Touch(string key)
+    {
+        KeyModel model = _keys[key];
+        SliceStore store = _store!.SliceFor(SmdSs.Hashing.KeyHash.Of(key));
+        if (model.Deadline is not { } deadline || !store.TryGet(key, out StoredEntry entry) || entry.Version != deadline.Version)
+        {
+            return;
+        }
+
+        long slid = _nowMs + SlidingMs;
+        if (entry.ExtendDeadline(slid))
+        {
+            store.MarkTouched(key);
+            model.Deadline = deadline with { Now = slid };
+            Note($"touch {key} v{entry.Version} to {slid}");
+        }
     }
 
     private void Delete(string key)
@@ -216,6 +251,7 @@ internal sealed class StorageCrashSimulation
 
         model.Newest = new KeyState(version, isDelete);
         model.KeptAcrossKill = version;
+        model.Deadline = null;
         if (_policy == FsyncPolicy.Always)
         {
             model.KeptAcrossPowerLoss = version;
@@ -244,6 +280,7 @@ internal sealed class StorageCrashSimulation
         bool sync = _policy == FsyncPolicy.EverySecond;
         long compactedBefore = _store!.Compactions;
         _store.FlushTouches();
+        TouchesFlushed();
         _store.Maintain(_nowMs, sync);
         _compactions += _store.Compactions - compactedBefore;
         Note($"maintained (sync: {sync}, {_store.Compactions - compactedBefore} files compacted)");
@@ -285,6 +322,7 @@ internal sealed class StorageCrashSimulation
         _store = null;
         Note(powerLoss ? "power loss" : "kill -9");
         _disk.Restart(powerLoss);
+        ArmCrashInReplaySometimes();
         if (powerLoss && _syncedRanges != _ranges && _random.Next(2) == 0)
         {
             // The state file's rename with the newer map did not reach the disk.
@@ -302,9 +340,12 @@ internal sealed class StorageCrashSimulation
             catch (SimulatedCrashException)
             {
                 _crashesInside++;
-                powerLoss = _random.Next(2) == 0;
-                Note(powerLoss ? "power loss during the replay" : "kill -9 during the replay");
-                _disk.Restart(powerLoss);
+                bool again = _random.Next(2) == 0;
+                Note(again ? "power loss during the replay" : "kill -9 during the replay");
+                _disk.Restart(again);
+                ArmCrashInReplaySometimes();
+                // The check after the open takes the floors of the worst loss since the last one.
+                powerLoss |= again;
             }
         }
     }
@@ -322,12 +363,13 @@ internal sealed class StorageCrashSimulation
             }
         }
 
-        CheckLoaded(powerLoss);
+        CheckLoaded(powerLoss, report);
     }
 
     // Every key holds a state one of its writes left, no older than the policy promised.
-    private void CheckLoaded(bool powerLoss)
+    private void CheckLoaded(bool powerLoss, StoreLoadReport report)
     {
+        var newestAnswers = report.NewestAnswers.ToDictionary(n => n.Key, n => n.Answers, StringComparer.Ordinal);
         var held = new Dictionary<string, KeyState>(StringComparer.Ordinal);
         var values = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (SliceStore store in _store!.SliceStores)
@@ -354,13 +396,31 @@ internal sealed class StorageCrashSimulation
             {
                 { IsDelete: false } put when !model.Written.TryGetValue(put.Version, out bool d) || d => $"holds v{put.Version}, which no Put wrote",
                 { IsDelete: false } put when !values[key].AsSpan().SequenceEqual(ValueOf(key, put.Version)) => $"holds other bytes at v{put.Version}",
+                { IsDelete: true } delete when !model.Written.TryGetValue(delete.Version, out bool d) || !d => $"holds a tombstone at v{delete.Version}, which no delete wrote",
                 { } any when any.Version < floor => $"holds v{any.Version}, older than v{floor} the policy kept",
-                null when floor > 0 && !model.Written.Any(w => w.Value && w.Key >= floor) => $"is absent, but its write at v{floor} was kept and no delete followed",
+                // Nothing at all: nothing was kept, or a delete since then is past the tombstone retention (pruned on load).
+                null when floor > 0 && !model.Written.Any(w => w.Value && w.Key >= floor && HybridTimestamp.PhysicalMsOf(w.Key) < _nowMs - TombstoneRetentionMs)
+                    => $"is absent, but its write at v{floor} was kept and no delete of it can have been pruned",
                 _ => null,
             };
+            problem ??= AnswersProblem(key, model, state, newestAnswers) ?? DeadlineProblem(key, model, state, powerLoss);
             if (problem is not null)
             {
                 Violation($"after a {(powerLoss ? "power loss" : "restart")}, {key} {problem}");
+            }
+
+            if (state is { IsDelete: false } live && _store!.SliceFor(SmdSs.Hashing.KeyHash.Of(key)).TryGet(key, out StoredEntry loaded))
+            {
+                // What the files hold is the deadline there is now; what the disk holds, only after a
+                // power loss (after a kill -9 the operating system may still hold unsynced touches).
+                long keptAcrossPowerLoss = powerLoss ? loaded.DeadlineMs
+                    : model.Deadline is { } before && before.Version == live.Version ? Math.Min(before.KeptAcrossPowerLoss, loaded.DeadlineMs)
+                    : 0;
+                model.Deadline = loaded.SlidingMs > 0 ? new Deadlines(live.Version, loaded.DeadlineMs, loaded.DeadlineMs, keptAcrossPowerLoss) : null;
+            }
+            else
+            {
+                model.Deadline = null;
             }
 
             // From here on, what the disk holds is the key's history (a replica would bring lost writes back).
@@ -378,14 +438,75 @@ internal sealed class StorageCrashSimulation
         }
     }
 
+    // The start's own writes (a torn tail cut, a damaged file compacted, files adopted) crash too.
+    private void ArmCrashInReplaySometimes()
+    {
+        if (_random.Next(4) == 0)
+        {
+            long changes = _random.Next(1, 12);
+            Note($"crash armed for the change {changes} from now");
+            _disk.ArmCrash(changes);
+        }
+    }
+
     private void MarkEverythingSynced()
     {
         foreach (KeyModel model in _keys.Values)
         {
             model.KeptAcrossPowerLoss = model.KeptAcrossKill;
+            if (model.Deadline is { } deadline)
+            {
+                model.Deadline = deadline with { KeptAcrossPowerLoss = deadline.KeptAcrossKill };
+            }
         }
 
         _syncedRanges = _ranges;
+    }
+
+    // The Touch records are in the files (and, under Always, on the disk).
+    private void TouchesFlushed()
+    {
+        foreach (KeyModel model in _keys.Values)
+        {
+            if (model.Deadline is { } deadline)
+            {
+                model.Deadline = deadline with
+                {
+                    KeptAcrossKill = deadline.Now,
+                    KeptAcrossPowerLoss = _policy == FsyncPolicy.Always ? deadline.Now : deadline.KeptAcrossPowerLoss,
+                };
+            }
+        }
+    }
+
+    // A put that carried the answers of atomic operations comes back with them as its key's newest.
+    private static string? AnswersProblem(string key, KeyModel model, KeyState? state, Dictionary<string, IReadOnlyList<OperationAnswer>> newestAnswers)
+    {
+        bool reported = newestAnswers.TryGetValue(key, out IReadOnlyList<OperationAnswer>? answers);
+        if (state is not { IsDelete: false } live || !model.Answered.Contains(live.Version))
+        {
+            return reported && state is { IsDelete: false } ? $"v{state.Value.Version} came back with answers it never carried" : null;
+        }
+
+        List<OperationAnswer> expected = AnswersOf(key, live.Version);
+        return reported && answers!.Count == expected.Count && answers.Zip(expected).All(p => p.First.Id == p.Second.Id && p.First.Answer.AsSpan().SequenceEqual(p.Second.Answer))
+            ? null
+            : $"v{live.Version} came back without the answers it carried (the load reported {(reported ? answers!.Count : 0)})";
+    }
+
+    // A sliding entry's deadline: no earlier than the policy kept, no later than a read moved it.
+    private string? DeadlineProblem(string key, KeyModel model, KeyState? state, bool powerLoss)
+    {
+        if (state is not { IsDelete: false } live || model.Deadline is not { } deadline || deadline.Version != live.Version
+            || !_store!.SliceFor(SmdSs.Hashing.KeyHash.Of(key)).TryGet(key, out StoredEntry loaded))
+        {
+            return null;
+        }
+
+        long floor = powerLoss ? deadline.KeptAcrossPowerLoss : deadline.KeptAcrossKill;
+        return loaded.DeadlineMs < floor || loaded.DeadlineMs > deadline.Now
+            ? $"v{live.Version} has its deadline at {loaded.DeadlineMs}, outside [{floor}, {deadline.Now}]"
+            : null;
     }
 
     private string RandomKey() => $"key-{_random.Next(KeyCount)}";
@@ -404,6 +525,12 @@ internal sealed class StorageCrashSimulation
         new Random((int)seed).NextBytes(value);
         return value;
     }
+
+    private static List<OperationAnswer> AnswersOf(string key, long version) =>
+    [
+        new OperationAnswer((ulong)version, SmdSs.Hashing.KeyHash.Of(key), BitConverter.GetBytes(version ^ 0x5A5A)),
+        new OperationAnswer((ulong)version + 1, SmdSs.Hashing.KeyHash.Of(key), ValueOf(key, version + 1).AsSpan(0, Math.Min(40, ValueOf(key, version + 1).Length)).ToArray()),
+    ];
 
     private static string Describe(string key, long version, byte[]? value) =>
         value is not null && value.AsSpan().SequenceEqual(ValueOf(key, version)) ? $"v{version}" : $"v{version} with other bytes";
@@ -433,6 +560,12 @@ internal sealed class StorageCrashSimulation
 
     private readonly record struct KeyState(long Version, bool IsDelete);
 
+    /// <summary>
+    /// A sliding entry's deadline at <see cref="Version"/>: as reads moved it (<see cref="Now"/>),
+    /// and the earliest a kill -9 or a power loss may leave (0: unknown).
+    /// </summary>
+    private readonly record struct Deadlines(long Version, long Now, long KeptAcrossKill, long KeptAcrossPowerLoss);
+
     /// <summary>One key's writes (version: whether it deleted), the state the store holds now, and the floors the policy keeps.</summary>
     private sealed class KeyModel
     {
@@ -443,5 +576,11 @@ internal sealed class StorageCrashSimulation
         public long KeptAcrossKill { get; set; }
 
         public long KeptAcrossPowerLoss { get; set; }
+
+        /// <summary>Versions whose Put carried answers.</summary>
+        public HashSet<long> Answered { get; } = [];
+
+        /// <summary>When the newest state is a sliding entry, its deadlines.</summary>
+        public Deadlines? Deadline { get; set; }
     }
 }

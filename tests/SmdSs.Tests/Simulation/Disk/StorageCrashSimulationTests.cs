@@ -62,6 +62,13 @@ public sealed class StorageCrashSimulationTests(ITestOutputHelper output)
     // A compaction's rename was not on the disk until the journal committed: with no write after
     // it, a power loss brought back the old file, whose unsynced tail the compaction had made durable.
     [InlineData(7)]
+    // A file of another layout (a split cut short by a crash) was adopted at start without its
+    // records' operation answers in the load's report: an increment retried after the restart
+    // would have been applied again.
+    [InlineData(1)]
+    // The renewals an adopted file held were only marked for the next maintenance round, and the
+    // file deleted at once: a kill -9 within that second moved sliding deadlines back.
+    [InlineData(23)]
     public void Pinned(int seed)
     {
         StorageCrashReport report = new StorageCrashSimulation(seed).Run(Steps);
@@ -125,6 +132,8 @@ public sealed class StorageCrashSimulationTests(ITestOutputHelper output)
         {
             output.WriteLine(line);
         }
+
+        output.WriteLine($"trace hash {report.TraceHash:x16} (the same on any machine)");
 
         Assert.True(report.Violations.Count == 0, string.Join(Environment.NewLine, report.Violations));
     }
