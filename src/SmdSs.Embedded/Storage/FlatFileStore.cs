@@ -329,14 +329,18 @@ internal sealed class FlatFileStore : IDisposable
                 switch (record.Kind)
                 {
                     case RecordKind.Put:
-                        owner.Put(record.Key, record.Version, record.Expiry, record.Value, record.Answers);
+                        if (!owner.Put(record.Key, record.Version, record.Expiry, record.Value, record.Answers))
+                        {
+                            // A copy of the version held, made after a renewal (a split's copies carry their deadline).
+                            ExtendAdopted(owner, record);
+                        }
+
                         break;
                     case RecordKind.Delete:
                         owner.Delete(record.Key, record.Version, record.Answers);
                         break;
-                    case RecordKind.Touch when owner.TryGet(record.Key, out StoredEntry? entry) && entry.Version == record.Version:
-                        entry.ExtendDeadline(record.Expiry.DeadlineMs);
-                        owner.MarkTouched(record.Key);
+                    case RecordKind.Touch:
+                        ExtendAdopted(owner, record);
                         break;
                 }
             });
@@ -351,6 +355,16 @@ internal sealed class FlatFileStore : IDisposable
         }
 
         _settings.Disk.Delete(orphanPath);
+    }
+
+    // The later sliding deadline of the version held wins; the next flush writes it.
+    private static void ExtendAdopted(SliceStore owner, StorageRecord record)
+    {
+        if (record.Expiry.HasSliding && owner.TryGet(record.Key, out StoredEntry? entry) && entry.Version == record.Version
+            && entry.ExtendDeadline(record.Expiry.DeadlineMs))
+        {
+            owner.MarkTouched(record.Key);
+        }
     }
 
     private sealed record Slices(SliceStore[] Stores, uint[] Starts);

@@ -26,8 +26,13 @@ internal sealed class SliceFile : IDisposable
         _file = disk.OpenOrCreate(path);
         Length = _file.Length;
         // A process before this one (killed) may have left bytes the operating system holds but
-        // the disk does not: the next fsync point covers them too.
+        // the disk does not: the next fsync point covers them too, and under Always it is now
+        // (what this node reads and serves from the file is on the disk, as every write is).
         _dirty = Length > 0;
+        if (policy == FsyncPolicy.Always)
+        {
+            Sync();
+        }
     }
 
     public string Path { get; }
