@@ -70,8 +70,22 @@ internal sealed class FlatFileStore : IDisposable
         List<string> orphans = [.. _settings.Disk.EnumerateFiles(_settings.SlicesDirectory, "*" + SliceFile.Extension)
             .Where(path => !wanted.Contains(Path.GetFileName(path)))];
 
-        var stores = ranges.OrderBy(r => r.Start).Select(StoreOf).ToArray();
-        _slices = new Slices(stores, [.. stores.Select(s => s.Range.Start)]);
+        var stores = new List<SliceStore>(ranges.Count);
+        try
+        {
+            foreach (SliceRange range in ranges.OrderBy(r => r.Start))
+            {
+                stores.Add(StoreOf(range));
+            }
+        }
+        catch
+        {
+            // A file that cannot be opened (a disk error): the ones opened before it are closed.
+            stores.ForEach(s => s.Dispose());
+            throw;
+        }
+
+        _slices = new Slices([.. stores], [.. stores.Select(s => s.Range.Start)]);
         var reports = stores.Select(s => s.Load(nowMs, answersSinceMs)).ToList();
         List<(long Version, OperationAnswer Answer)> answers = [.. reports.SelectMany(r => r.AnswersByVersion)];
         List<(string Key, long Version, IReadOnlyList<OperationAnswer> Answers)> newest = [.. reports.SelectMany(r => r.NewestAnswers)];

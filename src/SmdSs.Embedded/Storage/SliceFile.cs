@@ -31,7 +31,15 @@ internal sealed class SliceFile : IDisposable
         _dirty = Length > 0;
         if (policy == FsyncPolicy.Always)
         {
-            Sync();
+            try
+            {
+                Sync();
+            }
+            catch
+            {
+                _file.Dispose();
+                throw;
+            }
         }
     }
 

@@ -485,7 +485,8 @@ internal sealed class StorageCrashSimulation
         bool reported = newestAnswers.TryGetValue(key, out IReadOnlyList<OperationAnswer>? answers);
         if (state is not { IsDelete: false } live || !model.Answered.Contains(live.Version))
         {
-            return reported && state is { IsDelete: false } ? $"v{state.Value.Version} came back with answers it never carried" : null;
+            // Only puts carry answers here: a key whose newest is a tombstone, or nothing, has none to report.
+            return reported ? $"{(state is { } held ? $"v{held.Version}" : "absent")} came back with answers of a record that is not its newest" : null;
         }
 
         List<OperationAnswer> expected = AnswersOf(key, live.Version);
