@@ -38,12 +38,6 @@ internal sealed class SimulatedDisk(Random random) : ISliceDisk
     private bool _crashed;
     private long _changesUntilCrash = long.MaxValue;
 
-    /// <summary>Changes (writes, truncations, fsyncs, name changes) made since the disk was created.</summary>
-    public long Changes { get; private set; }
-
-    /// <summary>fsyncs since the disk was created.</summary>
-    public long Syncs { get; private set; }
-
     /// <summary>Bytes a power loss took from files, over the disk's life.</summary>
     public long BytesLost { get; private set; }
 
@@ -58,9 +52,6 @@ internal sealed class SimulatedDisk(Random random) : ISliceDisk
 
     /// <summary>The crash strikes at the <paramref name="changes"/>-th change from now (1: the next one).</summary>
     public void ArmCrash(long changes) => _changesUntilCrash = changes;
-
-    /// <summary>Whether the process crashed (an armed crash struck, or <see cref="Crash"/>).</summary>
-    public bool IsCrashed => _crashed;
 
     /// <summary>The process dies now: nothing it holds open works any more.</summary>
     public void Crash() => _crashed = true;
@@ -99,9 +90,6 @@ internal sealed class SimulatedDisk(Random random) : ISliceDisk
 
     /// <summary>The bytes a file holds now, as the operating system shows them (null: no such file).</summary>
     public byte[]? Contents(string path) => _names.TryGetValue(path, out Inode? inode) ? inode.Data.ToArray() : null;
-
-    /// <summary>The files, by name.</summary>
-    public IReadOnlyList<string> Files => [.. _names.Keys.Order(StringComparer.Ordinal)];
 
     public bool DirectoryExists(string path)
     {
@@ -202,8 +190,6 @@ internal sealed class SimulatedDisk(Random random) : ISliceDisk
             _crashed = true;
             throw new SimulatedCrashException();
         }
-
-        Changes++;
     }
 
     private void ThrowIfCrashed()
@@ -362,7 +348,6 @@ internal sealed class SimulatedDisk(Random random) : ISliceDisk
         {
             Usable();
             disk.Change();
-            disk.Syncs++;
             if (!disk.LiesAboutFsync)
             {
                 inode.Sync();
